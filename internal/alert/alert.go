@@ -1,0 +1,76 @@
+// Package alert holds the alert record shared by the rules engine (which raises alerts), the
+// notifiers (which deliver them) and the response layer (lifecycle, grouping, escalation).
+package alert
+
+import "time"
+
+// Severity is P1 (most urgent) to P4.
+type Severity string
+
+// Severities, most urgent first.
+const (
+	P1 Severity = "P1"
+	P2 Severity = "P2"
+	P3 Severity = "P3"
+	P4 Severity = "P4"
+)
+
+// Rank orders severities: P1 → 1 … P4 → 4; unknown → 5.
+func (s Severity) Rank() int {
+	switch s {
+	case P1:
+		return 1
+	case P2:
+		return 2
+	case P3:
+		return 3
+	case P4:
+		return 4
+	}
+	return 5
+}
+
+// Valid reports whether s is one of P1..P4.
+func (s Severity) Valid() bool { return s.Rank() <= 4 }
+
+// State is an alert's place in its lifecycle.
+type State string
+
+// Lifecycle states.
+const (
+	Firing       State = "firing"
+	Acknowledged State = "acknowledged"
+	Resolved     State = "resolved"
+)
+
+// Alert is one detection raised by a rule, with the evidence that triggered it.
+type Alert struct {
+	ID          string             `json:"id"`
+	RuleID      string             `json:"rule_id"`
+	RuleName    string             `json:"rule_name"`
+	RuleVersion string             `json:"rule_version,omitempty"`
+	Severity    Severity           `json:"severity"`
+	State       State              `json:"state"`
+	Summary     string             `json:"summary"`
+	Description string             `json:"description,omitempty"`
+	Model       string             `json:"model,omitempty"`
+	Environment string             `json:"environment,omitempty"`
+	Actor       string             `json:"actor,omitempty"`
+	DedupKey    string             `json:"dedup_key"`
+	GroupKey    string             `json:"group_key,omitempty"`
+	Labels      map[string]string  `json:"labels,omitempty"`
+	Tags        []string           `json:"tags,omitempty"`
+	Runbook     string             `json:"runbook,omitempty"`
+	EventIDs    []string           `json:"event_ids,omitempty"`
+	Values      map[string]float64 `json:"values,omitempty"`
+	Actions     []string           `json:"actions,omitempty"`
+	FirstEvent  time.Time          `json:"first_event_time,omitempty"`
+	StartsAt    time.Time          `json:"starts_at"`
+	UpdatedAt   time.Time          `json:"updated_at"`
+	AckedAt     *time.Time         `json:"acked_at,omitempty"`
+	AckedBy     string             `json:"acked_by,omitempty"`
+	ResolvedAt  *time.Time         `json:"resolved_at,omitempty"`
+	ResolvedBy  string             `json:"resolved_by,omitempty"`
+	Count       int                `json:"count"`
+	ConsoleURL  string             `json:"console_url,omitempty"`
+}
