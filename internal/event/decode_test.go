@@ -1,0 +1,119 @@
+package event
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestDecodeValid(t *testing.T) {
+	const ok = `{"type":"inference","time":"2026-01-02T03:04:05Z","model":{"name":"m"},"request":{"input":"hi"}}`
+	tests := []struct {
+		name      string
+		body      string
+		wantN     int
+		wantIndex int
+		wantLine  int
+		wantField string
+	}{
+		{name: "single", body: ok, wantN: 1},
+		{name: "array", body: "[" + ok + "," + ok + "]", wantN: 2},
+		{name: "ndjson", body: ok + "\n\n" + ok + "\n", wantN: 2},
+		{name: "ndjson crlf", body: ok + "\r\n" + ok + "\r\n", wantN: 2},
+		{name: "missing type", body: `{"time":"2026-01-02T03:04:05Z"}`, wantField: "type"},
+		{name: "bad type", body: `{"type":"nope","time":"2026-01-02T03:04:05Z"}`, wantField: "type"},
+		{name: "missing time", body: `{"type":"access","action":"login","decision":"allow"}`, wantField: "time"},
+		{name: "bad time", body: `{"type":"access","time":"yesterday"}`, wantField: "time"},
+		{name: "unknown field", body: `{"type":"access","time":"2026-01-02T03:04:05Z","colour":1}`, wantField: "colour"},
+		{name: "wrong kind", body: `{"type":"inference","time":"2026-01-02T03:04:05Z","model":{"name":"m"},"request":{"input_tokens":"x"}}`, wantField: "request.input_tokens"},
+		{name: "second ndjson line bad", body: ok + "\n" + `{"type":"access","time":"2026-01-02T03:04:05Z","action":"login"}`, wantIndex: 1, wantLine: 2, wantField: "decision"},
+		{name: "third array element bad", body: "[" + ok + "," + ok + `,{"type":"feedback","time":"2026-01-02T03:04:05Z"}]`, wantIndex: 2, wantField: "request_id"},
+		{name: "hash mismatch", body: `{"type":"inference","time":"2026-01-02T03:04:05Z","model":{"name":"m"},"request":{"input":"hi","input_sha256":"0000000000000000000000000000000000000000000000000000000000000000"}}`, wantField: "request.input_sha256"},
+		{name: "cross-type field", body: `{"type":"access","time":"2026-01-02T03:04:05Z","action":"login","decision":"allow","request":{}}`, wantField: "request"},
+		{name: "pipeline bad stage", body: `{"type":"pipeline","time":"2026-01-02T03:04:05Z","stage":"x","action":"model_deployed"}`, wantField: "stage"},
+		{name: "attribute not scalar", body: `{"type":"access","time":"2026-01-02T03:04:05Z","action":"login","decision":"allow","attributes":{"a":{"b":1}}}`, wantField: "attributes.a"},
+		{name: "bad ip", body: `{"type":"access","time":"2026-01-02T03:04:05Z","action":"login","decision":"allow","source":{"ip":"999.1.1.1"}}`, wantField: "source.ip"},
+		{name: "empty", body: "  \n", wantField: ""},
+		{name: "garbage line", body: ok + "\nnot json", wantIndex: 1, wantLine: 2},
+		{name: "trailing data on a line", body: ok + " {}", wantIndex: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs, err := DecodeValid([]byte(tt.body))
+			if tt.wantN > 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				if len(evs) != tt.wantN {
+					t.Fatalf("got %d events, want %d", len(evs), tt.wantN)
+				}
+				return
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("want *FieldError, got %v", err)
+			}
+			if fe.Index != tt.wantIndex || fe.Field != tt.wantField || (tt.wantLine != 0 && fe.Line != tt.wantLine) {
+				t.Fatalf("got index=%d line=%d field=%q (%v), want index=%d line=%d field=%q", fe.Index, fe.Line, fe.Field, fe, tt.wantIndex, tt.wantLine, tt.wantField)
+			}
+		})
+	}
+}
+
+func TestNormalizeAndLeaf(t *testing.T) {
+	evs, err := DecodeValid([]byte(`{"type":"inference","time":"2026-01-02T04:04:05+01:00","model":{"name":"m"},"request":{"input":"secret prompt"},"response":{"output":"answer"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := evs[0]
+	ev.Normalize()
+	if ev.ID == "" || ev.Environment != "prod" || ev.Response.Status != "ok" {
+		t.Fatalf("defaults not applied: %+v", ev)
+	}
+	if ev.Time.Location().String() != "UTC" || ev.Time.Hour() != 3 {
+		t.Fatalf("time not UTC: %v", ev.Time)
+	}
+	if ev.Request.InputSHA256 != sha256Hex("secret prompt") || ev.Request.InputChars != 13 {
+		t.Fatalf("input hash/len: %+v", ev.Request)
+	}
+	leaf, err := ev.Leaf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(leaf), "secret prompt") || strings.Contains(string(leaf), "answer") {
+		t.Fatalf("leaf holds raw text: %s", leaf)
+	}
+	if ev.Request.Input != "secret prompt" {
+		t.Fatal("Leaf modified the event")
+	}
+	back, err := ParseLeaf(leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.ID != ev.ID || back.Request.InputSHA256 != ev.Request.InputSHA256 {
+		t.Fatalf("round trip lost data: %+v", back)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"type":"inference","time":"2026-01-02T03:04:05Z","model":{"name":"m"}}`))
+	f.Add([]byte(`[{"type":"access","time":"2026-01-02T03:04:05Z","action":"login","decision":"deny"}]`))
+	f.Add([]byte("{\"type\":\"feedback\",\"time\":\"2026-01-02T03:04:05Z\",\"request_id\":\"r\"}\n{}\n"))
+	f.Add([]byte(`{"type":"pipeline","time":"2026-01-02T03:04:05Z","stage":"training","action":"training_started","details":{"a":[1]}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		evs, err := DecodeValid(body)
+		if err != nil {
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error is not a FieldError: %T %v", err, err)
+			}
+			return
+		}
+		for _, ev := range evs {
+			ev.Normalize()
+			if _, err := ev.Leaf(); err != nil {
+				t.Fatalf("valid event has no leaf: %v", err)
+			}
+		}
+	})
+}
