@@ -1,0 +1,421 @@
+// Package config reads Warden's YAML configuration (ARCHITECTURE.md §5): the model inventory,
+// rules directory, receivers and escalation, and operational knobs. Every key is optional; Load
+// decodes strictly (unknown keys are errors) and reports problems with their line numbers.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Risk tiers, sensitivities and text-storage policies.
+var (
+	RiskTiers     = []string{"critical", "high", "medium", "low"}
+	Sensitivities = []string{"public", "internal", "confidential", "restricted"}
+	StoreTexts    = []string{"none", "redacted", "full"}
+	actions       = []string{"allow", "flag", "redact", "block"}
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Models     []Model                      `yaml:"models"`
+	RulesDir   string                       `yaml:"rules_dir"`
+	Receivers  []yaml.Node                  `yaml:"receivers"`
+	Escalation map[string][]EscalationLevel `yaml:"escalation"`
+	Ingest     Ingest                       `yaml:"ingest"`
+	Retention  Retention                    `yaml:"retention"`
+	Analysis   Analysis                     `yaml:"analysis"`
+	Response   Response                     `yaml:"response"`
+	Store      Store                        `yaml:"store"`
+
+	// root keeps the parsed document so later stages can report line numbers.
+	root *yaml.Node
+}
+
+// Model is one entry of the model inventory.
+type Model struct {
+	Name          string            `yaml:"name"`
+	Version       string            `yaml:"version"`
+	Owner         string            `yaml:"owner"`
+	RiskTier      string            `yaml:"risk_tier"`
+	Sensitivity   string            `yaml:"sensitivity"`
+	StoreText     string            `yaml:"store_text"`
+	AllowedGroups []string          `yaml:"allowed_groups"`
+	Upstream      Upstream          `yaml:"upstream"`
+	Fallbacks     []Upstream        `yaml:"fallbacks"`
+	Price         Price             `yaml:"price"`
+	Timeout       time.Duration     `yaml:"timeout"`
+	SystemPrompt  string            `yaml:"system_prompt"`
+	Canaries      []string          `yaml:"canaries"`
+	Scanning      map[string]string `yaml:"scanning"`  // category → allow|flag|redact|block, overriding the tier default
+	FailOpen      *bool             `yaml:"fail_open"` // scanner error/timeout: forward anyway (default: true except critical)
+	Kind          string            `yaml:"kind"`      // llm (default) | ml
+}
+
+// Upstream is an OpenAI-compatible endpoint the gateway forwards to.
+type Upstream struct {
+	URL       string `yaml:"url"`
+	Model     string `yaml:"model"`
+	APIKeyEnv string `yaml:"api_key_env"`
+}
+
+// Price is the cost per million tokens.
+type Price struct {
+	InputPerMTok  float64 `yaml:"input_per_mtok"`
+	OutputPerMTok float64 `yaml:"output_per_mtok"`
+}
+
+// EscalationLevel is one step of an escalation policy.
+type EscalationLevel struct {
+	After     time.Duration `yaml:"after"`
+	Receivers []string      `yaml:"receivers"`
+}
+
+// Ingest bounds the ingest path.
+type Ingest struct {
+	MaxBodyBytes int64 `yaml:"max_body_bytes"` // default 10 MiB
+	MaxInFlight  int   `yaml:"max_in_flight"`  // events accepted but not yet durable; beyond → 429
+}
+
+// Retention keeps detailed text per risk tier; the audit log itself is never shortened by it.
+type Retention struct {
+	Critical time.Duration `yaml:"critical"`
+	High     time.Duration `yaml:"high"`
+	Medium   time.Duration `yaml:"medium"`
+	Low      time.Duration `yaml:"low"`
+	Interval time.Duration `yaml:"interval"`
+}
+
+// Analysis configures the stream analysis stage.
+type Analysis struct {
+	BaselineEvents int      `yaml:"baseline_events"`
+	BaselineDays   int      `yaml:"baseline_days"`
+	Protected      []string `yaml:"protected_attributes"`
+}
+
+// Response configures alert grouping and incidents.
+type Response struct {
+	GroupWait      time.Duration `yaml:"group_wait"`
+	GroupInterval  time.Duration `yaml:"group_interval"`
+	RepeatInterval time.Duration `yaml:"repeat_interval"`
+	IncidentFrom   []string      `yaml:"incident_severities"` // default P1, P2
+}
+
+// Store selects the index store.
+type Store struct {
+	Driver string `yaml:"driver"` // sqlite (default) | postgres
+	DSN    string `yaml:"dsn"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	return c
+}
+
+func (c *Config) applyDefaults() {
+	if c.Ingest.MaxBodyBytes == 0 {
+		c.Ingest.MaxBodyBytes = 10 << 20
+	}
+	if c.Ingest.MaxInFlight == 0 {
+		c.Ingest.MaxInFlight = 200_000
+	}
+	day := 24 * time.Hour
+	if c.Retention.Critical == 0 {
+		c.Retention.Critical = 365 * day
+	}
+	if c.Retention.High == 0 {
+		c.Retention.High = 182 * day
+	}
+	if c.Retention.Medium == 0 {
+		c.Retention.Medium = 91 * day
+	}
+	if c.Retention.Low == 0 {
+		c.Retention.Low = 30 * day
+	}
+	if c.Retention.Interval == 0 {
+		c.Retention.Interval = time.Hour
+	}
+	if c.Analysis.BaselineEvents == 0 {
+		c.Analysis.BaselineEvents = 1000
+	}
+	if c.Analysis.BaselineDays == 0 {
+		c.Analysis.BaselineDays = 7
+	}
+	if c.Response.GroupWait == 0 {
+		c.Response.GroupWait = 30 * time.Second
+	}
+	if c.Response.GroupInterval == 0 {
+		c.Response.GroupInterval = 5 * time.Minute
+	}
+	if c.Response.RepeatInterval == 0 {
+		c.Response.RepeatInterval = 4 * time.Hour
+	}
+	if len(c.Response.IncidentFrom) == 0 {
+		c.Response.IncidentFrom = []string{"P1", "P2"}
+	}
+	if c.Store.Driver == "" {
+		c.Store.Driver = "sqlite"
+	}
+	for i := range c.Models {
+		m := &c.Models[i]
+		if m.RiskTier == "" {
+			m.RiskTier = "medium"
+		}
+		if m.Sensitivity == "" {
+			m.Sensitivity = "internal"
+		}
+		if m.StoreText == "" {
+			m.StoreText = "redacted"
+		}
+		if m.Upstream.Model == "" {
+			m.Upstream.Model = m.Name
+		}
+		if m.Timeout == 0 {
+			m.Timeout = 60 * time.Second
+		}
+		if m.Kind == "" {
+			m.Kind = "llm"
+		}
+		for j := range m.Fallbacks {
+			if m.Fallbacks[j].Model == "" {
+				m.Fallbacks[j].Model = m.Upstream.Model
+			}
+		}
+	}
+}
+
+// Error is a configuration problem with its position.
+type Error struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteString(":")
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "%d:", e.Line)
+	}
+	if b.Len() > 0 {
+		b.WriteString(" ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// LoadFile reads and validates a configuration file; an empty path returns Default().
+func LoadFile(path string) (*Config, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			ce.File = path
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// Parse decodes and validates YAML configuration.
+func Parse(data []byte) (*Config, error) {
+	c := &Config{}
+	if len(bytes.TrimSpace(data)) > 0 {
+		var root yaml.Node
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+			return nil, yamlError(err)
+		}
+		if root.Kind != 0 {
+			var strict bytes.Buffer
+			strict.Write(data)
+			sdec := yaml.NewDecoder(&strict)
+			sdec.KnownFields(true)
+			if err := sdec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+				return nil, yamlError(err)
+			}
+			c.root = &root
+		}
+	}
+	c.applyDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg := te.Errors[0]
+		line := 0
+		if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil {
+			msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+		}
+		return &Error{Line: line, Msg: msg}
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil {
+		msg = strings.TrimSpace(msg[strings.Index(msg, ":")+1:])
+	}
+	return &Error{Line: line, Msg: msg}
+}
+
+func (c *Config) validate() error {
+	seen := map[string]bool{}
+	for i, m := range c.Models {
+		at := func(field, format string, args ...any) error {
+			return &Error{Line: c.line("models", i, field), Field: fmt.Sprintf("models[%d].%s", i, field), Msg: fmt.Sprintf(format, args...)}
+		}
+		if m.Name == "" {
+			return at("name", "required")
+		}
+		if seen[m.Name] {
+			return at("name", "duplicate model %q", m.Name)
+		}
+		seen[m.Name] = true
+		if !slices.Contains(RiskTiers, m.RiskTier) {
+			return at("risk_tier", "%q is not one of %s", m.RiskTier, strings.Join(RiskTiers, ", "))
+		}
+		if !slices.Contains(Sensitivities, m.Sensitivity) {
+			return at("sensitivity", "%q is not one of %s", m.Sensitivity, strings.Join(Sensitivities, ", "))
+		}
+		if !slices.Contains(StoreTexts, m.StoreText) {
+			return at("store_text", "%q is not one of %s", m.StoreText, strings.Join(StoreTexts, ", "))
+		}
+		if m.Kind != "llm" && m.Kind != "ml" {
+			return at("kind", "%q is not one of llm, ml", m.Kind)
+		}
+		if m.Upstream.URL != "" && !strings.HasPrefix(m.Upstream.URL, "http://") && !strings.HasPrefix(m.Upstream.URL, "https://") {
+			return at("upstream", "url must start with http:// or https://")
+		}
+		for j, f := range m.Fallbacks {
+			if !strings.HasPrefix(f.URL, "http://") && !strings.HasPrefix(f.URL, "https://") {
+				return at(fmt.Sprintf("fallbacks[%d]", j), "url must start with http:// or https://")
+			}
+		}
+		if m.Price.InputPerMTok < 0 || m.Price.OutputPerMTok < 0 {
+			return at("price", "must be ≥ 0")
+		}
+		if m.Timeout < 0 {
+			return at("timeout", "must be ≥ 0")
+		}
+		for cat, act := range m.Scanning {
+			if !slices.Contains(actions, act) {
+				return at("scanning", "%s: %q is not one of allow, flag, redact, block", cat, act)
+			}
+		}
+	}
+	for sev, levels := range c.Escalation {
+		if !slices.Contains([]string{"P1", "P2", "P3", "P4"}, sev) {
+			return &Error{Line: c.line("escalation"), Field: "escalation." + sev, Msg: "severity must be P1, P2, P3 or P4"}
+		}
+		for j, l := range levels {
+			if l.After < 0 {
+				return &Error{Line: c.line("escalation"), Field: fmt.Sprintf("escalation.%s[%d].after", sev, j), Msg: "must be ≥ 0"}
+			}
+			if len(l.Receivers) == 0 {
+				return &Error{Line: c.line("escalation"), Field: fmt.Sprintf("escalation.%s[%d].receivers", sev, j), Msg: "required"}
+			}
+		}
+	}
+	if c.Ingest.MaxBodyBytes < 1024 {
+		return &Error{Line: c.line("ingest"), Field: "ingest.max_body_bytes", Msg: "must be at least 1024"}
+	}
+	if c.Store.Driver != "sqlite" && c.Store.Driver != "postgres" {
+		return &Error{Line: c.line("store"), Field: "store.driver", Msg: fmt.Sprintf("%q is not one of sqlite, postgres", c.Store.Driver)}
+	}
+	if c.Store.Driver == "postgres" && c.Store.DSN == "" {
+		return &Error{Line: c.line("store"), Field: "store.dsn", Msg: "required for the postgres driver"}
+	}
+	return nil
+}
+
+// line finds the line of a key path in the parsed document (strings are mapping keys, ints are
+// sequence indexes); it returns the deepest line found, or 0.
+func (c *Config) line(path ...any) int {
+	if c.root == nil {
+		return 0
+	}
+	n := c.root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			if n.Kind != yaml.MappingNode {
+				return line
+			}
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == k {
+					line = n.Content[i].Line
+					n = n.Content[i+1]
+					found = true
+					break
+				}
+			}
+			if !found {
+				return line
+			}
+		case int:
+			if n.Kind != yaml.SequenceNode || k >= len(n.Content) {
+				return line
+			}
+			n = n.Content[k]
+			line = n.Line
+		}
+	}
+	return line
+}
+
+// Model returns the inventory entry for name.
+func (c *Config) Model(name string) (Model, bool) {
+	for _, m := range c.Models {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Model{}, false
+}
+
+// RetentionFor returns how long detailed text is kept for a risk tier.
+func (c *Config) RetentionFor(tier string) time.Duration {
+	switch tier {
+	case "critical":
+		return c.Retention.Critical
+	case "high":
+		return c.Retention.High
+	case "low":
+		return c.Retention.Low
+	}
+	return c.Retention.Medium
+}

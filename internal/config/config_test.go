@@ -1,0 +1,89 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"testing"
+	"time"
+)
+
+func TestParseContractExample(t *testing.T) {
+	data, err := os.ReadFile("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := c.Model("support-bot")
+	if !ok || m.RiskTier != "high" || m.Upstream.Model != "gpt-4o-mini" || m.Price.OutputPerMTok != 0.60 || m.AllowedGroups[0] != "support" {
+		t.Fatalf("model not decoded: %+v", m)
+	}
+	if got := c.Escalation["P1"][1].After; got != 15*time.Minute {
+		t.Fatalf("escalation after = %v", got)
+	}
+	if len(c.Receivers) != 2 {
+		t.Fatalf("receivers = %d", len(c.Receivers))
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Ingest.MaxBodyBytes != 10<<20 || c.RetentionFor("critical") != 365*24*time.Hour || c.Store.Driver != "sqlite" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	c, err = Parse([]byte("models:\n  - name: x\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := c.Models[0]; m.StoreText != "redacted" || m.RiskTier != "medium" || m.Upstream.Model != "x" {
+		t.Fatalf("model defaults: %+v", m)
+	}
+}
+
+func TestErrorsNameLine(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		line       int
+		field      string
+	}{
+		{"unknown key", "models:\n  - name: x\n    colour: red\n", 3, ""},
+		{"bad tier", "models:\n  - name: x\n  - name: y\n    risk_tier: extreme\n", 4, "models[1].risk_tier"},
+		{"duplicate", "models:\n  - name: x\n  - name: x\n", 3, "models[1].name"},
+		{"bad store_text", "models:\n  - name: x\n    store_text: some\n", 3, "models[0].store_text"},
+		{"wrong type", "ingest:\n  max_body_bytes: lots\n", 2, ""},
+		{"bad duration", "escalation:\n  P1: [{after: soon, receivers: [a]}]\n", 2, ""},
+		{"bad severity", "escalation:\n  P9: [{after: 1m, receivers: [a]}]\n", 1, "escalation.P9"},
+		{"syntax", "models: [\n", 0, ""},
+		{"bad upstream", "models:\n  - name: x\n    upstream: {url: ftp://x}\n", 3, "models[0].upstream"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("want *Error, got %v", err)
+			}
+			if (tt.line > 0 && ce.Line != tt.line) || ce.Field != tt.field {
+				t.Fatalf("got line %d field %q (%v), want line %d field %q", ce.Line, ce.Field, ce, tt.line, tt.field)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	data, _ := os.ReadFile("testdata/full.yaml")
+	f.Add(data)
+	f.Add([]byte("models: [{name: a, risk_tier: low}]"))
+	f.Add([]byte("escalation: {P1: [{after: 1s, receivers: [x]}]}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err == nil && c == nil {
+			t.Fatal("nil config without error")
+		}
+	})
+}
