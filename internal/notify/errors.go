@@ -133,9 +133,9 @@ type redactedError struct {
 	cause      error // only sentinel-like causes that cannot carry secrets
 }
 
-func (e *redactedError) Error() string              { return e.msg }
-func (e *redactedError) RetryAfter() time.Duration  { return e.retryAfter }
-func (e *redactedError) Unwrap() error              { return e.cause }
+func (e *redactedError) Error() string             { return e.msg }
+func (e *redactedError) RetryAfter() time.Duration { return e.retryAfter }
+func (e *redactedError) Unwrap() error             { return e.cause }
 
 // RedactError returns an error whose text has every secret replaced by "<secret>". It keeps
 // whether err is permanent, its Retry-After, and context cancellation (errors.Is with

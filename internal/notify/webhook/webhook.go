@@ -165,8 +165,8 @@ type Options struct {
 type Notifier struct {
 	cfg     Config
 	secrets []string
-	client *http.Client
-	now    func() time.Time
+	client  *http.Client
+	now     func() time.Time
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
