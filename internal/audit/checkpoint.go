@@ -1,0 +1,209 @@
+package audit
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/transparency-dev/formats/log"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// File names inside the log directory.
+const (
+	keyFileName        = "log.key"     // note signer key, mode 0600
+	pubFileName        = "log.pub"     // note verifier key
+	checkpointsName    = "checkpoints" // append-only framed history of signed checkpoints
+	latestCheckpoint   = "checkpoint"  // the latest signed checkpoint, plain text
+	hashFileName       = "hashes"      // stored Merkle hashes, 32 bytes each
+	lockFileName       = "LOCK"
+	cpRecordHeaderSize = 8 // length(4) | crc32c(note)(4)
+	maxCheckpointSize  = 64 << 10
+)
+
+func validKeyName(name string) bool {
+	if name == "" || !utf8.ValidString(name) || strings.ContainsRune(name, '+') {
+		return false
+	}
+	return !strings.ContainsFunc(name, unicode.IsSpace)
+}
+
+// loadOrCreateKey loads the signing key of dir, creating it on first use.
+func loadOrCreateKey(dir, origin string) (note.Signer, string, error) {
+	keyPath := filepath.Join(dir, keyFileName)
+	skey, err := os.ReadFile(keyPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		sk, vk, err := note.GenerateKey(rand.Reader, origin)
+		if err != nil {
+			return nil, "", fmt.Errorf("generate log key: %w", err)
+		}
+		if err := writeFileSync(filepath.Join(dir, pubFileName), []byte(vk+"\n"), 0o644); err != nil {
+			return nil, "", err
+		}
+		if err := writeFileSync(keyPath, []byte(sk+"\n"), 0o600); err != nil {
+			return nil, "", err
+		}
+		if err := syncDir(dir); err != nil {
+			return nil, "", err
+		}
+		skey = []byte(sk)
+	} else if err != nil {
+		return nil, "", fmt.Errorf("read log key: %w", err)
+	}
+	signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
+	if err != nil {
+		// The key text itself is secret: never include it in the error.
+		return nil, "", errors.New("parse log key: invalid signer key")
+	}
+	if signer.Name() != origin {
+		return nil, "", fmt.Errorf("log key is for origin %q, not %q", signer.Name(), origin)
+	}
+	v, vkey, err := readVerifier(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	if v.KeyHash() != signer.KeyHash() || v.Name() != signer.Name() {
+		return nil, "", fmt.Errorf("%s does not match %s", pubFileName, keyFileName)
+	}
+	return signer, vkey, nil
+}
+
+// readVerifier reads the public verifier key of dir.
+func readVerifier(dir string) (note.Verifier, string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, pubFileName))
+	if err != nil {
+		return nil, "", fmt.Errorf("read public key: %w", err)
+	}
+	vkey := strings.TrimSpace(string(b))
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, "", fmt.Errorf("parse public key: %w", err)
+	}
+	return v, vkey, nil
+}
+
+// checkpoint is a parsed, signature-checked checkpoint.
+type checkpoint struct {
+	size   uint64
+	root   tlog.Hash
+	signed []byte
+}
+
+func signCheckpoint(s note.Signer, size uint64, root tlog.Hash) ([]byte, error) {
+	body := log.Checkpoint{Origin: s.Name(), Size: size, Hash: root[:]}.Marshal()
+	signed, err := note.Sign(&note.Note{Text: string(body)}, s)
+	if err != nil {
+		return nil, fmt.Errorf("sign checkpoint: %w", err)
+	}
+	return signed, nil
+}
+
+// openCheckpoint checks the log signature of a signed checkpoint and parses it.
+func openCheckpoint(signed []byte, v note.Verifier) (checkpoint, error) {
+	cp, _, _, err := log.ParseCheckpoint(signed, v.Name(), v)
+	if err != nil {
+		return checkpoint{}, fmt.Errorf("checkpoint: %w", err)
+	}
+	if len(cp.Hash) != tlog.HashSize {
+		return checkpoint{}, fmt.Errorf("checkpoint: root hash of %d bytes", len(cp.Hash))
+	}
+	return checkpoint{size: cp.Size, root: tlog.Hash(cp.Hash), signed: signed}, nil
+}
+
+func appendCheckpointRecord(dst, signed []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(signed)))
+	dst = binary.BigEndian.AppendUint32(dst, crc32.Checksum(signed, castagnoli))
+	return append(dst, signed...)
+}
+
+// checkpointRecord is one framed record of the checkpoint history.
+type checkpointRecord struct {
+	off    int64
+	signed []byte
+}
+
+// parseCheckpointRecords splits the checkpoint history. It returns the
+// complete records, the end of the last complete record and, if the data
+// does not end there, the reason (wrapping errTorn when the final record is
+// incomplete or fails its checksum at the very end of the file, errCorrupt
+// otherwise).
+func parseCheckpointRecords(b []byte) ([]checkpointRecord, int64, error) {
+	var recs []checkpointRecord
+	off := 0
+	for off < len(b) {
+		if len(b)-off < cpRecordHeaderSize {
+			return recs, int64(off), fmt.Errorf("checkpoint record at %d: %w", off, errTorn)
+		}
+		n := int(binary.BigEndian.Uint32(b[off:]))
+		if n == 0 || n > maxCheckpointSize {
+			return recs, int64(off), fmt.Errorf("checkpoint record at %d: length %d: %w", off, n, errCorrupt)
+		}
+		end := off + cpRecordHeaderSize + n
+		if end > len(b) {
+			return recs, int64(off), fmt.Errorf("checkpoint record at %d: %w", off, errTorn)
+		}
+		body := b[off+cpRecordHeaderSize : end]
+		if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(b[off+4:]) {
+			kind := errCorrupt
+			if end == len(b) {
+				kind = errTorn
+			}
+			return recs, int64(off), fmt.Errorf("checkpoint record at %d: checksum mismatch: %w", off, kind)
+		}
+		recs = append(recs, checkpointRecord{off: int64(off), signed: body})
+		off = end
+	}
+	return recs, int64(off), nil
+}
+
+func writeFileSync(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Base(path), err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+// writeFileAtomic replaces path with data via a synced temporary file.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := writeFileSync(tmp, data, perm); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,207 @@
+package audit
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+)
+
+// Limits of a single record. They bound memory when reading untrusted files.
+const (
+	MaxIDLen    = 1024     // bytes of a record ID
+	MaxLeafSize = 4 << 20  // bytes of a leaf
+	MaxBlobSize = 16 << 20 // bytes of a blob
+)
+
+const (
+	logMagic  = "WDNLOG01"
+	blobMagic = "WDNBLB01"
+	// segHeaderSize: magic(8) | first index(8) | reserved zero(4) | crc32c of the first 20 bytes(4).
+	segHeaderSize = 24
+	// frameHeaderSize: payload length(4) | crc32c(payload)(4).
+	frameHeaderSize = 8
+	// entryFixed: index(8) idLen(2) leafLen(4) blobLen(4) blobOff(8) blobSHA256(32).
+	entryFixed = 8 + 2 + 4 + 4 + 8 + sha256.Size
+	maxPayload = entryFixed + MaxIDLen + MaxLeafSize
+	// blobFrameHeader: data length(4) | crc32c(index||data)(4) | index(8).
+	blobFrameHeader = 16
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+var (
+	errTorn    = errors.New("torn frame")
+	errCorrupt = errors.New("corrupt frame")
+)
+
+// entry is one decoded log entry. id and leaf alias the decoding buffer.
+type entry struct {
+	index   uint64
+	id      []byte
+	leaf    []byte
+	blobLen uint32
+	blobOff uint64
+	blobSum [sha256.Size]byte
+}
+
+func appendSegHeader(dst []byte, magic string, first uint64) []byte {
+	start := len(dst)
+	dst = append(dst, magic...)
+	dst = binary.BigEndian.AppendUint64(dst, first)
+	dst = binary.BigEndian.AppendUint32(dst, 0)
+	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], castagnoli))
+}
+
+func parseSegHeader(b []byte, magic string) (uint64, error) {
+	if len(b) < segHeaderSize {
+		return 0, fmt.Errorf("segment header: %w", errTorn)
+	}
+	if string(b[:8]) != magic {
+		return 0, fmt.Errorf("segment header: bad magic: %w", errCorrupt)
+	}
+	if binary.BigEndian.Uint32(b[16:20]) != 0 ||
+		crc32.Checksum(b[:20], castagnoli) != binary.BigEndian.Uint32(b[20:24]) {
+		return 0, fmt.Errorf("segment header: checksum mismatch: %w", errCorrupt)
+	}
+	return binary.BigEndian.Uint64(b[8:16]), nil
+}
+
+func entrySize(idLen, leafLen int) int { return frameHeaderSize + entryFixed + idLen + leafLen }
+
+// appendEntry appends the framed encoding of one entry to dst.
+func appendEntry(dst []byte, index uint64, id string, leaf []byte, blobLen uint32, blobOff uint64, blobSum *[sha256.Size]byte) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, frameHeaderSize)...)
+	p := len(dst)
+	dst = binary.BigEndian.AppendUint64(dst, index)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(id)))
+	dst = append(dst, id...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(leaf)))
+	dst = append(dst, leaf...)
+	dst = binary.BigEndian.AppendUint32(dst, blobLen)
+	dst = binary.BigEndian.AppendUint64(dst, blobOff)
+	dst = append(dst, blobSum[:]...)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-p))
+	binary.BigEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[p:], castagnoli))
+	return dst
+}
+
+// decodePayload decodes a frame payload whose checksum was already checked.
+func decodePayload(p []byte) (entry, error) {
+	var e entry
+	if len(p) < entryFixed {
+		return e, fmt.Errorf("payload of %d bytes too short: %w", len(p), errCorrupt)
+	}
+	e.index = binary.BigEndian.Uint64(p)
+	idLen := int(binary.BigEndian.Uint16(p[8:]))
+	if idLen == 0 || idLen > MaxIDLen || 10+idLen+4 > len(p) {
+		return e, fmt.Errorf("id length %d: %w", idLen, errCorrupt)
+	}
+	e.id = p[10 : 10+idLen]
+	q := p[10+idLen:]
+	leafLen := int(binary.BigEndian.Uint32(q))
+	if leafLen > MaxLeafSize || len(q) != 4+leafLen+4+8+sha256.Size {
+		return e, fmt.Errorf("leaf length %d: %w", leafLen, errCorrupt)
+	}
+	e.leaf = q[4 : 4+leafLen]
+	q = q[4+leafLen:]
+	e.blobLen = binary.BigEndian.Uint32(q)
+	e.blobOff = binary.BigEndian.Uint64(q[4:])
+	copy(e.blobSum[:], q[12:])
+	if e.blobLen > MaxBlobSize {
+		return e, fmt.Errorf("blob length %d: %w", e.blobLen, errCorrupt)
+	}
+	return e, nil
+}
+
+func appendBlobFrame(dst []byte, index uint64, data []byte) []byte {
+	var idx [8]byte
+	binary.BigEndian.PutUint64(idx[:], index)
+	crc := crc32.Update(crc32.Checksum(idx[:], castagnoli), castagnoli, data)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(data)))
+	dst = binary.BigEndian.AppendUint32(dst, crc)
+	dst = append(dst, idx[:]...)
+	return append(dst, data...)
+}
+
+// checkBlobFrame checks a whole blob frame (header and data) against the
+// entry that references it and returns the blob data.
+func checkBlobFrame(frame []byte, e *entry) ([]byte, error) {
+	if len(frame) < blobFrameHeader {
+		return nil, fmt.Errorf("blob frame: %w", errTorn)
+	}
+	n := binary.BigEndian.Uint32(frame)
+	if n != e.blobLen || len(frame) != blobFrameHeader+int(n) {
+		return nil, fmt.Errorf("blob frame length %d, entry says %d: %w", n, e.blobLen, errCorrupt)
+	}
+	if crc32.Checksum(frame[8:], castagnoli) != binary.BigEndian.Uint32(frame[4:]) {
+		return nil, fmt.Errorf("blob frame checksum mismatch: %w", errCorrupt)
+	}
+	if binary.BigEndian.Uint64(frame[8:]) != e.index {
+		return nil, fmt.Errorf("blob frame index %d, want %d: %w", binary.BigEndian.Uint64(frame[8:]), e.index, errCorrupt)
+	}
+	data := frame[blobFrameHeader:]
+	if sha256.Sum256(data) != e.blobSum {
+		return nil, fmt.Errorf("blob sha256 mismatch: %w", errCorrupt)
+	}
+	return data, nil
+}
+
+// frameReader reads consecutive entry frames from a segment body.
+type frameReader struct {
+	r   *bufio.Reader
+	off int64 // offset of the next frame in the segment file
+	buf []byte
+}
+
+func newFrameReader(r io.Reader, off int64) *frameReader {
+	return &frameReader{r: bufio.NewReaderSize(r, 1<<20), off: off}
+}
+
+// next returns the next entry and the offset of its frame. It returns io.EOF
+// at a clean end, an error wrapping errTorn for a partial frame at the end and
+// one wrapping errCorrupt for anything else that is wrong. The entry aliases
+// an internal buffer that the next call overwrites.
+func (fr *frameReader) next() (entry, int64, error) {
+	var hdr [frameHeaderSize]byte
+	off := fr.off
+	n, err := io.ReadFull(fr.r, hdr[:])
+	if err == io.EOF {
+		return entry{}, off, io.EOF
+	}
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return entry{}, off, fmt.Errorf("frame header (%d bytes): %w", n, errTorn)
+		}
+		return entry{}, off, fmt.Errorf("read frame header: %w", err)
+	}
+	size := binary.BigEndian.Uint32(hdr[:])
+	if size < entryFixed || size > maxPayload {
+		return entry{}, off, fmt.Errorf("frame length %d: %w", size, errCorrupt)
+	}
+	if cap(fr.buf) < int(size) {
+		fr.buf = make([]byte, size, max(int(size), 64<<10))
+	}
+	p := fr.buf[:size]
+	if _, err := io.ReadFull(fr.r, p); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+			return entry{}, off, fmt.Errorf("frame payload: %w", errTorn)
+		}
+		return entry{}, off, fmt.Errorf("read frame payload: %w", err)
+	}
+	if crc32.Checksum(p, castagnoli) != binary.BigEndian.Uint32(hdr[4:]) {
+		return entry{}, off, fmt.Errorf("frame checksum mismatch: %w", errCorrupt)
+	}
+	e, err := decodePayload(p)
+	if err != nil {
+		return entry{}, off, err
+	}
+	fr.off += frameHeaderSize + int64(size)
+	return e, off, nil
+}
+
+func crcOf(p []byte) uint32 { return crc32.Checksum(p, castagnoli) }
