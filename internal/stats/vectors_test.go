@@ -46,15 +46,15 @@ type driftVector struct {
 	RefCounts   map[string]jf `json:"reference_counts"`
 	CurCounts   map[string]jf `json:"current_counts"`
 	KS          *struct {
-		D          jf  `json:"statistic_D"`
-		Location   jf  `json:"statistic_location"`
-		Sign       int `json:"statistic_sign"`
-		PAuto      jf  `json:"pvalue_auto"`
-		PExact     jf  `json:"pvalue_exact"`
-		PAsymp     jf  `json:"pvalue_asymp_scipy_kstwo_sf_D_round_en"`
-		EN         jf  `json:"en_effective_n"`
-		PKolmo     jf  `json:"pvalue_kstwobign_sf_sqrt_en_D"`
-		PStephens  jf  `json:"pvalue_kstwobign_stephens_corrected"`
+		D         jf  `json:"statistic_D"`
+		Location  jf  `json:"statistic_location"`
+		Sign      int `json:"statistic_sign"`
+		PAuto     jf  `json:"pvalue_auto"`
+		PExact    jf  `json:"pvalue_exact"`
+		PAsymp    jf  `json:"pvalue_asymp_scipy_kstwo_sf_D_round_en"`
+		EN        jf  `json:"en_effective_n"`
+		PKolmo    jf  `json:"pvalue_kstwobign_sf_sqrt_en_D"`
+		PStephens jf  `json:"pvalue_kstwobign_stephens_corrected"`
 	} `json:"ks_2samp"`
 	Wasserstein *struct {
 		W      jf `json:"scipy_wasserstein_distance"`
