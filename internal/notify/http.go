@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -39,8 +40,18 @@ func Post(ctx context.Context, client *http.Client, target string, header http.H
 		// url.Parse errors quote the URL; report only the kind of problem.
 		return Permanent(fmt.Errorf("build request for %s: invalid URL", RedactURL(target)))
 	}
+	if req.URL.User != nil {
+		// Send credentials from the URL explicitly so their encoded form can be redacted too.
+		pass, _ := req.URL.User.Password()
+		req.SetBasicAuth(req.URL.User.Username(), pass)
+		req.URL.User = nil
+	}
 	for k, vs := range header {
 		req.Header[k] = vs
+	}
+	if auth := req.Header.Get("Authorization"); auth != "" {
+		_, cred, _ := strings.Cut(auth, " ")
+		secrets = append(secrets[:len(secrets):len(secrets)], auth, cred)
 	}
 	if req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")

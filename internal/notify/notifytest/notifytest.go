@@ -4,6 +4,7 @@ package notifytest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -157,7 +158,7 @@ func checkNoSecret(t testing.TB, where, text string, secrets []string) {
 		if s == "" {
 			continue
 		}
-		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
+		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s), base64.StdEncoding.EncodeToString([]byte(s))} {
 			if strings.Contains(text, form) {
 				t.Errorf("%s leaks a secret (%q): %s", where, redactHint(s), text)
 			}
