@@ -1,0 +1,124 @@
+package keys
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// View is a key record as shown by the admin API and `keys list --json`: no hash.
+type View struct {
+	ID        string    `json:"id"`
+	Consumer  string    `json:"consumer"`
+	Groups    []string  `json:"groups"`
+	Models    []string  `json:"models"`
+	RPM       int       `json:"rpm"`
+	TPM       int       `json:"tpm"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	CreatedAt time.Time `json:"created_at"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	Status    string    `json:"status"`
+}
+
+// ViewOf returns the public view of k at time now.
+func ViewOf(k *Key, now time.Time) View {
+	v := View{ID: k.ID, Consumer: k.Consumer, Groups: k.Groups, Models: k.Models, RPM: k.RPM, TPM: k.TPM, ExpiresAt: k.ExpiresAt, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt, Status: k.Status(now)}
+	if v.Groups == nil {
+		v.Groups = []string{}
+	}
+	if v.Models == nil {
+		v.Models = []string{}
+	}
+	return v
+}
+
+// createRequest is the body of POST /v1/keys.
+type createRequest struct {
+	Consumer string   `json:"consumer"`
+	Groups   []string `json:"groups"`
+	Models   []string `json:"models"`
+	RPM      int      `json:"rpm"`
+	TPM      int      `json:"tpm"`
+	Expires  string   `json:"expires"` // Go duration, e.g. "720h"
+}
+
+// AdminHandler serves the key admin API; mount it behind admin-token authentication:
+//
+//	POST   /v1/keys       {"consumer","groups","models","rpm","tpm","expires"} → 201 {"key": "wk-…", …view}
+//	GET    /v1/keys       → 200 {"keys": [view…]}
+//	DELETE /v1/keys/{id}  → 200 view (revoked), 404 if unknown
+//
+// The key appears only in the response to POST.
+func AdminHandler(s *Store) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/keys", func(w http.ResponseWriter, r *http.Request) {
+		var req createRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeJSONError(w, http.StatusBadRequest, "invalid_body", fmt.Sprintf("invalid JSON body: %v", err))
+			return
+		}
+		var ttl time.Duration
+		if req.Expires != "" {
+			d, err := time.ParseDuration(req.Expires)
+			if err != nil || d <= 0 {
+				writeJSONError(w, http.StatusBadRequest, "invalid_expires", "expires must be a positive Go duration such as 720h")
+				return
+			}
+			ttl = d
+		}
+		secret, k, err := s.Create(r.Context(), Spec{Consumer: req.Consumer, Groups: req.Groups, Models: req.Models, RPM: req.RPM, TPM: req.TPM, TTL: ttl})
+		if errors.Is(err, ErrInvalid) {
+			writeJSONError(w, http.StatusBadRequest, "invalid_key_spec", err.Error())
+			return
+		}
+		if err != nil {
+			writeJSONError(w, http.StatusInternalServerError, "internal", "could not create key")
+			return
+		}
+		out := struct {
+			Key string `json:"key"`
+			View
+		}{secret, ViewOf(&k, time.Now())}
+		writeJSON(w, http.StatusCreated, out)
+	})
+	mux.HandleFunc("GET /v1/keys", func(w http.ResponseWriter, r *http.Request) {
+		ks, err := s.List()
+		if err != nil {
+			writeJSONError(w, http.StatusInternalServerError, "internal", "could not list keys")
+			return
+		}
+		views := make([]View, len(ks))
+		for i := range ks {
+			views[i] = ViewOf(&ks[i], time.Now())
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"keys": views})
+	})
+	mux.HandleFunc("DELETE /v1/keys/{id}", func(w http.ResponseWriter, r *http.Request) {
+		k, err := s.Revoke(r.Context(), r.PathValue("id"))
+		if errors.Is(err, ErrNotFound) {
+			writeJSONError(w, http.StatusNotFound, "not_found", "no key with that id")
+			return
+		}
+		if err != nil {
+			writeJSONError(w, http.StatusInternalServerError, "internal", "could not revoke key")
+			return
+		}
+		writeJSON(w, http.StatusOK, ViewOf(&k, time.Now()))
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"message": msg, "code": code}})
+}

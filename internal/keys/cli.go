@@ -1,0 +1,175 @@
+package keys
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// UsageError is a command-line mistake; cmd/warden maps it to exit code 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usagef(format string, args ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, args...)}
+}
+
+const cliUsage = `usage:
+  warden keys create --data DIR --consumer NAME [--groups a,b] [--models m1,m2] [--rpm N] [--tpm N] [--expires DUR]
+  warden keys list   --data DIR [--json]
+  warden keys revoke --data DIR ID`
+
+// Run executes "warden keys <create|list|revoke> ...". create prints the new key alone on stdout.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usagef("%s", cliUsage)
+	}
+	switch args[0] {
+	case "create":
+		return RunCreate(ctx, args[1:], stdout, stderr)
+	case "list":
+		return RunList(ctx, args[1:], stdout, stderr)
+	case "revoke":
+		return RunRevoke(ctx, args[1:], stdout, stderr)
+	}
+	return usagef("unknown keys command %q\n%s", args[0], cliUsage)
+}
+
+func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("warden keys "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "./warden-data", "data directory")
+	return fs, data
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return usagef("%s", cliUsage)
+		}
+		return usagef("%v", err)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// RunCreate implements "warden keys create".
+func RunCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlagSet("create", stderr)
+	consumer := fs.String("consumer", "", "consumer name (required)")
+	groups := fs.String("groups", "", "comma-separated groups")
+	models := fs.String("models", "", "comma-separated models the key may call (default: all its groups allow)")
+	rpm := fs.Int("rpm", 0, "requests per minute (0 = unlimited)")
+	tpm := fs.Int("tpm", 0, "tokens per minute (0 = unlimited)")
+	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (0 = never)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if *consumer == "" {
+		return usagef("--consumer is required")
+	}
+	if *rpm < 0 || *tpm < 0 || *expires < 0 {
+		return usagef("--rpm, --tpm and --expires must not be negative")
+	}
+	st, err := Open(Options{Dir: filepath.Join(*data, "keys")})
+	if err != nil {
+		return err
+	}
+	secret, k, err := st.Create(ctx, Spec{Consumer: *consumer, Groups: splitList(*groups), Models: splitList(*models), RPM: *rpm, TPM: *tpm, TTL: *expires})
+	if errors.Is(err, ErrInvalid) {
+		return usagef("%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, secret)
+	fmt.Fprintf(stderr, "created %s for consumer %s\n", k.ID, k.Consumer)
+	return nil
+}
+
+// RunList implements "warden keys list".
+func RunList(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlagSet("list", stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	st, err := Open(Options{Dir: filepath.Join(*data, "keys")})
+	if err != nil {
+		return err
+	}
+	ks, err := st.List()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		views := make([]View, len(ks))
+		for i := range ks {
+			views[i] = ViewOf(&ks[i], time.Now())
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(views)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCONSUMER\tGROUPS\tMODELS\tRPM\tTPM\tEXPIRES\tSTATUS")
+	for _, k := range ks {
+		exp := "never"
+		if !k.ExpiresAt.IsZero() {
+			exp = k.ExpiresAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", k.ID, k.Consumer, dash(strings.Join(k.Groups, ",")), dash(strings.Join(k.Models, ",")), k.RPM, k.TPM, exp, k.Status(time.Now()))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// RunRevoke implements "warden keys revoke ID".
+func RunRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, data := newFlagSet("revoke", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("revoke takes exactly one key id\n%s", cliUsage)
+	}
+	st, err := Open(Options{Dir: filepath.Join(*data, "keys")})
+	if err != nil {
+		return err
+	}
+	k, err := st.Revoke(ctx, fs.Arg(0))
+	if errors.Is(err, ErrNotFound) {
+		return usagef("%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked %s (consumer %s)\n", k.ID, k.Consumer)
+	return nil
+}

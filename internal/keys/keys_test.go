@@ -1,0 +1,232 @@
+package keys
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func openStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(Options{Dir: dir, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestCreateLookupRevoke(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	s := openStore(t, dir)
+	ctx := context.Background()
+	secret, k, err := s.Create(ctx, Spec{Consumer: "billing", Groups: []string{"support"}, Models: []string{"m1"}, RPM: 10, TPM: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(secret, "wk-") || len(secret) < 3+26 {
+		t.Fatalf("key %q: want wk- and ≥128 bits", secret)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(secret[3:])) {
+		t.Fatal("key stored in clear")
+	}
+	got, err := s.Lookup(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != k.ID || got.Consumer != "billing" || got.RPM != 10 || !got.AllowsModel("m1") || got.AllowsModel("m2") {
+		t.Fatalf("lookup = %+v", got)
+	}
+	for _, bad := range []string{"", "wk-", secret + "x", strings.ToUpper(secret), "sk-" + secret[3:]} {
+		if _, err := s.Lookup(bad); !errors.Is(err, ErrUnknown) {
+			t.Errorf("Lookup(%q) err = %v, want ErrUnknown", bad, err)
+		}
+	}
+	if _, err := s.Revoke(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lookup(secret); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("after revoke err = %v", err)
+	}
+	if _, err := s.Revoke(ctx, "key_nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("revoke unknown err = %v", err)
+	}
+	fi, _ := os.Stat(dir)
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("dir mode %v", fi.Mode().Perm())
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s, err := Open(Options{Dir: t.TempDir(), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := s.Create(context.Background(), Spec{Consumer: "c", TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lookup(secret); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Hour)
+	if _, err := s.Lookup(secret); !errors.Is(err, ErrExpired) {
+		t.Fatalf("err = %v, want ErrExpired", err)
+	}
+}
+
+func TestSpecValidation(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	for name, spec := range map[string]Spec{
+		"no consumer":  {},
+		"negative rpm": {Consumer: "c", RPM: -1},
+		"empty group":  {Consumer: "c", Groups: []string{" "}},
+		"negative ttl": {Consumer: "c", TTL: -time.Second},
+	} {
+		if _, _, err := s.Create(context.Background(), spec); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+}
+
+// TestOtherProcessChangesVisible simulates the CLI (a second Store on the same directory)
+// creating and revoking keys while a server's Store keeps serving lookups.
+func TestOtherProcessChangesVisible(t *testing.T) {
+	dir := t.TempDir()
+	server := openStore(t, dir)
+	cli := openStore(t, dir)
+	secret, k, err := cli.Create(context.Background(), Spec{Consumer: "late"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, err := server.Lookup(secret); return err == nil })
+	if _, err := cli.Revoke(context.Background(), k.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, err := server.Lookup(secret); return errors.Is(err, ErrRevoked) })
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("change not visible within 1s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestCLI(t *testing.T) {
+	data := t.TempDir()
+	ctx := context.Background()
+	var out, errb bytes.Buffer
+	err := Run(ctx, []string{"create", "--data", data, "--consumer", "ops", "--groups", "a, b", "--models", "m1", "--rpm", "5", "--expires", "24h"}, &out, &errb)
+	if err != nil {
+		t.Fatalf("create: %v (%s)", err, errb.String())
+	}
+	secret := strings.TrimSpace(out.String())
+	if !strings.HasPrefix(secret, "wk-") || strings.Contains(secret, "\n") {
+		t.Fatalf("stdout = %q, want the key alone", out.String())
+	}
+	s := openStore(t, filepath.Join(data, "keys"))
+	k, err := s.Lookup(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(k.Groups, "|") != "a|b" || k.RPM != 5 || k.ExpiresAt.IsZero() {
+		t.Fatalf("key = %+v", k)
+	}
+	out.Reset()
+	if err := Run(ctx, []string{"list", "--data", data, "--json"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), k.Hash) || !strings.Contains(out.String(), k.ID) {
+		t.Fatalf("list --json = %s", out.String())
+	}
+	out.Reset()
+	if err := Run(ctx, []string{"revoke", "--data", data, k.ID}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, err := s.Lookup(secret); return errors.Is(err, ErrRevoked) })
+	for _, args := range [][]string{nil, {"bogus"}, {"create", "--data", data}, {"create", "--data", data, "--consumer", "x", "--rpm", "-1"}, {"revoke", "--data", data}, {"revoke", "--data", data, "key_missing"}, {"create", "--nope"}} {
+		var ue *UsageError
+		if err := Run(ctx, args, &out, &errb); !errors.As(err, &ue) {
+			t.Errorf("Run(%q) err = %v, want UsageError", args, err)
+		}
+	}
+}
+
+func TestAdminHandler(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	h := AdminHandler(s)
+	do := func(method, path, body string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
+		return rec
+	}
+	rec := do("POST", "/v1/keys", `{"consumer":"web","groups":["g"],"rpm":3,"expires":"1h"}`)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	var created struct {
+		Key    string `json:"key"`
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &created); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lookup(created.Key); err != nil || created.Status != "active" {
+		t.Fatalf("created key unusable: %v %+v", err, created)
+	}
+	rec = do("GET", "/v1/keys", "")
+	if rec.Code != 200 || strings.Contains(rec.Body.String(), created.Key) || strings.Contains(rec.Body.String(), `"hash"`) {
+		t.Fatalf("list leaks key or hash: %s", rec.Body)
+	}
+	if rec := do("DELETE", "/v1/keys/"+created.ID, ""); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"revoked"`) {
+		t.Fatalf("revoke: %d %s", rec.Code, rec.Body)
+	}
+	for _, tc := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{"DELETE", "/v1/keys/key_none", "", 404},
+		{"POST", "/v1/keys", `{"consumer":""}`, 400},
+		{"POST", "/v1/keys", `{"consumer":"x","expires":"soon"}`, 400},
+		{"POST", "/v1/keys", `{"consumer":"x","extra":1}`, 400},
+		{"POST", "/v1/keys", `not json`, 400},
+	} {
+		if rec := do(tc.method, tc.path, tc.body); rec.Code != tc.want {
+			t.Errorf("%s %s %s: %d, want %d", tc.method, tc.path, tc.body, rec.Code, tc.want)
+		}
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
+	s, err := Open(Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	secret, _, err := s.Create(context.Background(), Spec{Consumer: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.Lookup(secret); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
