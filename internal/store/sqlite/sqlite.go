@@ -1,0 +1,240 @@
+// Package sqlite is the embedded index store on modernc.org/sqlite (pure Go, so the binary
+// stays CGO_ENABLED=0). One writer connection applies batches in single transactions; readers
+// use a separate pool (WAL mode).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/store"
+)
+
+// Store is the SQLite index store.
+type Store struct {
+	w, r *sql.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS events (
+  seq   INTEGER PRIMARY KEY,
+  id    TEXT NOT NULL,
+  time  INTEGER NOT NULL,
+  type  TEXT NOT NULL,
+  model TEXT NOT NULL,
+  user  TEXT NOT NULL,
+  leaf  BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_model_user_time ON events(model, user, time);
+CREATE INDEX IF NOT EXISTS events_user_time ON events(user, time);
+CREATE TABLE IF NOT EXISTS texts (
+  seq    INTEGER PRIMARY KEY,
+  tier   TEXT NOT NULL,
+  time   INTEGER NOT NULL,
+  input  TEXT NOT NULL,
+  output TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS texts_tier_time ON texts(tier, time);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
+`
+
+// Open opens (creating) the index database at path, mode 0600.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("create index db: %w", err)
+	} else {
+		f.Close()
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_pragma=temp_store(MEMORY)"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open index db: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	if _, err := w.ExecContext(ctx, schema); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("create index schema: %w", err)
+	}
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open index db: %w", err)
+	}
+	r.SetMaxOpenConns(4)
+	for _, suffix := range []string{"-wal", "-shm"} {
+		_ = os.Chmod(path+suffix, 0o600)
+	}
+	return &Store{w: w, r: r}, nil
+}
+
+// Apply implements store.Store.
+func (s *Store) Apply(ctx context.Context, rows []store.Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	ev, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO events(seq,id,time,type,model,user,leaf) VALUES(?,?,?,?,?,?,?)`)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer ev.Close()
+	tx2, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO texts(seq,tier,time,input,output) VALUES(?,?,?,?,?)`)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer tx2.Close()
+	for _, row := range rows {
+		e := row.Event
+		if _, err := ev.ExecContext(ctx, int64(row.Seq), e.ID, e.Time.UnixNano(), string(e.Type), e.Model.Name, e.ActorKey(), row.Leaf); err != nil {
+			return fmt.Errorf("index event %d: %w", row.Seq, err)
+		}
+		if !row.Text.Empty() {
+			if _, err := tx2.ExecContext(ctx, int64(row.Seq), row.Tier, e.Time.UnixNano(), row.Text.Input, row.Text.Output); err != nil {
+				return fmt.Errorf("index text %d: %w", row.Seq, err)
+			}
+		}
+	}
+	next := rows[len(rows)-1].Seq + 1
+	if _, err := tx.ExecContext(ctx, `INSERT INTO meta(k,v) VALUES('position',?) ON CONFLICT(k) DO UPDATE SET v=excluded.v`, int64(next)); err != nil {
+		return fmt.Errorf("record position: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Position implements store.Store.
+func (s *Store) Position(ctx context.Context) (uint64, error) {
+	var v int64
+	err := s.w.QueryRowContext(ctx, `SELECT v FROM meta WHERE k='position'`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read position: %w", err)
+	}
+	return uint64(v), nil
+}
+
+// Search implements store.Store: newest first, keyset-paginated on seq.
+func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	if q.Limit > 1000 {
+		q.Limit = 1000
+	}
+	var where []string
+	var args []any
+	if q.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		if err != nil || len(b) != 8 {
+			return store.Page{}, store.ErrBadCursor
+		}
+		where = append(where, "e.seq < ?")
+		args = append(args, int64(binary.BigEndian.Uint64(b)))
+	}
+	if q.Model != "" {
+		where = append(where, "e.model = ?")
+		args = append(args, q.Model)
+	}
+	if q.User != "" {
+		where = append(where, "e.user = ?")
+		args = append(args, q.User)
+	}
+	if q.Type != "" {
+		where = append(where, "e.type = ?")
+		args = append(args, q.Type)
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "e.time >= ?")
+		args = append(args, q.Since.UnixNano())
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "e.time < ?")
+		args = append(args, q.Until.UnixNano())
+	}
+	if q.Q != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Q) + "%"
+		where = append(where, `(t.input LIKE ? ESCAPE '\' OR t.output LIKE ? ESCAPE '\' OR CAST(e.leaf AS TEXT) LIKE ? ESCAPE '\')`)
+		args = append(args, like, like, like)
+	}
+	query := `SELECT e.seq, e.leaf, coalesce(t.input,''), coalesce(t.output,'') FROM events e LEFT JOIN texts t ON t.seq = e.seq`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY e.seq DESC LIMIT ?"
+	args = append(args, q.Limit+1)
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return store.Page{}, fmt.Errorf("search: %w", err)
+	}
+	defer rows.Close()
+	var page store.Page
+	var lastSeq int64
+	for rows.Next() {
+		var seq int64
+		var leaf []byte
+		var t event.Text
+		if err := rows.Scan(&seq, &leaf, &t.Input, &t.Output); err != nil {
+			return store.Page{}, fmt.Errorf("search: %w", err)
+		}
+		if len(page.Events) == q.Limit {
+			var b [8]byte
+			binary.BigEndian.PutUint64(b[:], uint64(lastSeq))
+			page.NextCursor = base64.RawURLEncoding.EncodeToString(b[:])
+			break
+		}
+		ev, err := event.ParseLeaf(leaf)
+		if err != nil {
+			return store.Page{}, fmt.Errorf("search: row %d: %w", seq, err)
+		}
+		ev.SetText(t)
+		page.Events = append(page.Events, ev)
+		lastSeq = seq
+	}
+	if err := rows.Err(); err != nil {
+		return store.Page{}, fmt.Errorf("search: %w", err)
+	}
+	return page, nil
+}
+
+// PruneText implements store.Store.
+func (s *Store) PruneText(ctx context.Context, tier string, before time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM texts WHERE tier = ? AND time < ?`, tier, before.UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("prune text: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// Reset implements store.Store.
+func (s *Store) Reset(ctx context.Context) error {
+	_, err := s.w.ExecContext(ctx, `DELETE FROM events; DELETE FROM texts; DELETE FROM meta;`)
+	if err != nil {
+		return fmt.Errorf("reset index: %w", err)
+	}
+	return nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}

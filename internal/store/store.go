@@ -1,0 +1,54 @@
+// Package store defines the index store: the searchable copy of the audit log (event metadata,
+// and text as the model's store_text policy allows). The audit log is the system of record; an
+// index can always be dropped and rebuilt from it. Implementations: store/sqlite (embedded
+// default); a PostgreSQL implementation plugs in behind the same contract for the distributed mode.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/warden-ai/warden/internal/event"
+)
+
+// Row is one audit-log entry as the index writer hands it to the store.
+type Row struct {
+	Seq   uint64       // audit log index
+	Event *event.Event // decoded leaf, without text
+	Leaf  []byte       // the leaf bytes as in the log
+	Text  event.Text   // text after the store_text policy (empty for none)
+	Tier  string       // risk tier of the model, for retention
+}
+
+// Query selects events. Zero values mean "any".
+type Query struct {
+	Model, User, Type, Q string
+	Since, Until         time.Time
+	Limit                int
+	Cursor               string // opaque; from a previous Page
+}
+
+// Page is one page of search results, newest first.
+type Page struct {
+	Events     []*event.Event `json:"events"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+// ErrBadCursor is returned for a cursor the store did not issue.
+var ErrBadCursor = errors.New("invalid cursor")
+
+// Store is the index store contract.
+type Store interface {
+	// Apply indexes rows in order and records that the log is indexed up to the last Seq+1,
+	// atomically: after a crash, Position tells where to resume and nothing is indexed twice.
+	Apply(ctx context.Context, rows []Row) error
+	// Position returns the next log index to apply.
+	Position(ctx context.Context) (uint64, error)
+	Search(ctx context.Context, q Query) (Page, error)
+	// PruneText deletes stored text of events of a risk tier older than before; metadata stays.
+	PruneText(ctx context.Context, tier string, before time.Time) (int64, error)
+	// Reset drops everything (for a rebuild from the log).
+	Reset(ctx context.Context) error
+	Close() error
+}

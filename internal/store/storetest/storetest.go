@@ -1,0 +1,136 @@
+// Package storetest is the conformance suite every index store implementation must pass.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/store"
+)
+
+// Run exercises a fresh, empty store made by newStore.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	ctx := context.Background()
+	base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	rows := func(from, n int) []store.Row {
+		var out []store.Row
+		for i := from; i < from+n; i++ {
+			ev := &event.Event{ID: fmt.Sprintf("ev-%03d", i), Type: event.TypeInference, Time: base.Add(time.Duration(i) * time.Minute),
+				Model: event.Model{Name: []string{"bot-a", "bot-b"}[i%2]}, Actor: event.Actor{User: fmt.Sprintf("u%d", i%3)}}
+			leaf, err := ev.Leaf()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := store.Row{Seq: uint64(i), Event: ev, Leaf: leaf, Tier: []string{"low", "critical"}[i%2]}
+			if i%5 == 0 {
+				r.Text = event.Text{Input: fmt.Sprintf("question number %d about refunds_100%%", i), Output: "ok"}
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+
+	t.Run("apply, position and search", func(t *testing.T) {
+		s := newStore(t)
+		if p, err := s.Position(ctx); err != nil || p != 0 {
+			t.Fatalf("empty position = %d, %v", p, err)
+		}
+		if err := s.Apply(ctx, rows(0, 60)); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := s.Position(ctx); p != 60 {
+			t.Fatalf("position = %d, want 60", p)
+		}
+		page, err := s.Search(ctx, store.Query{Model: "bot-a", User: "u0", Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// i%2==0 and i%3==0 → multiples of 6 below 60: 10 events.
+		if len(page.Events) != 10 || page.Events[0].ID != "ev-054" {
+			t.Fatalf("got %d events, first %v", len(page.Events), page.Events)
+		}
+		var all []string
+		cursor := ""
+		for {
+			p, err := s.Search(ctx, store.Query{Type: "inference", Limit: 7, Cursor: cursor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range p.Events {
+				all = append(all, e.ID)
+			}
+			if p.NextCursor == "" {
+				break
+			}
+			cursor = p.NextCursor
+		}
+		if len(all) != 60 || all[0] != "ev-059" || all[59] != "ev-000" {
+			t.Fatalf("pagination returned %d events (%v…)", len(all), all[:min(3, len(all))])
+		}
+		p, err := s.Search(ctx, store.Query{Since: base.Add(10 * time.Minute), Until: base.Add(20 * time.Minute)})
+		if err != nil || len(p.Events) != 10 {
+			t.Fatalf("time range: %d, %v", len(p.Events), err)
+		}
+		p, err = s.Search(ctx, store.Query{Q: "number 25 ABOUT"})
+		if err != nil || len(p.Events) != 1 || p.Events[0].Request == nil || p.Events[0].Request.Input == "" {
+			t.Fatalf("text search: %+v, %v", p.Events, err)
+		}
+		p, _ = s.Search(ctx, store.Query{Q: "refunds_1"})
+		if len(p.Events) != 12 {
+			t.Fatalf("LIKE escaping: %d", len(p.Events))
+		}
+		p, _ = s.Search(ctx, store.Query{Q: "refunds%1"})
+		if len(p.Events) != 0 {
+			t.Fatalf("%% must be literal: %d", len(p.Events))
+		}
+		if _, err := s.Search(ctx, store.Query{Cursor: "!!"}); err != store.ErrBadCursor {
+			t.Fatalf("bad cursor: %v", err)
+		}
+	})
+
+	t.Run("re-apply is idempotent", func(t *testing.T) {
+		s := newStore(t)
+		r := rows(0, 10)
+		if err := s.Apply(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Apply(ctx, r[5:]); err != nil {
+			t.Fatal(err)
+		}
+		p, _ := s.Search(ctx, store.Query{Limit: 100})
+		if len(p.Events) != 10 {
+			t.Fatalf("got %d events after re-apply", len(p.Events))
+		}
+	})
+
+	t.Run("prune text by tier", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.Apply(ctx, rows(0, 40)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.PruneText(ctx, "low", base.Add(21*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 3 { // i%5==0, i%2==0 (low), i<21 → 0, 10, 20
+			t.Fatalf("pruned %d, want 3", n)
+		}
+		p, _ := s.Search(ctx, store.Query{Q: "number 10 "})
+		if len(p.Events) != 0 {
+			t.Fatal("pruned text still searchable")
+		}
+		p, _ = s.Search(ctx, store.Query{User: "u1", Model: "bot-a", Limit: 100})
+		if len(p.Events) == 0 {
+			t.Fatal("metadata pruned with text")
+		}
+		if err := s.Reset(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if pos, _ := s.Position(ctx); pos != 0 {
+			t.Fatalf("position after reset %d", pos)
+		}
+	})
+}
