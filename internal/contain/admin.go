@@ -1,0 +1,107 @@
+package contain
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// applyRequest is the body of POST /v1/containment.
+type applyRequest struct {
+	Kind   Kind   `json:"kind"`
+	Target string `json:"target"`
+	TTL    string `json:"ttl"` // Go duration; "" or "0s" = until lifted
+	RPM    int    `json:"rpm"`
+	Reason string `json:"reason"`
+	By     string `json:"by"`
+}
+
+type liftRequest struct {
+	Reason string `json:"reason"`
+	By     string `json:"by"`
+}
+
+// AdminHandler serves the containment admin API; mount it behind admin-token authentication:
+//
+//	GET    /v1/containment[?all=true]  → 200 {"actions": [...]}
+//	POST   /v1/containment             {"kind","target","ttl","rpm","reason","by"} → 201 action
+//	DELETE /v1/containment/{id}        optional body {"by","reason"} → 200 action (lifted)
+//
+// Every change is audited through the Store's Emitter.
+func AdminHandler(s *Store) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/containment", func(w http.ResponseWriter, r *http.Request) {
+		acts := s.List(r.URL.Query().Get("all") == "true")
+		if acts == nil {
+			acts = []Action{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"actions": acts})
+	})
+	mux.HandleFunc("POST /v1/containment", func(w http.ResponseWriter, r *http.Request) {
+		var req applyRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_body", fmt.Sprintf("invalid JSON body: %v", err))
+			return
+		}
+		var ttl time.Duration
+		if req.TTL != "" {
+			d, err := time.ParseDuration(req.TTL)
+			if err != nil || d < 0 {
+				writeError(w, http.StatusBadRequest, "invalid_ttl", "ttl must be a Go duration such as 30m (0 = until lifted)")
+				return
+			}
+			ttl = d
+		}
+		if req.By == "" {
+			req.By = "api"
+		}
+		a, err := s.Apply(r.Context(), Action{Kind: req.Kind, Target: req.Target, TTL: ttl, RPM: req.RPM, Reason: req.Reason, By: req.By})
+		if errors.Is(err, ErrInvalid) {
+			writeError(w, http.StatusBadRequest, "invalid_action", err.Error())
+			return
+		}
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "internal", "could not record the containment action")
+			return
+		}
+		writeJSON(w, http.StatusCreated, a)
+	})
+	mux.HandleFunc("DELETE /v1/containment/{id}", func(w http.ResponseWriter, r *http.Request) {
+		var req liftRequest
+		if r.ContentLength != 0 {
+			if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&req); err != nil {
+				writeError(w, http.StatusBadRequest, "invalid_body", fmt.Sprintf("invalid JSON body: %v", err))
+				return
+			}
+		}
+		if req.By == "" {
+			req.By = "api"
+		}
+		a, err := s.Lift(r.Context(), r.PathValue("id"), req.By, req.Reason)
+		if errors.Is(err, ErrNotFound) {
+			writeError(w, http.StatusNotFound, "not_found", "no active containment with that id")
+			return
+		}
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "internal", "could not lift the containment action")
+			return
+		}
+		writeJSON(w, http.StatusOK, a)
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"message": msg, "code": code}})
+}
