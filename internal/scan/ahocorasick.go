@@ -1,0 +1,135 @@
+package scan
+
+// matcher is a byte-level Aho-Corasick automaton over lower-case patterns.
+// The root has a dense transition table; other states keep sorted sparse
+// edges and follow failure links. It is immutable after build.
+type matcher struct {
+	root  [256]int32
+	edges [][]edge
+	fail  []int32
+	out   [][]int32 // pattern ids ending at each state (including via fail links)
+	pats  []string
+}
+
+type edge struct {
+	b    byte
+	next int32
+}
+
+func (m *matcher) child(s int32, c byte) int32 {
+	if s == 0 {
+		return m.root[c]
+	}
+	es := m.edges[s]
+	lo, hi := 0, len(es)
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		if es[h].b < c {
+			lo = h + 1
+		} else {
+			hi = h
+		}
+	}
+	if lo < len(es) && es[lo].b == c {
+		return es[lo].next
+	}
+	return -1
+}
+
+func newMatcher(pats []string) *matcher {
+	m := &matcher{pats: pats}
+	m.edges = [][]edge{nil}
+	m.out = [][]int32{nil}
+	rootSet := [256]bool{}
+	for id, p := range pats {
+		s := int32(0)
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			var nx int32 = -1
+			if s == 0 {
+				if rootSet[c] {
+					nx = m.root[c]
+				}
+			} else {
+				for _, e := range m.edges[s] {
+					if e.b == c {
+						nx = e.next
+						break
+					}
+				}
+			}
+			if nx < 0 {
+				nx = int32(len(m.edges))
+				m.edges = append(m.edges, nil)
+				m.out = append(m.out, nil)
+				if s == 0 {
+					m.root[c], rootSet[c] = nx, true
+				} else {
+					m.edges[s] = insertEdge(m.edges[s], edge{c, nx})
+				}
+			}
+			s = nx
+		}
+		m.out[s] = append(m.out[s], int32(id))
+	}
+	m.fail = make([]int32, len(m.edges))
+	var queue []int32
+	for c := 0; c < 256; c++ {
+		if rootSet[c] {
+			queue = append(queue, m.root[c])
+		}
+	}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for _, e := range m.edges[s] {
+			f := m.fail[s]
+			for {
+				if n := m.child(f, e.b); n >= 0 && n != e.next {
+					m.fail[e.next] = n
+					break
+				}
+				if f == 0 {
+					m.fail[e.next] = 0
+					break
+				}
+				f = m.fail[f]
+			}
+			m.out[e.next] = append(m.out[e.next], m.out[m.fail[e.next]]...)
+			queue = append(queue, e.next)
+		}
+	}
+	return m
+}
+
+func insertEdge(es []edge, e edge) []edge {
+	i := 0
+	for i < len(es) && es[i].b < e.b {
+		i++
+	}
+	es = append(es, edge{})
+	copy(es[i+1:], es[i:])
+	es[i] = e
+	return es
+}
+
+// each calls fn(patternID, end) for every match in s; end is exclusive.
+func (m *matcher) each(s string, fn func(id int, end int)) {
+	st := int32(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		for {
+			if n := m.child(st, c); n >= 0 {
+				st = n
+				break
+			}
+			if st == 0 {
+				break
+			}
+			st = m.fail[st]
+		}
+		for _, id := range m.out[st] {
+			fn(int(id), i+1)
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package scan
+
+import (
+	"context"
+
+	"github.com/warden-ai/warden/internal/scan/linear"
+)
+
+// HarmCategories are the harmful-content sub-categories; detector names are
+// "harmful.<category>".
+var HarmCategories = []string{"hate", "harassment", "violence", "self_harm", "sexual_minors", "illegal"}
+
+// harmfulScanner is a learned lexical classifier with one head per harm
+// category, plus a small lexicon that raises categories the public training
+// data barely covers (sexual content involving minors, self-harm).
+type harmfulScanner struct {
+	model *linear.Model
+	heads []int
+	lex   *matcher
+	lexC  []int // lexicon pattern -> category index
+}
+
+var harmLexicon = map[string][]string{
+	"sexual_minors": {"child porn", "cp pics", "underage sex", "sex with a minor", "sex with minors", "sexual images of children",
+		"nude children", "naked children", "lolicon", "preteen nude", "sexualize children", "csam"},
+	"self_harm": {"kill myself", "end my life", "commit suicide", "suicide method", "how to cut myself", "want to die",
+		"hang myself", "overdose on", "self-harm", "painless way to die"},
+	"violence": {"build a bomb", "make a bomb", "pipe bomb", "mass shooting", "kill people", "murder someone", "poison someone",
+		"make a weapon", "shoot up"},
+	"illegal": {"make meth", "cook meth", "synthesize", "launder money", "money laundering", "buy drugs", "counterfeit",
+		"steal a car", "hotwire", "hack into", "ransomware", "credit card fraud", "fake id", "smuggle"},
+}
+
+func newHarmfulScanner(over map[string][]byte) (*harmfulScanner, error) {
+	m, err := loadModel("harmful.wlm", over)
+	if err != nil {
+		return nil, err
+	}
+	s := &harmfulScanner{model: m}
+	for _, c := range HarmCategories {
+		s.heads = append(s.heads, m.Head(c))
+	}
+	var pats []string
+	for ci, c := range HarmCategories {
+		for _, p := range harmLexicon[c] {
+			pats = append(pats, p)
+			s.lexC = append(s.lexC, ci)
+		}
+	}
+	s.lex = newMatcher(pats)
+	return s, nil
+}
+
+func (*harmfulScanner) Name() string { return ScannerHarmful }
+
+func (s *harmfulScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
+	if len(in.Norm) == 0 {
+		return nil, nil
+	}
+	var lex [8]float64
+	var lexSpan [8][2]int
+	s.lex.each(in.Norm, func(id, end int) {
+		p := s.lex.pats[id]
+		st := end - len(p)
+		if st > 0 && isWordChar(in.Norm[st-1]) {
+			return
+		}
+		c := s.lexC[id]
+		lex[c] = 0.6
+		lexSpan[c] = [2]int{st, end}
+	})
+	var out []Finding
+	for ci, c := range HarmCategories {
+		sc := 0.0
+		sp := [2]int{0, len(in.Norm)}
+		if h := s.heads[ci]; h >= 0 {
+			whole, w := s.model.Score(in.Norm, h)
+			sc = max(whole, w.Score)
+			if w.Score > whole {
+				sp = [2]int{w.Start, w.End}
+			}
+		}
+		if lex[ci] > 0 {
+			sc = noisyOr(sc, lex[ci])
+			sp = lexSpan[ci]
+		}
+		if sc < 0.5 {
+			continue
+		}
+		st, en := in.Span(sp[0], sp[1])
+		out = append(out, Finding{Detector: "harmful." + c, Category: CatHarmful, Score: round3(sc), Start: st, End: en})
+	}
+	return out, nil
+}

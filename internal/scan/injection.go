@@ -1,0 +1,307 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/warden-ai/warden/internal/scan/linear"
+)
+
+type patInfo struct {
+	kind      sigKind
+	w         float64
+	transform string // "", "rot13", "reversed"
+	bound     bool   // ASCII pattern: enforce word boundaries
+}
+
+// injectionScanner layers multilingual signatures, structural features and a
+// learned classifier. It is also used to re-scan decoded payloads.
+type injectionScanner struct {
+	m     *matcher
+	info  []patInfo
+	model *linear.Model
+	inj   int // head indexes in model
+	jail  int
+}
+
+func rot13(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z':
+			b[i] = 'a' + (c-'a'+13)%26
+		case c >= 'A' && c <= 'Z':
+			b[i] = 'A' + (c-'A'+13)%26
+		}
+	}
+	return string(b)
+}
+
+func reverse(s string) string {
+	b := []byte(s)
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
+	}
+	return string(b)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func newInjectionScanner(over map[string][]byte) (*injectionScanner, error) {
+	s := &injectionScanner{}
+	var pats []string
+	add := func(p string, pi patInfo) {
+		pi.bound = isASCII(p)
+		pats = append(pats, p)
+		s.info = append(s.info, pi)
+	}
+	for _, g := range signatures {
+		for _, p := range g.pats {
+			add(p, patInfo{kind: g.kind, w: g.w})
+			if (g.kind == kPhrase && g.w >= 0.8 || g.kind == kJail && g.w >= 0.8) && isASCII(p) {
+				add(rot13(p), patInfo{kind: g.kind, w: g.w, transform: "rot13"})
+				add(reverse(p), patInfo{kind: g.kind, w: g.w, transform: "reversed"})
+			}
+		}
+	}
+	s.m = newMatcher(pats)
+	m, err := loadModel("injection.wlm", over)
+	if err != nil {
+		return nil, err
+	}
+	s.model, s.inj, s.jail = m, m.Head("injection"), m.Head("jailbreak")
+	if s.inj < 0 {
+		return nil, fmt.Errorf("injection model: no injection head")
+	}
+	return s, nil
+}
+
+func (s *injectionScanner) Name() string { return ScannerInjection }
+
+func isWordChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c >= 0x80
+}
+
+type hit struct {
+	id         int
+	start, end int // in Norm
+}
+
+// sigResult is the outcome of the signature layer on one normalized text.
+type sigResult struct {
+	inj, jail, indirect float64
+	injSpan, jailSpan   [2]int
+	indSpan             [2]int
+	injWhy, jailWhy     string
+	transform           string // set when the strongest hit was rot13/reversed
+	meta                bool
+}
+
+func near(a, b hit, gap int) bool {
+	if a.end <= b.start {
+		return b.start-a.end <= gap
+	}
+	if b.end <= a.start {
+		return a.start-b.end <= gap
+	}
+	return false
+}
+
+func spanOf(hs ...hit) [2]int {
+	sp := [2]int{hs[0].start, hs[0].end}
+	for _, h := range hs[1:] {
+		sp[0], sp[1] = min(sp[0], h.start), max(sp[1], h.end)
+	}
+	return sp
+}
+
+func noisyOr(a, b float64) float64 { return 1 - (1-a)*(1-b) }
+
+// signatures runs the signature layer over a normalized text.
+func (s *injectionScanner) signatures(norm string) sigResult {
+	var buf [64]hit
+	hits := buf[:0]
+	s.m.each(norm, func(id, end int) {
+		p := s.m.pats[id]
+		start := end - len(p)
+		if s.info[id].bound {
+			if start > 0 && isWordChar(norm[start-1]) && isWordChar(p[0]) {
+				return
+			}
+			if end < len(norm) && isWordChar(norm[end]) && isWordChar(p[len(p)-1]) {
+				return
+			}
+		}
+		if len(hits) < 512 {
+			hits = append(hits, hit{id, start, end})
+		}
+	})
+	var r sigResult
+	var turns int
+	var verbs, targets, quals, extracts, objs, addrs []hit
+	for _, h := range hits {
+		pi := s.info[h.id]
+		switch pi.kind {
+		case kVerb:
+			verbs = append(verbs, h)
+		case kTarget:
+			targets = append(targets, h)
+		case kQual:
+			quals = append(quals, h)
+		case kExtract:
+			extracts = append(extracts, h)
+		case kSecretObj:
+			objs = append(objs, h)
+		case kAddress:
+			addrs = append(addrs, h)
+		case kMeta:
+			r.meta = true
+		case kTurn:
+			turns++
+		case kPhrase, kToken:
+			if pi.w > r.inj {
+				r.inj, r.injSpan, r.injWhy = pi.w, spanOf(h), s.m.pats[h.id]
+				r.transform = pi.transform
+			}
+		case kJail:
+			if pi.transform != "" && pi.w > r.inj {
+				r.transform = pi.transform
+			}
+			if r.jail == 0 {
+				r.jailSpan = spanOf(h)
+			} else {
+				r.jailSpan = spanOf(hit{start: r.jailSpan[0], end: r.jailSpan[1]}, h)
+			}
+			r.jail = noisyOr(r.jail, pi.w*0.8)
+			if pi.w >= 0.8 {
+				r.jail = max(r.jail, pi.w)
+			}
+			r.jailWhy = s.m.pats[h.id]
+		}
+	}
+	// Override verb near an instruction target, stronger with a qualifier.
+	for _, v := range verbs {
+		for _, t := range targets {
+			if !near(v, t, 40) {
+				continue
+			}
+			sc := 0.5
+			sp := spanOf(v, t)
+			for _, q := range quals {
+				if q.start >= sp[0]-24 && q.end <= sp[1]+24 {
+					sc = 0.9
+					break
+				}
+			}
+			if sc > r.inj {
+				r.inj, r.injSpan, r.injWhy = sc, sp, norm[sp[0]:sp[1]]
+			}
+		}
+	}
+	for _, x := range extracts {
+		for _, o := range objs {
+			if near(x, o, 32) && r.inj < 0.8 {
+				sp := spanOf(x, o)
+				r.inj, r.injSpan, r.injWhy = 0.8, sp, norm[sp[0]:sp[1]]
+			}
+		}
+	}
+	if turns >= 6 {
+		r.jail = max(r.jail, 0.5+min(float64(turns), 20)/50)
+		if r.jailWhy == "" {
+			r.jailSpan, r.jailWhy = [2]int{0, len(norm)}, fmt.Sprintf("many-shot: %d dialogue turns", turns)
+		}
+	}
+	if len(addrs) > 0 {
+		r.indirect = 0.55
+		r.indSpan = spanOf(addrs...)
+		if r.inj >= 0.5 {
+			r.indirect = 0.9
+		}
+	}
+	if r.meta && r.transform == "" {
+		// Questions about attacks quote attacks: damp, do not drop.
+		r.inj *= 0.6
+		r.jail *= 0.6
+		r.indirect *= 0.6
+	}
+	return r
+}
+
+// classify returns the classifier probabilities (whole-text and best window
+// maxed) and the best window span in Norm.
+func (s *injectionScanner) classify(norm string) (inj float64, injWin [2]int, jail float64, jailWin [2]int) {
+	whole, w := s.model.Score(norm, s.inj)
+	inj, injWin = max(whole, w.Score), [2]int{w.Start, w.End}
+	if whole >= w.Score {
+		injWin = [2]int{0, len(norm)}
+	}
+	if s.jail >= 0 {
+		whole, w := s.model.Score(norm, s.jail)
+		jail, jailWin = max(whole, w.Score), [2]int{w.Start, w.End}
+		if whole >= w.Score {
+			jailWin = [2]int{0, len(norm)}
+		}
+	}
+	return
+}
+
+// minReport is the score below which a layer reports nothing.
+const minReport = 0.3
+
+func (s *injectionScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
+	if in.Role != Input || len(in.Norm) == 0 {
+		return nil, nil
+	}
+	return s.scanNorm(in, nil), nil
+}
+
+// scanNorm scans in.Norm; when outer is set (a decoded payload) every
+// finding spans outer and carries the decoded text as evidence.
+func (s *injectionScanner) scanNorm(in *Doc, outer *Span) []Finding {
+	var out []Finding
+	emit := func(det, cat string, sc float64, sp [2]int, ev string) {
+		if sc < minReport {
+			return
+		}
+		f := Finding{Detector: det, Category: cat, Score: round3(sc), Evidence: clip(ev, 80)}
+		if outer != nil {
+			f.Start, f.End = outer.Start, outer.End
+		} else {
+			f.Start, f.End = in.Span(sp[0], sp[1])
+		}
+		out = append(out, f)
+	}
+	r := s.signatures(in.Norm)
+	det := "injection.signature"
+	if r.transform != "" {
+		det = "injection.signature." + r.transform
+	}
+	emit(det, CatPromptInjection, r.inj, r.injSpan, r.injWhy)
+	emit("jailbreak.signature", CatJailbreak, r.jail, r.jailSpan, r.jailWhy)
+	emit("indirect.addressed", CatIndirectInjection, r.indirect, r.indSpan, "text addressed to an AI reader")
+	ci, ciw, cj, cjw := s.classify(in.Norm)
+	emit("injection.classifier", CatPromptInjection, ci, ciw, "")
+	emit("jailbreak.classifier", CatJailbreak, cj, cjw, "")
+	return out
+}
+
+func round3(x float64) float64 { return float64(int(x*1000+0.5)) / 1000 }
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && s[i]&0xC0 == 0x80 {
+		i--
+	}
+	return s[:i] + "…"
+}

@@ -1,0 +1,79 @@
+package scan
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// placeholderType is the placeholder stem for a finding ("EMAIL", "SECRET").
+func placeholderType(f Finding) string {
+	switch f.Category {
+	case CatSecret:
+		return "SECRET"
+	case CatPII:
+		t := strings.TrimPrefix(f.Detector, "pii.")
+		switch t {
+		case "ipv4", "ipv6":
+			t = "IP"
+		case "us_ssn":
+			t = "SSN"
+		}
+		return strings.ToUpper(t)
+	case CatSystemPromptLeak:
+		return "SYSTEM_PROMPT"
+	case CatExfiltration:
+		return "LINK"
+	}
+	return ""
+}
+
+// Redact replaces the spans of PII, secret, exfiltration and leak findings
+// with typed placeholders. The same value gets the same placeholder within
+// one text ([EMAIL_1] for every occurrence of one address); overlapping spans
+// are merged into the first one. Other findings are ignored.
+func Redact(text string, findings []Finding) string {
+	type span struct {
+		s, e int
+		typ  string
+	}
+	var spans []span
+	for _, f := range findings {
+		typ := placeholderType(f)
+		if typ == "" || f.Start < 0 || f.End > len(text) || f.Start >= f.End {
+			continue
+		}
+		spans = append(spans, span{f.Start, f.End, typ})
+	}
+	if len(spans) == 0 {
+		return text
+	}
+	slices.SortFunc(spans, func(a, b span) int {
+		if a.s != b.s {
+			return a.s - b.s
+		}
+		return b.e - a.e
+	})
+	ids := map[string]string{} // type + value -> placeholder
+	counts := map[string]int{}
+	var b strings.Builder
+	b.Grow(len(text))
+	pos := 0
+	for _, sp := range spans {
+		if sp.s < pos {
+			continue // overlaps a span already replaced
+		}
+		b.WriteString(text[pos:sp.s])
+		key := sp.typ + "\x00" + text[sp.s:sp.e]
+		ph, ok := ids[key]
+		if !ok {
+			counts[sp.typ]++
+			ph = "[" + sp.typ + "_" + strconv.Itoa(counts[sp.typ]) + "]"
+			ids[key] = ph
+		}
+		b.WriteString(ph)
+		pos = sp.e
+	}
+	b.WriteString(text[pos:])
+	return b.String()
+}
