@@ -58,7 +58,7 @@ func trainInjection(d *datasets, bits int, cross bool) (*linear.Model, error) {
 		}
 		for _, r := range rows {
 			if *r.Label == 1 {
-				add(r.Text, 1, 0, 3)
+				add(r.Text, 1, 0, 12)
 			} else {
 				add(r.Text, 0, 0, 1)
 			}
@@ -82,7 +82,7 @@ func trainInjection(d *datasets, bits int, cross bool) (*linear.Model, error) {
 			if jail {
 				j = 1
 			}
-			add(text, 1, j, 3)
+			add(text, 1, j, 12)
 		case bucket(r.Text, 3) == 0:
 			// Harmful requests and toxicity prompts are not injections:
 			// hard negatives for the injection head.

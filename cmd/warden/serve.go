@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/warden-ai/warden/internal/app"
+	"github.com/warden-ai/warden/internal/config"
+)
+
+type serveFlags struct {
+	config, data, listen, gateway, logLevel string
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	d := app.DefaultOptions()
+	fs.StringVar(&f.config, "config", "", "YAML configuration file (optional)")
+	fs.StringVar(&f.data, "data", d.DataDir, "data directory (created 0700)")
+	fs.StringVar(&f.listen, "listen", d.Listen, "API and console address")
+	fs.StringVar(&f.gateway, "gateway-listen", d.GatewayListen, "OpenAI-compatible gateway address (\"off\" to disable)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func (f *serveFlags) options(stderr io.Writer) (app.Options, error) {
+	cfg, err := config.LoadFile(f.config)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			return app.Options{}, usagef("%v", err)
+		}
+		return app.Options{}, usagef("%v", err)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return app.Options{}, usagef("-log-level: %v", err)
+	}
+	return app.Options{
+		DataDir: f.data, Listen: f.listen, GatewayListen: f.gateway, Config: cfg,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})),
+		Getenv: os.Getenv,
+	}, nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var f serveFlags
+	f.register(fs)
+	if _, err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	opts, err := f.options(stderr)
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx, opts, func(a *app.App) {
+		fmt.Fprintf(stdout, "Warden is running.\n  API:      http://%s\n", a.Addr())
+		if gw := a.GatewayAddr(); gw != "" {
+			fmt.Fprintf(stdout, "  Gateway:  http://%s/v1 (OpenAI-compatible)\n", gw)
+		}
+		fmt.Fprintf(stdout, "  Tokens:   %s/credentials (or WARDEN_ADMIN_TOKEN / WARDEN_INGEST_TOKEN)\n", f.data)
+	})
+}

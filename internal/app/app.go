@@ -1,0 +1,303 @@
+// Package app is Warden's composition root: it opens the data directory, builds every component
+// from Options and the YAML configuration, wires them (audit log → index store and analysis;
+// gateway and ingest → the durable pipeline; rules → alerts → notifiers and containment), serves
+// the API and gateway listeners, and stops everything in order. Tests start the same App on
+// 127.0.0.1:0; cmd/warden only parses flags and calls Run.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/warden-ai/warden/internal/audit"
+	"github.com/warden-ai/warden/internal/auth"
+	"github.com/warden-ai/warden/internal/config"
+	"github.com/warden-ai/warden/internal/index"
+	"github.com/warden-ai/warden/internal/ingest"
+	"github.com/warden-ai/warden/internal/pipeline"
+	"github.com/warden-ai/warden/internal/store"
+	"github.com/warden-ai/warden/internal/store/sqlite"
+)
+
+type route struct {
+	pattern string
+	handler http.Handler
+}
+
+// Options are the process settings (flags); behaviour comes from the config file.
+type Options struct {
+	DataDir       string
+	Listen        string // API and console; default 127.0.0.1:7700
+	GatewayListen string // OpenAI-compatible gateway; default 127.0.0.1:7701; "off" disables it
+	Config        *config.Config
+	Logger        *slog.Logger
+	Getenv        func(string) string
+	// ShutdownTimeout bounds Stop; default 15 s.
+	ShutdownTimeout time.Duration
+}
+
+// DefaultOptions returns the defaults of ARCHITECTURE.md §5.
+func DefaultOptions() Options {
+	return Options{DataDir: "./warden-data", Listen: "127.0.0.1:7700", GatewayListen: "127.0.0.1:7701"}
+}
+
+func (o *Options) setDefaults() {
+	d := DefaultOptions()
+	if o.DataDir == "" {
+		o.DataDir = d.DataDir
+	}
+	if o.Listen == "" {
+		o.Listen = d.Listen
+	}
+	if o.GatewayListen == "" {
+		o.GatewayListen = d.GatewayListen
+	}
+	if o.Config == nil {
+		o.Config = config.Default()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 15 * time.Second
+	}
+}
+
+// App is a running Warden.
+type App struct {
+	opts   Options
+	cfg    *config.Config
+	log    *slog.Logger
+	reg    *prometheus.Registry
+	tokens *auth.Tokens
+
+	audit    *audit.Log
+	store    store.Store
+	pipeline *pipeline.Pipeline
+	indexer  *index.Writer
+	ingest   *ingest.Handler
+	models   *inventory
+
+	routes    []route          // handlers of optional components, mounted on the API listener
+	followers []func() uint64 // positions of log followers besides the index (for blob pruning)
+
+	apiLn, gwLn net.Listener
+	apiSrv      *http.Server
+	gwSrv       *http.Server
+
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	cleanups []func() error
+	ready    chan struct{}
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// New opens the data directory and builds every component; it does not listen yet.
+func New(ctx context.Context, opts Options) (a *App, err error) {
+	opts.setDefaults()
+	a = &App{opts: opts, cfg: opts.Config, log: opts.Logger, reg: prometheus.NewRegistry(), ready: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			a.runCleanups()
+		}
+	}()
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := ensurePrivateDir(opts.DataDir); err != nil {
+		return nil, err
+	}
+	a.models = newInventory(a.cfg.Models)
+	if a.tokens, err = auth.Load(opts.DataDir, opts.Getenv); err != nil {
+		return nil, fmt.Errorf("load API tokens: %w", err)
+	}
+
+	aopts := audit.DefaultOptions(filepath.Join(opts.DataDir, "log"))
+	aopts.Logger = a.log.With("component", "audit")
+	aopts.Registerer = a.reg
+	if a.audit, err = audit.Open(aopts); err != nil {
+		return nil, fmt.Errorf("open audit log: %w", err)
+	}
+	a.cleanups = append(a.cleanups, a.audit.Close)
+
+	if a.store, err = openStore(ctx, a.cfg, opts.DataDir); err != nil {
+		return nil, err
+	}
+	a.cleanups = append(a.cleanups, a.store.Close)
+
+	redactor, err := NewRedactor()
+	if err != nil {
+		return nil, err
+	}
+	a.indexer, err = index.New(ctx, index.Options{
+		Log: a.audit, Store: a.store, Logger: a.log, Registerer: a.reg,
+		Policy: a.models.policy, Redact: redactor,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("index writer: %w", err)
+	}
+	a.pipeline, err = pipeline.New(pipeline.Options{
+		Log: a.audit, MaxInFlight: a.cfg.Ingest.MaxInFlight, Registerer: a.reg,
+		TextPolicy: func(model string) string { p, _ := a.models.policy(model); return p },
+		Backlog:    a.indexer.Lag, MaxBacklog: 5_000_000,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.indexer = withWake(a.indexer, a.pipeline)
+	if a.ingest, err = ingest.New(ingest.Options{Submitter: a.pipeline, Logger: a.log, MaxBodyBytes: a.cfg.Ingest.MaxBodyBytes}); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config, dataDir string) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "sqlite":
+		s, err := sqlite.Open(ctx, filepath.Join(dataDir, "index.db"))
+		if err != nil {
+			return nil, fmt.Errorf("open index store: %w", err)
+		}
+		return s, nil
+	default:
+		return nil, fmt.Errorf("store driver %q is not available in this build", cfg.Store.Driver)
+	}
+}
+
+// withWake lets the index writer sleep until the pipeline appends.
+func withWake(w *index.Writer, p *pipeline.Pipeline) *index.Writer {
+	w.SetWake(p.Appended)
+	return w
+}
+
+// Start listens and starts the background stages.
+func (a *App) Start(ctx context.Context) error {
+	var err error
+	if a.apiLn, err = net.Listen("tcp", a.opts.Listen); err != nil {
+		return fmt.Errorf("listen %s: %w", a.opts.Listen, err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	a.goRun("index", func() error { return a.indexer.Run(runCtx) })
+	a.goRun("retention", func() error { return a.runRetention(runCtx) })
+
+	a.apiSrv = &http.Server{Handler: a.apiHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := a.apiSrv.Serve(a.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("API server stopped", "err", err)
+		}
+	}()
+	close(a.ready)
+	a.log.Info("warden started", "api", a.Addr(), "data", a.opts.DataDir, "audit_entries", a.audit.Size())
+	return nil
+}
+
+func (a *App) goRun(name string, fn func() error) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := fn(); err != nil {
+			a.log.Error("stage stopped", "stage", name, "err", err)
+		}
+	}()
+}
+
+// Addr is the API listener's address.
+func (a *App) Addr() string {
+	if a.apiLn == nil {
+		return ""
+	}
+	return a.apiLn.Addr().String()
+}
+
+// GatewayAddr is the gateway listener's address, or "" when it is off.
+func (a *App) GatewayAddr() string {
+	if a.gwLn == nil {
+		return ""
+	}
+	return a.gwLn.Addr().String()
+}
+
+// Tokens returns the API tokens.
+func (a *App) Tokens() *auth.Tokens { return a.tokens }
+
+// Stop drains HTTP, lets the stages finish what was accepted, writes a final checkpoint and
+// closes everything, in that order. It is idempotent.
+func (a *App) Stop(ctx context.Context) error {
+	a.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, a.opts.ShutdownTimeout)
+		defer cancel()
+		var errs []error
+		for _, srv := range []*http.Server{a.gwSrv, a.apiSrv} {
+			if srv != nil {
+				if err := srv.Shutdown(ctx); err != nil {
+					errs = append(errs, fmt.Errorf("shutdown http: %w", err))
+				}
+			}
+		}
+		if a.cancel != nil {
+			a.cancel()
+		}
+		a.wg.Wait()
+		if err := a.indexer.CatchUp(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("final index catch-up: %w", err))
+		}
+		errs = append(errs, a.runCleanups())
+		a.stopErr = errors.Join(errs...)
+		a.log.Info("warden stopped")
+	})
+	return a.stopErr
+}
+
+func (a *App) runCleanups() error {
+	var errs []error
+	for i := len(a.cleanups) - 1; i >= 0; i-- {
+		if err := a.cleanups[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.cleanups = nil
+	return errors.Join(errs...)
+}
+
+// Run starts Warden and blocks until ctx is done, then stops it.
+func Run(ctx context.Context, opts Options, started func(*App)) error {
+	a, err := New(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if err := a.Start(ctx); err != nil {
+		_ = a.Stop(context.Background())
+		return err
+	}
+	if started != nil {
+		started(a)
+	}
+	<-ctx.Done()
+	return a.Stop(context.Background())
+}
+
+func ensurePrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("make data directory private: %w", err)
+	}
+	return nil
+}

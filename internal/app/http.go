@@ -1,0 +1,171 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/warden-ai/warden/internal/auth"
+	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/httpx"
+	"github.com/warden-ai/warden/internal/store"
+)
+
+// apiHandler builds the API listener's routes. Everything but /healthz and /readyz needs a token.
+func (a *App) apiHandler() http.Handler {
+	mux := http.NewServeMux()
+	admin := func(h http.HandlerFunc) http.Handler { return a.tokens.Require(auth.Admin, httpx.WriteError, h) }
+	ingest := func(h http.HandlerFunc) http.Handler { return a.tokens.Require(auth.Ingest, httpx.WriteError, h) }
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", a.handleReady)
+	mux.Handle("POST /v1/events", ingest(a.ingest.Events))
+	mux.Handle("POST /v1/traces", ingest(a.ingest.Traces))
+	mux.Handle("GET /v1/events", admin(a.handleSearch))
+	mux.Handle("GET /v1/audit/checkpoint", admin(a.handleCheckpoint))
+	mux.Handle("GET /v1/audit/key", admin(a.handleKey))
+	mux.Handle("GET /v1/audit/proof/{id}", admin(a.handleProof))
+	mux.Handle("GET /metrics", admin(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}).ServeHTTP))
+	for _, ext := range a.routes {
+		mux.Handle(ext.pattern, ext.handler)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteError(w, r, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return httpx.WithRequestID(a.log, mux)
+}
+
+func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-a.ready:
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "audit_entries": a.audit.Size(), "index_lag": a.indexer.Lag()})
+	default:
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+	}
+}
+
+func (a *App) handleSearch(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	sq := store.Query{Model: q.Get("model"), User: q.Get("user"), Type: q.Get("type"), Q: q.Get("q"), Cursor: q.Get("cursor")}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &sq.Since}, {"until", &sq.Until}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := parseTime(v)
+			if err != nil {
+				httpx.WriteErrorBody(w, r, http.StatusBadRequest, httpx.Error{Code: "invalid_parameter", Field: p.name, Message: "must be RFC 3339 (2026-01-02T15:04:05Z) or a duration ago (e.g. 15m)"})
+				return
+			}
+			*p.dst = t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			httpx.WriteErrorBody(w, r, http.StatusBadRequest, httpx.Error{Code: "invalid_parameter", Field: "limit", Message: "must be an integer from 1 to 1000"})
+			return
+		}
+		sq.Limit = n
+	}
+	page, err := a.store.Search(r.Context(), sq)
+	if errors.Is(err, store.ErrBadCursor) {
+		httpx.WriteErrorBody(w, r, http.StatusBadRequest, httpx.Error{Code: "invalid_parameter", Field: "cursor", Message: "not a cursor from a previous page"})
+		return
+	}
+	if err != nil {
+		a.log.Error("search failed", "err", err)
+		httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "search failed")
+		return
+	}
+	if page.Events == nil {
+		page.Events = []*event.Event{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, page)
+}
+
+// parseTime accepts RFC 3339 or a Go duration meaning "that long ago".
+func parseTime(v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return time.Time{}, errors.New("bad time")
+	}
+	return time.Now().Add(-d), nil
+}
+
+func (a *App) handleCheckpoint(w http.ResponseWriter, r *http.Request) {
+	cp, err := a.audit.Checkpoint()
+	if err != nil {
+		a.log.Error("checkpoint failed", "err", err)
+		httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not produce a checkpoint")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write(cp)
+}
+
+func (a *App) handleKey(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte(a.audit.PublicKey() + "\n"))
+}
+
+func (a *App) handleProof(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	i, ok := a.audit.Lookup(id)
+	if !ok {
+		httpx.WriteErrorBody(w, r, http.StatusNotFound, httpx.Error{Code: "not_found", Field: "id", Message: "no event with this id in the audit log"})
+		return
+	}
+	p, err := a.audit.InclusionProof(i)
+	if err != nil {
+		a.log.Error("inclusion proof failed", "index", i, "err", err)
+		httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not produce the proof")
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, p)
+}
+
+// runRetention deletes stored text past each tier's retention, and raw text in the audit
+// log's side blobs once the index has taken what the policy allows.
+func (a *App) runRetention(ctx context.Context) error {
+	t := time.NewTicker(a.cfg.Retention.Interval)
+	defer t.Stop()
+	for {
+		a.retainOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (a *App) retainOnce(ctx context.Context) {
+	now := time.Now()
+	for _, tier := range []string{"critical", "high", "medium", "low"} {
+		n, err := a.store.PruneText(ctx, tier, now.Add(-a.cfg.RetentionFor(tier)))
+		if err != nil {
+			a.log.Error("retention failed", "tier", tier, "err", err)
+			continue
+		}
+		if n > 0 {
+			a.log.Info("retention deleted text", "tier", tier, "events", n)
+		}
+	}
+	before := a.indexer.Position()
+	for _, f := range a.followers {
+		before = min(before, f())
+	}
+	if err := a.audit.PruneBlobs(before); err != nil {
+		a.log.Error("prune raw text blobs failed", "err", err)
+	}
+}

@@ -1,0 +1,192 @@
+// Package index keeps the index store in step with the audit log: a follower that reads new
+// entries from its recorded position, applies each model's store_text policy (dropping or
+// redacting text), and writes batches to the store. Because the position is stored with each
+// batch, a crash or restart resumes exactly where it stopped, and `warden index rebuild`
+// replays the whole log into an empty store.
+package index
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/store"
+)
+
+// Log is the audit log as the follower reads it.
+type Log interface {
+	Size() uint64
+	Read(from uint64, fn func(i uint64, id string, leaf, blob []byte) error) error
+}
+
+// Policy returns a model's store_text policy ("none", "redacted", "full") and risk tier.
+type Policy func(model string) (storeText, tier string)
+
+// Options configure a Writer.
+type Options struct {
+	Log        Log
+	Store      store.Store
+	Policy     Policy
+	Redact     func(text string) string // applied under the "redacted" policy
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	BatchSize  int
+	// Wake returns a channel closed when the log has grown; nil polls every 100 ms.
+	Wake func() <-chan struct{}
+}
+
+// Writer is the index follower.
+type Writer struct {
+	opts    Options
+	pos     atomic.Uint64
+	log     *slog.Logger
+	applied prometheus.Counter
+	lag     prometheus.GaugeFunc
+}
+
+// New returns a Writer positioned where the store says it stopped.
+func New(ctx context.Context, opts Options) (*Writer, error) {
+	if opts.Log == nil || opts.Store == nil {
+		return nil, errors.New("index: Log and Store are required")
+	}
+	if opts.Policy == nil {
+		opts.Policy = func(string) (string, string) { return "redacted", "medium" }
+	}
+	if opts.Redact == nil {
+		return nil, errors.New("index: Redact is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 2000
+	}
+	w := &Writer{opts: opts, log: opts.Logger.With("component", "index")}
+	p, err := opts.Store.Position(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w.pos.Store(p)
+	w.applied = prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_index_applied_total", Help: "Audit-log entries written to the index store."})
+	w.lag = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warden_index_lag_entries", Help: "Audit-log entries not yet in the index store."}, func() float64 { return float64(w.Lag()) })
+	if opts.Registerer != nil {
+		for _, c := range []prometheus.Collector{w.applied, w.lag} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("register index metrics: %w", err)
+			}
+		}
+	}
+	return w, nil
+}
+
+// SetWake sets the function that returns a channel closed when the log has grown. Call it
+// before Run.
+func (w *Writer) SetWake(wake func() <-chan struct{}) { w.opts.Wake = wake }
+
+// Position is the next log index the writer will apply.
+func (w *Writer) Position() uint64 { return w.pos.Load() }
+
+// Lag is how many log entries are not yet indexed.
+func (w *Writer) Lag() uint64 {
+	size, pos := w.opts.Log.Size(), w.pos.Load()
+	if size < pos {
+		return 0
+	}
+	return size - pos
+}
+
+// Run follows the log until ctx ends, then returns after indexing everything already appended.
+func (w *Writer) Run(ctx context.Context) error {
+	for {
+		var wake <-chan struct{}
+		if w.opts.Wake != nil {
+			wake = w.opts.Wake()
+		}
+		if err := w.CatchUp(context.WithoutCancel(ctx)); err != nil {
+			w.log.Error("index catch-up failed; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if wake == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// CatchUp indexes every entry appended so far.
+func (w *Writer) CatchUp(ctx context.Context) error {
+	if w.Lag() == 0 {
+		return nil
+	}
+	batch := make([]store.Row, 0, w.opts.BatchSize)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := w.opts.Store.Apply(ctx, batch); err != nil {
+			return err
+		}
+		w.pos.Store(batch[len(batch)-1].Seq + 1)
+		w.applied.Add(float64(len(batch)))
+		batch = batch[:0]
+		return nil
+	}
+	err := w.opts.Log.Read(w.pos.Load(), func(i uint64, _ string, leaf, blob []byte) error {
+		row, err := w.row(i, leaf, blob)
+		if err != nil {
+			return err
+		}
+		batch = append(batch, row)
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("index from %d: %w", w.pos.Load(), err)
+	}
+	return flush()
+}
+
+func (w *Writer) row(i uint64, leaf, blob []byte) (store.Row, error) {
+	ev, err := event.ParseLeaf(leaf)
+	if err != nil {
+		return store.Row{}, fmt.Errorf("entry %d: %w", i, err)
+	}
+	policy, tier := w.opts.Policy(ev.Model.Name)
+	row := store.Row{Seq: i, Event: ev, Leaf: leaf, Tier: tier}
+	if len(blob) > 0 && policy != "none" {
+		var t event.Text
+		if err := json.Unmarshal(blob, &t); err != nil {
+			return store.Row{}, fmt.Errorf("entry %d text: %w", i, err)
+		}
+		if policy == "redacted" {
+			t.Input, t.Output = w.opts.Redact(t.Input), w.opts.Redact(t.Output)
+		}
+		row.Text = t
+	}
+	return row, nil
+}

@@ -1,0 +1,193 @@
+// Package pipeline is the durable path every accepted event takes, whatever its entry point
+// (POST /v1/events, OTLP traces, the gateway): normalize, turn it into an audit record (the event
+// without raw text as the Merkle leaf, the text as a side blob), append it durably to the audit
+// log with group commit, and wake the stages that follow the log (index writer, analysis).
+//
+// Submit is all-or-nothing per call and returns only after fsync. Memory is bounded: a call that
+// would push the number of events in flight past MaxInFlight fails at once with ErrOverloaded,
+// which the HTTP layer maps to 429 + Retry-After.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/warden-ai/warden/internal/audit"
+	"github.com/warden-ai/warden/internal/event"
+)
+
+// ErrOverloaded means the bounded pipeline is full; retry later.
+var ErrOverloaded = errors.New("pipeline full: too many events in flight")
+
+// Log is the audit log as the pipeline uses it.
+type Log interface {
+	Append(ctx context.Context, recs []audit.Record) ([]uint64, error)
+}
+
+// TextPolicy says how much text of an event the side blob keeps: "none", "redacted" or "full".
+// Redaction itself happens in the index writer; "none" keeps nothing on disk.
+type TextPolicy func(model string) string
+
+// Options configure a Pipeline.
+type Options struct {
+	Log         Log
+	TextPolicy  TextPolicy
+	MaxInFlight int
+	Registerer  prometheus.Registerer
+	// Backlog, when set, reports how far the slowest follower (index, analysis) trails the log;
+	// above MaxBacklog Submit refuses with ErrOverloaded so followers cannot fall behind without bound.
+	Backlog    func() uint64
+	MaxBacklog uint64
+}
+
+// Pipeline accepts events durably.
+type Pipeline struct {
+	log        Log
+	policy     TextPolicy
+	max        int64
+	inflight   atomic.Int64
+	backlog    func() uint64
+	maxBacklog uint64
+
+	mu      sync.Mutex
+	wake    chan struct{}
+	ephem   map[uint64]event.Text // text of store_text:none events, for the analysis stage only
+	ephemQ  []uint64
+	metrics metrics
+}
+
+type metrics struct {
+	accepted prometheus.Counter
+	rejected *prometheus.CounterVec
+	batch    prometheus.Histogram
+	inflight prometheus.GaugeFunc
+}
+
+const maxEphemeral = 20_000
+
+// New returns a Pipeline.
+func New(opts Options) (*Pipeline, error) {
+	if opts.Log == nil {
+		return nil, errors.New("pipeline: Options.Log is required")
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 200_000
+	}
+	if opts.TextPolicy == nil {
+		opts.TextPolicy = func(string) string { return "redacted" }
+	}
+	p := &Pipeline{
+		log: opts.Log, policy: opts.TextPolicy, max: int64(opts.MaxInFlight),
+		backlog: opts.Backlog, maxBacklog: opts.MaxBacklog,
+		wake: make(chan struct{}), ephem: map[uint64]event.Text{},
+	}
+	p.metrics = metrics{
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_ingest_events_total", Help: "Events durably accepted."}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "warden_ingest_rejected_total", Help: "Events refused, by reason."}, []string{"reason"}),
+		batch:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "warden_ingest_request_events", Help: "Events per accepted submission.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)}),
+		inflight: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warden_ingest_queue_depth", Help: "Events accepted for appending but not yet durable."}, func() float64 { return float64(p.inflight.Load()) }),
+	}
+	if opts.Registerer != nil {
+		for _, c := range []prometheus.Collector{p.metrics.accepted, p.metrics.rejected, p.metrics.batch, p.metrics.inflight} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("register pipeline metrics: %w", err)
+			}
+		}
+	}
+	return p, nil
+}
+
+// Submit normalizes and durably appends evs, all or nothing, returning their ids (for re-sent
+// ids, the id already in the log). Events must already be valid.
+func (p *Pipeline) Submit(ctx context.Context, evs []*event.Event) ([]string, error) {
+	n := int64(len(evs))
+	if n == 0 {
+		return nil, nil
+	}
+	if p.backlog != nil && p.maxBacklog > 0 && p.backlog() > p.maxBacklog {
+		p.metrics.rejected.WithLabelValues("backlog").Add(float64(n))
+		return nil, ErrOverloaded
+	}
+	if p.inflight.Add(n) > p.max && n < p.max {
+		p.inflight.Add(-n)
+		p.metrics.rejected.WithLabelValues("overload").Add(float64(n))
+		return nil, ErrOverloaded
+	}
+	defer p.inflight.Add(-n)
+
+	recs := make([]audit.Record, len(evs))
+	ids := make([]string, len(evs))
+	var none []int
+	for i, ev := range evs {
+		ev.Normalize()
+		leaf, err := ev.Leaf()
+		if err != nil {
+			return nil, err
+		}
+		recs[i] = audit.Record{ID: ev.ID, Leaf: leaf}
+		ids[i] = ev.ID
+		if t := ev.Text(); !t.Empty() {
+			if p.policy(ev.Model.Name) == "none" {
+				none = append(none, i)
+			} else {
+				blob, err := json.Marshal(t)
+				if err != nil {
+					return nil, fmt.Errorf("encode text of %s: %w", ev.ID, err)
+				}
+				recs[i].Blob = blob
+			}
+		}
+	}
+	idx, err := p.log.Append(ctx, recs)
+	if err != nil {
+		p.metrics.rejected.WithLabelValues("append_error").Add(float64(n))
+		return nil, fmt.Errorf("append to audit log: %w", err)
+	}
+	p.metrics.accepted.Add(float64(n))
+	p.metrics.batch.Observe(float64(n))
+
+	p.mu.Lock()
+	for _, i := range none {
+		p.ephem[idx[i]] = evs[i].Text()
+		p.ephemQ = append(p.ephemQ, idx[i])
+	}
+	for len(p.ephemQ) > maxEphemeral {
+		delete(p.ephem, p.ephemQ[0])
+		p.ephemQ = p.ephemQ[1:]
+	}
+	close(p.wake)
+	p.wake = make(chan struct{})
+	p.mu.Unlock()
+	return ids, nil
+}
+
+// Appended returns a channel closed at the next successful append; followers wait on it.
+func (p *Pipeline) Appended() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.wake
+}
+
+// EphemeralText returns, once, the in-memory text of a store_text:none event at log index i, so
+// the analysis stage can scan it although it was never written to disk. After a restart it is gone.
+func (p *Pipeline) EphemeralText(i uint64) (event.Text, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.ephem[i]
+	if ok {
+		delete(p.ephem, i)
+	}
+	return t, ok
+}
+
+// Emit is Submit without the ids, for producers such as the gateway.
+func (p *Pipeline) Emit(ctx context.Context, evs []*event.Event) error {
+	_, err := p.Submit(ctx, evs)
+	return err
+}
