@@ -92,7 +92,7 @@ type App struct {
 	ingest   *ingest.Handler
 	models   *inventory
 
-	routes    []route          // handlers of optional components, mounted on the API listener
+	routes    []route         // handlers of optional components, mounted on the API listener
 	followers []func() uint64 // positions of log followers besides the index (for blob pruning)
 
 	apiLn, gwLn net.Listener

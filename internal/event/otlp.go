@@ -36,17 +36,17 @@ var otlpNamespace = uuid.MustParse("6f1c3b0e-5a0d-4c52-9a53-7761726465e1")
 // OTLPStats counts what FromOTLPStats did with the spans of one export request.
 type OTLPStats struct {
 	// Spans is the number of spans in the request.
-	Spans int
+	Spans int `json:"spans"`
 	// Events is the number of inference events produced.
-	Events int
+	Events int `json:"events"`
 	// NotGenAI counts spans without GenAI attributes (HTTP, database, framework spans, ...).
-	NotGenAI int
+	NotGenAI int `json:"not_genai"`
 	// NotInference counts GenAI spans that are not a model call: execute_tool, create_agent,
 	// and invoke_agent of an in-process agent (its model calls are spans of their own).
-	NotInference int
+	NotInference int `json:"not_inference"`
 	// NoModel counts GenAI model-call spans that name no model (neither gen_ai.request.model
 	// nor gen_ai.response.model), which an inference event requires.
-	NoModel int
+	NoModel int `json:"no_model"`
 }
 
 // Skipped is the number of spans that did not become events.
@@ -757,7 +757,7 @@ func partText(p any) string {
 		case "tool_call":
 			return toolCallText(t)
 		case "tool_call_response":
-			return "tool_call_response: " + compactJSON(t["response"])
+			return compactJSON(t["response"])
 		case "blob", "file", "file_data", "uri", "image_url", "input_image", "input_audio":
 			kind := typ
 			if mt, ok := t["mime_type"].(string); ok && mt != "" {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +19,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // otelDir is the Node project that sends real OpenTelemetry JS SDK spans (test/otel).
@@ -272,5 +276,275 @@ func eqTokens(t *testing.T, what string, got *int64, want int64) {
 	t.Helper()
 	if got == nil || *got != want {
 		t.Errorf("%s: got %v, want %d", what, got, want)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// TestFromOTLPGolden converts every testdata/otlp/*.json request, as JSON and re-encoded as
+// protobuf, and compares the events with the golden NAME.events.golden file.
+func TestFromOTLPGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "otlp", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata: %v", err)
+	}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".json")
+		t.Run(name, func(t *testing.T) {
+			body, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, st, err := FromOTLPStats(body, "application/json; charset=utf-8")
+			if err != nil {
+				t.Fatalf("FromOTLP(JSON): %v", err)
+			}
+			got := renderGolden(t, evs, st)
+
+			td, err := UnmarshalOTLP(body, ContentTypeOTLPJSON)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pm ptrace.ProtoMarshaler
+			pb, err := pm.MarshalTraces(td)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pevs, pst, err := FromOTLPStats(pb, ContentTypeOTLPProto)
+			if err != nil {
+				t.Fatalf("FromOTLP(protobuf): %v", err)
+			}
+			if pgot := renderGolden(t, pevs, pst); !bytes.Equal(pgot, got) {
+				t.Errorf("protobuf and JSON encodings differ:\n%s\nvs\n%s", pgot, got)
+			}
+
+			golden := filepath.Join("testdata", "otlp", name+".events.golden")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestFromOTLPGolden -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("events differ from %s:\n%s", golden, got)
+			}
+		})
+	}
+}
+
+func renderGolden(t *testing.T, evs []*Event, st OTLPStats) []byte {
+	t.Helper()
+	for _, ev := range evs {
+		if err := ev.Validate(); err != nil {
+			t.Errorf("event %s invalid: %v", ev.ID, err)
+		}
+	}
+	b, err := json.MarshalIndent(struct {
+		Stats  OTLPStats `json:"stats"`
+		Events []*Event  `json:"events"`
+	}{st, evs}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+func TestFromOTLPIdempotentIDs(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("testdata", "otlp", "structured.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := FromOTLP(body, ContentTypeOTLPJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := FromOTLP(body, ContentTypeOTLPJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a[0].ID != b[0].ID || a[0].ID == "" {
+		t.Fatalf("ids differ on re-send: %q %q", a[0].ID, b[0].ID)
+	}
+	other := bytes.Replace(body, []byte("eee19b7ec3c1b174"), []byte("eee19b7ec3c1b175"), 1)
+	c, err := FromOTLP(other, ContentTypeOTLPJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c[0].ID == a[0].ID {
+		t.Fatal("different span ids gave the same event id")
+	}
+	a[0].Normalize()
+	if a[0].ID != b[0].ID {
+		t.Fatal("Normalize replaced the derived id")
+	}
+}
+
+// otlpSpan builds a one-span OTLP JSON request with the given span attributes (JSON KeyValue
+// list) and extra span fields.
+func otlpSpan(attrs, extra string) string {
+	return `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"x",` +
+		`"startTimeUnixNano":"1767323045000000000","endTimeUnixNano":"1767323046000000000"` + extra + `,"attributes":[` + attrs + `]}]}]}]}`
+}
+
+const modelAttr = `{"key":"gen_ai.request.model","value":{"stringValue":"m"}}`
+
+func TestFromOTLPErrors(t *testing.T) {
+	tests := []struct {
+		name        string
+		body        string
+		contentType string
+		wantUnsup   bool
+		wantIndex   int
+		wantField   string // substring of FieldError.Field
+		wantMessage string // substring of FieldError.Message
+	}{
+		{name: "no content type", body: "{}", contentType: "", wantUnsup: true},
+		{name: "text/plain", body: "{}", contentType: "text/plain", wantUnsup: true},
+		{name: "bad protobuf", body: "\xff\xff\xff\xff", contentType: ContentTypeOTLPProto, wantMessage: "invalid OTLP protobuf"},
+		{name: "bad json", body: `{"resourceSpans":[`, contentType: ContentTypeOTLPJSON, wantMessage: "invalid OTLP JSON"},
+		{name: "bad trace id", body: strings.Replace(otlpSpan(modelAttr, ""), "5b8efff798038103d269b633813fc60c", "zz", 1), contentType: ContentTypeOTLPJSON, wantMessage: "invalid OTLP JSON"},
+		{name: "zero trace id", body: strings.Replace(otlpSpan(modelAttr, ""), "5b8efff798038103d269b633813fc60c", strings.Repeat("0", 32), 1), contentType: ContentTypeOTLPJSON, wantField: "spans[0].traceId"},
+		{name: "zero span id", body: strings.Replace(otlpSpan(modelAttr, ""), "eee19b7ec3c1b174", strings.Repeat("0", 16), 1), contentType: ContentTypeOTLPJSON, wantField: "spans[0].spanId"},
+		{name: "no start time", body: strings.Replace(otlpSpan(modelAttr, ""), `"startTimeUnixNano":"1767323045000000000"`, `"startTimeUnixNano":"0"`, 1), contentType: ContentTypeOTLPJSON, wantField: "startTimeUnixNano"},
+		{name: "start before 2000", body: strings.Replace(otlpSpan(modelAttr, ""), `"startTimeUnixNano":"1767323045000000000"`, `"startTimeUnixNano":"5"`, 1), contentType: ContentTypeOTLPJSON, wantField: "startTimeUnixNano", wantMessage: "time: year 1970"},
+		{name: "negative tokens", body: otlpSpan(modelAttr+`,{"key":"gen_ai.usage.input_tokens","value":{"intValue":"-3"}}`, ""), contentType: ContentTypeOTLPJSON, wantField: "attributes[gen_ai.usage.input_tokens]", wantMessage: "≥ 0"},
+		{name: "fractional tokens", body: otlpSpan(modelAttr+`,{"key":"gen_ai.usage.output_tokens","value":{"doubleValue":1.5}}`, ""), contentType: ContentTypeOTLPJSON, wantField: "attributes[gen_ai.usage.output_tokens]", wantMessage: "integer"},
+		{name: "non-numeric deprecated tokens", body: otlpSpan(modelAttr+`,{"key":"gen_ai.usage.prompt_tokens","value":{"stringValue":"many"}}`, ""), contentType: ContentTypeOTLPJSON, wantField: "attributes[gen_ai.usage.prompt_tokens]"},
+		{name: "model name too long", body: otlpSpan(`{"key":"gen_ai.request.model","value":{"stringValue":"`+strings.Repeat("m", 300)+`"}}`, ""), contentType: ContentTypeOTLPJSON, wantField: "attributes[gen_ai.request.model]", wantMessage: "model.name: longer than 256"},
+		{name: "second span bad", contentType: ContentTypeOTLPJSON, wantIndex: 1, wantField: "resourceSpans[1].scopeSpans[0].spans[0].attributes[gen_ai.usage.input_tokens]",
+			body: `{"resourceSpans":[` + strings.TrimSuffix(strings.TrimPrefix(otlpSpan(modelAttr, ""), `{"resourceSpans":[`), `]}`) + `,` +
+				strings.TrimSuffix(strings.TrimPrefix(otlpSpan(modelAttr+`,{"key":"gen_ai.usage.input_tokens","value":{"boolValue":true}}`, ""), `{"resourceSpans":[`), `]}`) + `]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs, err := FromOTLP([]byte(tt.body), tt.contentType)
+			if err == nil {
+				t.Fatalf("no error; events %+v", evs)
+			}
+			if tt.wantUnsup {
+				if !errors.Is(err, ErrUnsupportedContentType) {
+					t.Fatalf("want ErrUnsupportedContentType, got %v", err)
+				}
+				return
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("want *FieldError, got %T %v", err, err)
+			}
+			if fe.Index != tt.wantIndex || !strings.Contains(fe.Field, tt.wantField) || !strings.Contains(fe.Message, tt.wantMessage) {
+				t.Fatalf("got index=%d field=%q message=%q; want index=%d field~%q message~%q", fe.Index, fe.Field, fe.Message, tt.wantIndex, tt.wantField, tt.wantMessage)
+			}
+		})
+	}
+}
+
+func TestFromOTLPContentLimits(t *testing.T) {
+	big := strings.Repeat("a", MaxTextLen)
+	msgs, err := json.Marshal([]map[string]any{
+		{"role": "user", "parts": []map[string]any{{"type": "text", "content": big}}},
+		{"role": "user", "parts": []map[string]any{{"type": "text", "content": "tail \xff"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attr, _ := json.Marshal(string(msgs))
+	body := otlpSpan(modelAttr+`,{"key":"gen_ai.input.messages","value":{"stringValue":`+string(attr)+`}}`, "")
+	evs, err := FromOTLP([]byte(body), ContentTypeOTLPJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := evs[0].Request.Input
+	if len(in) != MaxTextLen || !strings.HasPrefix(in, "user: aaa") {
+		t.Fatalf("input not clipped to MaxTextLen: %d bytes", len(in))
+	}
+}
+
+func FuzzFromOTLP(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "otlp", "*.json"))
+	var pm ptrace.ProtoMarshaler
+	for _, file := range files {
+		body, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(body, false)
+		td, err := UnmarshalOTLP(body, ContentTypeOTLPJSON)
+		if err != nil {
+			f.Fatal(err)
+		}
+		pb, err := pm.MarshalTraces(td)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(pb, true)
+	}
+	f.Add([]byte(otlpSpan(modelAttr+`,{"key":"gen_ai.input.messages","value":{"stringValue":"[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"hi\"}]}]"}}`, "")), false)
+	f.Add([]byte{0x0a, 0x02, 0x0a, 0x00}, true)
+	f.Fuzz(func(t *testing.T, body []byte, proto bool) {
+		ct := ContentTypeOTLPJSON
+		if proto {
+			ct = ContentTypeOTLPProto
+		}
+		evs, st, err := FromOTLPStats(body, ct)
+		if err != nil {
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error is not a FieldError: %T %v", err, err)
+			}
+			return
+		}
+		if st.Events != len(evs) || st.Spans != st.Events+st.Skipped() {
+			t.Fatalf("inconsistent stats %+v for %d events", st, len(evs))
+		}
+		for _, ev := range evs {
+			if err := ev.Validate(); err != nil {
+				t.Fatalf("FromOTLP returned an invalid event: %v", err)
+			}
+			ev.Normalize()
+			if _, err := ev.Leaf(); err != nil {
+				t.Fatalf("leaf: %v", err)
+			}
+		}
+	})
+}
+
+func BenchmarkFromOTLP(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join("testdata", "otlp", "structured.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	td, err := UnmarshalOTLP(body, ContentTypeOTLPJSON)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A batch of 100 spans, as a BatchSpanProcessor sends them.
+	rs := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	for i := 1; i < 100; i++ {
+		sp := rs.AppendEmpty()
+		rs.At(0).CopyTo(sp)
+		sp.SetSpanID(pcommon.SpanID{byte(i), 1, 2, 3, 4, 5, 6, 7})
+	}
+	var pm ptrace.ProtoMarshaler
+	var jm ptrace.JSONMarshaler
+	pb, _ := pm.MarshalTraces(td)
+	jb, _ := jm.MarshalTraces(td)
+	for _, bc := range []struct {
+		name, ct string
+		body     []byte
+	}{{"protobuf", ContentTypeOTLPProto, pb}, {"json", ContentTypeOTLPJSON, jb}} {
+		b.Run(bc.name+"/spans=100", func(b *testing.B) {
+			b.SetBytes(int64(len(bc.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				evs, err := FromOTLP(bc.body, bc.ct)
+				if err != nil || len(evs) != 100 {
+					b.Fatalf("%d events, %v", len(evs), err)
+				}
+			}
+			b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "spans/s")
+		})
 	}
 }
