@@ -1,0 +1,743 @@
+package alert
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/warden-ai/warden/internal/config"
+)
+
+// Notifier delivers one notification to one named receiver. The Manager calls it from a single
+// goroutine (Run) and never while holding its lock; implementations should enqueue and return
+// (retries, backoff and dead letters belong to the delivery pipeline). An error is logged.
+type Notifier interface {
+	Notify(ctx context.Context, receiver string, n Notification) error
+}
+
+// NotifierFunc adapts a function to Notifier.
+type NotifierFunc func(ctx context.Context, receiver string, n Notification) error
+
+// Notify calls f.
+func (f NotifierFunc) Notify(ctx context.Context, receiver string, n Notification) error {
+	return f(ctx, receiver, n)
+}
+
+var _ Notifier = NotifierFunc(nil)
+
+// Kind says why a notification is sent.
+type Kind string
+
+// Notification kinds. Escalated and reminder are firing notifications for delivery systems that
+// only know firing/acknowledged/resolved (PagerDuty, Alertmanager).
+const (
+	KindFiring       Kind = "firing"
+	KindAcknowledged Kind = "acknowledged"
+	KindResolved     Kind = "resolved"
+	KindEscalated    Kind = "escalated"
+	KindReminder     Kind = "reminder"
+)
+
+// Notification is what a receiver is told: one or more alerts of one group and why.
+type Notification struct {
+	Kind Kind `json:"kind"`
+	// Level is the escalation level index that selected the receiver (0 = first level).
+	Level    int      `json:"level"`
+	GroupKey string   `json:"group_key,omitempty"`
+	Severity Severity `json:"severity"`
+	Alerts   []Alert  `json:"alerts"`
+	Time     time.Time `json:"time"`
+	// Actor and Comment are set for acknowledged and resolved notifications.
+	Actor   string `json:"actor,omitempty"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// AuditFunc records a change (silence created/expired, alert acknowledged/resolved) in the
+// audit trail. details never holds secrets.
+type AuditFunc func(ctx context.Context, action string, details map[string]any)
+
+// Options configures a Manager. Zero values take the documented defaults.
+type Options struct {
+	// Dir holds the state journal (created 0700, file 0600). Empty keeps state in memory only.
+	Dir      string
+	Notifier Notifier
+	// Escalation lists, per severity, ordered levels; nil uses DefaultEscalation.
+	Escalation map[Severity][]config.EscalationLevel
+	// GroupBy names the labels (see Labels) whose values form a group key when the rule did
+	// not set Alert.GroupKey. Default: alertname, model.
+	GroupBy        []string
+	GroupWait      time.Duration // default 30s: delay of a new P3/P4 group and of follow-ups
+	GroupInterval  time.Duration // default 5m
+	RepeatInterval time.Duration // default 4h
+	// Inhibit rules; nil uses DefaultInhibitRules, an empty non-nil slice disables inhibition.
+	Inhibit []InhibitRule
+	// MaxEventIDs bounds Alert.EventIDs (default 100; the first ones are kept, they triggered).
+	MaxEventIDs int
+	// RetainResolved keeps resolved alerts queryable this long (default 7 days).
+	RetainResolved time.Duration
+	Audit          AuditFunc
+	// OnChange is called (outside the lock) after an alert is created, updated, acknowledged
+	// or resolved: the incident layer subscribes here.
+	OnChange func(ctx context.Context, a Alert)
+	// DeliveryStatus, when set, is attached to GET /v1/alerts/{id} as "delivery".
+	DeliveryStatus func(alertID string) any
+	// RequestActor names the caller of an HTTP request (e.g. from its token); default: the
+	// "actor" field of the request body, else "api".
+	RequestActor func(r *http.Request) string
+	Logger       *slog.Logger
+}
+
+// DefaultEscalation is P1: oncall at once, manager after 15m, exec after 30m; P2: oncall at
+// once, manager after 1h; P3 and P4: the ticket queue.
+func DefaultEscalation() map[Severity][]config.EscalationLevel {
+	return map[Severity][]config.EscalationLevel{
+		P1: {{After: 0, Receivers: []string{"oncall"}}, {After: 15 * time.Minute, Receivers: []string{"manager"}}, {After: 30 * time.Minute, Receivers: []string{"exec"}}},
+		P2: {{After: 0, Receivers: []string{"oncall"}}, {After: time.Hour, Receivers: []string{"manager"}}},
+		P3: {{After: 0, Receivers: []string{"tickets"}}},
+		P4: {{After: 0, Receivers: []string{"tickets"}}},
+	}
+}
+
+// OptionsFromConfig takes escalation and grouping settings from the configuration file;
+// severities missing from escalation keep their defaults.
+func OptionsFromConfig(c *config.Config) Options {
+	o := Options{
+		GroupWait:      c.Response.GroupWait,
+		GroupInterval:  c.Response.GroupInterval,
+		RepeatInterval: c.Response.RepeatInterval,
+		Escalation:     DefaultEscalation(),
+	}
+	for sev, levels := range c.Escalation {
+		o.Escalation[Severity(sev)] = slices.Clone(levels)
+	}
+	return o
+}
+
+// Errors returned by the Manager.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrState reports a lifecycle transition that is not allowed (e.g. acking a resolved alert).
+	ErrState = errors.New("invalid state transition")
+)
+
+// Manager owns the alert lifecycle: dedup, grouping, silences, inhibition, escalation and the
+// persistence of all of it. It is safe for concurrent use; Run drives its timers.
+type Manager struct {
+	opt     Options
+	log     *slog.Logger
+	inhibit []InhibitRule
+
+	mu       sync.Mutex
+	j        *journal
+	alerts   map[string]*entry
+	active   map[string]string // dedup key → id of the unresolved alert
+	groups   map[string]*group
+	silences map[string]*Silence
+	outbox   []delivery
+	wake     chan struct{}
+}
+
+type delivery struct {
+	receiver string
+	n        Notification
+}
+
+// New opens (or creates) the state in opt.Dir and returns a Manager; call Run to drive timers
+// and Close to release the journal.
+func New(opt Options) (*Manager, error) {
+	if opt.Notifier == nil {
+		return nil, fmt.Errorf("alert manager: %w", &FieldError{Field: "Notifier", Msg: "required"})
+	}
+	if opt.Escalation == nil {
+		opt.Escalation = DefaultEscalation()
+	}
+	for sev, levels := range opt.Escalation {
+		if !sev.Valid() {
+			return nil, fmt.Errorf("alert manager: %w", &FieldError{Field: "Escalation." + string(sev), Msg: "severity must be P1..P4"})
+		}
+		sorted := slices.Clone(levels)
+		slices.SortStableFunc(sorted, func(a, b config.EscalationLevel) int { return cmp.Compare(a.After, b.After) })
+		opt.Escalation[sev] = sorted
+	}
+	if len(opt.GroupBy) == 0 {
+		opt.GroupBy = []string{"alertname", "model"}
+	}
+	if opt.GroupWait <= 0 {
+		opt.GroupWait = 30 * time.Second
+	}
+	if opt.GroupInterval <= 0 {
+		opt.GroupInterval = 5 * time.Minute
+	}
+	if opt.RepeatInterval <= 0 {
+		opt.RepeatInterval = 4 * time.Hour
+	}
+	if opt.MaxEventIDs <= 0 {
+		opt.MaxEventIDs = 100
+	}
+	if opt.RetainResolved <= 0 {
+		opt.RetainResolved = 7 * 24 * time.Hour
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	inhibit := opt.Inhibit
+	if inhibit == nil {
+		inhibit = DefaultInhibitRules()
+	}
+	inhibit = slices.Clone(inhibit)
+	for i := range inhibit {
+		if err := inhibit[i].compile(); err != nil {
+			return nil, fmt.Errorf("alert manager: inhibit rule %d: %w", i, err)
+		}
+	}
+	m := &Manager{
+		opt:      opt,
+		log:      opt.Logger.With("component", "alert"),
+		inhibit:  inhibit,
+		alerts:   map[string]*entry{},
+		active:   map[string]string{},
+		groups:   map[string]*group{},
+		silences: map[string]*Silence{},
+		wake:     make(chan struct{}, 1),
+	}
+	if opt.Dir != "" {
+		j, snap, err := openJournal(opt.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("alert manager: %w", err)
+		}
+		m.j = j
+		m.alerts, m.groups, m.silences = snap.alerts, snap.groups, snap.silences
+		for id, e := range m.alerts {
+			if e.A.State != Resolved {
+				m.active[e.A.DedupKey] = id
+			}
+		}
+		m.mu.Lock()
+		err = m.compactLocked(time.Now())
+		m.mu.Unlock()
+		if err != nil {
+			j.close()
+			return nil, fmt.Errorf("alert manager: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// Close releases the journal. Run must have returned.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.j.close()
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return hex.EncodeToString(b[:])
+}
+
+func (m *Manager) persist(recs ...record) error {
+	if m.j == nil {
+		return nil
+	}
+	return m.j.append(recs)
+}
+
+func alertRec(e *entry) record { return record{Kind: recAlert, Alert: e} }
+func groupRec(g *group) record { return record{Kind: recGroup, Group: g} }
+
+func (m *Manager) levels(sev Severity) []config.EscalationLevel { return m.opt.Escalation[sev] }
+
+// groupKey is the rule's GroupKey when set, otherwise the GroupBy label values.
+func (m *Manager) groupKey(a *Alert) string {
+	if a.GroupKey != "" {
+		return a.GroupKey
+	}
+	l := Labels(a)
+	var b strings.Builder
+	for i, name := range m.opt.GroupBy {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(name)
+		b.WriteString("=")
+		b.WriteString(quote(l[name]))
+	}
+	return "{" + b.String() + "}"
+}
+
+// Receive takes alerts raised by the rules engine. An alert whose DedupKey matches an
+// unresolved one updates it (Count, UpdatedAt, Values, EventIDs appended up to MaxEventIDs);
+// otherwise a new firing alert is created and grouped. Invalid alerts are rejected as a whole
+// batch before anything is stored.
+func (m *Manager) Receive(ctx context.Context, in []Alert) error {
+	for i := range in {
+		switch {
+		case in[i].DedupKey == "":
+			return &FieldError{Field: fmt.Sprintf("alerts[%d].dedup_key", i), Msg: "required"}
+		case !in[i].Severity.Valid():
+			return &FieldError{Field: fmt.Sprintf("alerts[%d].severity", i), Msg: fmt.Sprintf("%q is not P1..P4", in[i].Severity)}
+		}
+	}
+	now := time.Now()
+	var changed []Alert
+	m.mu.Lock()
+	var recs []record
+	touched := map[string]*group{}
+	for i := range in {
+		a := in[i]
+		if id, ok := m.active[a.DedupKey]; ok {
+			e := m.alerts[id]
+			e.A.Count += max(a.Count, 1)
+			e.A.UpdatedAt = now
+			if len(a.Values) > 0 {
+				e.A.Values = a.Values
+			}
+			e.A.EventIDs = appendBounded(e.A.EventIDs, a.EventIDs, m.opt.MaxEventIDs)
+			if !a.FirstEvent.IsZero() && (e.A.FirstEvent.IsZero() || a.FirstEvent.Before(e.A.FirstEvent)) {
+				e.A.FirstEvent = a.FirstEvent
+			}
+			recs = append(recs, alertRec(e))
+			changed = append(changed, e.A)
+			continue
+		}
+		a.ID = newID()
+		a.State = Firing
+		if a.StartsAt.IsZero() || a.StartsAt.After(now) {
+			a.StartsAt = now
+		}
+		a.UpdatedAt = now
+		a.Count = max(a.Count, 1)
+		a.AckedAt, a.AckedBy, a.ResolvedAt, a.ResolvedBy = nil, "", nil, ""
+		a.EventIDs = appendBounded(nil, a.EventIDs, m.opt.MaxEventIDs)
+		a.GroupKey = m.groupKey(&a)
+		e := &entry{A: a}
+		m.scheduleEscalation(e, 0)
+		m.alerts[a.ID] = e
+		m.active[a.DedupKey] = a.ID
+		recs = append(recs, alertRec(e))
+		changed = append(changed, a)
+
+		g := m.groups[a.GroupKey]
+		if g == nil {
+			g = &group{Key: a.GroupKey, Created: now}
+			m.groups[a.GroupKey] = g
+		}
+		m.scheduleFlush(g, &a, now)
+		touched[g.Key] = g
+	}
+	for _, g := range touched {
+		recs = append(recs, groupRec(g))
+	}
+	err := m.persist(recs...)
+	m.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("receive alerts: %w", err)
+	}
+	m.kick()
+	m.changed(ctx, changed)
+	return nil
+}
+
+// scheduleFlush applies the grouping rules for a new alert a in g: the first P1/P2 alert of a
+// group (or one that raises the group to P1/P2) is flushed at once; a new P3/P4 group waits
+// group_wait; follow-ups wait group_wait and at least group_interval after the last flush.
+func (m *Manager) scheduleFlush(g *group, a *Alert, now time.Time) {
+	urgent := a.Severity.Rank() <= 2 && (g.TopRank == 0 || a.Severity.Rank() < g.TopRank)
+	var due time.Time
+	switch {
+	case urgent:
+		due = now
+	case g.LastFlush.IsZero():
+		due = now.Add(m.opt.GroupWait)
+	default:
+		due = now.Add(m.opt.GroupWait)
+		if next := g.LastFlush.Add(m.opt.GroupInterval); next.After(due) {
+			due = next
+		}
+	}
+	if g.NextFlush.IsZero() || due.Before(g.NextFlush) {
+		g.NextFlush = due
+	}
+}
+
+// scheduleEscalation sets the due time of the first level at or after from with a delay > 0
+// (levels with After 0 are notified by the group flush).
+func (m *Manager) scheduleEscalation(e *entry, from int) {
+	levels := m.levels(e.A.Severity)
+	e.EscalateAt = time.Time{}
+	for i := from; i < len(levels); i++ {
+		if levels[i].After > 0 {
+			e.NextLevel = i
+			e.EscalateAt = e.A.StartsAt.Add(levels[i].After)
+			return
+		}
+	}
+	e.NextLevel = len(levels)
+}
+
+func appendBounded(dst, add []string, limit int) []string {
+	seen := make(map[string]bool, len(dst))
+	for _, id := range dst {
+		seen[id] = true
+	}
+	for _, id := range add {
+		if len(dst) >= limit {
+			break
+		}
+		if id != "" && !seen[id] {
+			seen[id] = true
+			dst = append(dst, id)
+		}
+	}
+	return dst
+}
+
+func (m *Manager) kick() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Manager) changed(ctx context.Context, as []Alert) {
+	if m.opt.OnChange == nil {
+		return
+	}
+	for _, a := range as {
+		m.opt.OnChange(ctx, a)
+	}
+}
+
+func (m *Manager) audit(ctx context.Context, action string, details map[string]any) {
+	if m.opt.Audit != nil {
+		m.opt.Audit(ctx, action, details)
+	}
+}
+
+// Ack acknowledges a firing alert: escalation stops and the receivers notified so far are told.
+func (m *Manager) Ack(ctx context.Context, id, actor, comment string) (Alert, error) {
+	return m.transition(ctx, id, actor, comment, Acknowledged)
+}
+
+// Resolve resolves a firing or acknowledged alert; the receivers notified so far are told.
+func (m *Manager) Resolve(ctx context.Context, id, actor, comment string) (Alert, error) {
+	return m.transition(ctx, id, actor, comment, Resolved)
+}
+
+// ResolveCondition auto-resolves the unresolved alert with dedupKey because its rule's
+// condition cleared. It reports whether there was one.
+func (m *Manager) ResolveCondition(ctx context.Context, dedupKey string) (bool, error) {
+	m.mu.Lock()
+	id, ok := m.active[dedupKey]
+	m.mu.Unlock()
+	if !ok {
+		return false, nil
+	}
+	_, err := m.transition(ctx, id, "warden", "condition cleared", Resolved)
+	if errors.Is(err, ErrState) || errors.Is(err, ErrNotFound) {
+		return false, nil // resolved concurrently
+	}
+	return err == nil, err
+}
+
+func (m *Manager) transition(ctx context.Context, id, actor, comment string, to State) (Alert, error) {
+	if actor == "" {
+		return Alert{}, &FieldError{Field: "actor", Msg: "required"}
+	}
+	now := time.Now()
+	m.mu.Lock()
+	e, ok := m.alerts[id]
+	if !ok {
+		m.mu.Unlock()
+		return Alert{}, fmt.Errorf("alert %s: %w", id, ErrNotFound)
+	}
+	from := e.A.State
+	if from == Resolved || (from == Acknowledged && to == Acknowledged) {
+		m.mu.Unlock()
+		return Alert{}, fmt.Errorf("alert %s is %s: %w", id, from, ErrState)
+	}
+	prev := *e
+	kind := KindAcknowledged
+	e.A.UpdatedAt = now
+	if to == Acknowledged {
+		e.A.State, e.A.AckedAt, e.A.AckedBy = Acknowledged, &now, actor
+	} else {
+		kind = KindResolved
+		e.A.State, e.A.ResolvedAt, e.A.ResolvedBy = Resolved, &now, actor
+		delete(m.active, e.A.DedupKey)
+	}
+	e.EscalateAt = time.Time{}
+	if err := m.persist(alertRec(e)); err != nil {
+		*e = prev
+		if to == Resolved {
+			m.active[e.A.DedupKey] = id
+		}
+		m.mu.Unlock()
+		return Alert{}, fmt.Errorf("%s alert %s: %w", to, id, err)
+	}
+	for _, r := range e.Reached {
+		m.outbox = append(m.outbox, delivery{receiver: r, n: Notification{
+			Kind: kind, GroupKey: e.A.GroupKey, Severity: e.A.Severity, Alerts: []Alert{e.A},
+			Time: now, Actor: actor, Comment: comment,
+		}})
+	}
+	a := e.A
+	m.mu.Unlock()
+	m.kick()
+	m.audit(ctx, "alert."+string(to), map[string]any{"alert_id": id, "actor": actor, "comment": comment, "from": string(from)})
+	m.changed(ctx, []Alert{a})
+	return a, nil
+}
+
+// View is an alert as the API shows it: the record plus why it is muted.
+type View struct {
+	Alert
+	SilencedBy  []string `json:"silenced_by,omitempty"`
+	InhibitedBy []string `json:"inhibited_by,omitempty"`
+	Delivery    any      `json:"delivery,omitempty"`
+}
+
+// Get returns one alert.
+func (m *Manager) Get(id string) (View, error) {
+	m.mu.Lock()
+	e, ok := m.alerts[id]
+	if !ok {
+		m.mu.Unlock()
+		return View{}, fmt.Errorf("alert %s: %w", id, ErrNotFound)
+	}
+	v := m.viewLocked(e, time.Now())
+	m.mu.Unlock()
+	if m.opt.DeliveryStatus != nil {
+		v.Delivery = m.opt.DeliveryStatus(id)
+	}
+	return v, nil
+}
+
+func (m *Manager) viewLocked(e *entry, now time.Time) View {
+	v := View{Alert: e.A}
+	v.SilencedBy, v.InhibitedBy = m.mutedLocked(&e.A, now)
+	return v
+}
+
+// mutedLocked returns the active silences and the inhibiting alerts that mute a.
+func (m *Manager) mutedLocked(a *Alert, now time.Time) (silences, inhibitors []string) {
+	if a.State == Resolved {
+		return nil, nil
+	}
+	labels := Labels(a)
+	for id, s := range m.silences {
+		if s.State(now) == SilenceActive && s.Matchers.Matches(labels) {
+			silences = append(silences, id)
+		}
+	}
+	sort.Strings(silences)
+	for i := range m.inhibit {
+		r := &m.inhibit[i]
+		if !r.TargetMatch.Matches(labels) {
+			continue
+		}
+		for _, sid := range m.active {
+			if sid == a.ID {
+				continue
+			}
+			src := m.alerts[sid]
+			if r.inhibits(Labels(&src.A), labels) {
+				inhibitors = append(inhibitors, sid)
+			}
+		}
+	}
+	sort.Strings(inhibitors)
+	return silences, slices.Compact(inhibitors)
+}
+
+func (m *Manager) isMutedLocked(a *Alert, now time.Time) bool {
+	s, i := m.mutedLocked(a, now)
+	return len(s) > 0 || len(i) > 0
+}
+
+// Filter selects alerts for List. Zero fields do not filter.
+type Filter struct {
+	State    State
+	Severity Severity
+	Model    string
+	Since    time.Time // StartsAt at or after
+	Limit    int       // default 100, at most 1000
+	Cursor   string    // from a previous page
+}
+
+// List returns alerts newest first and a cursor for the next page ("" when done).
+func (m *Manager) List(f Filter) ([]View, string, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	var after *cursor
+	if f.Cursor != "" {
+		c, err := parseCursor(f.Cursor)
+		if err != nil {
+			return nil, "", &FieldError{Field: "cursor", Msg: "malformed"}
+		}
+		after = &c
+	}
+	now := time.Now()
+	m.mu.Lock()
+	sel := make([]*entry, 0, len(m.alerts))
+	for _, e := range m.alerts {
+		a := &e.A
+		if (f.State != "" && a.State != f.State) || (f.Severity != "" && a.Severity != f.Severity) ||
+			(f.Model != "" && a.Model != f.Model) || (!f.Since.IsZero() && a.StartsAt.Before(f.Since)) {
+			continue
+		}
+		if after != nil && !after.before(a) {
+			continue
+		}
+		sel = append(sel, e)
+	}
+	slices.SortFunc(sel, func(x, y *entry) int {
+		if c := y.A.StartsAt.Compare(x.A.StartsAt); c != 0 {
+			return c
+		}
+		return strings.Compare(y.A.ID, x.A.ID)
+	})
+	next := ""
+	if len(sel) > limit {
+		sel = sel[:limit]
+		last := sel[limit-1].A
+		next = cursor{T: last.StartsAt, ID: last.ID}.String()
+	}
+	out := make([]View, len(sel))
+	for i, e := range sel {
+		out[i] = m.viewLocked(e, now)
+	}
+	m.mu.Unlock()
+	return out, next, nil
+}
+
+// CreateSilence stores s (a new ID unless s.ID names an existing silence, which is replaced)
+// and audits the change. A zero StartsAt means now.
+func (m *Manager) CreateSilence(ctx context.Context, s Silence) (Silence, error) {
+	now := time.Now()
+	if s.StartsAt.IsZero() {
+		s.StartsAt = now
+	}
+	s.Matchers = slices.Clone(s.Matchers)
+	if err := s.validate(); err != nil {
+		return Silence{}, err
+	}
+	if !s.EndsAt.After(now) {
+		return Silence{}, &FieldError{Field: "ends_at", Msg: "must be in the future"}
+	}
+	s.UpdatedAt = now
+	m.mu.Lock()
+	action := "silence.create"
+	var old *Silence
+	if s.ID != "" {
+		var ok bool
+		if old, ok = m.silences[s.ID]; !ok {
+			m.mu.Unlock()
+			return Silence{}, fmt.Errorf("silence %s: %w", s.ID, ErrNotFound)
+		}
+		if old.State(now) == SilenceExpired {
+			m.mu.Unlock()
+			return Silence{}, fmt.Errorf("silence %s is expired: %w", s.ID, ErrState)
+		}
+		action = "silence.update"
+	} else {
+		s.ID = newID()
+	}
+	stored := s
+	if err := m.persist(record{Kind: recSilence, Silence: &stored}); err != nil {
+		m.mu.Unlock()
+		return Silence{}, fmt.Errorf("store silence: %w", err)
+	}
+	m.silences[s.ID] = &stored
+	m.mu.Unlock()
+	m.kick()
+	details := map[string]any{"silence_id": s.ID, "matchers": s.Matchers.String(), "starts_at": s.StartsAt,
+		"ends_at": s.EndsAt, "created_by": s.CreatedBy, "comment": s.Comment}
+	if old != nil {
+		details["previous_matchers"] = old.Matchers.String()
+		details["previous_ends_at"] = old.EndsAt
+	}
+	m.audit(ctx, action, details)
+	return s, nil
+}
+
+// ExpireSilence ends a silence now; actor is audited.
+func (m *Manager) ExpireSilence(ctx context.Context, id, actor string) (Silence, error) {
+	if actor == "" {
+		return Silence{}, &FieldError{Field: "actor", Msg: "required"}
+	}
+	now := time.Now()
+	m.mu.Lock()
+	s, ok := m.silences[id]
+	if !ok {
+		m.mu.Unlock()
+		return Silence{}, fmt.Errorf("silence %s: %w", id, ErrNotFound)
+	}
+	if s.State(now) == SilenceExpired {
+		m.mu.Unlock()
+		return Silence{}, fmt.Errorf("silence %s is already expired: %w", id, ErrState)
+	}
+	ns := *s
+	if now.Before(ns.StartsAt) {
+		ns.StartsAt = now
+	}
+	ns.EndsAt, ns.UpdatedAt = now, now
+	if err := m.persist(record{Kind: recSilence, Silence: &ns}); err != nil {
+		m.mu.Unlock()
+		return Silence{}, fmt.Errorf("expire silence: %w", err)
+	}
+	m.silences[id] = &ns
+	// Alerts it muted are notified at their group's next flush; bring that forward.
+	for _, g := range m.groups {
+		if g.NextFlush.IsZero() || g.NextFlush.After(now.Add(m.opt.GroupWait)) {
+			g.NextFlush = now.Add(m.opt.GroupWait)
+		}
+	}
+	m.mu.Unlock()
+	m.kick()
+	m.audit(ctx, "silence.expire", map[string]any{"silence_id": id, "actor": actor, "matchers": ns.Matchers.String()})
+	return ns, nil
+}
+
+// Silences lists silences, most recently updated first; expired ones are kept for
+// RetainResolved.
+func (m *Manager) Silences() []Silence {
+	m.mu.Lock()
+	out := make([]Silence, 0, len(m.silences))
+	for _, s := range m.silences {
+		out = append(out, *s)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b Silence) int {
+		if c := b.UpdatedAt.Compare(a.UpdatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// Silence returns one silence.
+func (m *Manager) Silence(id string) (Silence, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.silences[id]
+	if !ok {
+		return Silence{}, fmt.Errorf("silence %s: %w", id, ErrNotFound)
+	}
+	return *s, nil
+}
