@@ -52,10 +52,10 @@ const (
 type Notification struct {
 	Kind Kind `json:"kind"`
 	// Level is the escalation level index that selected the receiver (0 = first level).
-	Level    int      `json:"level"`
-	GroupKey string   `json:"group_key,omitempty"`
-	Severity Severity `json:"severity"`
-	Alerts   []Alert  `json:"alerts"`
+	Level    int       `json:"level"`
+	GroupKey string    `json:"group_key,omitempty"`
+	Severity Severity  `json:"severity"`
+	Alerts   []Alert   `json:"alerts"`
 	Time     time.Time `json:"time"`
 	// Actor and Comment are set for acknowledged and resolved notifications.
 	Actor   string `json:"actor,omitempty"`
