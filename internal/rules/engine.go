@@ -1,0 +1,771 @@
+package rules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/config"
+	"github.com/warden-ai/warden/internal/event"
+)
+
+// Options configures an Engine.
+type Options struct {
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Models looks up the model inventory (risk tier, sensitivity, allowed groups). Nil means no
+	// inventory is configured: model.registered is false and inventory.configured is false.
+	Models func(name string) (config.Model, bool)
+	// Actions, when set, is called for every firing alert whose rule requests containment.
+	// It runs under the engine's lock: hand the work off, do not block.
+	Actions func(a alert.Alert, actions []Action)
+	// LearningPeriod is how long first_seen observes a key before reporting new values.
+	LearningPeriod time.Duration
+	// BaselineMinSamples is how many values above_baseline needs before it compares.
+	BaselineMinSamples int
+	// MaxKeys caps each stateful helper's memory (keys across all rules); LRU beyond it.
+	MaxKeys int
+	// MaxGroups caps the windows kept per aggregated rule; LRU beyond it.
+	MaxGroups int
+}
+
+// DefaultOptions returns the defaults New applies to zero fields.
+func DefaultOptions() Options {
+	return Options{
+		Logger:             slog.New(slog.DiscardHandler),
+		LearningPeriod:     24 * time.Hour,
+		BaselineMinSamples: 5,
+		MaxKeys:            100_000,
+		MaxGroups:          10_000,
+	}
+}
+
+func (o *Options) defaults() {
+	d := DefaultOptions()
+	if o.Logger == nil {
+		o.Logger = d.Logger
+	}
+	if o.LearningPeriod == 0 {
+		o.LearningPeriod = d.LearningPeriod
+	}
+	if o.BaselineMinSamples == 0 {
+		o.BaselineMinSamples = d.BaselineMinSamples
+	}
+	if o.MaxKeys == 0 {
+		o.MaxKeys = d.MaxKeys
+	}
+	if o.MaxGroups == 0 {
+		o.MaxGroups = d.MaxGroups
+	}
+}
+
+func (o *Options) validate() error {
+	switch {
+	case o.LearningPeriod < 0:
+		return errors.New("rules options: LearningPeriod must not be negative")
+	case o.BaselineMinSamples < 1:
+		return errors.New("rules options: BaselineMinSamples must be ≥ 1")
+	case o.MaxKeys < 1:
+		return errors.New("rules options: MaxKeys must be ≥ 1")
+	case o.MaxGroups < 1:
+		return errors.New("rules options: MaxGroups must be ≥ 1")
+	}
+	return nil
+}
+
+// Engine evaluates a RuleSet over events and detections. Its methods are safe for concurrent
+// use; they serialise on one mutex.
+type Engine struct {
+	mu     sync.Mutex
+	opts   Options
+	log    *slog.Logger
+	rules  []*compiled
+	byType map[string][]*compiled
+	st     *funcState
+	clock  time.Time
+	m      metrics
+}
+
+type metrics struct {
+	events     prometheus.Counter
+	detections prometheus.Counter
+	alerts     *prometheus.CounterVec
+	suppressed *prometheus.CounterVec
+	errs       *prometheus.CounterVec
+	dropped    *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) metrics {
+	f := promauto.With(reg)
+	return metrics{
+		events:     f.NewCounter(prometheus.CounterOpts{Name: "warden_rules_events_total", Help: "Events evaluated by the rules engine."}),
+		detections: f.NewCounter(prometheus.CounterOpts{Name: "warden_rules_detections_total", Help: "Analysis detections evaluated by the rules engine."}),
+		alerts:     f.NewCounterVec(prometheus.CounterOpts{Name: "warden_rules_alerts_total", Help: "Alerts raised, by rule and severity."}, []string{"rule", "severity"}),
+		suppressed: f.NewCounterVec(prometheus.CounterOpts{Name: "warden_rules_suppressed_total", Help: "Firings suppressed by a rule's dedup window."}, []string{"rule"}),
+		errs:       f.NewCounterVec(prometheus.CounterOpts{Name: "warden_rules_eval_errors_total", Help: "CEL evaluation errors (treated as no match)."}, []string{"rule"}),
+		dropped:    f.NewCounterVec(prometheus.CounterOpts{Name: "warden_rules_state_dropped_total", Help: "State entries evicted by memory caps."}, []string{"store"}),
+	}
+}
+
+type compiled struct {
+	*Rule
+	cond, sev  cel.Program
+	exc, steps []cel.Program
+	groupBy    []int
+	field      int
+	agg        *aggSpec
+	minCount   int
+	groups     *lru[*group]
+	suppressed *lru[time.Time]
+}
+
+// New compiles rs into an Engine.
+func New(rs *RuleSet, opts Options) (*Engine, error) {
+	opts.defaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{opts: opts, log: opts.Logger.With("component", "rules"), byType: map[string][]*compiled{}, m: newMetrics(opts.Registerer)}
+	e.st = newFuncState(opts.LearningPeriod, opts.BaselineMinSamples, opts.MaxKeys, func(store string) { e.m.dropped.WithLabelValues(store).Inc() })
+	env, err := newEnv(rs.lists, e.st)
+	if err != nil {
+		return nil, fmt.Errorf("rules environment: %w", err)
+	}
+	prog := func(r *Rule, ast *cel.Ast) (cel.Program, error) {
+		if ast == nil {
+			return nil, nil
+		}
+		p, err := env.Program(ast, cel.CostLimit(celCostLimit), cel.EvalOptions(cel.OptOptimize))
+		if err != nil {
+			return nil, fmt.Errorf("rule %s (%s:%d): %w", r.ID, r.File, r.Line, err)
+		}
+		return p, nil
+	}
+	for _, r := range rs.Rules {
+		c := &compiled{Rule: r, agg: r.spec.Aggregate, field: -1}
+		if c.cond, err = prog(r, r.condition); err != nil {
+			return nil, err
+		}
+		if c.sev, err = prog(r, r.severityExpr); err != nil {
+			return nil, err
+		}
+		for _, a := range r.exceptions {
+			p, err := prog(r, a)
+			if err != nil {
+				return nil, err
+			}
+			c.exc = append(c.exc, p)
+		}
+		for _, a := range r.steps {
+			p, err := prog(r, a)
+			if err != nil {
+				return nil, err
+			}
+			c.steps = append(c.steps, p)
+		}
+		if c.agg != nil {
+			for _, g := range c.agg.GroupBy {
+				c.groupBy = append(c.groupBy, varIndex[g])
+			}
+			if c.agg.Field != "" {
+				c.field = varIndex[c.agg.Field]
+			}
+			c.minCount = c.agg.MinCount
+			if c.minCount == 0 && r.threshold.Percent {
+				c.minCount = 10
+			}
+			ruleID := r.ID
+			c.groups = newLRU[*group](opts.MaxGroups, func() { e.m.dropped.WithLabelValues("window:" + ruleID).Inc() })
+		}
+		c.suppressed = newLRU[time.Time](opts.MaxGroups, nil)
+		e.rules = append(e.rules, c)
+		for _, t := range r.types {
+			e.byType[t] = append(e.byType[t], c)
+		}
+	}
+	return e, nil
+}
+
+// Rules lists the engine's rules in load order.
+func (e *Engine) Rules() []*Rule {
+	out := make([]*Rule, len(e.rules))
+	for i, c := range e.rules {
+		out[i] = c.Rule
+	}
+	return out
+}
+
+func (e *Engine) newCtx() evalCtx {
+	return evalCtx{inventory: e.opts.Models != nil}
+}
+
+func (e *Engine) lookup(c *evalCtx) {
+	if e.opts.Models != nil {
+		if name := c.modelName(); name != "" {
+			c.model, c.modelOK = e.opts.Models(name)
+		}
+	}
+}
+
+// Observe evaluates one (validated, normalized) event against every rule that selects its type
+// and returns the alerts it raises.
+func (e *Engine) Observe(ev *event.Event) []alert.Alert {
+	if ev == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.m.events.Inc()
+	if ev.Time.After(e.clock) {
+		e.clock = ev.Time
+	}
+	rules := e.byType[string(ev.Type)]
+	if len(rules) == 0 {
+		return nil
+	}
+	c := e.newCtx()
+	c.ev = ev
+	e.lookup(&c)
+	return e.evalAll(rules, &c)
+}
+
+// ObserveDetection evaluates one analysis detection against the rules selecting "detection".
+func (e *Engine) ObserveDetection(d Detection) []alert.Alert {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.m.detections.Inc()
+	if d.Time.IsZero() {
+		d.Time = e.clock
+	}
+	if d.Time.After(e.clock) {
+		e.clock = d.Time
+	}
+	if d.Environment == "" {
+		d.Environment = "prod"
+	}
+	c := e.newCtx()
+	c.det = &d
+	e.lookup(&c)
+	return e.evalAll(e.byType[TypeDetection], &c)
+}
+
+func (e *Engine) evalAll(rules []*compiled, c *evalCtx) []alert.Alert {
+	var out []alert.Alert
+	for _, r := range rules {
+		if !r.selects(c) {
+			continue
+		}
+		if c.det != nil && len(r.spec.Select.Kinds) > 0 && !slices.Contains(r.spec.Select.Kinds, c.det.Kind) {
+			continue
+		}
+		out = append(out, e.evalRule(r, c)...)
+	}
+	e.st.cur = nil
+	return out
+}
+
+func (r *compiled) selects(c *evalCtx) bool {
+	s := &r.spec.Select
+	if len(s.Models) > 0 && !slices.Contains(s.Models, c.modelName()) {
+		return false
+	}
+	if len(s.Environments) > 0 && !slices.Contains(s.Environments, c.environment()) {
+		return false
+	}
+	if len(s.RiskTiers) > 0 && (!c.modelOK || !slices.Contains(s.RiskTiers, c.model.RiskTier)) {
+		return false
+	}
+	return true
+}
+
+func (e *Engine) evalBool(r *compiled, p cel.Program, c *evalCtx) bool {
+	out, _, err := p.Eval(c)
+	if err != nil {
+		e.m.errs.WithLabelValues(r.ID).Inc()
+		e.log.Debug("rule evaluation failed", "rule", r.ID, "err", err)
+		return false
+	}
+	return out == types.True
+}
+
+func (e *Engine) evalRule(r *compiled, c *evalCtx) []alert.Alert {
+	e.st.cur, e.st.ruleID = c, r.ID
+	matched := r.cond == nil || e.evalBool(r, r.cond, c)
+	if matched {
+		for _, x := range r.exc {
+			if e.evalBool(r, x, c) {
+				matched = false
+				break
+			}
+		}
+	}
+	now := c.time()
+	if r.agg == nil {
+		if !matched {
+			return nil
+		}
+		key := c.modelName() + "|" + scalarString(vars[varIndex["actor.id"]].get(c))
+		vals := eventValues(c)
+		ids := []string(nil)
+		if id := c.id(); id != "" {
+			ids = []string{id}
+		} else if c.det != nil {
+			ids = c.det.EventIDs
+		}
+		return e.fire(r, c, nil, key, vals, ids, now, now, 1)
+	}
+	switch r.agg.Kind {
+	case KindEventCount:
+		if !matched && !r.threshold.Percent {
+			return nil
+		}
+		g := e.group(r, c)
+		g.count(r, now, matched, c.id())
+		return e.checkCount(r, g, c, now)
+	case KindValueCount:
+		if !matched {
+			return nil
+		}
+		v := scalarString(vars[r.field].get(c))
+		if v == "" {
+			return nil
+		}
+		g := e.group(r, c)
+		distinct := g.distinct(r, now, v, c.id())
+		if r.threshold.Holds(float64(distinct)) {
+			vals := map[string]float64{"distinct": float64(distinct), "threshold": r.threshold.Value}
+			a := e.fire(r, c, g, g.key, vals, g.evidence(), g.first, now, distinct)
+			if len(a) > 0 {
+				g.reset()
+			}
+			return a
+		}
+	default: // temporal, temporal_ordered
+		if !matched {
+			return nil
+		}
+		var g *group
+		for i, p := range r.steps {
+			if !e.evalBool(r, p, c) {
+				continue
+			}
+			if g == nil {
+				g = e.group(r, c)
+			}
+			g.step(r, i, now, c.id())
+		}
+		if g != nil && g.sequenceDone(r, now) {
+			vals := map[string]float64{}
+			n := 0
+			for i, s := range r.agg.Steps {
+				name := s.Name
+				if name == "" {
+					name = "step" + strconv.Itoa(i)
+				}
+				vals[name] = float64(len(g.steps[i]))
+				n += len(g.steps[i])
+			}
+			a := e.fire(r, c, g, g.key, vals, g.evidence(), g.first, now, n)
+			g.reset()
+			return a
+		}
+	}
+	return nil
+}
+
+func (e *Engine) checkCount(r *compiled, g *group, c *evalCtx, now time.Time) []alert.Alert {
+	matched, total := g.sum(r, now)
+	x := float64(matched)
+	vals := map[string]float64{"count": float64(matched), "threshold": r.threshold.Value}
+	if r.threshold.Percent {
+		if total < r.minCount || total == 0 {
+			g.pending = time.Time{}
+			return nil
+		}
+		x = float64(matched) / float64(total)
+		vals["total"] = float64(total)
+		vals["ratio"] = x
+	} else if matched < r.minCount {
+		g.pending = time.Time{}
+		return nil
+	}
+	if !r.threshold.Holds(x) {
+		g.pending = time.Time{}
+		return nil
+	}
+	if r.agg.For > 0 {
+		if g.pending.IsZero() {
+			g.pending = now
+		}
+		if now.Sub(g.pending) < r.agg.For {
+			return nil
+		}
+		vals["for_seconds"] = now.Sub(g.pending).Seconds()
+	}
+	return e.fire(r, c, g, g.key, vals, g.evidence(), g.first, now, matched)
+}
+
+// Tick advances the engine clock to now (event time: pass the wall clock in production) and
+// evaluates the timers of aggregated rules ("for" durations, windows whose events aged out).
+func (e *Engine) Tick(now time.Time) []alert.Alert {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if now.After(e.clock) {
+		e.clock = now
+	}
+	now = e.clock
+	var out []alert.Alert
+	for _, r := range e.rules {
+		if r.agg == nil || r.agg.Kind != KindEventCount || r.agg.For == 0 {
+			continue
+		}
+		var gs []*group
+		r.groups.each(func(_ string, g *group) { gs = append(gs, g) })
+		for _, g := range gs {
+			out = append(out, e.checkCount(r, g, nil, now)...)
+		}
+	}
+	return out
+}
+
+func (e *Engine) group(r *compiled, c *evalCtx) *group {
+	var b strings.Builder
+	labels := make([]string, len(r.groupBy))
+	for i, vi := range r.groupBy {
+		labels[i] = scalarString(vars[vi].get(c))
+		if i > 0 {
+			b.WriteByte('|')
+		}
+		b.WriteString(labels[i])
+	}
+	key := b.String()
+	if g, ok := r.groups.get(key); ok {
+		return g
+	}
+	g := &group{key: key, labels: labels, model: c.modelName(), env: c.environment(), actor: scalarString(vars[varIndex["actor.id"]].get(c))}
+	r.groups.put(key, g)
+	return g
+}
+
+func eventValues(c *evalCtx) map[string]float64 {
+	vals := map[string]float64{}
+	if c.det != nil {
+		vals["value"] = c.det.Value
+		if c.det.Threshold != 0 {
+			vals["threshold"] = c.det.Threshold
+		}
+		for k, v := range c.det.Values {
+			vals[k] = v
+		}
+		return vals
+	}
+	if c.ev.Safety != nil {
+		for _, t := range c.ev.Safety.Triggers {
+			k := "trigger." + t.Category
+			vals[k] = max(vals[k], t.Score)
+			vals["score"] = max(vals["score"], t.Score)
+		}
+	}
+	return vals
+}
+
+func (e *Engine) fire(r *compiled, c *evalCtx, g *group, key string, vals map[string]float64, ids []string, first, now time.Time, count int) []alert.Alert {
+	dedup := r.ID + "|" + key
+	window := r.Suppress
+	if window == 0 && r.agg != nil {
+		window = r.agg.Timespan
+	}
+	if window > 0 {
+		if until, ok := r.suppressed.get(dedup); ok && now.Before(until) {
+			e.m.suppressed.WithLabelValues(r.ID).Inc()
+			return nil
+		}
+		r.suppressed.put(dedup, now.Add(window))
+	}
+	sev := r.Severity
+	if r.sev != nil && c != nil {
+		out, _, err := r.sev.Eval(c)
+		if err != nil {
+			e.m.errs.WithLabelValues(r.ID).Inc()
+		} else if s, ok := out.Value().(string); ok && alert.Severity(s).Valid() {
+			sev = alert.Severity(s)
+		}
+	}
+	a := alert.Alert{
+		RuleID: r.ID, RuleName: r.Name, RuleVersion: r.Version, Severity: sev, State: alert.Firing,
+		Description: r.Description, DedupKey: dedup, Tags: r.Tags, Runbook: r.Runbook,
+		EventIDs: ids, Values: vals, FirstEvent: first, StartsAt: now, UpdatedAt: now, Count: count,
+		Labels: map[string]string{"rule": r.ID},
+	}
+	if g != nil {
+		a.Model, a.Environment, a.Actor = g.model, g.env, g.actor
+		for i, name := range r.agg.GroupBy {
+			a.Labels[name] = g.labels[i]
+		}
+	} else {
+		a.Model, a.Environment, a.Actor = c.modelName(), c.environment(), scalarString(vars[varIndex["actor.id"]].get(c))
+	}
+	if a.Model != "" {
+		a.Labels["model"] = a.Model
+	}
+	if a.Environment != "" {
+		a.Labels["environment"] = a.Environment
+	}
+	a.GroupKey = r.ID + "|" + a.Model + "|" + a.Environment
+	a.Summary = r.render(c, g, a, vals)
+	for _, act := range r.Actions {
+		a.Actions = append(a.Actions, act.String())
+	}
+	sum := sha256.Sum256([]byte(dedup + "|" + strconv.FormatInt(now.UnixNano(), 10)))
+	a.ID = hex.EncodeToString(sum[:12])
+	e.m.alerts.WithLabelValues(r.ID, string(sev)).Inc()
+	if len(r.Actions) > 0 && e.opts.Actions != nil {
+		e.opts.Actions(a, r.Actions)
+	}
+	return []alert.Alert{a}
+}
+
+// summaryPart is literal text or a {placeholder}.
+type summaryPart struct {
+	text string
+	name string
+}
+
+func parseSummary(s string) ([]summaryPart, error) {
+	var parts []summaryPart
+	for s != "" {
+		i := strings.IndexByte(s, '{')
+		if i < 0 {
+			parts = append(parts, summaryPart{text: s})
+			break
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return nil, fmt.Errorf("unclosed { in %q", s)
+		}
+		name := s[i+1 : i+j]
+		if strings.Contains(name, ".") {
+			if v, ok := varIndex[name]; !ok || !vars[v].scalar {
+				return nil, fmt.Errorf("{%s} is not a scalar variable", name)
+			}
+		} else if !identRE.MatchString(name) {
+			return nil, fmt.Errorf("{%s}: placeholders are variables (actor.id) or window values (count, ratio)", name)
+		}
+		parts = append(parts, summaryPart{text: s[:i]}, summaryPart{name: name})
+		s = s[i+j+1:]
+	}
+	return parts, nil
+}
+
+func (r *compiled) render(c *evalCtx, g *group, a alert.Alert, vals map[string]float64) string {
+	if len(r.summary) == 0 {
+		s := r.Name
+		if a.Model != "" {
+			s += " on " + a.Model
+		}
+		if a.Actor != "" {
+			s += " by " + a.Actor
+		}
+		return s
+	}
+	var b strings.Builder
+	for _, p := range r.summary {
+		if p.name == "" {
+			b.WriteString(p.text)
+			continue
+		}
+		if v, ok := vals[p.name]; ok {
+			if p.name == "ratio" {
+				b.WriteString(strconv.FormatFloat(v*100, 'f', 1, 64) + "%")
+			} else {
+				b.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
+			}
+			continue
+		}
+		if g != nil {
+			if i := slices.Index(r.agg.GroupBy, p.name); i >= 0 {
+				b.WriteString(g.labels[i])
+				continue
+			}
+		}
+		switch p.name {
+		case "event.model":
+			b.WriteString(a.Model)
+			continue
+		case "actor.id":
+			b.WriteString(a.Actor)
+			continue
+		}
+		if c != nil {
+			if vi, ok := varIndex[p.name]; ok {
+				b.WriteString(scalarString(vars[vi].get(c)))
+			}
+		}
+	}
+	return b.String()
+}
+
+// group is one window of an aggregated rule.
+type group struct {
+	key, model, env, actor string
+	labels                 []string
+	first                  time.Time
+	pending                time.Time
+
+	buckets []bucket
+	values  map[string]time.Time
+	steps   [][]time.Time
+	ids     []string
+}
+
+type bucket struct {
+	idx            int64
+	matched, total int
+}
+
+const (
+	nBuckets  = 60
+	maxIDs    = 20
+	maxValues = 1024
+)
+
+func width(r *compiled) int64 { return max(int64(r.agg.Timespan)/nBuckets, 1) }
+
+func (g *group) note(t time.Time, id string) {
+	if g.first.IsZero() || t.Before(g.first) {
+		g.first = t
+	}
+	if id == "" {
+		return
+	}
+	if len(g.ids) >= maxIDs {
+		copy(g.ids, g.ids[1:])
+		g.ids = g.ids[:maxIDs-1]
+	}
+	g.ids = append(g.ids, id)
+}
+
+func (g *group) evidence() []string { return slices.Clone(g.ids) }
+
+func (g *group) reset() {
+	g.first, g.pending = time.Time{}, time.Time{}
+	g.ids = g.ids[:0]
+	g.buckets = nil
+	clear(g.values)
+	for i := range g.steps {
+		g.steps[i] = g.steps[i][:0]
+	}
+}
+
+func (g *group) count(r *compiled, t time.Time, matched bool, id string) {
+	if g.buckets == nil {
+		g.buckets = make([]bucket, nBuckets)
+	}
+	w := width(r)
+	bi := t.UnixNano() / w
+	b := &g.buckets[int(((bi%nBuckets)+nBuckets)%nBuckets)]
+	if b.idx != bi {
+		if b.idx > bi {
+			return // older than the window this slot now holds
+		}
+		*b = bucket{idx: bi}
+	}
+	b.total++
+	if matched {
+		b.matched++
+		g.note(t, id)
+	}
+}
+
+func (g *group) sum(r *compiled, now time.Time) (matched, total int) {
+	cur := now.UnixNano() / width(r)
+	for _, b := range g.buckets {
+		if b.idx > cur-nBuckets && b.idx <= cur {
+			matched += b.matched
+			total += b.total
+		}
+	}
+	return matched, total
+}
+
+func (g *group) distinct(r *compiled, now time.Time, v, id string) int {
+	if g.values == nil {
+		g.values = map[string]time.Time{}
+	}
+	cutoff := now.Add(-r.agg.Timespan)
+	for k, t := range g.values {
+		if !t.After(cutoff) {
+			delete(g.values, k)
+		}
+	}
+	if _, ok := g.values[v]; !ok && len(g.values) >= maxValues {
+		return len(g.values)
+	}
+	if prev, ok := g.values[v]; !ok || now.After(prev) {
+		g.values[v] = now
+	}
+	g.note(now, id)
+	return len(g.values)
+}
+
+func (g *group) step(r *compiled, i int, t time.Time, id string) {
+	if g.steps == nil {
+		g.steps = make([][]time.Time, len(r.steps))
+	}
+	limit := max(r.agg.Steps[i].Count, 1) * 4
+	s := g.steps[i]
+	if len(s) >= limit {
+		copy(s, s[1:])
+		s = s[:len(s)-1]
+	}
+	g.steps[i] = append(s, t)
+	g.note(t, id)
+}
+
+func (g *group) sequenceDone(r *compiled, now time.Time) bool {
+	cutoff := now.Add(-r.agg.Timespan)
+	for i := range g.steps {
+		g.steps[i] = slices.DeleteFunc(g.steps[i], func(t time.Time) bool { return t.Before(cutoff) })
+		sort.Slice(g.steps[i], func(a, b int) bool { return g.steps[i][a].Before(g.steps[i][b]) })
+	}
+	if len(g.steps) < len(r.steps) {
+		return false
+	}
+	cursor := cutoff
+	for i, s := range r.agg.Steps {
+		need := max(s.Count, 1)
+		n := 0
+		var at time.Time
+		for _, t := range g.steps[i] {
+			if r.agg.Kind == KindTemporalOrdered && i > 0 && !t.After(cursor) {
+				continue
+			}
+			n++
+			if n == need {
+				at = t
+				break
+			}
+		}
+		if n < need {
+			return false
+		}
+		if r.agg.Kind == KindTemporalOrdered {
+			cursor = at
+		}
+	}
+	return true
+}

@@ -1,0 +1,362 @@
+package rules
+
+import (
+	"strings"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+	"cel.dev/cel-go/ext"
+)
+
+// funcState is the per-engine state behind the stateful CEL helpers. The engine evaluates under
+// its mutex and sets cur and ruleID before each evaluation.
+type funcState struct {
+	cur    *evalCtx
+	ruleID string
+
+	learning   time.Duration
+	minSamples int
+
+	seen    *lru[*seenEntry]
+	base    *lru[*baseEntry]
+	last    *lru[string]
+	dropped func(store string)
+}
+
+type seenEntry struct {
+	first  time.Time
+	values []string
+}
+
+type baseEntry struct {
+	n    int
+	mean float64
+}
+
+// maxSeenValues caps the values remembered per first_seen key; beyond it the oldest is dropped.
+const maxSeenValues = 64
+
+func newFuncState(learning time.Duration, minSamples, maxKeys int, dropped func(string)) *funcState {
+	if dropped == nil {
+		dropped = func(string) {}
+	}
+	return &funcState{
+		learning:   learning,
+		minSamples: minSamples,
+		seen:       newLRU[*seenEntry](maxKeys, func() { dropped("first_seen") }),
+		base:       newLRU[*baseEntry](maxKeys, func() { dropped("baseline") }),
+		last:       newLRU[string](maxKeys, func() { dropped("value_changed") }),
+		dropped:    dropped,
+	}
+}
+
+func (s *funcState) now() time.Time {
+	if s.cur == nil {
+		return time.Time{}
+	}
+	return s.cur.time()
+}
+
+// firstSeen reports whether value is new for key after key's learning period, and records it.
+func (s *funcState) firstSeen(key, value string) bool {
+	if s.cur == nil || value == "" {
+		return false
+	}
+	k := s.ruleID + "\x00" + key
+	now := s.now()
+	e, ok := s.seen.get(k)
+	if !ok {
+		s.seen.put(k, &seenEntry{first: now, values: []string{value}})
+		return false
+	}
+	for _, v := range e.values {
+		if v == value {
+			return false
+		}
+	}
+	if len(e.values) >= maxSeenValues {
+		copy(e.values, e.values[1:])
+		e.values = e.values[:len(e.values)-1]
+		s.dropped("first_seen_value")
+	}
+	e.values = append(e.values, value)
+	return now.Sub(e.first) >= s.learning
+}
+
+// valueChanged reports whether key held a different value before, and records value.
+func (s *funcState) valueChanged(key, value string) bool {
+	if s.cur == nil || value == "" {
+		return false
+	}
+	k := s.ruleID + "\x00" + key
+	prev, ok := s.last.get(k)
+	s.last.put(k, value)
+	return ok && prev != value
+}
+
+// aboveBaseline reports whether value exceeds factor × the mean of key's earlier values (after
+// minSamples of them). Values flagged as anomalous are not folded into the baseline, so an
+// attacker cannot raise it with the very exports it flags.
+func (s *funcState) aboveBaseline(key string, value, factor float64) bool {
+	if s.cur == nil {
+		return false
+	}
+	k := s.ruleID + "\x00" + key
+	e, ok := s.base.get(k)
+	if !ok {
+		e = &baseEntry{}
+		s.base.put(k, e)
+	}
+	if e.n >= s.minSamples && value > factor*e.mean {
+		return true
+	}
+	e.n++
+	e.mean += (value - e.mean) / float64(e.n)
+	return false
+}
+
+func sensitivityRank(s string) int {
+	switch strings.ToLower(s) {
+	case "public":
+		return 0
+	case "internal":
+		return 1
+	case "confidential":
+		return 2
+	case "restricted":
+		return 3
+	}
+	return 1 // unknown: treat as internal
+}
+
+func tierRank(s string) int {
+	switch s {
+	case "critical":
+		return 4
+	case "high":
+		return 3
+	case "medium":
+		return 2
+	case "low":
+		return 1
+	}
+	return 0
+}
+
+// clearance maps roles to the highest sensitivity they may access: a role named after a
+// sensitivity level (or "clearance:<level>") grants that level; admin and security grant
+// restricted; any other role grants internal.
+func clearance(roles traits.Lister) int {
+	best := 0
+	it := roles.Iterator()
+	for it.HasNext() == types.True {
+		r, _ := it.Next().Value().(string)
+		r = strings.ToLower(r)
+		lvl := 1
+		switch {
+		case strings.HasPrefix(r, "clearance:"):
+			lvl = sensitivityRank(strings.TrimPrefix(r, "clearance:"))
+		case r == "public" || r == "internal" || r == "confidential" || r == "restricted":
+			lvl = sensitivityRank(r)
+		case r == "admin" || r == "security":
+			lvl = 3
+		}
+		best = max(best, lvl)
+	}
+	return best
+}
+
+// offHours: weekends, or before 07:00 / from 20:00 UTC.
+func offHours(t time.Time) bool {
+	t = t.UTC()
+	if wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday {
+		return true
+	}
+	return t.Hour() < 7 || t.Hour() >= 20
+}
+
+func (s *funcState) triggerScore(cat, role string) float64 {
+	if s.cur == nil || s.cur.ev == nil || s.cur.ev.Safety == nil {
+		return 0
+	}
+	best := 0.0
+	found := false
+	for i := range s.cur.ev.Safety.Triggers {
+		t := &s.cur.ev.Safety.Triggers[i]
+		if role != "" && t.Role != role {
+			continue
+		}
+		if triggerMatches(t, cat) {
+			found = true
+			best = max(best, t.Score)
+		}
+	}
+	if found && best == 0 {
+		best = 1 // a finding without a score counts as certain
+	}
+	return best
+}
+
+func (s *funcState) hasTrigger(cat, role string) bool { return s.triggerScore(cat, role) > 0 }
+
+func str(v ref.Val) string { s, _ := v.Value().(string); return s }
+
+func newEnv(lists map[string][]string, st *funcState) (*cel.Env, error) {
+	if st == nil {
+		st = newFuncState(0, 1, 16, nil)
+	}
+	opts := make([]cel.EnvOption, 0, len(vars)+len(lists)+12)
+	for _, v := range vars {
+		opts = append(opts, cel.Variable(v.name, v.typ))
+	}
+	for name, items := range lists {
+		opts = append(opts, cel.Constant(name, cel.ListType(cel.StringType), listConst(items)))
+	}
+	opts = append(opts, ext.Math(), ext.Strings(),
+		cel.Function("has_trigger",
+			cel.Overload("has_trigger_string", []*cel.Type{cel.StringType}, cel.BoolType,
+				cel.UnaryBinding(func(c ref.Val) ref.Val { return types.Bool(st.hasTrigger(str(c), "")) })),
+			cel.Overload("has_trigger_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
+				cel.BinaryBinding(func(c, r ref.Val) ref.Val { return types.Bool(st.hasTrigger(str(c), str(r))) }))),
+		cel.Function("trigger_score",
+			cel.Overload("trigger_score_string", []*cel.Type{cel.StringType}, cel.DoubleType,
+				cel.UnaryBinding(func(c ref.Val) ref.Val { return types.Double(st.triggerScore(str(c), "")) })),
+			cel.Overload("trigger_score_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.DoubleType,
+				cel.BinaryBinding(func(c, r ref.Val) ref.Val { return types.Double(st.triggerScore(str(c), str(r))) }))),
+		cel.Function("first_seen",
+			cel.Overload("first_seen_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
+				cel.BinaryBinding(func(k, v ref.Val) ref.Val { return types.Bool(st.firstSeen(str(k), str(v))) }))),
+		cel.Function("value_changed",
+			cel.Overload("value_changed_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
+				cel.BinaryBinding(func(k, v ref.Val) ref.Val { return types.Bool(st.valueChanged(str(k), str(v))) }))),
+		cel.Function("above_baseline",
+			cel.Overload("above_baseline_string_double_double", []*cel.Type{cel.StringType, cel.DoubleType, cel.DoubleType}, cel.BoolType,
+				cel.FunctionBinding(func(args ...ref.Val) ref.Val {
+					v, _ := args[1].Value().(float64)
+					f, _ := args[2].Value().(float64)
+					return types.Bool(st.aboveBaseline(str(args[0]), v, f))
+				}))),
+		cel.Function("off_hours",
+			cel.Overload("off_hours_timestamp", []*cel.Type{cel.TimestampType}, cel.BoolType,
+				cel.UnaryBinding(func(t ref.Val) ref.Val {
+					ts, _ := t.(types.Timestamp)
+					return types.Bool(offHours(ts.Time))
+				}))),
+		cel.Function("sensitivity_rank",
+			cel.Overload("sensitivity_rank_string", []*cel.Type{cel.StringType}, cel.IntType,
+				cel.UnaryBinding(func(s ref.Val) ref.Val { return types.Int(sensitivityRank(str(s))) }))),
+		cel.Function("tier_rank",
+			cel.Overload("tier_rank_string", []*cel.Type{cel.StringType}, cel.IntType,
+				cel.UnaryBinding(func(s ref.Val) ref.Val { return types.Int(tierRank(str(s))) }))),
+		cel.Function("clearance",
+			cel.Overload("clearance_list_string", []*cel.Type{cel.ListType(cel.StringType)}, cel.IntType,
+				cel.UnaryBinding(func(l ref.Val) ref.Val {
+					lister, ok := l.(traits.Lister)
+					if !ok {
+						return types.Int(0)
+					}
+					return types.Int(clearance(lister))
+				}))),
+	)
+	return cel.NewEnv(opts...)
+}
+
+// lru is a bounded map with least-recently-used eviction.
+type lru[V any] struct {
+	max     int
+	items   map[string]*lruNode[V]
+	head    *lruNode[V] // most recent
+	tail    *lruNode[V]
+	evicted func()
+}
+
+type lruNode[V any] struct {
+	key        string
+	val        V
+	prev, next *lruNode[V]
+}
+
+func newLRU[V any](max int, evicted func()) *lru[V] {
+	return &lru[V]{max: max, items: make(map[string]*lruNode[V]), evicted: evicted}
+}
+
+func (l *lru[V]) len() int { return len(l.items) }
+
+func (l *lru[V]) get(k string) (V, bool) {
+	n, ok := l.items[k]
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	l.moveFront(n)
+	return n.val, true
+}
+
+func (l *lru[V]) put(k string, v V) {
+	if n, ok := l.items[k]; ok {
+		n.val = v
+		l.moveFront(n)
+		return
+	}
+	n := &lruNode[V]{key: k, val: v}
+	l.items[k] = n
+	l.pushFront(n)
+	if len(l.items) > l.max {
+		old := l.tail
+		l.unlink(old)
+		delete(l.items, old.key)
+		if l.evicted != nil {
+			l.evicted()
+		}
+	}
+}
+
+func (l *lru[V]) remove(k string) {
+	if n, ok := l.items[k]; ok {
+		l.unlink(n)
+		delete(l.items, k)
+	}
+}
+
+// each visits entries from most to least recently used; it must not modify the lru.
+func (l *lru[V]) each(f func(k string, v V)) {
+	for n := l.head; n != nil; n = n.next {
+		f(n.key, n.val)
+	}
+}
+
+func (l *lru[V]) pushFront(n *lruNode[V]) {
+	n.prev, n.next = nil, l.head
+	if l.head != nil {
+		l.head.prev = n
+	}
+	l.head = n
+	if l.tail == nil {
+		l.tail = n
+	}
+}
+
+func (l *lru[V]) unlink(n *lruNode[V]) {
+	if n.prev != nil {
+		n.prev.next = n.next
+	} else {
+		l.head = n.next
+	}
+	if n.next != nil {
+		n.next.prev = n.prev
+	} else {
+		l.tail = n.prev
+	}
+	n.prev, n.next = nil, nil
+}
+
+func (l *lru[V]) moveFront(n *lruNode[V]) {
+	if l.head == n {
+		return
+	}
+	l.unlink(n)
+	l.pushFront(n)
+}

@@ -1,0 +1,170 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestBuiltinPackLoads(t *testing.T) {
+	rs, err := Load(true)
+	if err != nil {
+		t.Fatalf("Load(builtin): %v", err)
+	}
+	if len(rs.Rules) < 20 {
+		t.Fatalf("built-in pack has %d rules, want ≥ 20", len(rs.Rules))
+	}
+	for _, r := range rs.Rules {
+		var atlas, owasp bool
+		for _, tag := range r.Tags {
+			atlas = atlas || strings.HasPrefix(tag, "atlas:AML.T")
+			owasp = owasp || strings.HasPrefix(tag, "owasp-llm:LLM")
+		}
+		if !atlas || !owasp {
+			t.Errorf("%s: tags %v lack an ATLAS and an OWASP LLM id", r.ID, r.Tags)
+		}
+		if r.Runbook == "" || r.Description == "" {
+			t.Errorf("%s: runbook and description are required in the built-in pack", r.ID)
+		}
+	}
+	if _, err := New(rs, Options{}); err != nil {
+		t.Fatalf("New: %v", err)
+	}
+}
+
+// TestScenarios replays, for every built-in rule, testdata/scenarios/<rule id>/fire.jsonl (the
+// rule must fire) and miss.jsonl (a near miss: the rule must not fire), through the whole pack.
+// A built-in rule without both files fails the test.
+func TestScenarios(t *testing.T) {
+	rs, err := Load(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := os.ReadDir("testdata/scenarios")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, d := range dirs {
+		have[d.Name()] = true
+	}
+	for _, r := range rs.Rules {
+		if !have[r.ID] {
+			t.Errorf("rule %s has no scenario directory testdata/scenarios/%s", r.ID, r.ID)
+		}
+	}
+	for _, d := range dirs {
+		id := d.Name()
+		if !slices.ContainsFunc(rs.Rules, func(r *Rule) bool { return r.ID == id }) {
+			t.Errorf("scenario %s names no built-in rule", id)
+			continue
+		}
+		for _, tc := range []struct {
+			file string
+			fire bool
+		}{{"fire.jsonl", true}, {"miss.jsonl", false}} {
+			t.Run(id+"/"+tc.file, func(t *testing.T) {
+				f, err := os.Open(filepath.Join("testdata/scenarios", id, tc.file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				fired, err := Replay(context.Background(), rs, Options{}, f)
+				if err != nil {
+					t.Fatalf("replay: %v", err)
+				}
+				var got []Firing
+				for _, f := range fired {
+					if f.Alert.RuleID == id {
+						got = append(got, f)
+					}
+				}
+				if tc.fire && len(got) == 0 {
+					t.Fatalf("%s did not fire; alerts: %v", id, ruleIDs(fired))
+				}
+				if !tc.fire && len(got) > 0 {
+					t.Fatalf("%s fired on the near miss at line %d: %s", id, got[0].Line, got[0].Alert.Summary)
+				}
+				for _, f := range got {
+					a := f.Alert
+					if a.RuleVersion == "" || len(a.Tags) == 0 || a.DedupKey == "" || a.ID == "" || !a.Severity.Valid() || a.Summary == "" {
+						t.Errorf("alert lacks evidence fields: %+v", a)
+					}
+					if strings.Contains(a.Summary, "{") {
+						t.Errorf("summary has an unrendered placeholder: %q", a.Summary)
+					}
+				}
+			})
+		}
+	}
+}
+
+func ruleIDs(fs []Firing) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Alert.RuleID)
+	}
+	return out
+}
+
+func TestLoadErrorsNameFileAndLine(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.yaml", `rules:
+  - id: good
+    severity: P3
+    select: {types: [inference]}
+    condition: event.model == 'x'
+    tags: [atlas:AML.T0051, owasp-llm:LLM01:2025]
+  - id: bad-cel
+    severity: P2
+    select: {types: [inference]}
+    condition: event.modle == 'x'
+  - id: bad-sev
+    severity: P9
+    select: {types: [inference]}
+    condition: "true"
+  - id: bad-agg
+    severity: P2
+    select: {types: [access]}
+    condition: "true"
+    aggregate: {kind: event_count, timespan: 1m, threshold: "about 5"}
+  - id: unknown-key
+    severity: P2
+    colour: red
+    select: {types: [access]}
+    condition: "true"
+  - id: not-bool
+    severity: P2
+    select: {types: [access]}
+    condition: event.model
+`)
+	errs := Check(dir)
+	want := []string{
+		"a.yaml:7: rule \"bad-cel\": condition:",
+		"a.yaml:11: rule \"bad-sev\": severity \"P9\"",
+		"a.yaml:15: rule \"bad-agg\": aggregate.threshold",
+		"a.yaml:22: unknown field \"colour\"",
+		"a.yaml:25: rule \"not-bool\": condition: must evaluate to bool",
+	}
+	joined := errors.Join(errs...).Error()
+	for _, w := range want {
+		if !strings.Contains(joined, w) {
+			t.Errorf("errors lack %q:\n%s", w, joined)
+		}
+	}
+	for _, err := range errs {
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%v does not wrap ErrInvalid", err)
+		}
+	}
+}
