@@ -162,6 +162,12 @@ func newFrameReader(r io.Reader, off int64) *frameReader {
 	return &frameReader{r: bufio.NewReaderSize(r, 1<<20), off: off}
 }
 
+// reset makes fr read from r, keeping its buffers.
+func (fr *frameReader) reset(r io.Reader, off int64) {
+	fr.r.Reset(r)
+	fr.off = off
+}
+
 // next returns the next entry and the offset of its frame. It returns io.EOF
 // at a clean end, an error wrapping errTorn for a partial frame at the end and
 // one wrapping errCorrupt for anything else that is wrong. The entry aliases

@@ -81,7 +81,8 @@ type verifier struct {
 	nextCP int
 	edge   edge
 	hashes *bufio.Reader
-	hfile  string
+	frames *frameReader
+	blobs  *bufio.Reader
 }
 
 func (vf *verifier) loadCheckpoints() *VerifyError {
@@ -218,7 +219,11 @@ func (vf *verifier) segment(first uint64, last bool) error {
 	blobPos := int64(segHeaderSize)
 	if bf, err := os.Open(filepath.Join(vf.dir, blobName)); err == nil {
 		defer bf.Close()
-		blobs = bufio.NewReaderSize(bf, 1<<20)
+		if vf.blobs == nil {
+			vf.blobs = bufio.NewReaderSize(bf, 1<<20)
+		}
+		vf.blobs.Reset(bf)
+		blobs = vf.blobs
 		var bh [segHeaderSize]byte
 		if _, err := io.ReadFull(blobs, bh[:]); err != nil {
 			return vf.fail(blobName, "blob segment header: %v", err)
@@ -231,7 +236,11 @@ func (vf *verifier) segment(first uint64, last bool) error {
 	} else {
 		return fmt.Errorf("audit: verify: %w", err)
 	}
-	fr := newFrameReader(f, segHeaderSize)
+	if vf.frames == nil {
+		vf.frames = newFrameReader(f, segHeaderSize)
+	}
+	fr := vf.frames
+	fr.reset(f, segHeaderSize)
 	var stored, want []tlog.Hash
 	var blobBuf []byte
 	for {
