@@ -94,7 +94,7 @@ func (e *HTTPError) Retryable() bool {
 }
 
 // ParseRetryAfter parses a Retry-After header value (delay seconds or an HTTP date) relative
-// to now. It returns 0 for an empty, invalid or past value.
+// to now, capped at 24 hours. It returns 0 for an empty, invalid or past value.
 func ParseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -109,7 +109,7 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d
+			return min(d, 24*time.Hour)
 		}
 	}
 	return 0
