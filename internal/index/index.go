@@ -6,6 +6,7 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -177,7 +178,8 @@ func (w *Writer) row(i uint64, leaf, blob []byte) (store.Row, error) {
 		return store.Row{}, fmt.Errorf("entry %d: %w", i, err)
 	}
 	policy, tier := w.opts.Policy(ev.Model.Name)
-	row := store.Row{Seq: i, Event: ev, Leaf: leaf, Tier: tier}
+	// The log reuses leaf and blob buffers after the callback returns.
+	row := store.Row{Seq: i, Event: ev, Leaf: bytes.Clone(leaf), Tier: tier}
 	if len(blob) > 0 && policy != "none" {
 		var t event.Text
 		if err := json.Unmarshal(blob, &t); err != nil {
