@@ -1,0 +1,5 @@
+package gateway
+
+import "os"
+
+func osGetenv(k string) string { return os.Getenv(k) }

@@ -1,0 +1,290 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/keys"
+	"github.com/warden-ai/warden/internal/scan"
+)
+
+// Gateway is the inline proxy.
+type Gateway struct {
+	opts    Options
+	log     *slog.Logger
+	table   atomic.Pointer[routeTable]
+	limits  limiter
+	events  *emitQueue
+	handler http.Handler
+	bufs    sync.Pool // *bytes.Buffer
+	closed  atomic.Bool
+
+	requests   *prometheus.CounterVec
+	overhead   prometheus.Histogram
+	fallbacks  *prometheus.CounterVec
+	scanErrors prometheus.Counter
+}
+
+// New builds a gateway and starts its event goroutine; stop it with Close.
+func New(opts Options) (*Gateway, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	reg := opts.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry() // metrics still count; nobody scrapes them
+	}
+	f := promauto.With(reg)
+	g := &Gateway{
+		opts: opts,
+		log:  opts.Logger.With("component", "gateway"),
+		requests: f.NewCounterVec(prometheus.CounterOpts{Name: "warden_gateway_requests_total",
+			Help: "Gateway requests by endpoint and HTTP status."}, []string{"endpoint", "status"}),
+		overhead: f.NewHistogram(prometheus.HistogramOpts{Name: "warden_gateway_overhead_seconds",
+			Help:    "Time the gateway adds to a request: total time minus time waiting for the upstream.",
+			Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3}}),
+		fallbacks: f.NewCounterVec(prometheus.CounterOpts{Name: "warden_gateway_upstream_fallbacks_total",
+			Help: "Requests retried on a fallback upstream after a connection error or 5xx."}, []string{"model"}),
+		scanErrors: f.NewCounter(prometheus.CounterOpts{Name: "warden_gateway_scan_errors_total",
+			Help: "Scanner calls that failed or timed out."}),
+	}
+	g.bufs.New = func() any { return new(bytes.Buffer) }
+	g.events = &emitQueue{
+		em: opts.Emitter, log: g.log, ch: make(chan *event.Event, opts.EventQueue), batch: opts.EventBatch, flush: opts.EventFlush,
+		dropped: f.NewCounter(prometheus.CounterOpts{Name: "warden_gateway_events_dropped_total", Help: "Gateway events dropped because the event queue was full."}),
+		emitted: f.NewCounter(prometheus.CounterOpts{Name: "warden_gateway_events_emitted_total", Help: "Gateway events handed to the pipeline."}),
+		failed:  f.NewCounter(prometheus.CounterOpts{Name: "warden_gateway_events_failed_total", Help: "Gateway events the pipeline refused."}),
+		stop:    make(chan struct{}), done: make(chan struct{}),
+	}
+	if opts.Emitter != nil {
+		go g.events.run()
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", g.serveInference(epChat))
+	mux.HandleFunc("POST /v1/completions", g.serveInference(epCompletions))
+	mux.HandleFunc("POST /v1/embeddings", g.serveInference(epEmbeddings))
+	mux.HandleFunc("GET /v1/models", g.serveModels)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "invalid_request_error", "unknown_endpoint", "Unknown endpoint "+r.Method+" "+r.URL.Path+".")
+	})
+	g.handler = mux
+	return g, nil
+}
+
+// Handler returns the handler of the gateway listener.
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Close drains queued events into the Emitter; it is idempotent and bounded by ctx. Shut the
+// HTTP server down first so no new events arrive.
+func (g *Gateway) Close(ctx context.Context) error {
+	if !g.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if t, ok := g.opts.Transport.(interface{ CloseIdleConnections() }); ok {
+		defer t.CloseIdleConnections()
+	}
+	return g.events.close(ctx)
+}
+
+type endpoint int
+
+const (
+	epChat endpoint = iota
+	epCompletions
+	epEmbeddings
+)
+
+func (e endpoint) path() string {
+	switch e {
+	case epCompletions:
+		return "/v1/completions"
+	case epEmbeddings:
+		return "/v1/embeddings"
+	}
+	return "/v1/chat/completions"
+}
+
+func (e endpoint) upstreamPath() string { return strings.TrimPrefix(e.path(), "/v1") }
+
+// apiError is an OpenAI-style error body.
+type apiError struct {
+	status     int
+	typ, code  string
+	msg        string
+	retryAfter int
+}
+
+func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
+	writeAPIError(w, &apiError{status: status, typ: typ, code: code, msg: msg})
+}
+
+func writeAPIError(w http.ResponseWriter, e *apiError) {
+	body, _ := json.Marshal(map[string]any{"error": map[string]any{"message": e.msg, "type": e.typ, "code": e.code, "param": nil}})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if e.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
+	w.WriteHeader(e.status)
+	w.Write(body)
+}
+
+func policyError(status int, code, msg string) *apiError {
+	return &apiError{status: status, typ: "warden_policy", code: code, msg: msg}
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func (g *Gateway) clientIP(r *http.Request) string {
+	if g.opts.TrustForwardedFor {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.String()
+	}
+	return ""
+}
+
+// authenticate resolves the virtual key and applies key/consumer containment. On denial it
+// returns the error to send; the access event is the caller's.
+func (g *Gateway) authenticate(r *http.Request) (*keys.Key, *apiError) {
+	secret := bearer(r)
+	if secret == "" {
+		return nil, &apiError{status: http.StatusUnauthorized, typ: "warden_policy", code: "missing_api_key", msg: "Missing virtual key: send Authorization: Bearer wk-..."}
+	}
+	k, err := g.opts.Keys.Lookup(secret)
+	switch {
+	case errors.Is(err, keys.ErrRevoked):
+		return k, &apiError{status: http.StatusUnauthorized, typ: "warden_policy", code: "key_revoked", msg: "This virtual key has been revoked."}
+	case errors.Is(err, keys.ErrExpired):
+		return k, &apiError{status: http.StatusUnauthorized, typ: "warden_policy", code: "key_expired", msg: "This virtual key has expired."}
+	case err != nil:
+		return nil, &apiError{status: http.StatusUnauthorized, typ: "warden_policy", code: "invalid_api_key", msg: "Unknown virtual key."}
+	}
+	if c := g.opts.Contain; c != nil {
+		if _, ok := c.KeySuspended(k.ID); ok {
+			return k, policyError(http.StatusForbidden, "key_suspended", "This virtual key is suspended by Warden containment.")
+		}
+		if _, ok := c.ConsumerBlocked(k.Consumer); ok {
+			return k, policyError(http.StatusForbidden, "consumer_blocked", "This consumer is blocked by Warden containment.")
+		}
+	}
+	return k, nil
+}
+
+// serveModels lists the models the key may use.
+func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request) {
+	k, aerr := g.authenticate(r)
+	g.accessEvent(r, k, "", "list_models", aerr, "")
+	if aerr != nil {
+		g.requests.WithLabelValues("/v1/models", strconv.Itoa(aerr.status)).Inc()
+		writeAPIError(w, aerr)
+		return
+	}
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	out := struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{Object: "list", Data: []model{}}
+	for _, rt := range g.routes().list {
+		if ok, _, _ := rt.allowedFor(k.Groups, k.Models); ok {
+			owner := rt.model.Owner
+			if owner == "" {
+				owner = "warden"
+			}
+			out.Data = append(out.Data, model{ID: rt.model.Name, Object: "model", OwnedBy: owner})
+		}
+	}
+	body, _ := json.Marshal(out)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
+	g.requests.WithLabelValues("/v1/models", "200").Inc()
+}
+
+// accessEvent records the authorization decision for a request.
+func (g *Gateway) accessEvent(r *http.Request, k *keys.Key, model, action string, denied *apiError, reqID string) {
+	if g.opts.Emitter == nil {
+		return
+	}
+	ev := &event.Event{
+		Type:        event.TypeAccess,
+		Time:        g.opts.Now().UTC(),
+		Environment: g.opts.Environment,
+		Model:       event.Model{Name: model},
+		Source:      event.Source{IP: g.clientIP(r), Client: r.UserAgent(), Endpoint: r.URL.Path},
+		Action:      action,
+		Resource:    "gateway:" + r.URL.Path,
+		Decision:    "allow",
+	}
+	if model != "" {
+		ev.Resource = "model:" + model
+	}
+	if k != nil {
+		ev.Actor = event.Actor{APIKeyID: k.ID, Consumer: k.Consumer, Groups: k.Groups}
+	}
+	ev.Actor.User = r.Header.Get("X-Warden-User")
+	ev.Actor.Session = r.Header.Get("X-Warden-Session")
+	if denied != nil {
+		ev.Decision = "deny"
+		ev.Reason = denied.code + ": " + denied.msg
+	}
+	if reqID != "" {
+		ev.Attributes = map[string]any{"gateway.request_id": reqID}
+	}
+	g.events.push(ev)
+}
+
+// scanText runs the scanner with the route's timeout and reports findings, the action and
+// whether scanning failed.
+func (g *Gateway) scanText(ctx context.Context, rt *route, text string, role scan.Role) ([]scan.Finding, scan.Action, error) {
+	if g.opts.Scanner == nil || text == "" {
+		return nil, scan.ActionAllow, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.opts.ScanTimeout)
+	defer cancel()
+	fs, err := g.opts.Scanner.Scan(ctx, text, role, rt.scanCtx)
+	if err != nil {
+		g.scanErrors.Inc()
+		g.log.Warn("scanner failed", "model", rt.model.Name, "role", string(role), "err", err)
+	}
+	return fs, rt.policy.Decide(role, fs), err
+}
+
+func newRequestID() string {
+	return "req_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+}

@@ -1,0 +1,914 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/keys"
+	"github.com/warden-ai/warden/internal/scan"
+)
+
+// reqFields is the part of a request body the gateway reads; the body itself is forwarded
+// as is, apart from surgical patches of "model" and "stream_options".
+type reqFields struct {
+	Model         string `json:"model"`
+	Stream        bool   `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	User     string `json:"user"`
+	Messages []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	} `json:"messages"`
+	Prompt json.RawMessage `json:"prompt"`
+	Input  json.RawMessage `json:"input"`
+}
+
+// call is the state of one inference request.
+type call struct {
+	g        *Gateway
+	r        *http.Request
+	ep       endpoint
+	start    time.Time
+	id       string
+	key      *keys.Key
+	rt       *route
+	f        reqFields
+	input    string
+	spans    []span // message spans inside input
+	upWait   time.Duration
+	up       *upstream
+	status   int
+	errCode  string
+	outcome  string // ok | error | blocked
+	finish   string
+	output   strings.Builder
+	inTok    int64
+	outTok   int64
+	provided bool // token counts came from the provider
+	ttft     time.Duration
+	findings []event.Trigger
+	action   scan.Action
+	attrs    map[string]any
+	redactIn []scan.Finding
+	outFinds []scan.Finding
+	streamed bool
+}
+
+type span struct{ start, end int }
+
+func (g *Gateway) serveInference(ep endpoint) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := &call{g: g, r: r, ep: ep, start: time.Now(), id: newRequestID(), outcome: "ok", action: scan.ActionAllow}
+		w.Header().Set("X-Warden-Request-Id", c.id)
+		c.serve(w)
+		if c.streamed {
+			c.record(c.outFinds, scan.Output)
+		}
+		g.requests.WithLabelValues(ep.path(), strconv.Itoa(c.status)).Inc()
+		if c.rt != nil {
+			g.overhead.Observe(max(0, time.Since(c.start)-c.upWait).Seconds())
+			g.inferenceEvent(c)
+		}
+	}
+}
+
+func (c *call) fail(w http.ResponseWriter, e *apiError, outcome string) {
+	c.status, c.errCode, c.outcome = e.status, e.code, outcome
+	writeAPIError(w, e)
+}
+
+func (c *call) serve(w http.ResponseWriter) {
+	g, r := c.g, c.r
+	k, aerr := g.authenticate(r)
+	c.key = k
+	if aerr != nil {
+		g.accessEvent(r, k, "", "invoke", aerr, c.id)
+		c.status = aerr.status
+		writeAPIError(w, aerr)
+		return
+	}
+	buf := g.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer g.bufs.Put(buf)
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, g.opts.MaxBodyBytes)); err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			c.status = http.StatusRequestEntityTooLarge
+			writeError(w, c.status, "invalid_request_error", "body_too_large", "Request body too large.")
+			return
+		}
+		c.status = http.StatusBadRequest
+		writeError(w, c.status, "invalid_request_error", "body_read_error", "Could not read the request body.")
+		return
+	}
+	body := buf.Bytes()
+	if err := json.Unmarshal(body, &c.f); err != nil {
+		c.status = http.StatusBadRequest
+		writeError(w, c.status, "invalid_request_error", "invalid_json", "The request body is not valid JSON for this endpoint.")
+		return
+	}
+	if c.f.Model == "" {
+		c.status = http.StatusBadRequest
+		writeError(w, c.status, "invalid_request_error", "missing_model", "The request body must name a model.")
+		return
+	}
+	rt := g.routes().routes[c.f.Model]
+	if rt == nil {
+		e := policyError(http.StatusNotFound, "model_not_found", "The model "+strconv.Quote(c.f.Model)+" is not in Warden's inventory.")
+		g.accessEvent(r, k, c.f.Model, "invoke", e, c.id)
+		c.status = e.status
+		writeAPIError(w, e)
+		return
+	}
+	c.rt = rt
+	c.extractInput()
+	if e := c.authorize(); e != nil {
+		g.accessEvent(r, k, rt.model.Name, "invoke", e, c.id)
+		c.fail(w, e, "blocked")
+		return
+	}
+	g.accessEvent(r, k, rt.model.Name, "invoke", nil, c.id)
+	if rt.err != nil || len(rt.upstreams) == 0 {
+		g.log.Error("model route misconfigured", "model", rt.model.Name, "err", rt.err)
+		c.fail(w, &apiError{status: http.StatusServiceUnavailable, typ: "upstream_error", code: "route_misconfigured", msg: "The route for this model is misconfigured."}, "error")
+		return
+	}
+	// Input scanning.
+	if c.input != "" && g.opts.Scanner != nil {
+		fs, act, err := g.scanText(r.Context(), rt, c.input, scan.Input)
+		c.record(fs, scan.Input)
+		if err != nil && !rt.failOpen {
+			c.setAttr("warden.scan_error", "input")
+			c.fail(w, policyError(http.StatusServiceUnavailable, "scanner_unavailable", "Warden could not scan this request and the model's policy is fail-closed."), "blocked")
+			return
+		}
+		if err != nil {
+			c.setAttr("warden.scan_error", "input")
+		}
+		c.action = c.action.Stronger(act)
+		switch act {
+		case scan.ActionBlock:
+			c.fail(w, policyError(http.StatusForbidden, "content_blocked", "Request blocked by Warden policy: "+topCategory(fs, rt, scan.Input)+" detected in the input."), "blocked")
+			return
+		case scan.ActionRedact:
+			c.redactIn = fs
+		}
+	}
+	// Forward.
+	var addUsage bool
+	if c.f.Stream && c.ep != epEmbeddings {
+		addUsage = c.f.StreamOptions == nil || !c.f.StreamOptions.IncludeUsage
+	}
+	if c.redactIn != nil {
+		nb, err := c.redactedBody(body)
+		if err != nil {
+			c.fail(w, &apiError{status: http.StatusBadRequest, typ: "invalid_request_error", code: "invalid_json", msg: "Could not redact the request body."}, "error")
+			return
+		}
+		body = nb
+	}
+	c.forward(w, body, addUsage)
+}
+
+// authorize applies model containment, the access policy and rate limits.
+func (c *call) authorize() *apiError {
+	g, k, rt := c.g, c.key, c.rt
+	if ok, code, reason := rt.allowedFor(k.Groups, k.Models); !ok {
+		return policyError(http.StatusForbidden, code, reason+".")
+	}
+	if g.opts.Contain != nil {
+		if _, ok := g.opts.Contain.ModelPaused(rt.model.Name); ok {
+			return policyError(http.StatusServiceUnavailable, "model_paused", "The route to model "+strconv.Quote(rt.model.Name)+" is paused by Warden containment; try again later.")
+		}
+		if a, ok := g.opts.Contain.ConsumerRateLimit(k.Consumer); ok {
+			if ok, wait := g.limits.get("crpm:"+k.Consumer).take(g.opts.Now(), float64(a.RPM), 1); !ok {
+				e := policyError(http.StatusTooManyRequests, "rate_limit_exceeded", "Rate limit for this consumer reached (containment).")
+				e.retryAfter = retryAfter(wait)
+				return e
+			}
+		}
+	}
+	now := g.opts.Now()
+	if k.RPM > 0 {
+		if ok, wait := g.limits.get("rpm:"+k.ID).take(now, float64(k.RPM), 1); !ok {
+			e := policyError(http.StatusTooManyRequests, "rate_limit_exceeded", "Requests-per-minute limit of this key reached.")
+			e.retryAfter = retryAfter(wait)
+			return e
+		}
+	}
+	if k.TPM > 0 {
+		if ok, wait := g.limits.get("tpm:"+k.ID).take(now, float64(k.TPM), float64(estimateTokens(c.input))); !ok {
+			e := policyError(http.StatusTooManyRequests, "rate_limit_exceeded", "Tokens-per-minute limit of this key reached.")
+			e.retryAfter = retryAfter(wait)
+			return e
+		}
+	}
+	return nil
+}
+
+func estimateTokens(s string) int64 { return int64((len(s) + 3) / 4) }
+
+// extractInput collects the text of the request for scanning and the event.
+func (c *call) extractInput() {
+	var b strings.Builder
+	add := func(s string) {
+		if s == "" {
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		st := b.Len()
+		b.WriteString(s)
+		c.spans = append(c.spans, span{st, b.Len()})
+	}
+	for _, m := range c.f.Messages {
+		add(contentText(m.Content))
+	}
+	if len(c.f.Prompt) > 0 {
+		add(contentText(c.f.Prompt))
+	}
+	if len(c.f.Input) > 0 {
+		add(contentText(c.f.Input))
+	}
+	c.input = b.String()
+}
+
+// contentText reads a string, an array of strings, or an array of {type, text} parts.
+func contentText(raw json.RawMessage) string {
+	if len(raw) == 0 || raw[0] == 'n' {
+		return ""
+	}
+	if raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+		return ""
+	}
+	var parts []json.RawMessage
+	if raw[0] != '[' || json.Unmarshal(raw, &parts) != nil {
+		return ""
+	}
+	var out []string
+	for _, p := range parts {
+		if len(p) > 0 && p[0] == '"' {
+			var s string
+			if json.Unmarshal(p, &s) == nil {
+				out = append(out, s)
+			}
+			continue
+		}
+		var part struct {
+			Text string `json:"text"`
+		}
+		if json.Unmarshal(p, &part) == nil && part.Text != "" {
+			out = append(out, part.Text)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// redactedBody rewrites string message contents (or a string prompt/input) with the input
+// findings redacted. This path re-encodes the body; it only runs when the policy says redact.
+func (c *call) redactedBody(body []byte) ([]byte, error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, err
+	}
+	shift := func(sp span) []scan.Finding {
+		var out []scan.Finding
+		for _, f := range c.redactIn {
+			if f.Start >= sp.start && f.End <= sp.end {
+				f.Start -= sp.start
+				f.End -= sp.start
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	i := 0 // index into c.spans, in extractInput order
+	if len(c.f.Messages) > 0 {
+		var msgs []map[string]json.RawMessage
+		if err := json.Unmarshal(doc["messages"], &msgs); err != nil {
+			return nil, err
+		}
+		for mi, m := range c.f.Messages {
+			if contentText(m.Content) == "" {
+				continue
+			}
+			sp := c.spans[i]
+			i++
+			var s string
+			if json.Unmarshal(m.Content, &s) != nil {
+				continue // multi-part content is scanned and flagged but not rewritten
+			}
+			red, _ := json.Marshal(scan.Redact(s, shift(sp)))
+			msgs[mi]["content"] = red
+		}
+		b, err := json.Marshal(msgs)
+		if err != nil {
+			return nil, err
+		}
+		doc["messages"] = b
+	}
+	for _, field := range []string{"prompt", "input"} {
+		raw := doc[field]
+		var s string
+		if len(raw) == 0 || json.Unmarshal(raw, &s) != nil || s == "" || i >= len(c.spans) {
+			continue
+		}
+		red, _ := json.Marshal(scan.Redact(s, shift(c.spans[i])))
+		doc[field] = red
+		i++
+	}
+	c.setAttr("warden.input_redacted", true)
+	return json.Marshal(doc)
+}
+
+func (c *call) setAttr(k string, v any) {
+	if c.attrs == nil {
+		c.attrs = map[string]any{}
+	}
+	c.attrs[k] = v
+}
+
+// record adds findings as event triggers.
+func (c *call) record(fs []scan.Finding, role scan.Role) {
+	for _, f := range fs {
+		c.findings = append(c.findings, event.Trigger{Detector: f.Detector, Category: f.Category, Score: clamp01(f.Score), Role: string(role), Start: f.Start, End: f.End})
+	}
+}
+
+func clamp01(x float64) float64 { return min(1, max(0, x)) }
+
+// topCategory names the category of the strongest finding that triggered the action.
+func topCategory(fs []scan.Finding, rt *route, role scan.Role) string {
+	best, bestScore := "content", -1.0
+	for _, f := range fs {
+		if rt.policy.Triggers(role, f) == scan.ActionBlock && f.Score > bestScore {
+			best, bestScore = f.Category, f.Score
+		}
+	}
+	return best
+}
+
+var errAllUpstreamsFailed = errors.New("all upstreams failed")
+
+// send tries the route's upstreams in order: a connection error or a 5xx moves to the next.
+// The returned response's body belongs to the caller.
+func (c *call) send(ctx context.Context, body []byte, addUsage bool) (*http.Response, error) {
+	g := c.g
+	patched := g.bufs.Get().(*bytes.Buffer)
+	defer g.bufs.Put(patched)
+	var lastErr error
+	for i := range c.rt.upstreams {
+		up := &c.rt.upstreams[i]
+		model := ""
+		if up.model != c.f.Model {
+			model = up.model
+		}
+		out := body
+		if model != "" || addUsage {
+			patched.Reset()
+			if err := patchBody(patched, body, model, addUsage); err != nil {
+				return nil, err
+			}
+			out = patched.Bytes()
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, up.base+c.ep.upstreamPath(), bytes.NewReader(out))
+		if err != nil {
+			lastErr = errors.New("invalid upstream request")
+			continue
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if c.f.Stream {
+			req.Header.Set("Accept", "text/event-stream")
+		} else {
+			req.Header.Set("Accept", "application/json")
+		}
+		req.Header.Set("X-Warden-Request-Id", c.id)
+		if up.apiKey != "" {
+			req.Header.Set("Authorization", "Bearer "+up.apiKey)
+		}
+		if i > 0 {
+			g.fallbacks.WithLabelValues(c.rt.model.Name).Inc()
+		}
+		c.up = up
+		resp, err := g.opts.Transport.RoundTrip(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			// The transport error may contain the URL but never the header; log the host only.
+			g.log.Warn("upstream request failed", "model", c.rt.model.Name, "upstream", up.host, "attempt", i)
+			lastErr = errAllUpstreamsFailed
+			continue
+		}
+		if resp.StatusCode >= 500 && i+1 < len(c.rt.upstreams) {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			g.log.Warn("upstream answered 5xx; trying fallback", "model", c.rt.model.Name, "upstream", up.host, "status", resp.StatusCode)
+			lastErr = errAllUpstreamsFailed
+			continue
+		}
+		return resp, nil
+	}
+	if lastErr == nil {
+		lastErr = errAllUpstreamsFailed
+	}
+	return nil, lastErr
+}
+
+func (c *call) forward(w http.ResponseWriter, body []byte, addUsage bool) {
+	g := c.g
+	timeout := c.rt.model.Timeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(c.r.Context(), timeout)
+	defer cancel()
+	t0 := time.Now()
+	resp, err := c.send(ctx, body, addUsage)
+	if err != nil {
+		c.upWait += time.Since(t0)
+		switch {
+		case c.r.Context().Err() != nil:
+			c.status, c.outcome, c.finish, c.errCode = 499, "error", "client_cancel", "client_cancel"
+		case errors.Is(err, context.DeadlineExceeded):
+			c.fail(w, &apiError{status: http.StatusGatewayTimeout, typ: "upstream_error", code: "upstream_timeout", msg: "The upstream model did not answer in time."}, "error")
+			c.finish = "timeout"
+		default:
+			c.fail(w, &apiError{status: http.StatusBadGateway, typ: "upstream_error", code: "upstream_unavailable", msg: "No upstream for this model is reachable."}, "error")
+			c.finish = "upstream_error"
+		}
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		// The provider rejected Warden's credential; its message may quote part of it.
+		c.upWait += time.Since(t0)
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		g.log.Error("upstream rejected the gateway's credential", "model", c.rt.model.Name, "upstream", c.up.host, "status", resp.StatusCode)
+		c.fail(w, &apiError{status: http.StatusBadGateway, typ: "upstream_error", code: "upstream_auth_failed", msg: "The upstream rejected Warden's credentials for this model."}, "error")
+		c.finish = "upstream_error"
+		return
+	}
+	if c.f.Stream && resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		c.stream(ctx, w, resp, t0, addUsage)
+		return
+	}
+	c.complete(w, resp, t0)
+}
+
+// completion is the part of a non-streamed answer the gateway reads.
+type completion struct {
+	Choices []struct {
+		Message *struct {
+			Content *string `json:"content"`
+		} `json:"message"`
+		Text         *string `json:"text"`
+		FinishReason string  `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *struct {
+		PromptTokens     int64 `json:"prompt_tokens"`
+		CompletionTokens int64 `json:"completion_tokens"`
+	} `json:"usage"`
+}
+
+func (c *call) complete(w http.ResponseWriter, resp *http.Response, t0 time.Time) {
+	g := c.g
+	buf := g.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer g.bufs.Put(buf)
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, g.opts.MaxResponseBytes+1))
+	c.upWait += time.Since(t0)
+	if err != nil {
+		if c.r.Context().Err() != nil {
+			c.status, c.outcome, c.finish, c.errCode = 499, "error", "client_cancel", "client_cancel"
+			return
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			c.fail(w, &apiError{status: http.StatusGatewayTimeout, typ: "upstream_error", code: "upstream_timeout", msg: "The upstream model did not answer in time."}, "error")
+			c.finish = "timeout"
+			return
+		}
+		c.fail(w, &apiError{status: http.StatusBadGateway, typ: "upstream_error", code: "upstream_read_error", msg: "The upstream connection failed mid-response."}, "error")
+		c.finish = "upstream_error"
+		return
+	}
+	if int64(buf.Len()) > g.opts.MaxResponseBytes {
+		c.fail(w, &apiError{status: http.StatusBadGateway, typ: "upstream_error", code: "upstream_response_too_large", msg: "The upstream response exceeds Warden's limit."}, "error")
+		return
+	}
+	out := buf.Bytes()
+	c.status = resp.StatusCode
+	if resp.StatusCode >= 300 {
+		c.outcome, c.errCode, c.finish = "error", "upstream_"+strconv.Itoa(resp.StatusCode), "upstream_error"
+	} else if c.ep != epEmbeddings {
+		var comp completion
+		if json.Unmarshal(out, &comp) == nil {
+			texts := make([]string, len(comp.Choices))
+			for i, ch := range comp.Choices {
+				switch {
+				case ch.Message != nil && ch.Message.Content != nil:
+					texts[i] = *ch.Message.Content
+				case ch.Text != nil:
+					texts[i] = *ch.Text
+				}
+				if i == 0 {
+					c.finish = ch.FinishReason
+				}
+			}
+			c.output.WriteString(strings.Join(texts, "\n"))
+			if comp.Usage != nil {
+				c.inTok, c.outTok, c.provided = comp.Usage.PromptTokens, comp.Usage.CompletionTokens, true
+			}
+			if nb, blocked := c.scanOutputs(w, out, texts); blocked {
+				return
+			} else if nb != nil {
+				out = nb
+			}
+		}
+	} else {
+		var emb struct {
+			Usage *struct {
+				PromptTokens int64 `json:"prompt_tokens"`
+			} `json:"usage"`
+		}
+		if json.Unmarshal(out, &emb) == nil && emb.Usage != nil {
+			c.inTok, c.provided = emb.Usage.PromptTokens, true
+		}
+		c.finish = "stop"
+	}
+	h := w.Header()
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		h.Set("Content-Type", ct)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(resp.StatusCode)
+	w.Write(out)
+}
+
+// scanOutputs scans each choice; it writes the block error itself (blocked = true) or returns
+// a rewritten body when the policy redacts.
+func (c *call) scanOutputs(w http.ResponseWriter, body []byte, texts []string) ([]byte, bool) {
+	g := c.g
+	if g.opts.Scanner == nil {
+		return nil, false
+	}
+	act := scan.ActionAllow
+	per := make([][]scan.Finding, len(texts))
+	var scanErr error
+	for i, t := range texts {
+		fs, a, err := g.scanText(c.r.Context(), c.rt, t, scan.Output)
+		if err != nil {
+			scanErr = err
+		}
+		per[i] = fs
+		c.record(fs, scan.Output)
+		c.outFinds = append(c.outFinds, fs...)
+		act = act.Stronger(a)
+	}
+	if scanErr != nil {
+		c.setAttr("warden.scan_error", "output")
+		if !c.rt.failOpen {
+			c.fail(w, policyError(http.StatusServiceUnavailable, "scanner_unavailable", "Warden could not scan the response and the model's policy is fail-closed."), "blocked")
+			c.action = scan.ActionBlock
+			return nil, true
+		}
+	}
+	c.action = c.action.Stronger(act)
+	switch act {
+	case scan.ActionBlock:
+		var all []scan.Finding
+		for _, fs := range per {
+			all = append(all, fs...)
+		}
+		c.fail(w, policyError(http.StatusForbidden, "output_blocked", "Response blocked by Warden policy: "+topCategory(all, c.rt, scan.Output)+" detected in the output."), "blocked")
+		c.finish = "blocked"
+		return nil, true
+	case scan.ActionRedact:
+		nb, err := redactChoices(body, per, texts)
+		if err != nil {
+			c.fail(w, policyError(http.StatusForbidden, "output_blocked", "Response withheld: Warden could not redact it."), "blocked")
+			return nil, true
+		}
+		return nb, false
+	}
+	return nil, false
+}
+
+// redactChoices rewrites choices[i].message.content / choices[i].text with redactions.
+func redactChoices(body []byte, per [][]scan.Finding, texts []string) ([]byte, error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, err
+	}
+	var choices []map[string]json.RawMessage
+	if err := json.Unmarshal(doc["choices"], &choices); err != nil {
+		return nil, err
+	}
+	for i := range choices {
+		if i >= len(per) || len(per[i]) == 0 {
+			continue
+		}
+		red, _ := json.Marshal(scan.Redact(texts[i], per[i]))
+		if msg, ok := choices[i]["message"]; ok {
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(msg, &m); err != nil {
+				return nil, err
+			}
+			m["content"] = red
+			choices[i]["message"], _ = json.Marshal(m)
+		} else {
+			choices[i]["text"] = red
+		}
+	}
+	b, err := json.Marshal(choices)
+	if err != nil {
+		return nil, err
+	}
+	doc["choices"] = b
+	return json.Marshal(doc)
+}
+
+// chunk is the part of a stream chunk the gateway reads.
+type chunk struct {
+	Choices []struct {
+		Delta *struct {
+			Content string `json:"content"`
+		} `json:"delta"`
+		Text         string  `json:"text"`
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *struct {
+		PromptTokens     int64 `json:"prompt_tokens"`
+		CompletionTokens int64 `json:"completion_tokens"`
+	} `json:"usage"`
+}
+
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
+
+// stream passes SSE events through one by one, flushing each; it reads each data chunk for
+// text, finish reason and usage, scans the accumulated text as it grows, drops the usage-only
+// chunk the client did not ask for, and cuts the stream on a block when configured to.
+func (c *call) stream(ctx context.Context, w http.ResponseWriter, resp *http.Response, t0 time.Time, addedUsage bool) {
+	g := c.g
+	fl, _ := w.(http.Flusher)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	c.status, c.streamed = http.StatusOK, true
+	if fl != nil {
+		fl.Flush()
+	}
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(resp.Body)
+	defer func() { br.Reset(nil); readers.Put(br) }()
+	var ev bytes.Buffer // the current SSE event, lines included
+	var lastScan int
+	var firstByte bool
+	cut := !g.opts.KeepStreamOnBlock
+	for {
+		tr := time.Now()
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A very long line: collect it whole.
+			long := append([]byte(nil), line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
+		c.upWait += time.Since(tr)
+		if len(line) > 0 {
+			ev.Write(line)
+		}
+		if err != nil {
+			c.endStream(ctx, err)
+			if ev.Len() > 0 && c.outcome == "ok" {
+				w.Write(ev.Bytes())
+				if fl != nil {
+					fl.Flush()
+				}
+			}
+			return
+		}
+		if len(bytes.TrimRight(line, "\r\n")) != 0 {
+			continue // the event is not complete yet
+		}
+		forward, done := c.onEvent(ev.Bytes(), addedUsage)
+		// Scan the accumulated text each time it grew by a quarter (at least 64 bytes), and at
+		// the end: O(n) scanning in total, and a block stops the stream close to the finding.
+		if grown := c.output.Len() - lastScan; g.opts.Scanner != nil && grown > 0 && (done || grown >= max(64, lastScan/4)) {
+			lastScan = c.output.Len()
+			if c.scanStream(ctx) && cut {
+				c.cutStream(w, fl)
+				return
+			}
+		}
+		if forward {
+			if _, werr := w.Write(ev.Bytes()); werr != nil {
+				c.outcome, c.finish, c.errCode = "error", "client_cancel", "client_cancel"
+				return
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+			if !firstByte && c.output.Len() > 0 {
+				firstByte = true
+				c.ttft = time.Since(c.start)
+			}
+		}
+		ev.Reset()
+		if done {
+			if c.finish == "" {
+				c.finish = "stop"
+			}
+			return
+		}
+	}
+}
+
+// onEvent inspects one complete SSE event.
+func (c *call) onEvent(ev []byte, addedUsage bool) (forward, done bool) {
+	forward = true
+	for line := range bytes.SplitSeq(ev, []byte("\n")) {
+		data, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:"))
+		if !ok {
+			continue
+		}
+		data = bytes.TrimSpace(data)
+		if bytes.Equal(data, []byte("[DONE]")) {
+			return true, true
+		}
+		var ch chunk
+		if json.Unmarshal(data, &ch) != nil {
+			continue
+		}
+		for i, choice := range ch.Choices {
+			if choice.Delta != nil {
+				c.output.WriteString(choice.Delta.Content)
+			} else {
+				c.output.WriteString(choice.Text)
+			}
+			if choice.FinishReason != nil && *choice.FinishReason != "" && i == 0 {
+				c.finish = *choice.FinishReason
+			}
+		}
+		if ch.Usage != nil {
+			c.inTok, c.outTok, c.provided = ch.Usage.PromptTokens, ch.Usage.CompletionTokens, true
+			if addedUsage && len(ch.Choices) == 0 {
+				forward = false // the client did not ask for the usage chunk
+			}
+		}
+	}
+	return forward, false
+}
+
+// scanStream scans the accumulated output; it reports whether the stream must be cut.
+func (c *call) scanStream(ctx context.Context) bool {
+	fs, act, err := c.g.scanText(ctx, c.rt, c.output.String(), scan.Output)
+	c.outFinds = fs // each scan covers the whole text so far
+	if err != nil {
+		c.setAttr("warden.scan_error", "output")
+		return !c.rt.failOpen
+	}
+	if act == scan.ActionRedact {
+		// Text already sent cannot be redacted; record a flag and say why.
+		c.setAttr("warden.stream_redact_unavailable", true)
+		act = scan.ActionFlag
+	}
+	c.action = c.action.Stronger(act)
+	return act == scan.ActionBlock
+}
+
+func (c *call) cutStream(w http.ResponseWriter, fl http.Flusher) {
+	msg, _ := json.Marshal(map[string]any{"error": map[string]any{"message": "Stream cut by Warden policy: " + topCategory(c.outFinds, c.rt, scan.Output) + " detected in the output.", "type": "warden_policy", "code": "output_blocked", "param": nil}})
+	w.Write([]byte("data: "))
+	w.Write(msg)
+	w.Write([]byte("\n\ndata: [DONE]\n\n"))
+	if fl != nil {
+		fl.Flush()
+	}
+	c.outcome, c.finish, c.errCode, c.action = "blocked", "blocked", "output_blocked", scan.ActionBlock
+}
+
+// endStream records why a stream ended without [DONE].
+func (c *call) endStream(ctx context.Context, err error) {
+	switch {
+	case c.r.Context().Err() != nil:
+		c.outcome, c.finish, c.errCode = "error", "client_cancel", "client_cancel"
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		c.outcome, c.finish, c.errCode = "error", "timeout", "upstream_timeout"
+	case errors.Is(err, io.EOF) && c.finish != "":
+		// Upstream closed after its finish chunk without [DONE]: a normal end.
+	default:
+		c.outcome, c.finish, c.errCode = "error", "upstream_error", "upstream_stream_error"
+	}
+}
+
+// inferenceEvent builds and queues the inference event of a routed call.
+func (g *Gateway) inferenceEvent(c *call) {
+	if g.opts.Emitter == nil {
+		return
+	}
+	m := &c.rt.model
+	out := c.output.String()
+	ev := &event.Event{
+		Type:        event.TypeInference,
+		Time:        c.start.UTC(),
+		Environment: g.opts.Environment,
+		Model:       event.Model{Name: m.Name, Version: m.Version},
+		Source:      event.Source{IP: g.clientIP(c.r), Client: c.r.UserAgent(), Endpoint: c.ep.path()},
+		Request:     &event.Request{ID: c.id},
+		Response:    &event.Response{Status: c.outcome, ErrorCode: c.errCode, FinishReason: c.finish},
+		Attributes:  c.attrs,
+	}
+	if c.up != nil {
+		ev.Source.Destination = c.up.host
+		if c.up.model != m.Name {
+			ev.Model.Upstream = c.up.model
+		}
+	}
+	if c.key != nil {
+		ev.Actor = event.Actor{APIKeyID: c.key.ID, Consumer: c.key.Consumer, Groups: c.key.Groups}
+	}
+	ev.Actor.User = c.f.User
+	if u := c.r.Header.Get("X-Warden-User"); u != "" {
+		ev.Actor.User = u
+	}
+	ev.Actor.Session = c.r.Header.Get("X-Warden-Session")
+	lat := float64(time.Since(c.start).Microseconds()) / 1000
+	ev.Response.LatencyMS = &lat
+	if c.f.Stream && c.ttft > 0 {
+		t := float64(c.ttft.Microseconds()) / 1000
+		ev.Response.TTFTMS = &t
+	}
+	forwarded := c.up != nil
+	if forwarded {
+		in, outT := c.inTok, c.outTok
+		if !c.provided {
+			in, outT = estimateTokens(c.input), estimateTokens(out)
+			ev.Response.TokensEstimated = true
+		}
+		ev.Request.InputTokens, ev.Response.OutputTokens = &in, &outT
+		cost := float64(in)*m.Price.InputPerMTok/1e6 + float64(outT)*m.Price.OutputPerMTok/1e6
+		ev.CostUSD = &cost
+		if k := c.key; k != nil && k.TPM > 0 {
+			// Settle the token bucket: the request reserved its estimated input only.
+			g.limits.get("tpm:" + k.ID).adjust(float64(estimateTokens(c.input) - in - outT))
+		}
+	}
+	// Text per store_text: none keeps hashes and lengths only; redacted applies the findings.
+	var inFinds []scan.Finding
+	for _, t := range c.findings {
+		if t.Role == string(scan.Input) {
+			inFinds = append(inFinds, scan.Finding{Detector: t.Detector, Category: t.Category, Score: t.Score, Start: t.Start, End: t.End})
+		}
+	}
+	switch m.StoreText {
+	case "full":
+		ev.Request.Input, ev.Response.Output = c.input, out
+	case "none":
+		if c.input != "" {
+			ev.Request.InputSHA256, ev.Request.InputChars = sha256Hex(c.input), len(c.input)
+		}
+		if out != "" {
+			ev.Response.OutputSHA256, ev.Response.OutputChars = sha256Hex(out), len(out)
+		}
+	default:
+		ev.Request.Input = scan.Redact(c.input, inFinds)
+		ev.Response.Output = scan.Redact(out, c.outFinds)
+	}
+	if len(c.findings) > 0 || c.action != scan.ActionAllow {
+		ev.Safety = &event.Safety{Triggers: c.findings, Action: string(c.action)}
+	}
+	if c.f.Stream && !forwarded {
+		ev.Response.TTFTMS = nil
+	}
+	g.events.push(ev)
+}
+
+func sha256Hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}

@@ -1,0 +1,122 @@
+package gateway
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"unsafe"
+
+	"github.com/warden-ai/warden/internal/config"
+	"github.com/warden-ai/warden/internal/scan"
+)
+
+// upstream is one resolved endpoint of a route.
+type upstream struct {
+	base   string // URL without trailing slash and without user info, e.g. https://api.openai.com/v1
+	host   string // recorded on events as the destination
+	model  string
+	apiKey string // never logged, recorded or returned
+}
+
+// route is a model of the inventory, prepared for the hot path.
+type route struct {
+	model     config.Model
+	upstreams []upstream
+	policy    scan.Policy
+	failOpen  bool
+	scanCtx   scan.Context
+	err       error // configuration problem, reported as 503 without details
+}
+
+type routeTable struct {
+	data   *config.Model
+	n      int
+	routes map[string]*route
+	list   []*route // inventory order
+}
+
+func (g *Gateway) routes() *routeTable {
+	ms := g.opts.Models()
+	t := g.table.Load()
+	if t != nil && t.n == len(ms) && t.data == unsafe.SliceData(ms) {
+		return t
+	}
+	t = buildRoutes(ms, g.opts.Getenv)
+	g.table.Store(t)
+	return t
+}
+
+func buildRoutes(ms []config.Model, getenv func(string) string) *routeTable {
+	t := &routeTable{data: unsafe.SliceData(ms), n: len(ms), routes: make(map[string]*route, len(ms))}
+	for _, m := range ms {
+		r := &route{model: m, policy: policyFor(m), scanCtx: scan.Context{Model: m.Name, SystemPrompt: m.SystemPrompt, Canaries: m.Canaries}}
+		r.failOpen = !r.policy.FailClosed
+		if m.FailOpen != nil {
+			r.failOpen = *m.FailOpen
+		}
+		ups := slices.Concat([]config.Upstream{m.Upstream}, m.Fallbacks)
+		for i, u := range ups {
+			if u.URL == "" {
+				if i == 0 {
+					r.err = fmt.Errorf("model %q has no upstream url", m.Name)
+				}
+				continue
+			}
+			pu, err := url.Parse(u.URL)
+			if err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
+				r.err = fmt.Errorf("model %q: upstream %d: invalid url", m.Name, i)
+				continue
+			}
+			pu.User = nil
+			up := upstream{base: strings.TrimRight(pu.String(), "/"), host: pu.Host, model: u.Model}
+			if up.model == "" {
+				up.model = m.Upstream.Model
+			}
+			if up.model == "" {
+				up.model = m.Name
+			}
+			if u.APIKeyEnv != "" {
+				up.apiKey = getenv(u.APIKeyEnv)
+			}
+			r.upstreams = append(r.upstreams, up)
+		}
+		t.routes[m.Name] = r
+		t.list = append(t.list, r)
+	}
+	return t
+}
+
+// policyFor is the tier default policy with the model's per-category overrides: an override
+// applies to the category in both roles from a score of 0.5, and role-qualified keys
+// ("output:pii") or detector names ("pii.email") may be given too.
+func policyFor(m config.Model) scan.Policy {
+	p := scan.DefaultPolicy(m.RiskTier)
+	for key, act := range m.Scanning {
+		r := scan.Rule{Threshold: 0.5, Action: scan.Action(act)}
+		if old, ok := p.Rules[key]; ok {
+			r.Threshold = old.Threshold
+		}
+		p.Rules[key] = r
+		if !strings.Contains(key, ":") {
+			for _, role := range []string{"input:", "output:"} {
+				if old, ok := p.Rules[role+key]; ok {
+					p.Rules[role+key] = scan.Rule{Threshold: old.Threshold, Action: scan.Action(act)}
+				}
+			}
+		}
+	}
+	return p
+}
+
+// allowedFor reports whether the key's groups and model list admit the route; reason and code
+// describe a denial.
+func (r *route) allowedFor(groups, models []string) (ok bool, code, reason string) {
+	if len(models) > 0 && !slices.Contains(models, r.model.Name) {
+		return false, "model_not_allowed", "the key is not allowed to use this model"
+	}
+	if len(r.model.AllowedGroups) > 0 && !slices.ContainsFunc(groups, func(g string) bool { return slices.Contains(r.model.AllowedGroups, g) }) {
+		return false, "group_not_allowed", "the consumer is not in a group allowed to use this model"
+	}
+	return true, "", ""
+}

@@ -1,0 +1,458 @@
+// Package upstreamsim is the simulated upstream model: a test and demo fixture — not a model —
+// that speaks the OpenAI wire format (chat completions with and without SSE streaming, including
+// the usage chunk requested by stream_options.include_usage; completions; embeddings; the model
+// list) with canned behaviours chosen per request:
+//
+//	echo         (default) answer "You said: <last user message>"
+//	leak-secret  answer with an AWS-style access key and a private key marker in the text
+//	leak-pii     answer with an e-mail address, a phone number and a valid-checksum card number
+//	refuse       answer with a refusal
+//	slow         wait Options.SlowDelay (default 2 s) before answering, honouring cancellation
+//	error        answer 500 with an OpenAI-style error body
+//
+// A behaviour is selected by the cue "[sim:<behaviour>]" anywhere in the prompt, or by an
+// upstream model name ending in "-<behaviour>" (for example "sim-leak-pii").
+package upstreamsim
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Behaviour names.
+const (
+	Echo       = "echo"
+	LeakSecret = "leak-secret"
+	LeakPII    = "leak-pii"
+	Refuse     = "refuse"
+	Slow       = "slow"
+	Error      = "error"
+)
+
+var behaviours = []string{LeakSecret, LeakPII, Refuse, Slow, Error, Echo}
+
+// Canned texts. The secret and card are well-known test values, not real credentials.
+const (
+	SecretText  = "Sure. The deploy credentials are AKIAIOSFODNN7EXAMPLE with secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY, keep them safe."
+	PIIText     = "The customer is Jane Roe, email jane.roe@example.com, phone +1 415 555 0132, card 4111 1111 1111 1111."
+	RefusalText = "I'm sorry, but I can't help with that request."
+)
+
+// Options configure the simulated upstream.
+type Options struct {
+	// APIKey, when set, is required as "Authorization: Bearer <APIKey>" (401 otherwise).
+	APIKey string
+	// Latency is added before every answer (and before the first chunk of a stream).
+	Latency time.Duration
+	// ChunkDelay is the pause between stream chunks.
+	ChunkDelay time.Duration
+	// SlowDelay is how long the slow behaviour waits (default 2s).
+	SlowDelay time.Duration
+	// Models are listed by GET /v1/models (default: "sim-model").
+	Models []string
+	// EmbeddingDims is the length of embedding vectors (default 8).
+	EmbeddingDims int
+}
+
+// Request is what the simulator saw of one request, for tests.
+type Request struct {
+	Path          string
+	Model         string
+	Stream        bool
+	IncludeUsage  bool
+	Authorization string
+	Body          []byte
+}
+
+// Server is the simulated upstream; it is an http.Handler.
+type Server struct {
+	opts     Options
+	mu       sync.Mutex
+	requests []Request
+	record   atomic.Bool
+	canceled atomic.Int64
+	served   atomic.Int64
+}
+
+// New returns a simulated upstream.
+func New(opts Options) *Server {
+	if opts.SlowDelay == 0 {
+		opts.SlowDelay = 2 * time.Second
+	}
+	if len(opts.Models) == 0 {
+		opts.Models = []string{"sim-model"}
+	}
+	if opts.EmbeddingDims <= 0 {
+		opts.EmbeddingDims = 8
+	}
+	return &Server{opts: opts}
+}
+
+// Record turns request recording (see Requests) on or off; it is off by default so benchmarks
+// do not accumulate memory.
+func (s *Server) Record(on bool) { s.record.Store(on) }
+
+// Requests returns the recorded requests.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Canceled counts requests whose client went away before the answer was complete.
+func (s *Server) Canceled() int64 { return s.canceled.Load() }
+
+// Served counts requests answered completely.
+func (s *Server) Served() int64 { return s.served.Load() }
+
+type request struct {
+	Model         string `json:"model"`
+	Stream        bool   `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	Messages []struct {
+		Role    string          `json:"role"`
+		Content json.RawMessage `json:"content"`
+	} `json:"messages"`
+	Prompt    json.RawMessage `json:"prompt"`
+	Input     json.RawMessage `json:"input"`
+	MaxTokens int             `json:"max_tokens"`
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.opts.APIKey != "" && r.Header.Get("Authorization") != "Bearer "+s.opts.APIKey {
+		writeError(w, http.StatusUnauthorized, "invalid_api_key", "Incorrect API key provided.")
+		return
+	}
+	if r.Method == http.MethodGet && r.URL.Path == "/v1/models" {
+		data := make([]map[string]any, len(s.opts.Models))
+		for i, m := range s.opts.Models {
+			data[i] = map[string]any{"id": m, "object": "model", "created": 1700000000, "owned_by": "warden-simulated-upstream"}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
+		return
+	}
+	if r.Method != http.MethodPost {
+		writeError(w, http.StatusNotFound, "not_found", "unknown endpoint")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 32<<20))
+	if err != nil {
+		return
+	}
+	var req request
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_json", "could not parse the JSON body")
+		return
+	}
+	includeUsage := req.StreamOptions != nil && req.StreamOptions.IncludeUsage
+	if s.record.Load() {
+		s.mu.Lock()
+		s.requests = append(s.requests, Request{Path: r.URL.Path, Model: req.Model, Stream: req.Stream, IncludeUsage: includeUsage, Authorization: r.Header.Get("Authorization"), Body: body})
+		s.mu.Unlock()
+	}
+	prompt := promptText(&req)
+	beh := behaviour(req.Model, prompt)
+	ctx := r.Context()
+	if !sleep(ctx, s.opts.Latency) {
+		s.canceled.Add(1)
+		return
+	}
+	switch beh {
+	case Error:
+		writeError(w, http.StatusInternalServerError, "server_error", "The simulated upstream failed as asked.")
+		s.served.Add(1)
+		return
+	case Slow:
+		if !sleep(ctx, s.opts.SlowDelay) {
+			s.canceled.Add(1)
+			return
+		}
+	}
+	switch r.URL.Path {
+	case "/v1/chat/completions", "/v1/completions":
+		chat := r.URL.Path == "/v1/chat/completions"
+		text := answer(beh, prompt)
+		finish := "stop"
+		if req.MaxTokens > 0 {
+			if words := strings.Fields(text); len(words) > req.MaxTokens {
+				text, finish = strings.Join(words[:req.MaxTokens], " "), "length"
+			}
+		}
+		if req.Stream {
+			s.stream(ctx, w, chat, req.Model, prompt, text, finish, includeUsage)
+			return
+		}
+		s.complete(w, chat, req.Model, prompt, text, finish)
+	case "/v1/embeddings":
+		s.embed(w, &req)
+	default:
+		writeError(w, http.StatusNotFound, "not_found", "unknown endpoint")
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func behaviour(model, prompt string) string {
+	for _, b := range behaviours {
+		if strings.Contains(prompt, "[sim:"+b+"]") {
+			return b
+		}
+	}
+	for _, b := range behaviours {
+		if strings.HasSuffix(model, "-"+b) {
+			return b
+		}
+	}
+	return Echo
+}
+
+func answer(beh, prompt string) string {
+	switch beh {
+	case LeakSecret:
+		return SecretText
+	case LeakPII:
+		return PIIText
+	case Refuse:
+		return RefusalText
+	}
+	last := prompt
+	if i := strings.LastIndexByte(prompt, '\n'); i >= 0 {
+		last = prompt[i+1:]
+	}
+	if len(last) > 200 {
+		last = last[:200]
+	}
+	return "You said: " + last
+}
+
+// promptText is the text of every message (or prompt), one per line.
+func promptText(req *request) string {
+	var b strings.Builder
+	for _, m := range req.Messages {
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(contentText(m.Content))
+	}
+	if len(req.Prompt) > 0 {
+		b.WriteString(contentText(req.Prompt))
+	}
+	if len(req.Input) > 0 {
+		b.WriteString(contentText(req.Input))
+	}
+	return b.String()
+}
+
+// contentText accepts a string, an array of strings, or an array of {type, text} parts.
+func contentText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []json.RawMessage
+	if json.Unmarshal(raw, &parts) != nil {
+		return ""
+	}
+	var out []string
+	for _, p := range parts {
+		var ps string
+		if json.Unmarshal(p, &ps) == nil {
+			out = append(out, ps)
+			continue
+		}
+		var part struct {
+			Text string `json:"text"`
+		}
+		if json.Unmarshal(p, &part) == nil {
+			out = append(out, part.Text)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// Tokens is the simulator's token count: one per whitespace-separated word.
+func Tokens(s string) int { return len(strings.Fields(s)) }
+
+type usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+func mkUsage(prompt, text string) usage {
+	p, c := Tokens(prompt), Tokens(text)
+	return usage{p, c, p + c}
+}
+
+var idSeq atomic.Int64
+
+func newID(prefix string) string { return prefix + strconv.FormatInt(idSeq.Add(1), 36) }
+
+func (s *Server) complete(w http.ResponseWriter, chat bool, model, prompt, text, finish string) {
+	var out map[string]any
+	if chat {
+		out = map[string]any{
+			"id": newID("chatcmpl-sim"), "object": "chat.completion", "created": time.Now().Unix(), "model": model,
+			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": text}, "finish_reason": finish, "logprobs": nil}},
+			"usage":   mkUsage(prompt, text),
+		}
+	} else {
+		out = map[string]any{
+			"id": newID("cmpl-sim"), "object": "text_completion", "created": time.Now().Unix(), "model": model,
+			"choices": []any{map[string]any{"index": 0, "text": text, "finish_reason": finish, "logprobs": nil}},
+			"usage":   mkUsage(prompt, text),
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	s.served.Add(1)
+}
+
+// stream sends one chunk per word, then the finish chunk, the usage chunk when asked, and
+// "data: [DONE]", flushing after each.
+func (s *Server) stream(ctx context.Context, w http.ResponseWriter, chat bool, model, prompt, text, finish string, includeUsage bool) {
+	fl, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriter(w)
+	id, created := newID("chatcmpl-sim"), time.Now().Unix()
+	object := "chat.completion.chunk"
+	if !chat {
+		object = "text_completion"
+	}
+	send := func(v any) bool {
+		b, _ := json.Marshal(v)
+		bw.WriteString("data: ")
+		bw.Write(b)
+		bw.WriteString("\n\n")
+		if err := bw.Flush(); err != nil {
+			return false
+		}
+		if fl != nil {
+			fl.Flush()
+		}
+		return true
+	}
+	choice := func(delta string, fin any) map[string]any {
+		if chat {
+			d := map[string]any{}
+			if delta != "" {
+				d["content"] = delta
+			}
+			return map[string]any{"index": 0, "delta": d, "finish_reason": fin, "logprobs": nil}
+		}
+		return map[string]any{"index": 0, "text": delta, "finish_reason": fin, "logprobs": nil}
+	}
+	chunk := func(c map[string]any) map[string]any {
+		m := map[string]any{"id": id, "object": object, "created": created, "model": model, "choices": []any{c}}
+		if includeUsage {
+			m["usage"] = nil
+		}
+		return m
+	}
+	if chat {
+		first := choice("", nil)
+		first["delta"] = map[string]any{"role": "assistant", "content": ""}
+		if !send(chunk(first)) {
+			s.canceled.Add(1)
+			return
+		}
+	}
+	words := strings.SplitAfter(text, " ")
+	for _, wd := range words {
+		if !sleep(ctx, s.opts.ChunkDelay) || !send(chunk(choice(wd, nil))) {
+			s.canceled.Add(1)
+			return
+		}
+	}
+	if !send(chunk(choice("", finish))) {
+		s.canceled.Add(1)
+		return
+	}
+	if includeUsage {
+		u := mkUsage(prompt, text)
+		if !send(map[string]any{"id": id, "object": object, "created": created, "model": model, "choices": []any{}, "usage": u}) {
+			s.canceled.Add(1)
+			return
+		}
+	}
+	bw.WriteString("data: [DONE]\n\n")
+	if bw.Flush() == nil && fl != nil {
+		fl.Flush()
+	}
+	s.served.Add(1)
+}
+
+func (s *Server) embed(w http.ResponseWriter, req *request) {
+	var inputs []string
+	var one string
+	if json.Unmarshal(req.Input, &one) == nil {
+		inputs = []string{one}
+	} else if json.Unmarshal(req.Input, &inputs) != nil {
+		writeError(w, http.StatusBadRequest, "invalid_input", "input must be a string or an array of strings")
+		return
+	}
+	data := make([]any, len(inputs))
+	total := 0
+	for i, in := range inputs {
+		data[i] = map[string]any{"object": "embedding", "index": i, "embedding": vector(in, s.opts.EmbeddingDims)}
+		total += Tokens(in)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data, "model": req.Model, "usage": map[string]int{"prompt_tokens": total, "total_tokens": total}})
+	s.served.Add(1)
+}
+
+// vector is a deterministic unit vector derived from the text.
+func vector(text string, dims int) []float64 {
+	v := make([]float64, dims)
+	var norm float64
+	for i := range v {
+		h := sha256.Sum256(fmt.Appendf(nil, "%d:%s", i, text))
+		v[i] = float64(int32(binary.BigEndian.Uint32(h[:4]))) / math.MaxInt32
+		norm += v[i] * v[i]
+	}
+	norm = math.Sqrt(norm)
+	for i := range v {
+		v[i] /= norm
+	}
+	return v
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]any{"message": msg, "type": "simulated_upstream_error", "code": code, "param": nil}})
+}
