@@ -84,7 +84,7 @@ type pending struct {
 	Prediction string   `json:"prediction"`
 	HasPred    bool     `json:"has_pred"`
 	Positive   bool     `json:"positive"`
-	Score      float64  `json:"score"`
+	Score      float64  `json:"score"` // P(positive) for calibration; −1 = unknown
 	Groups     []string `json:"groups,omitempty"` // one per Options.Protected ("" = absent)
 	Labeled    bool     `json:"labeled"`
 }
@@ -298,7 +298,7 @@ func (a *Analyzer) observeInference(ev *event.Event, findings []Finding) []Detec
 			if r.OutputTokens != nil {
 				c.OutTokens += float64(*r.OutputTokens)
 			}
-			if r.LatencyMS != nil && *r.LatencyMS >= 0 && !math.IsInf(*r.LatencyMS, 0) {
+			if r.LatencyMS != nil && *r.LatencyMS >= 0 && finite(*r.LatencyMS) {
 				if c.Latency.DDSketch == nil {
 					c.Latency.DDSketch = stats.NewSketch()
 				}
@@ -308,7 +308,7 @@ func (a *Analyzer) observeInference(ev *event.Event, findings []Finding) []Detec
 		if ev.Request != nil && ev.Request.InputTokens != nil {
 			c.InTokens += float64(*ev.Request.InputTokens)
 		}
-		if ev.CostUSD != nil {
+		if ev.CostUSD != nil && finite(*ev.CostUSD) {
 			c.Cost += *ev.CostUSD
 		}
 		if refusal {
@@ -359,6 +359,8 @@ func (a *Analyzer) observeInference(ev *event.Event, findings []Finding) []Detec
 	return out
 }
 
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
 func seenCategory(fs []Finding, cat string) bool {
 	for _, f := range fs {
 		if f.Category == cat {
@@ -376,7 +378,7 @@ func (a *Analyzer) remember(m *modelState, v *versionState, ev *event.Event, env
 	if a.opts.MaxPending == 0 {
 		return
 	}
-	p := &pending{Model: m.Name, Version: v.Version, Env: env, Class: class, Score: math.NaN()}
+	p := &pending{Model: m.Name, Version: v.Version, Env: env, Class: class, Score: -1}
 	if r := ev.Response; r != nil && r.Prediction != nil {
 		p.Prediction, p.HasPred = labelString(r.Prediction)
 		p.Positive = isPositive(r.Prediction, a.opts.PositiveLabel)

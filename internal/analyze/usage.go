@@ -40,6 +40,9 @@ func (h *hourly) add(t time.Time) {
 	if hr <= h.Hour-hoursKept {
 		return
 	}
+	if hr < h.First {
+		h.First = hr // an older event (replay, late delivery) extends the history
+	}
 	if c := &h.Counts[hr%hoursKept]; *c < math.MaxUint32 {
 		*c++
 	}
@@ -116,6 +119,9 @@ func (d *daily) add(t time.Time, v float64) {
 	}
 	if day <= d.Day-8 {
 		return
+	}
+	if day < d.First {
+		d.First = day
 	}
 	d.Cost[day%8] += v
 }
