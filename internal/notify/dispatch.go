@@ -197,7 +197,7 @@ func (d *Dispatcher) Deliver(ctx context.Context, receiver string, n *Notificati
 	)
 	for attempts < d.opts.MaxAttempts {
 		attempts++
-		actx, cancel := context.WithTimeout(ctx, min(d.opts.AttemptTimeout, max(time.Until(deadline), time.Millisecond)))
+		actx, cancel := context.WithTimeout(ctx, min(d.opts.AttemptTimeout, max(deadline.Sub(d.opts.Now()), time.Millisecond)))
 		err := notifier.Notify(actx, n)
 		cancel()
 		if err == nil {

@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -202,4 +203,17 @@ func BenchmarkRender(b *testing.B) {
 			}
 		})
 	}
+}
+
+func TestPayloadGolden(t *testing.T) {
+	body, err := webhook.Render(notifytest.Notification())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, body, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	out.WriteByte('\n')
+	notifytest.Golden(t, "payload", out.Bytes())
 }
