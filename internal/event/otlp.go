@@ -8,7 +8,6 @@ import (
 	"math"
 	"mime"
 	"net/netip"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -502,8 +501,7 @@ func scalarValue(v pcommon.Value) (any, bool) {
 	return nil, false
 }
 
-// finishReasons reads gen_ai.response.finish_reasons (a string array, or a string) and the
-// Traceloop gen_ai.completion.N.finish_reason attributes.
+// finishReasons reads gen_ai.response.finish_reasons (a string array, or a string).
 func finishReasons(attrs pcommon.Map) []string {
 	var out []string
 	if v, ok := attrs.Get(attrFinishReasons); ok {
@@ -518,13 +516,6 @@ func finishReasons(attrs pcommon.Map) []string {
 		case pcommon.ValueTypeStr:
 			if r := v.Str(); r != "" {
 				out = append(out, clip(validText(r), MaxNameLen))
-			}
-		}
-	}
-	if len(out) == 0 {
-		for _, n := range indexed(attrs, attrCompletion+".") {
-			if r := str(attrs, attrCompletion+"."+strconv.Itoa(n)+".finish_reason"); r != "" {
-				out = append(out, clip(r, MaxNameLen))
 			}
 		}
 	}
@@ -587,7 +578,11 @@ func content(sp ptrace.Span, attrs pcommon.Map) (input, output, finish string) {
 		}
 	}
 	if len(in) == 0 && len(out) == 0 {
-		in, out = indexedMessages(attrs)
+		var r string
+		in, out, r = indexedMessages(attrs)
+		if finish == "" {
+			finish = r
+		}
 	}
 	if len(in) == 0 && len(out) == 0 {
 		if v, ok := attrs.Get(attrPrompt); ok {
@@ -892,44 +887,101 @@ func eventBody(a pcommon.Map, role string) (message, bool) {
 	return m, m.text != ""
 }
 
-// indexed returns the sorted distinct N of attributes named prefix+N+".…".
-func indexed(attrs pcommon.Map, prefix string) []int {
-	var ns []int
-	for k := range attrs.All() {
+// indexedMsg is one gen_ai.prompt.N.* or gen_ai.completion.N.* message.
+type indexedMsg struct {
+	role, finish string
+	content      pcommon.Value
+	hasContent   bool
+	tools        map[int]*[2]string // tool_calls.M.{name,arguments}
+}
+
+// collectIndexed groups attributes named prefix.N.field in one pass over the span attributes
+// (a span may carry many thousands of them) and returns the messages ordered by N.
+func collectIndexed(attrs pcommon.Map, prefix string) []*indexedMsg {
+	byN := map[int]*indexedMsg{}
+	for k, v := range attrs.All() {
 		rest, ok := strings.CutPrefix(k, prefix)
 		if !ok {
 			continue
 		}
-		digits, _, ok := strings.Cut(rest, ".")
+		n, field, ok := indexAndRest(rest)
 		if !ok {
 			continue
 		}
-		n, err := strconv.Atoi(digits)
-		if err != nil || n < 0 || n > 1_000_000 || strconv.Itoa(n) != digits {
-			continue
+		m := byN[n]
+		if m == nil {
+			m = &indexedMsg{}
+			byN[n] = m
 		}
-		if !slices.Contains(ns, n) {
-			ns = append(ns, n)
+		switch field {
+		case "role":
+			m.role = validText(v.AsString())
+		case "content":
+			m.content, m.hasContent = v, true
+		case "finish_reason":
+			m.finish = validText(v.AsString())
+		default:
+			t, sub, ok := indexAndRest(strings.TrimPrefix(field, "tool_calls."))
+			if !ok || !strings.HasPrefix(field, "tool_calls.") || (sub != "name" && sub != "arguments") {
+				continue
+			}
+			if m.tools == nil {
+				m.tools = map[int]*[2]string{}
+			}
+			tc := m.tools[t]
+			if tc == nil {
+				tc = new([2]string)
+				m.tools[t] = tc
+			}
+			if sub == "name" {
+				tc[0] = validText(v.AsString())
+			} else {
+				tc[1] = validText(v.AsString())
+			}
 		}
 	}
+	ns := make([]int, 0, len(byN))
+	for n := range byN {
+		ns = append(ns, n)
+	}
 	sort.Ints(ns)
-	return ns
+	out := make([]*indexedMsg, len(ns))
+	for i, n := range ns {
+		out[i] = byN[n]
+	}
+	return out
+}
+
+// indexAndRest splits "N.rest" into N (a canonical non-negative decimal) and rest.
+func indexAndRest(s string) (int, string, bool) {
+	digits, rest, ok := strings.Cut(s, ".")
+	if !ok || digits == "" || len(digits) > 9 {
+		return 0, "", false
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 0 || strconv.Itoa(n) != digits {
+		return 0, "", false
+	}
+	return n, rest, true
 }
 
 // indexedMessages reads OpenLLMetry/Traceloop gen_ai.prompt.N.{role,content} and
-// gen_ai.completion.N.{role,content,tool_calls.M.*} attributes.
-func indexedMessages(attrs pcommon.Map) (in, out []message) {
+// gen_ai.completion.N.{role,content,finish_reason,tool_calls.M.*} attributes. It returns the
+// first completion's finish reason.
+func indexedMessages(attrs pcommon.Map) (in, out []message, finish string) {
 	read := func(prefix, defaultRole string) []message {
 		var ms []message
-		for _, n := range indexed(attrs, prefix+".") {
-			p := prefix + "." + strconv.Itoa(n) + "."
+		for _, im := range collectIndexed(attrs, prefix+".") {
 			m := message{role: defaultRole}
-			if r := str(attrs, p+"role"); r != "" {
-				m.role = r
+			if im.role != "" {
+				m.role = im.role
+			}
+			if finish == "" && prefix == attrCompletion {
+				finish = im.finish
 			}
 			var texts []string
-			if v, ok := attrs.Get(p + "content"); ok {
-				switch x := decoded(v).(type) {
+			if im.hasContent {
+				switch x := decoded(im.content).(type) {
 				case string:
 					texts = append(texts, x)
 				case []any:
@@ -940,9 +992,13 @@ func indexedMessages(attrs pcommon.Map) (in, out []message) {
 					}
 				}
 			}
-			for _, c := range indexed(attrs, p+"tool_calls.") {
-				tp := p + "tool_calls." + strconv.Itoa(c) + "."
-				texts = append(texts, "tool_call "+str(attrs, tp+"name")+" "+str(attrs, tp+"arguments"))
+			ts := make([]int, 0, len(im.tools))
+			for t := range im.tools {
+				ts = append(ts, t)
+			}
+			sort.Ints(ts)
+			for _, t := range ts {
+				texts = append(texts, "tool_call "+im.tools[t][0]+" "+im.tools[t][1])
 			}
 			m.text = strings.Join(texts, "\n")
 			if m.text != "" {
@@ -951,5 +1007,7 @@ func indexedMessages(attrs pcommon.Map) (in, out []message) {
 		}
 		return ms
 	}
-	return read(attrPrompt, "user"), read(attrCompletion, "assistant")
+	in = read(attrPrompt, "user")
+	out = read(attrCompletion, "assistant")
+	return in, out, finish
 }

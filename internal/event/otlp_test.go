@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -546,5 +547,38 @@ func BenchmarkFromOTLP(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "spans/s")
 		})
+	}
+}
+
+// TestFromOTLPManyIndexedAttributes converts a span with tens of thousands of Traceloop message
+// attributes; grouping them is one pass, so this stays fast (not asserted; a quadratic
+// implementation makes this test take minutes).
+func TestFromOTLPManyIndexedAttributes(t *testing.T) {
+	td := ptrace.NewTraces()
+	sp := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	sp.SetTraceID(pcommon.TraceID{1})
+	sp.SetSpanID(pcommon.SpanID{1})
+	sp.SetStartTimestamp(pcommon.Timestamp(1767323045000000000))
+	sp.SetEndTimestamp(pcommon.Timestamp(1767323046000000000))
+	a := sp.Attributes()
+	const n = 20000
+	// FromRaw appends without the per-key lookup of PutStr, which is quadratic to build.
+	raw := map[string]any{"gen_ai.request.model": "m"}
+	for i := range n {
+		raw[fmt.Sprintf("gen_ai.prompt.%d.content", i)] = "p"
+		raw[fmt.Sprintf("gen_ai.completion.0.tool_calls.%d.name", i)] = "t"
+	}
+	if err := a.FromRaw(raw); err != nil {
+		t.Fatal(err)
+	}
+	evs, _, err := FromTraces(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(evs[0].Request.Input, "user: p"); got != n {
+		t.Errorf("%d prompt messages rendered, want %d", got, n)
+	}
+	if got := strings.Count(evs[0].Response.Output, "tool_call t"); got != n {
+		t.Errorf("%d tool calls rendered, want %d", got, n)
 	}
 }
