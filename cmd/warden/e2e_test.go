@@ -427,4 +427,3 @@ func copyDir(t *testing.T, src string) string {
 	}
 	return dst
 }
-

@@ -108,9 +108,9 @@ type App struct {
 }
 
 // New opens the data directory and builds every component; it does not listen yet.
-func New(ctx context.Context, opts Options) (a *App, err error) {
+func New(ctx context.Context, opts Options) (_ *App, err error) {
 	opts.setDefaults()
-	a = &App{opts: opts, cfg: opts.Config, log: opts.Logger, reg: prometheus.NewRegistry(), ready: make(chan struct{})}
+	a := &App{opts: opts, cfg: opts.Config, log: opts.Logger, reg: prometheus.NewRegistry(), ready: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			a.runCleanups()
