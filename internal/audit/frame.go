@@ -27,7 +27,7 @@ const (
 	// entryFixed: index(8) idLen(2) leafLen(4) blobLen(4) blobOff(8) blobSHA256(32).
 	entryFixed = 8 + 2 + 4 + 4 + 8 + sha256.Size
 	maxPayload = entryFixed + MaxIDLen + MaxLeafSize
-	// blobFrameHeader: data length(4) | crc32c(index||data)(4) | index(8).
+	// blobFrameHeader: data length(4) | crc32c(data)(4) | index(8).
 	blobFrameHeader = 16
 )
 
@@ -75,19 +75,34 @@ func entrySize(idLen, leafLen int) int { return frameHeaderSize + entryFixed + i
 // appendEntry appends the framed encoding of one entry to dst.
 func appendEntry(dst []byte, index uint64, id string, leaf []byte, blobLen uint32, blobOff uint64, blobSum *[sha256.Size]byte) []byte {
 	start := len(dst)
-	dst = append(dst, make([]byte, frameHeaderSize)...)
-	p := len(dst)
-	dst = binary.BigEndian.AppendUint64(dst, index)
+	dst = appendEntryTemplate(dst, id, leaf, blobLen, blobSum)
+	sealEntry(dst[start:], index, blobOff)
+	return dst
+}
+
+// appendEntryTemplate appends an entry frame without its index, blob
+// offset and checksum, which sealEntry fills in. Callers of Append build
+// templates concurrently so that the writer only patches and checksums.
+func appendEntryTemplate(dst []byte, id string, leaf []byte, blobLen uint32, blobSum *[sha256.Size]byte) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, frameHeaderSize+8)...)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(id)))
 	dst = append(dst, id...)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(leaf)))
 	dst = append(dst, leaf...)
 	dst = binary.BigEndian.AppendUint32(dst, blobLen)
-	dst = binary.BigEndian.AppendUint64(dst, blobOff)
+	dst = binary.BigEndian.AppendUint64(dst, 0)
 	dst = append(dst, blobSum[:]...)
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-p))
-	binary.BigEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[p:], castagnoli))
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-frameHeaderSize))
 	return dst
+}
+
+// sealEntry sets the index and blob offset of a template frame and its checksum.
+func sealEntry(frame []byte, index, blobOff uint64) {
+	p := frame[frameHeaderSize:]
+	binary.BigEndian.PutUint64(p, index)
+	binary.BigEndian.PutUint64(p[len(p)-sha256.Size-8:], blobOff)
+	binary.BigEndian.PutUint32(frame[4:], crc32.Checksum(p, castagnoli))
 }
 
 // decodePayload decodes a frame payload whose checksum was already checked.
@@ -118,15 +133,15 @@ func decodePayload(p []byte) (entry, error) {
 	return e, nil
 }
 
-func appendBlobFrame(dst []byte, index uint64, data []byte) []byte {
-	var idx [8]byte
-	binary.BigEndian.PutUint64(idx[:], index)
-	crc := crc32.Update(crc32.Checksum(idx[:], castagnoli), castagnoli, data)
+// appendBlobFrame appends a blob frame with index 0; sealBlob sets it.
+func appendBlobFrame(dst []byte, data []byte) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(data)))
-	dst = binary.BigEndian.AppendUint32(dst, crc)
-	dst = append(dst, idx[:]...)
+	dst = binary.BigEndian.AppendUint32(dst, crc32.Checksum(data, castagnoli))
+	dst = binary.BigEndian.AppendUint64(dst, 0)
 	return append(dst, data...)
 }
+
+func sealBlob(frame []byte, index uint64) { binary.BigEndian.PutUint64(frame[8:], index) }
 
 // checkBlobFrame checks a whole blob frame (header and data) against the
 // entry that references it and returns the blob data.
@@ -138,7 +153,7 @@ func checkBlobFrame(frame []byte, e *entry) ([]byte, error) {
 	if n != e.blobLen || len(frame) != blobFrameHeader+int(n) {
 		return nil, fmt.Errorf("blob frame length %d, entry says %d: %w", n, e.blobLen, errCorrupt)
 	}
-	if crc32.Checksum(frame[8:], castagnoli) != binary.BigEndian.Uint32(frame[4:]) {
+	if crc32.Checksum(frame[blobFrameHeader:], castagnoli) != binary.BigEndian.Uint32(frame[4:]) {
 		return nil, fmt.Errorf("blob frame checksum mismatch: %w", errCorrupt)
 	}
 	if binary.BigEndian.Uint64(frame[8:]) != e.index {

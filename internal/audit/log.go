@@ -93,6 +93,33 @@ type request struct {
 	indexes []uint64
 	bytes   int
 	done    chan error
+	// Built by the caller: entry frame templates, blob frames, the end
+	// offset of record k's frame and blob frame, and its leaf hash.
+	frames     []byte
+	blobFrames []byte
+	frameEnd   []uint32
+	blobEnd    []uint32
+	leafHashes []tlog.Hash
+}
+
+// prepare builds the frame templates and hashes of a request so that the
+// CPU-heavy part of an append runs in the callers, in parallel.
+func (r *request) prepare() {
+	n := len(r.recs)
+	r.frameEnd, r.blobEnd = make([]uint32, n), make([]uint32, n)
+	r.leafHashes = make([]tlog.Hash, n)
+	r.frames = make([]byte, 0, r.bytes)
+	for k := range r.recs {
+		rec := &r.recs[k]
+		var sum [sha256.Size]byte
+		if len(rec.Blob) > 0 {
+			sum = sha256.Sum256(rec.Blob)
+			r.blobFrames = appendBlobFrame(r.blobFrames, rec.Blob)
+		}
+		r.frames = appendEntryTemplate(r.frames, rec.ID, rec.Leaf, uint32(len(rec.Blob)), &sum)
+		r.frameEnd[k], r.blobEnd[k] = uint32(len(r.frames)), uint32(len(r.blobFrames))
+		r.leafHashes[k] = leafHash(rec.Leaf)
+	}
 }
 
 // Open opens (creating if needed) the log in opts.Dir, recovers a torn tail
@@ -552,6 +579,7 @@ func (l *Log) Append(ctx context.Context, recs []Record) ([]uint64, error) {
 		}
 		req.bytes += entrySize(len(r.ID), len(r.Leaf)) + len(r.Blob)
 	}
+	req.prepare()
 	l.closeMu.RLock()
 	if l.closing {
 		l.closeMu.RUnlock()
@@ -673,16 +701,25 @@ func (l *Log) commit(batch []*request) {
 			if !ok {
 				idx = next
 				next++
-				var sum [sha256.Size]byte
 				var blobOff uint64
 				if len(rec.Blob) > 0 {
-					sum = sha256.Sum256(rec.Blob)
+					var from uint32
+					if j > 0 {
+						from = r.blobEnd[j-1]
+					}
 					blobOff = uint64(seg.blobSize) + uint64(len(blobBuf))
-					blobBuf = appendBlobFrame(blobBuf, idx, rec.Blob)
+					blobBuf = append(blobBuf, r.blobFrames[from:r.blobEnd[j]]...)
+					sealBlob(blobBuf[len(blobBuf)-int(r.blobEnd[j]-from):], idx)
 				}
-				newOffsets = append(newOffsets, uint32(seg.logSize+int64(len(logBuf))))
-				logBuf = appendEntry(logBuf, idx, rec.ID, rec.Leaf, uint32(len(rec.Blob)), blobOff, &sum)
-				hashes = l.edge.add(leafHash(rec.Leaf), hashes)
+				var from uint32
+				if j > 0 {
+					from = r.frameEnd[j-1]
+				}
+				fo := len(logBuf)
+				newOffsets = append(newOffsets, uint32(seg.logSize+int64(fo)))
+				logBuf = append(logBuf, r.frames[from:r.frameEnd[j]]...)
+				sealEntry(logBuf[fo:], idx, blobOff)
+				hashes = l.edge.add(r.leafHashes[j], hashes)
 				newIDs = append(newIDs, idAdd{h: h, index: idx})
 			}
 			l.seen[rec.ID] = idx
