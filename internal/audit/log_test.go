@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -448,4 +449,80 @@ func TestOptionsValidate(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("key file mode %v, %v", st.Mode(), err)
 	}
+}
+
+func TestFailedBatchIsInvisible(t *testing.T) {
+	dir := t.TempDir()
+	l := openT(t, testOptions(dir))
+	appendN(t, l, 0, 10)
+	// Break the hash file under the writer: the next batch fails after its
+	// entries were written, and the rollback cannot complete either.
+	l.hashes.Close()
+	recs := []Record{testRecord(10), testRecord(11), testRecord(12)}
+	if _, err := l.Append(context.Background(), recs); err == nil {
+		t.Fatal("Append succeeded with a broken hash file")
+	}
+	if l.Size() != 10 {
+		t.Fatalf("size %d after failed batch, want 10", l.Size())
+	}
+	if _, ok := l.Lookup("ev-11"); ok {
+		t.Fatal("id of a failed batch is visible")
+	}
+	if _, err := l.Append(context.Background(), []Record{testRecord(20)}); err == nil {
+		t.Fatal("Append succeeded after a failed rollback")
+	}
+	l.Close()
+	l = openT(t, testOptions(dir))
+	if l.Size() != 10 {
+		t.Fatalf("reopened size %d, want 10", l.Size())
+	}
+	appendN(t, l, 10, 5)
+	l.Close()
+	if s, err := Verify(dir); err != nil || s.Entries != 15 {
+		t.Fatalf("Verify: %+v, %v", s, err)
+	}
+}
+
+func TestConcurrentReadersAndWriters(t *testing.T) {
+	l := openT(t, testOptions(t.TempDir()))
+	appendN(t, l, 0, 10)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for w := range 4 {
+		wg.Go(func() {
+			for k := range 25 {
+				appendN(t, l, 1000*(w+1)+k*4, 4)
+			}
+		})
+	}
+	for range 3 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				n := l.Size()
+				i := n / 2
+				if _, err := l.Leaf(i); err != nil {
+					t.Error(err)
+				}
+				if _, err := l.InclusionProof(i); err != nil {
+					t.Error(err)
+				}
+				var seen uint64
+				if err := l.Read(i, func(uint64, string, []byte, []byte) error { seen++; return nil }); err != nil || seen < n-i {
+					t.Errorf("Read from %d: %v, %d entries, size was %d", i, err, seen, n)
+				}
+				l.Lookup("ev-3")
+			}
+		})
+	}
+	time.Sleep(10 * time.Millisecond)
+	for l.Size() < 410 {
+		time.Sleep(time.Millisecond)
+	}
+	close(done)
+	wg.Wait()
 }
