@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -516,7 +515,7 @@ func (m *Manager) Get(id string) (View, error) {
 		m.mu.Unlock()
 		return View{}, fmt.Errorf("alert %s: %w", id, ErrNotFound)
 	}
-	v := m.viewLocked(e, time.Now())
+	v := m.viewLocked(e, m.newMuterLocked(time.Now()))
 	m.mu.Unlock()
 	if m.opt.DeliveryStatus != nil {
 		v.Delivery = m.opt.DeliveryStatus(id)
@@ -524,45 +523,86 @@ func (m *Manager) Get(id string) (View, error) {
 	return v, nil
 }
 
-func (m *Manager) viewLocked(e *entry, now time.Time) View {
+func (m *Manager) viewLocked(e *entry, mu *muter) View {
 	v := View{Alert: e.A}
-	v.SilencedBy, v.InhibitedBy = m.mutedLocked(&e.A, now)
+	v.SilencedBy, v.InhibitedBy = mu.muted(&e.A)
 	return v
 }
 
-// mutedLocked returns the active silences and the inhibiting alerts that mute a.
-func (m *Manager) mutedLocked(a *Alert, now time.Time) (silences, inhibitors []string) {
+// muter answers "is this alert muted, and by what" for one instant; it indexes the active
+// silences and the inhibition sources once so each question costs O(silences + rules).
+type muter struct {
+	silences []*Silence
+	rules    []InhibitRule
+	// sources[i] maps the Equal label values of rule i's source alerts to their ids.
+	sources []map[string][]string
+}
+
+func (m *Manager) newMuterLocked(now time.Time) *muter {
+	mu := &muter{rules: m.inhibit, sources: make([]map[string][]string, len(m.inhibit))}
+	for _, s := range m.silences {
+		if s.State(now) == SilenceActive {
+			mu.silences = append(mu.silences, s)
+		}
+	}
+	slices.SortFunc(mu.silences, func(a, b *Silence) int { return strings.Compare(a.ID, b.ID) })
+	for i := range m.inhibit {
+		mu.sources[i] = map[string][]string{}
+	}
+	if len(m.inhibit) == 0 {
+		return mu
+	}
+	for _, id := range m.active {
+		e := m.alerts[id]
+		l := Labels(&e.A)
+		for i := range m.inhibit {
+			r := &m.inhibit[i]
+			if r.SourceMatch.Matches(l) {
+				k := equalKey(r.Equal, l)
+				mu.sources[i][k] = append(mu.sources[i][k], id)
+			}
+		}
+	}
+	return mu
+}
+
+func equalKey(names []string, l map[string]string) string {
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(quote(l[n]))
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// muted returns the active silences and the inhibiting alerts that mute a.
+func (mu *muter) muted(a *Alert) (silences, inhibitors []string) {
 	if a.State == Resolved {
 		return nil, nil
 	}
 	labels := Labels(a)
-	for id, s := range m.silences {
-		if s.State(now) == SilenceActive && s.Matchers.Matches(labels) {
-			silences = append(silences, id)
+	for _, s := range mu.silences {
+		if s.Matchers.Matches(labels) {
+			silences = append(silences, s.ID)
 		}
 	}
-	sort.Strings(silences)
-	for i := range m.inhibit {
-		r := &m.inhibit[i]
+	for i := range mu.rules {
+		r := &mu.rules[i]
 		if !r.TargetMatch.Matches(labels) {
 			continue
 		}
-		for _, sid := range m.active {
-			if sid == a.ID {
-				continue
-			}
-			src := m.alerts[sid]
-			if r.inhibits(Labels(&src.A), labels) {
+		for _, sid := range mu.sources[i][equalKey(r.Equal, labels)] {
+			if sid != a.ID {
 				inhibitors = append(inhibitors, sid)
 			}
 		}
 	}
-	sort.Strings(inhibitors)
+	slices.Sort(inhibitors)
 	return silences, slices.Compact(inhibitors)
 }
 
-func (m *Manager) isMutedLocked(a *Alert, now time.Time) bool {
-	s, i := m.mutedLocked(a, now)
+func (mu *muter) isMuted(a *Alert) bool {
+	s, i := mu.muted(a)
 	return len(s) > 0 || len(i) > 0
 }
 
@@ -618,8 +658,9 @@ func (m *Manager) List(f Filter) ([]View, string, error) {
 		next = cursor{T: last.StartsAt, ID: last.ID}.String()
 	}
 	out := make([]View, len(sel))
+	mu := m.newMuterLocked(now)
 	for i, e := range sel {
-		out[i] = m.viewLocked(e, now)
+		out[i] = m.viewLocked(e, mu)
 	}
 	m.mu.Unlock()
 	return out, next, nil

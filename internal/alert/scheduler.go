@@ -81,8 +81,11 @@ func (m *Manager) processDueLocked(now time.Time) {
 		level int
 	}
 	batches := map[escKey][]*entry{}
+	mu := m.newMuterLocked(now)
+	members := map[string][]*entry{}
 	for _, id := range m.active {
 		e := m.alerts[id]
+		members[e.A.GroupKey] = append(members[e.A.GroupKey], e)
 		if e.EscalateAt.IsZero() || e.EscalateAt.After(now) {
 			continue
 		}
@@ -91,7 +94,7 @@ func (m *Manager) processDueLocked(now time.Time) {
 			recs = append(recs, alertRec(e))
 			continue
 		}
-		if m.isMutedLocked(&e.A, now) {
+		if mu.isMuted(&e.A) {
 			// Muted alerts do not escalate; look again once the mute may have ended.
 			e.EscalateAt = now.Add(m.opt.GroupInterval)
 			recs = append(recs, alertRec(e))
@@ -137,7 +140,7 @@ func (m *Manager) processDueLocked(now time.Time) {
 		if g.NextFlush.IsZero() || g.NextFlush.After(now) {
 			continue
 		}
-		dropped, changed := m.flushLocked(g, now)
+		dropped, changed := m.flushLocked(g, members[key], mu, now)
 		if dropped {
 			delete(m.groups, key)
 			recs = append(recs, record{Kind: recDropGrp, ID: key})
@@ -157,16 +160,12 @@ func (m *Manager) processDueLocked(now time.Time) {
 // flushLocked sends g's firing alerts to the first-level receivers when the set has new
 // members, or a reminder when repeat_interval has passed. It reports whether g is finished
 // (no unresolved members) and which entries gained reached receivers.
-func (m *Manager) flushLocked(g *group, now time.Time) (dropped bool, changed []*entry) {
+func (m *Manager) flushLocked(g *group, members []*entry, mu *muter, now time.Time) (dropped bool, changed []*entry) {
 	var firing []*entry
 	unresolved := 0
-	for _, id := range m.active {
-		e := m.alerts[id]
-		if e.A.GroupKey != g.Key {
-			continue
-		}
+	for _, e := range members {
 		unresolved++
-		if e.A.State == Firing && !m.isMutedLocked(&e.A, now) {
+		if e.A.State == Firing && !mu.isMuted(&e.A) {
 			firing = append(firing, e)
 		}
 	}

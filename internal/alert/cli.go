@@ -1,0 +1,290 @@
+package alert
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Client calls the Warden API for the CLI. The token is sent as a bearer token and never
+// appears in errors.
+type Client struct {
+	BaseURL string // e.g. http://127.0.0.1:7700
+	Token   string
+	HTTP    *http.Client // default: http.DefaultClient with a 30s timeout
+}
+
+// UsageError is a command-line mistake; cmd/warden maps it to exit code 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Do sends a JSON request and decodes a JSON answer into out (if not nil). An API error comes
+// back as *APIError.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, body)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return fmt.Errorf("%s %s: %w", method, path, ue.Err)
+		}
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error *APIError `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error != nil {
+			e.Error.Status = resp.StatusCode
+			return e.Error
+		}
+		return &APIError{Status: resp.StatusCode, Code: "http", Message: resp.Status}
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// RunCLI runs `warden alerts <args>`:
+//
+//	list [--state S] [--severity P] [--model M] [--since T|DUR] [--limit N] [--json]
+//	ack ID [--comment C] [--actor A]
+//	resolve ID [--comment C] [--actor A]
+//	silence add --matchers 'model=x,severity=~"P3|P4"' (--duration 2h | --ends T) --comment C [--author A]
+//	silence list [--state active|pending|expired] [--json]
+//	silence expire ID
+func RunCLI(ctx context.Context, args []string, c *Client, stdout io.Writer) error {
+	if len(args) == 0 {
+		return &UsageError{Msg: "usage: warden alerts list|ack|resolve|silence ..."}
+	}
+	switch args[0] {
+	case "list":
+		return cliList(ctx, args[1:], c, stdout)
+	case "ack", "resolve":
+		return cliChange(ctx, args[0], args[1:], c, stdout)
+	case "silence":
+		return cliSilence(ctx, args[1:], c, stdout)
+	}
+	return &UsageError{Msg: fmt.Sprintf("unknown alerts command %q (want list, ack, resolve or silence)", args[0])}
+}
+
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	// Allow positional arguments before flags (`ack ID --comment x`).
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return &UsageError{Msg: fmt.Sprintf("%s: %v", fs.Name(), err)}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+func cliList(ctx context.Context, args []string, c *Client, w io.Writer) error {
+	fs := newFlags("alerts list")
+	state := fs.String("state", "", "firing, acknowledged or resolved")
+	sev := fs.String("severity", "", "P1..P4")
+	model := fs.String("model", "", "model name")
+	since := fs.String("since", "", "RFC 3339 time or duration ago")
+	limit := fs.Int("limit", 100, "page size")
+	cursor := fs.String("cursor", "", "next_cursor of the previous page")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"state": *state, "severity": *sev, "model": *model, "since": *since, "cursor": *cursor} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	q.Set("limit", fmt.Sprint(*limit))
+	var page struct {
+		Alerts []View `json:"alerts"`
+		Next   string `json:"next_cursor"`
+	}
+	if err := c.Do(ctx, http.MethodGet, "/v1/alerts?"+q.Encode(), nil, &page); err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(w).Encode(page)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSEVERITY\tSTATE\tMODEL\tRULE\tCOUNT\tSTARTED\tMUTED")
+	for _, a := range page.Alerts {
+		muted := ""
+		if len(a.SilencedBy) > 0 {
+			muted = "silenced"
+		} else if len(a.InhibitedBy) > 0 {
+			muted = "inhibited"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", a.ID, a.Severity, a.State, a.Model, a.RuleName, a.Count,
+			a.StartsAt.UTC().Format(time.RFC3339), muted)
+	}
+	if page.Next != "" {
+		fmt.Fprintf(tw, "next page: --cursor %s\n", page.Next)
+	}
+	return tw.Flush()
+}
+
+func cliChange(ctx context.Context, verb string, args []string, c *Client, w io.Writer) error {
+	fs := newFlags("alerts " + verb)
+	comment := fs.String("comment", "", "comment")
+	actor := fs.String("actor", "", "who (default: the token's identity)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return &UsageError{Msg: fmt.Sprintf("usage: warden alerts %s ID [--comment C]", verb)}
+	}
+	var a Alert
+	if err := c.Do(ctx, http.MethodPost, "/v1/alerts/"+url.PathEscape(fs.Arg(0))+"/"+verb, changeBody{Actor: *actor, Comment: *comment}, &a); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%s %s by %s\n", a.ID, a.State, firstNonEmpty(a.ResolvedBy, a.AckedBy))
+	return err
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func cliSilence(ctx context.Context, args []string, c *Client, w io.Writer) error {
+	if len(args) == 0 {
+		return &UsageError{Msg: "usage: warden alerts silence add|list|expire ..."}
+	}
+	switch args[0] {
+	case "add":
+		fs := newFlags("alerts silence add")
+		matchers := fs.String("matchers", "", `e.g. 'model=bot,severity=~"P3|P4"'`)
+		dur := fs.String("duration", "", "how long, e.g. 2h")
+		ends := fs.String("ends", "", "end time, RFC 3339")
+		comment := fs.String("comment", "", "why (required)")
+		author := fs.String("author", "", "who (default: the token's identity)")
+		if err := parseFlags(fs, args[1:]); err != nil {
+			return err
+		}
+		if _, err := ParseMatchers(*matchers); err != nil {
+			return &UsageError{Msg: fmt.Sprintf("--matchers: %v", err)}
+		}
+		if (*dur == "") == (*ends == "") {
+			return &UsageError{Msg: "give exactly one of --duration and --ends"}
+		}
+		if *comment == "" {
+			return &UsageError{Msg: "--comment is required"}
+		}
+		body := silenceBody{Matchers: json.RawMessage(mustJSON(*matchers)), Duration: *dur, Comment: *comment, CreatedBy: *author}
+		if *ends != "" {
+			t, err := time.Parse(time.RFC3339, *ends)
+			if err != nil {
+				return &UsageError{Msg: "--ends: want RFC 3339"}
+			}
+			body.EndsAt = t
+		}
+		var s Silence
+		if err := c.Do(ctx, http.MethodPost, "/v1/silences", body, &s); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintln(w, s.ID)
+		return err
+	case "list":
+		fs := newFlags("alerts silence list")
+		state := fs.String("state", "", "active, pending or expired")
+		asJSON := fs.Bool("json", false, "print JSON")
+		if err := parseFlags(fs, args[1:]); err != nil {
+			return err
+		}
+		var out struct {
+			Silences []struct {
+				Silence
+				State string `json:"state"`
+			} `json:"silences"`
+		}
+		path := "/v1/silences"
+		if *state != "" {
+			path += "?state=" + url.QueryEscape(*state)
+		}
+		if err := c.Do(ctx, http.MethodGet, path, nil, &out); err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(w).Encode(out)
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATE\tMATCHERS\tENDS\tBY\tCOMMENT")
+		for _, s := range out.Silences {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.State, s.Matchers.String(), s.EndsAt.UTC().Format(time.RFC3339), s.CreatedBy, s.Comment)
+		}
+		return tw.Flush()
+	case "expire":
+		if len(args) != 2 {
+			return &UsageError{Msg: "usage: warden alerts silence expire ID"}
+		}
+		if err := c.Do(ctx, http.MethodDelete, "/v1/silences/"+url.PathEscape(args[1]), nil, nil); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "%s expired\n", args[1])
+		return err
+	}
+	return &UsageError{Msg: fmt.Sprintf("unknown silence command %q (want add, list or expire)", args[0])}
+}
+
+func mustJSON(s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return b
+}
