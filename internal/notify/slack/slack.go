@@ -148,9 +148,10 @@ func orDash(s string) string {
 }
 
 // escape applies Slack's mrkdwn escaping of &, < and >.
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func escape(s string) string { return mrkdwn.Replace(s) }
+
+// mrkdwn is immutable and safe for concurrent use.
+var mrkdwn = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 func truncate(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {

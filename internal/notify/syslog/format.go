@@ -300,12 +300,14 @@ func RenderCEF(n *notify.Notification, a *alert.Alert, productVersion string) []
 
 // CEFHeaderEscape escapes a CEF header field: backslash and pipe are backslash-escaped, and
 // line breaks (not allowed in the header) become spaces.
-func CEFHeaderEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `|`, `\|`, "\r\n", " ", "\n", " ", "\r", " ").Replace(s)
-}
+func CEFHeaderEscape(s string) string { return cefHeader.Replace(s) }
+
+// Replacers are immutable and safe for concurrent use; built once.
+var (
+	cefHeader    = strings.NewReplacer(`\`, `\\`, `|`, `\|`, "\r\n", " ", "\n", " ", "\r", " ")
+	cefExtension = strings.NewReplacer(`\`, `\\`, `=`, `\=`, "\n", `\n`, "\r", `\r`)
+)
 
 // CEFExtensionEscape escapes a CEF extension value: backslash and equals sign are
 // backslash-escaped, and line breaks are written as \n and \r.
-func CEFExtensionEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `=`, `\=`, "\n", `\n`, "\r", `\r`).Replace(s)
-}
+func CEFExtensionEscape(s string) string { return cefExtension.Replace(s) }
