@@ -84,7 +84,7 @@ type pending struct {
 	Prediction string   `json:"prediction"`
 	HasPred    bool     `json:"has_pred"`
 	Positive   bool     `json:"positive"`
-	Score      float64  `json:"score"` // P(positive) for calibration; −1 = unknown
+	Score      float64  `json:"score"`            // P(positive) for calibration; −1 = unknown
 	Groups     []string `json:"groups,omitempty"` // one per Options.Protected ("" = absent)
 	Labeled    bool     `json:"labeled"`
 }

@@ -434,3 +434,7 @@ func metricSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	return sum
 }
+
+func feedbackFor(ev *event.Event) *event.Event {
+	return &event.Event{Type: event.TypeFeedback, Time: ev.Time, RequestID: ev.Request.ID, Label: ev.Response.Prediction}
+}

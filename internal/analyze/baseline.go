@@ -208,15 +208,12 @@ func (c *collector) freeze(id, model, version, source string, created time.Time)
 			f.Cat = &bins
 			f.Profile = stats.NewProfile(kind, bins.Len(), false)
 			for _, k := range slices.Sorted(maps.Keys(counts)) {
-				i := bins.Index(k)
-				for range counts[k] {
-					f.Profile.AddCategory(k, i)
-				}
+				f.Profile.AddCategoryN(k, bins.Index(k), counts[k])
 			}
+		default:
+			continue
 		}
-		for range c.Nulls[name] {
-			f.Profile.AddNull()
-		}
+		f.Profile.AddNulls(c.Nulls[name])
 		b.Features[name] = f
 	}
 	return b

@@ -149,6 +149,26 @@ func (p *Profile) AddNull() {
 	p.Nulls++
 }
 
+// AddNulls records n missing values.
+func (p *Profile) AddNulls(n uint64) {
+	p.Count += n
+	p.Nulls += n
+}
+
+// AddCategoryN records n observations of category v in bin.
+func (p *Profile) AddCategoryN(v string, bin int, n uint64) {
+	if n == 0 {
+		return
+	}
+	p.Count += n
+	if bin >= 0 && bin < len(p.Bins) {
+		p.Bins[bin] += n
+	}
+	if p.hll != nil {
+		p.hll.Insert([]byte(v))
+	}
+}
+
 // AddNumber records a numeric observation in bin (from the frozen
 // NumericBins). Non-finite values are counted and otherwise ignored.
 func (p *Profile) AddNumber(x float64, bin int) {

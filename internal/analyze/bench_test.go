@@ -1,0 +1,127 @@
+package analyze
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/warden-ai/warden/internal/event"
+)
+
+// benchEvents makes n events spread over models × consumers, 10 µs apart.
+func benchEvents(n, models, consumers int) []*event.Event {
+	gens := make([]*gen, models)
+	for i := range gens {
+		gens[i] = newGen(uint64(i), fmt.Sprintf("model-%03d", i))
+	}
+	evs := make([]*event.Event, n)
+	for i := range evs {
+		ev := gens[i%models].next()
+		ev.Actor.Consumer = fmt.Sprintf("consumer-%04d", (i/models)%consumers)
+		ev.Time = t0.Add(time.Duration(i) * 10 * time.Microsecond)
+		evs[i] = ev
+	}
+	return evs
+}
+
+// BenchmarkObserve measures the hot path with 100 models × 1000
+// consumers tracked, every model past its baseline (drift windows
+// active, evaluated every 1000 events per model inside Observe).
+func BenchmarkObserve(b *testing.B) {
+	a, _ := newTestAnalyzer(b, nil)
+	const models, consumers = 100, 1000
+	warm := benchEvents(200_000, models, consumers)
+	for _, ev := range warm {
+		a.Observe(ev, nil)
+	}
+	if len(a.models) != models || len(a.consumers) != consumers {
+		b.Fatalf("tracked %d models, %d consumers", len(a.models), len(a.consumers))
+	}
+	evs := benchEvents(100_000, models, consumers)
+	findings := []Finding{{Category: "pii", Score: 0.7}}
+	shift := warm[len(warm)-1].Time.Sub(t0) + time.Second
+	for _, ev := range evs {
+		ev.Time = ev.Time.Add(shift)
+	}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		a.Observe(evs[i%len(evs)], findings)
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkDriftEvaluation evaluates all features of one model against
+// its baseline (window of 1000 events).
+func BenchmarkDriftEvaluation(b *testing.B) {
+	a, _ := newTestAnalyzer(b, func(o *Options) { o.DriftWindowEvents = 1_000_000 })
+	g := newGen(1, "m")
+	for range 2000 {
+		a.Observe(g.next(), nil)
+	}
+	m := a.models["m"]
+	v := m.Versions["v1"]
+	w := v.Window
+	if w == nil || w.N != 1000 {
+		b.Fatalf("window %+v", w)
+	}
+	v.Window = w
+	a.evaluate(m, v, g.t, nil) // warm the Wasserstein rule cache
+	b.ReportMetric(float64(len(v.active().Features)), "features")
+	for b.Loop() {
+		v.Window = w
+		a.evaluate(m, v, g.t, nil)
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// BenchmarkMemoryPerModel reports the heap held per tracked model past
+// its baseline (live windows, baseline, drift window).
+func BenchmarkMemoryPerModel(b *testing.B) {
+	for b.Loop() {
+		const models = 100
+		evs := benchEvents(models*1500, models, 10)
+		before := heapInUse()
+		a, _ := newTestAnalyzer(b, nil)
+		for _, ev := range evs {
+			a.Observe(ev, nil)
+		}
+		evs = nil
+		after := heapInUse()
+		b.ReportMetric(float64(after-before)/models, "bytes/model")
+		runtime.KeepAlive(a)
+	}
+}
+
+// BenchmarkMemoryPerConsumer reports the heap held per tracked consumer
+// (hour-of-week history, model × consumer pair).
+func BenchmarkMemoryPerConsumer(b *testing.B) {
+	for b.Loop() {
+		const consumers = 10000
+		a, _ := newTestAnalyzer(b, nil)
+		g := newGen(1, "m")
+		a.Observe(g.next(), nil)
+		evs := make([]*event.Event, consumers)
+		for i := range evs {
+			evs[i] = g.next()
+			evs[i].Actor.Consumer = fmt.Sprintf("consumer-%05d", i)
+		}
+		before := heapInUse()
+		for _, ev := range evs {
+			a.Observe(ev, nil)
+		}
+		after := heapInUse()
+		b.ReportMetric(float64(after-before)/consumers, "bytes/consumer")
+		runtime.KeepAlive(a)
+		runtime.KeepAlive(evs)
+	}
+}
