@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
@@ -679,6 +680,15 @@ func (l *Log) commit(batch []*request) {
 		seg = l.segs[len(l.segs)-1]
 	}
 	logBuf, blobBuf, hashes := l.logBuf[:0], l.blobBuf[:0], l.hashBuf[:0]
+	var frameBytes, blobBytes, recs int
+	for _, r := range batch {
+		frameBytes += len(r.frames)
+		blobBytes += len(r.blobFrames)
+		recs += len(r.recs)
+	}
+	logBuf = slices.Grow(logBuf, frameBytes)
+	blobBuf = slices.Grow(blobBuf, blobBytes)
+	hashes = slices.Grow(hashes, 2*recs)
 	newIDs, newOffsets := l.newIDs[:0], l.newOffsets[:0]
 	clear(l.seen)
 	oldEdge := l.edge.clone()

@@ -81,8 +81,6 @@ type verifier struct {
 	nextCP int
 	edge   edge
 	hashes *bufio.Reader
-	frames *frameReader
-	blobs  *bufio.Reader
 }
 
 func (vf *verifier) loadCheckpoints() *VerifyError {
@@ -134,7 +132,16 @@ func (vf *verifier) fail(file, format string, args ...any) *VerifyError {
 	return &VerifyError{Index: vf.edge.n, File: file, Reason: fmt.Sprintf(format, args...)}
 }
 
-// scan reads every entry in order and checks it.
+// verifyItem is one entry checked by the reading stage: its leaf hash, or
+// the error that ends the scan at this entry.
+type verifyItem struct {
+	leaf tlog.Hash
+	err  error
+}
+
+// scan reads every entry in order and checks it. Reading, framing, blob
+// and leaf-hash checks run in one goroutine; the Merkle recomputation,
+// stored-hash and checkpoint checks run in this one, in entry order.
 func (vf *verifier) scan() error {
 	hf, err := os.Open(filepath.Join(vf.dir, hashFileName))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -153,12 +160,40 @@ func (vf *verifier) scan() error {
 	if err != nil {
 		return fmt.Errorf("audit: verify: %w", err)
 	}
-	for k, first := range firsts {
-		if err := vf.segment(first, k == len(firsts)-1); err != nil {
-			return err
+	items := make(chan []verifyItem, 4)
+	stop := make(chan struct{})
+	rd := &segReader{dir: vf.dir, out: items, stop: stop}
+	go rd.run(firsts)
+	defer func() {
+		close(stop)
+		for range items {
+		}
+	}()
+	var want []tlog.Hash
+	for batch := range items {
+		for _, it := range batch {
+			if it.err != nil {
+				return it.err
+			}
+			want = vf.edge.add(it.leaf, want[:0])
+			for k := range want {
+				var h tlog.Hash
+				if _, err := io.ReadFull(vf.hashes, h[:]); err != nil {
+					vf.edge.n--
+					return vf.fail(hashFileName, "hash file ends early: %v", err)
+				}
+				if h != want[k] {
+					vf.edge.n--
+					return vf.fail(hashFileName, "stored hash %d of the entry does not match the recomputed hash", k)
+				}
+			}
+			if err := vf.checkpointsAt(); err != nil {
+				return err
+			}
 		}
 	}
 	vf.sum.Entries = vf.edge.n
+	vf.sum.Blobs, vf.sum.PrunedBlobSegments = rd.blobs, rd.pruned
 	if n := len(vf.cps); n > 0 && vf.cps[n-1].size > vf.edge.n {
 		return vf.fail(logSegName(lastOr(firsts)), "log ends after %d entries but a signed checkpoint covers %d (entries removed or truncated)", vf.edge.n, vf.cps[n-1].size)
 	}
@@ -193,15 +228,64 @@ func (vf *verifier) checkpointsAt() *VerifyError {
 	return nil
 }
 
-func (vf *verifier) segment(first uint64, last bool) error {
+// segReader is the reading stage of Verify.
+type segReader struct {
+	dir    string
+	out    chan<- []verifyItem
+	stop   <-chan struct{}
+	n      uint64 // entries read
+	batch  []verifyItem
+	frames *frameReader
+	blobR  *bufio.Reader
+	blobs  uint64
+	pruned int
+}
+
+func (rd *segReader) emit(it verifyItem) bool {
+	rd.batch = append(rd.batch, it)
+	if len(rd.batch) < 512 && it.err == nil {
+		return true
+	}
+	return rd.flush()
+}
+
+func (rd *segReader) flush() bool {
+	if len(rd.batch) == 0 {
+		return true
+	}
+	select {
+	case rd.out <- rd.batch:
+		rd.batch = make([]verifyItem, 0, 512)
+		return true
+	case <-rd.stop:
+		return false
+	}
+}
+
+func (rd *segReader) fail(file, format string, args ...any) error {
+	return &VerifyError{Index: rd.n, File: file, Reason: fmt.Sprintf(format, args...)}
+}
+
+func (rd *segReader) run(firsts []uint64) {
+	defer close(rd.out)
+	for k, first := range firsts {
+		if err := rd.segment(first, k == len(firsts)-1); err != nil {
+			rd.emit(verifyItem{err: err})
+			return
+		}
+	}
+	rd.flush()
+}
+
+func (rd *segReader) segment(first uint64, last bool) error {
 	name := logSegName(first)
-	f, err := os.Open(filepath.Join(vf.dir, name))
+	f, err := os.Open(filepath.Join(rd.dir, name))
 	if err != nil {
 		return fmt.Errorf("audit: verify: %w", err)
 	}
 	defer f.Close()
-	if first != vf.edge.n {
-		return vf.fail(name, "segment starts at entry %d, expected %d (entries missing or reordered)", first, vf.edge.n)
+	if first != rd.n {
+		return rd.fail(name, "segment starts at entry %d, expected %d (entries missing or reordered)", first, rd.n)
 	}
 	var hdr [segHeaderSize]byte
 	if n, err := io.ReadFull(f, hdr[:]); err != nil {
@@ -209,39 +293,38 @@ func (vf *verifier) segment(first uint64, last bool) error {
 			// A new segment torn while being created; Open removes it.
 			return nil
 		}
-		return vf.fail(name, "segment header: %v", err)
+		return rd.fail(name, "segment header: %v", err)
 	}
 	if got, err := parseSegHeader(hdr[:], logMagic); err != nil || got != first {
-		return vf.fail(name, "segment header invalid (first %d): %v", got, err)
+		return rd.fail(name, "segment header invalid (first %d): %v", got, err)
 	}
 	blobName := blobSegName(first)
 	var blobs *bufio.Reader
 	blobPos := int64(segHeaderSize)
-	if bf, err := os.Open(filepath.Join(vf.dir, blobName)); err == nil {
+	if bf, err := os.Open(filepath.Join(rd.dir, blobName)); err == nil {
 		defer bf.Close()
-		if vf.blobs == nil {
-			vf.blobs = bufio.NewReaderSize(bf, 1<<20)
+		if rd.blobR == nil {
+			rd.blobR = bufio.NewReaderSize(bf, 1<<20)
 		}
-		vf.blobs.Reset(bf)
-		blobs = vf.blobs
+		rd.blobR.Reset(bf)
+		blobs = rd.blobR
 		var bh [segHeaderSize]byte
 		if _, err := io.ReadFull(blobs, bh[:]); err != nil {
-			return vf.fail(blobName, "blob segment header: %v", err)
+			return rd.fail(blobName, "blob segment header: %v", err)
 		}
 		if got, err := parseSegHeader(bh[:], blobMagic); err != nil || got != first {
-			return vf.fail(blobName, "blob segment header invalid (first %d): %v", got, err)
+			return rd.fail(blobName, "blob segment header invalid (first %d): %v", got, err)
 		}
 	} else if errors.Is(err, os.ErrNotExist) {
-		vf.sum.PrunedBlobSegments++
+		rd.pruned++
 	} else {
 		return fmt.Errorf("audit: verify: %w", err)
 	}
-	if vf.frames == nil {
-		vf.frames = newFrameReader(f, segHeaderSize)
+	if rd.frames == nil {
+		rd.frames = newFrameReader(f, segHeaderSize)
 	}
-	fr := vf.frames
+	fr := rd.frames
 	fr.reset(f, segHeaderSize)
-	var stored, want []tlog.Hash
 	var blobBuf []byte
 	for {
 		e, off, err := fr.next()
@@ -249,51 +332,36 @@ func (vf *verifier) segment(first uint64, last bool) error {
 			break
 		}
 		if err != nil {
-			return vf.fail(name, "entry frame at offset %d: %v", off, err)
+			return rd.fail(name, "entry frame at offset %d: %v", off, err)
 		}
-		if e.index != vf.edge.n {
-			return vf.fail(name, "entry at offset %d has index %d (entries missing or reordered)", off, e.index)
-		}
-		want = vf.edge.add(leafHash(e.leaf), want[:0])
-		vf.edge.n-- // report this entry's index on failure below
-		stored = stored[:0]
-		for range want {
-			var h tlog.Hash
-			if _, err := io.ReadFull(vf.hashes, h[:]); err != nil {
-				return vf.fail(hashFileName, "hash file ends early: %v", err)
-			}
-			stored = append(stored, h)
-		}
-		for k := range want {
-			if stored[k] != want[k] {
-				return vf.fail(hashFileName, "stored hash %d does not match the recomputed hash", k)
-			}
+		if e.index != rd.n {
+			return rd.fail(name, "entry at offset %d has index %d (entries missing or reordered)", off, e.index)
 		}
 		if e.blobLen > 0 && blobs != nil {
 			if int64(e.blobOff) != blobPos {
-				return vf.fail(name, "blob offset %d, expected %d", e.blobOff, blobPos)
+				return rd.fail(name, "blob offset %d, expected %d", e.blobOff, blobPos)
 			}
 			n := blobFrameHeader + int(e.blobLen)
 			if cap(blobBuf) < n {
 				blobBuf = make([]byte, n)
 			}
 			if _, err := io.ReadFull(blobs, blobBuf[:n]); err != nil {
-				return vf.fail(blobName, "blob: %v", err)
+				return rd.fail(blobName, "blob: %v", err)
 			}
 			if _, err := checkBlobFrame(blobBuf[:n], &e); err != nil {
-				return vf.fail(blobName, "blob: %v", err)
+				return rd.fail(blobName, "blob: %v", err)
 			}
 			blobPos += int64(n)
-			vf.sum.Blobs++
+			rd.blobs++
 		}
-		vf.edge.n++
-		if err := vf.checkpointsAt(); err != nil {
-			return err
+		if !rd.emit(verifyItem{leaf: leafHash(e.leaf)}) {
+			return nil
 		}
+		rd.n++
 	}
 	if blobs != nil {
 		if _, err := blobs.ReadByte(); err != io.EOF {
-			return vf.fail(blobName, "blob segment has data after its last blob")
+			return rd.fail(blobName, "blob segment has data after its last blob")
 		}
 	}
 	return nil
