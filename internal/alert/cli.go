@@ -28,8 +28,8 @@ type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
 
-// Do sends a JSON request and decodes a JSON answer into out (if not nil). An API error comes
-// back as *APIError.
+// Do sends a JSON request and decodes a JSON answer into out (if not nil; a *[]byte receives
+// the raw body, e.g. a tar or HTML). An API error comes back as *APIError.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -75,6 +75,10 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 			return e.Error
 		}
 		return &APIError{Status: resp.StatusCode, Code: "http", Message: resp.Status}
+	}
+	if raw, ok := out.(*[]byte); ok {
+		*raw = data
+		return nil
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {

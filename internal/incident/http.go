@@ -1,0 +1,211 @@
+package incident
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/warden-ai/warden/internal/alert"
+)
+
+// View is an incident as the API shows it, with MTTD/MTTR in seconds.
+type View struct {
+	Incident
+	MTTDSeconds float64 `json:"mttd_seconds,omitempty"`
+	MTTRSeconds float64 `json:"mttr_seconds,omitempty"`
+}
+
+func view(i Incident) View {
+	return View{Incident: i, MTTDSeconds: i.MTTD().Seconds(), MTTRSeconds: i.MTTR().Seconds()}
+}
+
+// Handler serves the incident API (mount it behind admin authentication). actor names the
+// caller (e.g. from the token); nil uses the body's "actor", else "api".
+//
+//	GET   /v1/incidents                 ?phase=&type=&open=true|false&serious=true|false&since=
+//	POST  /v1/incidents                 OpenRequest
+//	GET   /v1/incidents/{id}
+//	PATCH /v1/incidents/{id}            Update {phase, owner, note, action}
+//	POST  /v1/incidents/{id}/serious    {"category":..,"aware_at":..}
+//	POST  /v1/incidents/{id}/reported   {"reference":..}
+//	GET   /v1/incidents/{id}/casefile   the case file (JSON)
+//	GET   /v1/incidents/{id}/export     the case file archive (tar) with the evidence package
+//	GET   /v1/incidents/{id}/art73      ?format=json|html: the Art. 73 report draft
+func (m *Manager) Handler(actor func(*http.Request) string) http.Handler {
+	who := func(r *http.Request, body string) string {
+		if actor != nil {
+			if a := actor(r); a != "" {
+				return a
+			}
+		}
+		if body != "" {
+			return body
+		}
+		return "api"
+	}
+	mux := http.NewServeMux()
+	h := func(f func(http.ResponseWriter, *http.Request) error) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := f(w, r); err != nil {
+				alert.WriteError(w, err)
+			}
+		})
+	}
+	mux.Handle("GET /v1/incidents", h(func(w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		f := Filter{Phase: Phase(q.Get("phase")), Type: Type(q.Get("type"))}
+		if f.Phase != "" && !slices.Contains(Phases, f.Phase) {
+			return &alert.FieldError{Field: "phase", Msg: "unknown phase"}
+		}
+		if f.Type != "" && !slices.Contains(Types, f.Type) {
+			return &alert.FieldError{Field: "type", Msg: "unknown type"}
+		}
+		for _, name := range []string{"open", "serious"} {
+			if s := q.Get(name); s != "" {
+				b, err := strconv.ParseBool(s)
+				if err != nil {
+					return &alert.FieldError{Field: name, Msg: "must be true or false"}
+				}
+				if name == "open" {
+					f.Open = &b
+				} else {
+					f.Serious = &b
+				}
+			}
+		}
+		if s := q.Get("since"); s != "" {
+			t, err := alert.ParseTime(s, time.Now())
+			if err != nil {
+				return &alert.FieldError{Field: "since", Msg: err.Error()}
+			}
+			f.Since = t
+		}
+		list := m.List(f)
+		out := make([]View, len(list))
+		for i, inc := range list {
+			out[i] = view(inc)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
+		return nil
+	}))
+	mux.Handle("POST /v1/incidents", h(func(w http.ResponseWriter, r *http.Request) error {
+		var req OpenRequest
+		if err := alert.DecodeJSON(r, &req); err != nil {
+			return err
+		}
+		req.Actor = who(r, req.Actor)
+		inc, err := m.Open(r.Context(), req)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, view(inc))
+		return nil
+	}))
+	mux.Handle("GET /v1/incidents/{id}", h(func(w http.ResponseWriter, r *http.Request) error {
+		inc, err := m.Get(r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, view(inc))
+		return nil
+	}))
+	mux.Handle("PATCH /v1/incidents/{id}", h(func(w http.ResponseWriter, r *http.Request) error {
+		var u Update
+		if err := alert.DecodeJSON(r, &u); err != nil {
+			return err
+		}
+		u.Actor = who(r, u.Actor)
+		inc, err := m.Apply(r.Context(), r.PathValue("id"), u)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, view(inc))
+		return nil
+	}))
+	mux.Handle("POST /v1/incidents/{id}/serious", h(func(w http.ResponseWriter, r *http.Request) error {
+		var b struct {
+			Category Category  `json:"category"`
+			AwareAt  time.Time `json:"aware_at"`
+			Actor    string    `json:"actor"`
+		}
+		if err := alert.DecodeJSON(r, &b); err != nil {
+			return err
+		}
+		inc, err := m.FlagSerious(r.Context(), r.PathValue("id"), b.Category, b.AwareAt, who(r, b.Actor))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, view(inc))
+		return nil
+	}))
+	mux.Handle("POST /v1/incidents/{id}/reported", h(func(w http.ResponseWriter, r *http.Request) error {
+		var b struct {
+			Reference string `json:"reference"`
+			Actor     string `json:"actor"`
+		}
+		if err := alert.DecodeJSON(r, &b); err != nil {
+			return err
+		}
+		inc, err := m.MarkReported(r.Context(), r.PathValue("id"), b.Reference, who(r, b.Actor))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, view(inc))
+		return nil
+	}))
+	mux.Handle("GET /v1/incidents/{id}/casefile", h(func(w http.ResponseWriter, r *http.Request) error {
+		cf, err := m.CaseFile(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, cf)
+		return nil
+	}))
+	mux.Handle("GET /v1/incidents/{id}/export", h(func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		if _, err := m.Get(id); err != nil {
+			return err
+		}
+		// Build fully before answering so a failure still gets a JSON error.
+		var buf bytesBuffer
+		if err := m.Export(r.Context(), id, &buf); err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "application/x-tar")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+id+`.tar"`)
+		_, _ = w.Write(buf.Bytes()) // the client may be gone
+		return nil
+	}))
+	mux.Handle("GET /v1/incidents/{id}/art73", h(func(w http.ResponseWriter, r *http.Request) error {
+		id := r.PathValue("id")
+		inc, err := m.Get(id)
+		if err != nil {
+			return err
+		}
+		if inc.Serious == nil {
+			return &alert.APIError{Status: http.StatusConflict, Code: "conflict", Message: "incident is not flagged serious"}
+		}
+		cf, err := m.CaseFile(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		cf.Incident = inc
+		rep := BuildArt73Report(cf, m.opt.Provider, time.Now())
+		switch r.URL.Query().Get("format") {
+		case "", "json":
+			writeJSON(w, http.StatusOK, rep)
+		case "html":
+			var buf bytesBuffer
+			if err := rep.WriteHTML(&buf); err != nil {
+				return err
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write(buf.Bytes()) // the client may be gone
+		default:
+			return &alert.FieldError{Field: "format", Msg: "must be json or html"}
+		}
+		return nil
+	}))
+	return mux
+}
