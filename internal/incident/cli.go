@@ -212,4 +212,3 @@ func download(ctx context.Context, c *alert.Client, p, out string, stdout io.Wri
 	_, err := fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", out, len(raw))
 	return err
 }
-
