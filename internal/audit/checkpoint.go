@@ -46,7 +46,7 @@ func loadOrCreateKey(dir, origin string) (note.Signer, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("generate log key: %w", err)
 		}
-		if err := writeFileSync(filepath.Join(dir, pubFileName), []byte(vk+"\n"), 0o644); err != nil {
+		if err := writeFileSync(filepath.Join(dir, pubFileName), []byte(vk+"\n"), 0o600); err != nil {
 			return nil, "", err
 		}
 		if err := writeFileSync(keyPath, []byte(sk+"\n"), 0o600); err != nil {

@@ -209,7 +209,10 @@ func (l *Log) recover() error {
 		}
 		l.blob = f
 	}
-	return l.rebuildHashes()
+	if err := l.rebuildHashes(); err != nil {
+		return err
+	}
+	return syncDir(l.dir)
 }
 
 func (l *Log) loadCheckpoints() error {
