@@ -84,6 +84,15 @@ func loadSources(srcs []source) (*RuleSet, error) {
 			if i < len(p.lines) {
 				line = p.lines[i]
 			}
+			if sp := p.spec.Rules[i]; sp.Enabled != nil && !*sp.Enabled {
+				// enabled: false switches an earlier rule (e.g. a built-in one) off; nothing else is needed.
+				if j, ok := index[sp.ID]; ok {
+					rs.Rules[j] = &Rule{ID: sp.ID, spec: sp}
+				} else {
+					errs = append(errs, &LoadError{File: p.name, Line: line, Msg: fmt.Sprintf("rule %q: enabled: false names no earlier rule", sp.ID)})
+				}
+				continue
+			}
 			r, rerrs := compileRule(env, x, p.name, line, p.spec.Rules[i])
 			if len(rerrs) > 0 {
 				errs = append(errs, rerrs...)
@@ -291,6 +300,10 @@ type expander struct {
 	macros map[string]string
 }
 
+// maxExpanded bounds a condition after macro expansion (macros that use each other twice per
+// level would otherwise grow exponentially).
+const maxExpanded = 4 * maxExprLen
+
 func (x *expander) expand(expr string) (string, error) {
 	return x.expandDepth(expr, 0)
 }
@@ -312,9 +325,12 @@ func (x *expander) expandDepth(expr string, depth int) (string, error) {
 			var sub string
 			sub, err = x.expandDepth(m, depth+1)
 			b.WriteString("(" + sub + ")")
-			return
+		} else {
+			b.WriteString(tok)
 		}
-		b.WriteString(tok)
+		if err == nil && b.Len() > maxExpanded {
+			err = fmt.Errorf("longer than %d characters once macros are expanded", maxExpanded)
+		}
 	})
 	return b.String(), err
 }

@@ -1,0 +1,41 @@
+package rules
+
+import (
+	"io/fs"
+	"testing"
+	"time"
+
+	"github.com/warden-ai/warden/internal/event"
+)
+
+// FuzzLoad feeds arbitrary rule files to the loader: it must never panic, every error must be a
+// LoadError-wrapped ErrInvalid, and whatever loads must compile and evaluate.
+func FuzzLoad(f *testing.F) {
+	names, _ := fs.Glob(builtinPack, "pack/*.yaml")
+	for _, n := range names {
+		b, _ := builtinPack.ReadFile(n)
+		f.Add(b)
+	}
+	f.Add([]byte("rules:\n  - id: x\n    severity: P1\n    select: {types: [access]}\n    condition: \"true\"\n    aggregate: {kind: temporal_ordered, timespan: 1m, steps: [{condition: \"true\"}, {condition: \"false\", count: 2}]}\n"))
+	f.Add([]byte("macros: {a: b, b: a}\nrules: [{id: y, severity: P2, select: {types: [inference]}, condition: a}]\n"))
+	f.Add([]byte("lists: {l: [x]}\nrules: [{id: z, severity: P4, select: {types: [inference]}, condition: \"event.model in l\", summary: \"{event.model\"}]\n"))
+	f.Add([]byte("- just a list"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rs, err := loadSources([]source{{name: "fuzz.yaml", data: data}})
+		if err != nil {
+			return
+		}
+		e, err := New(rs, Options{})
+		if err != nil {
+			t.Fatalf("loaded but New failed: %v", err)
+		}
+		ev := &event.Event{ID: "1", Type: event.TypeInference, Time: time.Unix(1e9, 0), Model: event.Model{Name: "m"},
+			Actor: event.Actor{User: "u"}, Response: &event.Response{Status: "error"}}
+		for range 3 {
+			e.Observe(ev)
+			e.ObserveDetection(Detection{Kind: "drift", Time: ev.Time})
+			e.Tick(ev.Time.Add(time.Hour))
+		}
+	})
+}
