@@ -188,5 +188,5 @@ func trainHarmful(d *datasets) (*linear.Model, error) {
 		add(t, harmLabels(0, 0, 0, 0), 1)
 	}
 	fmt.Printf("harmful training: %d examples\n", len(ex))
-	return linear.Train(harmHeads, ex, linear.TrainOptions{Bits: 17, Epochs: 5, LR: 0.2, L2: 1e-6, Seed: 2}), nil
+	return linear.Train(harmHeads, ex, linear.TrainOptions{Bits: 18, Epochs: 5, LR: 0.2, L2: 1e-6, Seed: 2}), nil
 }

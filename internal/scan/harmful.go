@@ -1,10 +1,6 @@
 package scan
 
-import (
-	"context"
-
-	"github.com/warden-ai/warden/internal/scan/linear"
-)
+import "context"
 
 // HarmCategories are the harmful-content sub-categories; detector names are
 // "harmful.<category>".
@@ -14,8 +10,8 @@ var HarmCategories = []string{"hate", "harassment", "violence", "self_harm", "se
 // category, plus a small lexicon that raises categories the public training
 // data barely covers (sexual content involving minors, self-harm).
 type harmfulScanner struct {
-	model *linear.Model
-	heads []int
+	model *learned
+	heads []int // result index per HarmCategories entry, -1 without a head
 	lex   *matcher
 	lexC  []int // lexicon pattern -> category index
 }
@@ -31,14 +27,10 @@ var harmLexicon = map[string][]string{
 		"steal a car", "hotwire", "hack into", "ransomware", "credit card fraud", "fake id", "smuggle"},
 }
 
-func newHarmfulScanner(over map[string][]byte) (*harmfulScanner, error) {
-	m, err := loadModel("harmful.wlm", over)
-	if err != nil {
-		return nil, err
-	}
-	s := &harmfulScanner{model: m}
+func newHarmfulScanner(l *learned) *harmfulScanner {
+	s := &harmfulScanner{model: l}
 	for _, c := range HarmCategories {
-		s.heads = append(s.heads, m.Head(c))
+		s.heads = append(s.heads, l.head("harmful.wlm", c))
 	}
 	var pats []string
 	for ci, c := range HarmCategories {
@@ -48,7 +40,7 @@ func newHarmfulScanner(over map[string][]byte) (*harmfulScanner, error) {
 		}
 	}
 	s.lex = newMatcher(pats)
-	return s, nil
+	return s
 }
 
 func (*harmfulScanner) Name() string { return ScannerHarmful }
@@ -70,14 +62,15 @@ func (s *harmfulScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 		lexSpan[c] = [2]int{st, end}
 	})
 	var out []Finding
+	res := in.scores(s.model)
 	for ci, c := range HarmCategories {
 		sc := 0.0
 		sp := [2]int{0, len(in.Norm)}
 		if h := s.heads[ci]; h >= 0 {
-			whole, w := s.model.Score(in.Norm, h)
-			sc = max(whole, w.Score)
-			if w.Score > whole {
-				sp = [2]int{w.Start, w.End}
+			r := res[h]
+			sc = r.Max()
+			if r.Best.Score > r.Whole {
+				sp = [2]int{r.Best.Start, r.Best.End}
 			}
 		}
 		if lex[ci] > 0 {

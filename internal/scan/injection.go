@@ -19,8 +19,8 @@ type patInfo struct {
 type injectionScanner struct {
 	m     *matcher
 	info  []patInfo
-	model *linear.Model
-	inj   int // head indexes in model
+	model *learned
+	inj   int // head indexes in model results
 	jail  int
 }
 
@@ -54,7 +54,7 @@ func isASCII(s string) bool {
 	return true
 }
 
-func newInjectionScanner(over map[string][]byte) (*injectionScanner, error) {
+func newInjectionScanner(l *learned) (*injectionScanner, error) {
 	s := &injectionScanner{}
 	var pats []string
 	add := func(p string, pi patInfo) {
@@ -72,11 +72,7 @@ func newInjectionScanner(over map[string][]byte) (*injectionScanner, error) {
 		}
 	}
 	s.m = newMatcher(pats)
-	m, err := loadModel("injection.wlm", over)
-	if err != nil {
-		return nil, err
-	}
-	s.model, s.inj, s.jail = m, m.Head("injection"), m.Head("jailbreak")
+	s.model, s.inj, s.jail = l, l.head("injection.wlm", "injection"), l.head("injection.wlm", "jailbreak")
 	if s.inj < 0 {
 		return nil, fmt.Errorf("injection model: no injection head")
 	}
@@ -237,18 +233,17 @@ func (s *injectionScanner) signatures(norm string) sigResult {
 
 // classify returns the classifier probabilities (whole-text and best window
 // maxed) and the best window span in Norm.
-func (s *injectionScanner) classify(norm string) (inj float64, injWin [2]int, jail float64, jailWin [2]int) {
-	whole, w := s.model.Score(norm, s.inj)
-	inj, injWin = max(whole, w.Score), [2]int{w.Start, w.End}
-	if whole >= w.Score {
-		injWin = [2]int{0, len(norm)}
-	}
-	if s.jail >= 0 {
-		whole, w := s.model.Score(norm, s.jail)
-		jail, jailWin = max(whole, w.Score), [2]int{w.Start, w.End}
-		if whole >= w.Score {
-			jailWin = [2]int{0, len(norm)}
+func (s *injectionScanner) classify(in *Doc) (inj float64, injWin [2]int, jail float64, jailWin [2]int) {
+	res := in.scores(s.model)
+	pick := func(r linear.Result) (float64, [2]int) {
+		if r.Whole >= r.Best.Score {
+			return r.Whole, [2]int{0, len(in.Norm)}
 		}
+		return r.Best.Score, [2]int{r.Best.Start, r.Best.End}
+	}
+	inj, injWin = pick(res[s.inj])
+	if s.jail >= 0 {
+		jail, jailWin = pick(res[s.jail])
 	}
 	return
 }
@@ -287,7 +282,7 @@ func (s *injectionScanner) scanNorm(in *Doc, outer *Span) []Finding {
 	emit(det, CatPromptInjection, r.inj, r.injSpan, r.injWhy)
 	emit("jailbreak.signature", CatJailbreak, r.jail, r.jailSpan, r.jailWhy)
 	emit("indirect.addressed", CatIndirectInjection, r.indirect, r.indSpan, "text addressed to an AI reader")
-	ci, ciw, cj, cjw := s.classify(in.Norm)
+	ci, ciw, cj, cjw := s.classify(in)
 	emit("injection.classifier", CatPromptInjection, ci, ciw, "")
 	emit("jailbreak.classifier", CatJailbreak, cj, cjw, "")
 	return out

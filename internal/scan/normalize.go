@@ -1,10 +1,13 @@
 package scan
 
 import (
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/warden-ai/warden/internal/scan/linear"
 )
 
 // Doc is a text prepared for scanning. Text is the original; Norm is the
@@ -24,6 +27,12 @@ type Doc struct {
 	Homoglyphs []Span
 	// Depth is 0 for the scanned text and n for a payload decoded n times.
 	Depth int
+
+	// Learned-model cache, filled on first use by Doc.scores.
+	lmu  sync.Mutex
+	lfor *learned
+	lx   linear.Extraction
+	lres []linear.Result
 
 	off  []int32 // off[i]: offset in Text of the character that produced Norm[i]; len(Norm)+1 entries
 	buf  []byte
@@ -74,6 +83,7 @@ func (in *Doc) reset(text string, role Role, sc Context) {
 	in.Text, in.Role, in.Context, in.Depth = text, role, sc, 0
 	in.Hidden = in.Hidden[:0]
 	in.Homoglyphs = in.Homoglyphs[:0]
+	in.lfor = nil
 	in.normalize()
 }
 

@@ -169,15 +169,16 @@ func New(opts Options) (*Engine, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{log: log.With("component", "scan"), depth: opts.MaxDecodeDepth}
-	inj, err := newInjectionScanner(opts.Weights)
+	models, err := newLearned(opts.Weights, "injection.wlm", "harmful.wlm")
+	if err != nil {
+		return nil, fmt.Errorf("load learned models: %w", err)
+	}
+	inj, err := newInjectionScanner(models)
 	if err != nil {
 		return nil, fmt.Errorf("build injection scanner: %w", err)
 	}
 	e.inj = inj
-	harm, err := newHarmfulScanner(opts.Weights)
-	if err != nil {
-		return nil, fmt.Errorf("build harmful scanner: %w", err)
-	}
+	harm := newHarmfulScanner(models)
 	// The registry of built-ins, in run order.
 	builtins := []Scanner{
 		invisibleScanner{},

@@ -197,32 +197,3 @@ func FuzzBatch(f *testing.F) {
 		}
 	})
 }
-
-func benchText(n int) string {
-	base := "Could you summarise the quarterly report for our team and list three risks we should watch next quarter? "
-	return strings.Repeat(base, n/len(base)+1)[:n]
-}
-
-func BenchmarkScan(b *testing.B) {
-	e := newEngine(b)
-	for _, size := range []int{100, 1 << 10, 10 << 10, 100 << 10} {
-		text := benchText(size)
-		b.Run("default/"+itoa(size), func(b *testing.B) {
-			b.SetBytes(int64(size))
-			b.ReportAllocs()
-			for b.Loop() {
-				_, _ = e.Scan(context.Background(), text, Input, Context{})
-			}
-		})
-		for _, s := range e.scanners {
-			b.Run(s.Name()+"/"+itoa(size), func(b *testing.B) {
-				d := NewDoc(text, Input, Context{})
-				b.SetBytes(int64(size))
-				b.ReportAllocs()
-				for b.Loop() {
-					_, _ = s.Scan(context.Background(), d)
-				}
-			})
-		}
-	}
-}

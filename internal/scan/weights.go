@@ -25,3 +25,59 @@ func loadModel(name string, over map[string][]byte) (*linear.Model, error) {
 	}
 	return m, nil
 }
+
+// learned holds the linear models of the learned scanners. When their hash
+// sizes agree they are merged into one model, so a text's features are
+// extracted once and looked up once for every head of every scanner.
+type learned struct {
+	models []*linear.Model
+	heads  map[string]int // "file/head" -> index into the concatenated results
+}
+
+func newLearned(over map[string][]byte, files ...string) (*learned, error) {
+	l := &learned{heads: map[string]int{}}
+	var ms []*linear.Model
+	n := 0
+	for _, f := range files {
+		m, err := loadModel(f, over)
+		if err != nil {
+			return nil, err
+		}
+		for i, h := range m.Heads {
+			l.heads[f+"/"+h] = n + i
+		}
+		n += len(m.Heads)
+		ms = append(ms, m)
+	}
+	if merged, err := linear.Merge(ms...); err == nil {
+		l.models = []*linear.Model{merged}
+	} else {
+		l.models = ms
+	}
+	return l, nil
+}
+
+// head returns the result index of a head or -1.
+func (l *learned) head(file, name string) int {
+	if i, ok := l.heads[file+"/"+name]; ok {
+		return i
+	}
+	return -1
+}
+
+// scores returns the results of every head of l for in.Norm, computing them
+// once per Doc (the injection and harmful scanners share them).
+func (in *Doc) scores(l *learned) []linear.Result {
+	in.lmu.Lock()
+	defer in.lmu.Unlock()
+	if in.lfor == l {
+		return in.lres
+	}
+	in.lx.Reset(in.Norm)
+	in.lres = in.lres[:0]
+	for _, m := range l.models {
+		in.lres = m.ScoreInto(in.lres, &in.lx)
+	}
+	in.lfor = l
+	return in.lres
+}

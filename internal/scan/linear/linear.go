@@ -1,16 +1,3 @@
-// Package linear is the hashed n-gram logistic-regression model shared by
-// Warden's learned scanners and by the training command cmd/scantrain:
-// feature extraction, window scoring, training and the compact int8 weight
-// file format.
-//
-// Features of a normalized text are word unigrams, word bigrams and
-// character 4-grams, hashed (FNV-1a) into 2^Bits buckets and scaled by
-// 1/sqrt(n). A model has one or more heads (one logistic output each) that
-// share the feature space.
-//
-// Weight file layout (little endian): "WLM1", uint8 bits, uint8 heads,
-// for each head: uint8 name length, name, float32 bias, float32 scale;
-// then 2^bits × heads int8 weights, bucket-major. A weight is q×scale.
 package linear
 
 import (
@@ -31,61 +18,139 @@ type Model struct {
 	W     []int8 // bucket-major: W[bucket*len(Heads)+head]
 }
 
+// Hash seeds keep the feature families apart in the shared bucket space.
 const (
 	fnvOffset = 14695981039346656037
 	fnvPrime  = 1099511628211
+	seedBi    = 0x9e3779b97f4a7c15
+	seedC4    = 0x5bd1e9955bd1e995
+	ngramMul  = 0x9ddfea08eb382d69
 )
 
-func fnv(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= fnvPrime
-	}
+// mix is the 64-bit finalizer of MurmurHash3: every input bit affects every
+// output bit, so the low bits used as bucket index are well spread.
+func mix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
 	return h
 }
 
-func isSep(c byte) bool {
-	return c == ' ' || c == '\n' || c == '.' || c == ',' || c == '!' || c == '?' || c == ':' ||
-		c == ';' || c == '"' || c == '\'' || c == '(' || c == ')' || c == '[' || c == ']' ||
-		c == '{' || c == '}' || c == '*' || c == '`' || c == '/' || c == '\\' || c == '-' || c == '_'
+// sep marks the bytes that separate words.
+var sep = func() (t [256]bool) {
+	for _, c := range []byte(" \n.,!?:;\"'()[]{}*`/\\-_") {
+		t[c] = true
+	}
+	return t
+}()
+
+// Feature is one hashed feature of a text: the hash (mask it to the model's
+// bits) and the index of the window it starts in.
+type Feature struct {
+	H   uint32
+	Win int32
 }
 
-// Features calls fn for every hashed feature of norm with the byte offset at
-// which the feature starts. norm should be the scan package's normalized
-// (lower-cased, whitespace-folded) text. Masks to bits are left to the caller.
-func Features(norm string, fn func(h uint64, pos int)) {
+// Extraction holds the features and windows of one normalized text. It is
+// reusable: Reset overwrites it without allocating once its buffers have
+// grown. An Extraction is not safe for concurrent mutation; scoring it with
+// several models concurrently is safe only with separate scratch (see
+// Model.ScoreInto, which uses the Extraction's own scratch).
+type Extraction struct {
+	Norm  string
+	Feats []Feature
+	Wins  [][2]int
+	acc   []int32
+	cnt   []int32
+}
+
+// Extract returns the extraction of norm (a convenience for tools and tests).
+func Extract(norm string) *Extraction {
+	x := new(Extraction)
+	x.Reset(norm)
+	return x
+}
+
+// Reset extracts the features of norm, which should be the scan package's
+// normalized (lower-cased, whitespace-folded) text: word unigrams, word
+// bigrams and character 4-grams over runes (so CJK and other
+// scripts without spaces get n-grams too). Each byte of norm is hashed in
+// place; nothing is allocated per feature.
+func (x *Extraction) Reset(norm string) {
+	x.Norm = norm
+	x.Wins = Windows(x.Wins[:0], norm)
+	f := x.Feats[:0]
 	// Words and bigrams.
-	prev := uint64(0)
-	havePrev := false
+	win, nextCut := int32(0), x.cut(0)
+	prev, havePrev := uint64(0), false
 	for i := 0; i < len(norm); {
-		for i < len(norm) && isSep(norm[i]) {
+		for i < len(norm) && sep[norm[i]] {
 			i++
 		}
+		if i >= len(norm) {
+			break
+		}
+		for i >= nextCut {
+			win++
+			nextCut = x.cut(int(win))
+		}
+		h := uint64(fnvOffset)
 		j := i
-		for j < len(norm) && !isSep(norm[j]) {
-			j++
+		for ; j < len(norm) && !sep[norm[j]]; j++ {
+			h ^= uint64(norm[j])
+			h *= fnvPrime
 		}
-		if j > i {
-			w := fnv(fnvOffset, norm[i:j])
-			fn(w, i)
-			if havePrev {
-				fn((prev*31+w)^0x9e3779b97f4a7c15, i)
-			}
-			prev, havePrev = w, true
+		f = append(f, Feature{uint32(mix(h)), win})
+		if havePrev {
+			f = append(f, Feature{uint32(mix(prev*ngramMul ^ h ^ seedBi)), win})
 		}
+		prev, havePrev = h, true
 		i = j
 	}
-	// Character 4-grams over runes (so CJK and other scripts get n-grams too).
-	var r [4]int // start offsets of the last 4 runes
+	// Character 4-grams over runes: a ring of the last four rune codes.
+	var r1, r2, r3 uint64 // r1 newest
+	var p1, p2, p3 int    // their start offsets
+	win, nextCut = 0, x.cut(0)
 	n := 0
 	for i := 0; i < len(norm); {
-		_, sz := utf8.DecodeRuneInString(norm[i:])
-		r[0], r[1], r[2], r[3] = r[1], r[2], r[3], i
-		n++
-		i += sz
-		if n >= 4 {
-			fn(fnv(fnvOffset^0x5bd1e995, norm[r[0]:i]), r[0])
+		c := uint64(norm[i])
+		sz := 1
+		if c >= utf8.RuneSelf {
+			r, s := utf8.DecodeRuneInString(norm[i:])
+			c, sz = uint64(r), s
 		}
+		n++
+		if n >= 4 {
+			for p3 >= nextCut {
+				win++
+				nextCut = x.cut(int(win))
+			}
+			g := (((r3*ngramMul+r2)*ngramMul+r1)*ngramMul + c) ^ seedC4
+			f = append(f, Feature{uint32(mix(g)), win})
+		}
+		r3, r2, r1 = r2, r1, c
+		p3, p2, p1 = p2, p1, i
+		i += sz
+	}
+	x.Feats = f
+}
+
+// cut returns the end offset of window w, or a huge value past the last.
+func (x *Extraction) cut(w int) int {
+	if w+1 >= len(x.Wins) {
+		return math.MaxInt
+	}
+	return x.Wins[w][1]
+}
+
+// Features calls fn for every hashed feature of norm with the index of the
+// window it starts in. Masks to bits are left to the caller.
+func Features(norm string, fn func(h uint32, win int)) {
+	x := Extract(norm)
+	for _, f := range x.Feats {
+		fn(f.H, int(f.Win))
 	}
 }
 
@@ -115,7 +180,7 @@ func boundary(s string, i int) bool {
 const MaxWindow = 320
 
 // Windows splits s into sentence-packed windows of about MaxWindow bytes
-// and appends their [start,end) ranges to dst.
+// and appends their [start,end) ranges to dst. The windows tile s.
 func Windows(dst [][2]int, s string) [][2]int {
 	start, last := 0, -1
 	for i := 0; i < len(s); i++ {
@@ -125,13 +190,17 @@ func Windows(dst [][2]int, s string) [][2]int {
 		if i+1-start >= MaxWindow {
 			cut := last
 			if cut <= start {
-				// No sentence end: cut at the last space.
+				// No sentence end: cut at the last space, else inside
+				// the text but never inside a UTF-8 sequence.
 				cut = i + 1
 				for k := i; k > start+MaxWindow/2; k-- {
 					if s[k] == ' ' {
 						cut = k + 1
 						break
 					}
+				}
+				for cut < len(s) && cut > start+1 && s[cut]&0xC0 == 0x80 {
+					cut--
 				}
 			}
 			dst = append(dst, [2]int{start, cut})
@@ -147,72 +216,96 @@ func Windows(dst [][2]int, s string) [][2]int {
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
-// Score returns the probability of head for the whole text and the highest
-// scoring window (the whole text when it is a single window).
-func (m *Model) Score(norm string, head int) (whole float64, best Window) {
-	var wins [16][2]int
-	ws := Windows(wins[:0], norm)
-	nh := len(m.Heads)
-	mask := uint64(1)<<m.Bits - 1
-	sc := float64(m.Scale[head])
-	var tot float64
-	var totN int
-	wi := 0
-	var wsum float64
-	var wn int
-	best = Window{Score: -1}
-	flush := func() {
-		if wn > 0 {
-			p := sigmoid(float64(m.Bias[head]) + wsum/math.Sqrt(float64(wn)))
-			if p > best.Score {
-				best = Window{ws[wi][0], ws[wi][1], p}
-			}
-		}
-		wsum, wn = 0, 0
-	}
-	// Features are emitted words first, then 4-grams, each in position
-	// order, so accumulate per window with a small table instead.
-	if len(ws) <= 1 {
-		Features(norm, func(h uint64, _ int) {
-			tot += float64(m.W[int(h&mask)*nh+head])
-			totN++
-		})
-		if totN == 0 {
-			p := sigmoid(float64(m.Bias[head]))
-			return p, Window{0, len(norm), p}
-		}
-		p := sigmoid(float64(m.Bias[head]) + tot*sc/math.Sqrt(float64(totN)))
-		return p, Window{0, len(norm), p}
-	}
-	sums := make([]float64, len(ws))
-	cnts := make([]int, len(ws))
-	Features(norm, func(h uint64, pos int) {
-		v := float64(m.W[int(h&mask)*nh+head])
-		tot += v
-		totN++
-		k := locate(ws, pos)
-		sums[k] += v
-		cnts[k]++
-	})
-	for wi = range ws {
-		wsum, wn = sums[wi]*sc, cnts[wi]
-		flush()
-	}
-	whole = sigmoid(float64(m.Bias[head]) + tot*sc/math.Sqrt(float64(max(totN, 1))))
-	return whole, best
+// Result is the score of one head: the probability for the whole text and
+// the highest-scoring window (the whole text when it is a single window).
+type Result struct {
+	Whole float64
+	Best  Window
 }
 
-func locate(ws [][2]int, pos int) int {
-	lo, hi := 0, len(ws)-1
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if ws[mid][0] <= pos {
-			lo = mid
-		} else {
-			hi = mid - 1
+// Max is the larger of the whole-text and best-window probabilities.
+func (r Result) Max() float64 { return max(r.Whole, r.Best.Score) }
+
+// ScoreInto scores every head of m over x in one pass over the features and
+// appends one Result per head to dst. It uses x's scratch buffers, so one
+// Extraction must not be scored concurrently.
+func (m *Model) ScoreInto(dst []Result, x *Extraction) []Result {
+	nh := len(m.Heads)
+	nw := max(len(x.Wins), 1)
+	if cap(x.acc) < nw*nh {
+		x.acc = make([]int32, nw*nh)
+	}
+	if cap(x.cnt) < nw {
+		x.cnt = make([]int32, nw)
+	}
+	acc, cnt := x.acc[:nw*nh], x.cnt[:nw]
+	clear(acc)
+	clear(cnt)
+	mask := uint32(1)<<m.Bits - 1
+	w := m.W
+	switch nh {
+	case 1:
+		for _, f := range x.Feats {
+			acc[f.Win] += int32(w[f.H&mask])
+			cnt[f.Win]++
+		}
+	case 2:
+		for _, f := range x.Feats {
+			b := int(f.H&mask) * 2
+			a := acc[f.Win*2 : f.Win*2+2 : f.Win*2+2]
+			a[0] += int32(w[b])
+			a[1] += int32(w[b+1])
+			cnt[f.Win]++
+		}
+	default:
+		for _, f := range x.Feats {
+			b := int(f.H&mask) * nh
+			ws := w[b : b+nh : b+nh]
+			a := acc[int(f.Win)*nh : int(f.Win)*nh+nh : int(f.Win)*nh+nh]
+			for h := range a {
+				a[h] += int32(ws[h])
+			}
+			cnt[f.Win]++
 		}
 	}
-	return lo
+	var totN int32
+	for _, c := range cnt {
+		totN += c
+	}
+	for h := range nh {
+		bias, sc := float64(m.Bias[h]), float64(m.Scale[h])
+		var tot int64
+		best := Window{Score: -1}
+		for k := range nw {
+			v := acc[k*nh+h]
+			tot += int64(v)
+			if cnt[k] == 0 || len(x.Wins) <= 1 {
+				continue
+			}
+			p := sigmoid(bias + float64(v)*sc/math.Sqrt(float64(cnt[k])))
+			if p > best.Score {
+				best = Window{x.Wins[k][0], x.Wins[k][1], p}
+			}
+		}
+		whole := sigmoid(bias)
+		if totN > 0 {
+			whole = sigmoid(bias + float64(tot)*sc/math.Sqrt(float64(totN)))
+		}
+		if best.Score < 0 {
+			best = Window{0, len(x.Norm), whole}
+		}
+		dst = append(dst, Result{Whole: whole, Best: best})
+	}
+	return dst
+}
+
+// Score returns the probability of head for the whole text and the highest
+// scoring window (the whole text when it is a single window). Scoring an
+// Extraction with ScoreInto is cheaper when several heads or models are
+// needed.
+func (m *Model) Score(norm string, head int) (whole float64, best Window) {
+	r := m.ScoreInto(nil, Extract(norm))[head]
+	return r.Whole, r.Best
 }
 
 // Head returns the index of the named head or -1.
@@ -225,13 +318,48 @@ func (m *Model) Head(name string) int {
 	return -1
 }
 
+// Merge returns one model with the heads of all ms (which must share Bits),
+// so a text's features are looked up once for all of them.
+func Merge(ms ...*Model) (*Model, error) {
+	if len(ms) == 0 {
+		return nil, fmt.Errorf("%w: merge of no models", ErrFormat)
+	}
+	out := &Model{Bits: ms[0].Bits}
+	for _, m := range ms {
+		if m.Bits != out.Bits {
+			return nil, fmt.Errorf("%w: merge of %d-bit and %d-bit models", ErrFormat, out.Bits, m.Bits)
+		}
+		out.Heads = append(out.Heads, m.Heads...)
+		out.Bias = append(out.Bias, m.Bias...)
+		out.Scale = append(out.Scale, m.Scale...)
+	}
+	nh := len(out.Heads)
+	if nh > 255 {
+		return nil, fmt.Errorf("%w: %d heads", ErrFormat, nh)
+	}
+	out.W = make([]int8, (1<<out.Bits)*nh)
+	off := 0
+	for _, m := range ms {
+		mh := len(m.Heads)
+		for b := range 1 << out.Bits {
+			copy(out.W[b*nh+off:b*nh+off+mh], m.W[b*mh:b*mh+mh])
+		}
+		off += mh
+	}
+	return out, nil
+}
+
 // ErrFormat reports a malformed weight file.
 var ErrFormat = errors.New("malformed linear model")
 
+// magic identifies the weight format; it changes whenever the feature
+// hashing changes, so stale weights are rejected instead of misread.
+const magic = "WLM2"
+
 // Load parses a weight file.
 func Load(b []byte) (*Model, error) {
-	if len(b) < 6 || string(b[:4]) != "WLM1" {
-		return nil, fmt.Errorf("%w: bad magic", ErrFormat)
+	if len(b) < 6 || string(b[:4]) != magic {
+		return nil, fmt.Errorf("%w: bad magic (want %s; retrain with cmd/scantrain)", ErrFormat, magic)
 	}
 	m := &Model{Bits: int(b[4])}
 	nh := int(b[5])
@@ -258,6 +386,11 @@ func Load(b []byte) (*Model, error) {
 	if len(b)-p != n {
 		return nil, fmt.Errorf("%w: %d weight bytes, want %d", ErrFormat, len(b)-p, n)
 	}
+	for i := range nh {
+		if f := float64(m.Bias[i]) + float64(m.Scale[i]); math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%w: head %q has a non-finite bias or scale", ErrFormat, m.Heads[i])
+		}
+	}
 	m.W = make([]int8, n)
 	for i := range n {
 		m.W[i] = int8(b[p+i])
@@ -268,7 +401,7 @@ func Load(b []byte) (*Model, error) {
 // Marshal encodes the model in the weight file format.
 func (m *Model) Marshal() []byte {
 	var buf bytes.Buffer
-	buf.WriteString("WLM1")
+	buf.WriteString(magic)
 	buf.WriteByte(byte(m.Bits))
 	buf.WriteByte(byte(len(m.Heads)))
 	for i, h := range m.Heads {

@@ -37,9 +37,13 @@ func Train(heads []string, ex []Example, o TrainOptions) *Model {
 		val float64
 	}
 	feats := make([]fv, len(ex))
+	var x Extraction
 	for i, e := range ex {
-		var idx []int32
-		Features(e.Norm, func(h uint64, _ int) { idx = append(idx, int32(h&mask)) })
+		x.Reset(e.Norm)
+		idx := make([]int32, len(x.Feats))
+		for j, f := range x.Feats {
+			idx[j] = int32(uint64(f.H) & mask)
+		}
 		v := 0.0
 		if len(idx) > 0 {
 			v = 1 / math.Sqrt(float64(len(idx)))
