@@ -89,13 +89,19 @@ func heapInUse() uint64 {
 func BenchmarkMemoryPerModel(b *testing.B) {
 	for b.Loop() {
 		const models = 100
-		evs := benchEvents(models*1500, models, 10)
+		gens := make([]*gen, models)
+		for i := range gens {
+			gens[i] = newGen(uint64(i), fmt.Sprintf("model-%03d", i))
+		}
 		before := heapInUse()
 		a, _ := newTestAnalyzer(b, nil)
-		for _, ev := range evs {
-			a.Observe(ev, nil)
+		for range 1500 {
+			for _, g := range gens {
+				ev := g.next()
+				ev.Actor.Consumer = "c"
+				a.Observe(ev, nil)
+			}
 		}
-		evs = nil
 		after := heapInUse()
 		b.ReportMetric(float64(after-before)/models, "bytes/model")
 		runtime.KeepAlive(a)

@@ -20,7 +20,6 @@ type driftWindow struct {
 	Profiles map[string]*stats.Profile `json:"profiles"`
 	Labeled  float64                   `json:"labeled"`
 	Correct  float64                   `json:"correct"`
-	seen     map[string]int            // feature → w.N when last observed
 }
 
 func newDriftWindow(b *Baseline) *driftWindow {
@@ -93,21 +92,25 @@ func (a *Analyzer) observeDrift(m *modelState, v *versionState, ev *event.Event,
 		w.To = ev.Time
 	}
 	w.N++
-	if w.seen == nil {
-		w.seen = make(map[string]int, len(w.Profiles))
-	}
+	seen := 0
 	eachFeature(ev, maxScore, func(name string, val value) {
-		f := b.Features[name]
-		if f == nil {
-			return
+		if f := b.Features[name]; f != nil {
+			seen++
+			f.observe(w.Profiles[name], val)
 		}
-		w.seen[name] = w.N
-		f.observe(w.Profiles[name], val)
 	})
-	// Baseline features absent from this event count as nulls.
-	for name, p := range w.Profiles {
-		if name != FeatLabel && w.seen[name] != w.N {
-			p.AddNull()
+	want := len(w.Profiles)
+	if _, ok := w.Profiles[FeatLabel]; ok {
+		want-- // labels arrive with feedback, not with the inference
+	}
+	if seen < want {
+		// Rare path: baseline features absent from this event are nulls.
+		present := make(map[string]bool, seen)
+		eachFeature(ev, maxScore, func(name string, _ value) { present[name] = true })
+		for name, p := range w.Profiles {
+			if name != FeatLabel && !present[name] {
+				p.AddNull()
+			}
 		}
 	}
 	if w.N >= a.opts.DriftWindowEvents {

@@ -6,16 +6,12 @@ import (
 	"strings"
 
 	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/scan"
 	"github.com/warden-ai/warden/internal/stats"
 )
 
-// Finding is the part of a scanner finding the analyzer uses (the
-// category and score of scan.Finding).
-type Finding struct {
-	Detector string
-	Category string
-	Score    float64
-}
+// Finding is a scanner finding; the analyzer uses its category and score.
+type Finding = scan.Finding
 
 // Feature names of inference events. Request features are named
 // "features.<key>".

@@ -8,7 +8,12 @@ import (
 // FuzzRestore feeds arbitrary snapshot bytes to Restore: it must fail
 // cleanly or leave a usable analyzer.
 func FuzzRestore(f *testing.F) {
-	a, _ := newTestAnalyzer(f, func(o *Options) { o.BaselineEvents = 300; o.BaselineMinEvents = 100; o.DriftMinWindow = 100; o.DriftWindowEvents = 200 })
+	a, _ := newTestAnalyzer(f, func(o *Options) {
+		o.BaselineEvents = 300
+		o.BaselineMinEvents = 100
+		o.DriftMinWindow = 100
+		o.DriftWindowEvents = 200
+	})
 	g := newGen(1, "m")
 	for range 450 {
 		a.Observe(g.next(), []Finding{{Category: "pii", Score: 0.5}})
@@ -22,7 +27,13 @@ func FuzzRestore(f *testing.F) {
 	f.Add([]byte(`{"version":1,"models":{"x":{"versions":{"v":{"active":"b","baselines":[{"id":"b","features":{"f":{"kind":1,"profile":{"kind":1,"bins":[1]}}}}]}}}}}`))
 	f.Add([]byte(`{"version":1,"pending":[{"id":"r","p":{"model":"m","groups":["a"]}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		x, _ := newTestAnalyzer(t, func(o *Options) { o.BaselineEvents = 300; o.BaselineMinEvents = 100; o.DriftMinWindow = 100; o.DriftWindowEvents = 200; o.Protected = []string{"g"} })
+		x, _ := newTestAnalyzer(t, func(o *Options) {
+			o.BaselineEvents = 300
+			o.BaselineMinEvents = 100
+			o.DriftMinWindow = 100
+			o.DriftWindowEvents = 200
+			o.Protected = []string{"g"}
+		})
 		if err := x.Restore(bytes.NewReader(b)); err != nil {
 			return
 		}

@@ -11,6 +11,7 @@ import (
 // metrics are the analyzer's Prometheus series. Label values are bounded:
 // model by Options.MaxModels, the others by fixed sets.
 type metrics struct {
+	byType     map[event.Type]prometheus.Counter
 	events     *prometheus.CounterVec
 	detections *prometheus.CounterVec
 	drops      *prometheus.CounterVec
@@ -46,6 +47,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		share: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "warden_model_dataset_drift_share",
 			Help: "Share of drifted features in the latest evaluated window, per model."}, []string{"model"}),
 	}
+	m.byType = map[event.Type]prometheus.Counter{}
+	for t := range eventTypes {
+		m.byType[t] = m.events.WithLabelValues(string(t))
+	}
+	m.byType["other"] = m.events.WithLabelValues("other")
 	if reg == nil {
 		return m, nil
 	}
@@ -63,10 +69,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 var eventTypes = map[event.Type]bool{event.TypeInference: true, event.TypeAccess: true, event.TypePipeline: true, event.TypeFeedback: true, event.TypeProbe: true}
 
 func (m *metrics) event(t event.Type) {
-	if !eventTypes[t] {
-		t = "other"
+	c, ok := m.byType[t]
+	if !ok {
+		c = m.byType["other"]
 	}
-	m.events.WithLabelValues(string(t)).Inc()
+	c.Inc()
 }
 
 func (m *metrics) dropped(reason string) { m.drops.WithLabelValues(reason).Inc() }

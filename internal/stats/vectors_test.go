@@ -206,6 +206,8 @@ func TestVectorsWasserstein(t *testing.T) {
 		}
 		t.Run(v.Name, func(t *testing.T) {
 			check(t, "W1", Wasserstein(v.Reference, v.Current), v.Wasserstein.W, 1e-9)
+			sa, sb := slices.Sorted(slices.Values(v.Reference)), slices.Sorted(slices.Values(v.Current))
+			check(t, "W1 sorted merge", WassersteinSorted(sa, sb), v.Wasserstein.W, 1e-9)
 			check(t, "std", WassersteinNorm(v.Reference), v.Wasserstein.Std, 1e-9)
 			check(t, "normed", NormalizedWasserstein(v.Reference, v.Current), v.Wasserstein.Normed, 1e-9)
 		})
