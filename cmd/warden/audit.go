@@ -64,14 +64,13 @@ func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	})
 }
 
-func runEvidenceExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runEvidenceExport(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("evidence export", flag.ContinueOnError)
 	data := fs.String("data", "./warden-data", "data directory")
 	out := fs.String("out", "", "package file to write (required)")
 	from := fs.String("from", "", "first event time (RFC 3339), inclusive")
 	to := fs.String("to", "", "last event time (RFC 3339), exclusive")
 	model := fs.String("model", "", "only events of this model")
-	incident := fs.String("incident", "", "only the events of this incident's case file")
 	var ids listFlag
 	fs.Var(&ids, "ids", "only these event ids (comma-separated)")
 	noText := fs.Bool("no-text", false, "leave the stored text blobs out of the package")
@@ -95,13 +94,6 @@ func runEvidenceExport(ctx context.Context, args []string, stdout, stderr io.Wri
 		if toT, err = time.Parse(time.RFC3339Nano, *to); err != nil {
 			return usagef("-to: not RFC 3339: %q", *to)
 		}
-	}
-	if *incident != "" {
-		incIDs, err := incidentEventIDs(ctx, *data, *incident)
-		if err != nil {
-			return err
-		}
-		ids = append(ids, incIDs...)
 	}
 	opts := audit.ExportOptions{IDs: ids, Blobs: !*noText}
 	if *from != "" || *to != "" || *model != "" || len(ids) == 0 {

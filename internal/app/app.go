@@ -15,19 +15,29 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/analyze"
 	"github.com/warden-ai/warden/internal/audit"
 	"github.com/warden-ai/warden/internal/auth"
 	"github.com/warden-ai/warden/internal/config"
+	"github.com/warden-ai/warden/internal/contain"
+	"github.com/warden-ai/warden/internal/gateway"
 	"github.com/warden-ai/warden/internal/index"
 	"github.com/warden-ai/warden/internal/ingest"
+	"github.com/warden-ai/warden/internal/keys"
+	"github.com/warden-ai/warden/internal/notify"
 	"github.com/warden-ai/warden/internal/pipeline"
+	"github.com/warden-ai/warden/internal/rules"
+	"github.com/warden-ai/warden/internal/scan"
 	"github.com/warden-ai/warden/internal/store"
 	"github.com/warden-ai/warden/internal/store/sqlite"
+	"github.com/warden-ai/warden/internal/worker"
 )
 
 type route struct {
@@ -91,6 +101,22 @@ type App struct {
 	indexer  *index.Writer
 	ingest   *ingest.Handler
 	models   *inventory
+
+	scanner    *scan.Engine
+	analyzer   *analyze.Analyzer
+	rules      *rules.Engine
+	worker     *worker.Worker
+	keys       *keys.Store
+	contain    *contain.Store
+	gateway    *gateway.Gateway
+	alerts     *alert.Manager
+	dispatcher *notify.Dispatcher
+	consumers  atomic.Pointer[map[string]bool]
+
+	incidentHook func(ctx context.Context, al alert.Alert)
+
+	detMu      sync.Mutex
+	detections []rules.Detection
 
 	routes    []route         // handlers of optional components, mounted on the API listener
 	followers []func() uint64 // positions of log followers besides the index (for blob pruning)
@@ -161,6 +187,18 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if a.ingest, err = ingest.New(ingest.Options{Submitter: a.pipeline, Logger: a.log, MaxBodyBytes: a.cfg.Ingest.MaxBodyBytes}); err != nil {
 		return nil, err
 	}
+	if err := a.buildAccess(); err != nil {
+		return nil, err
+	}
+	if err := a.buildResponse(); err != nil {
+		return nil, err
+	}
+	if err := a.buildAnalysis(a.receiveAlerts); err != nil {
+		return nil, err
+	}
+	if err := a.buildGateway(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -191,7 +229,15 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
+	if err := a.startGateway(); err != nil {
+		cancel()
+		return err
+	}
 	a.goRun("index", func() error { return a.indexer.Run(runCtx) })
+	a.goRun("analysis", func() error { return a.worker.Run(runCtx) })
+	a.goRun("alerts", func() error { return a.alerts.Run(runCtx) })
+	a.goRun("containment", func() error { return a.contain.Run(runCtx) })
+	a.goRun("consumers", func() error { return a.runConsumerRefresh(runCtx) })
 	a.goRun("retention", func() error { return a.runRetention(runCtx) })
 
 	a.apiSrv = &http.Server{Handler: a.apiHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
@@ -203,7 +249,7 @@ func (a *App) Start(ctx context.Context) error {
 		}
 	}()
 	close(a.ready)
-	a.log.Info("warden started", "api", a.Addr(), "data", a.opts.DataDir, "audit_entries", a.audit.Size())
+	a.log.Info("warden started", "api", a.Addr(), "gateway", a.GatewayAddr(), "data", a.opts.DataDir, "audit_entries", a.audit.Size())
 	return nil
 }
 
@@ -248,6 +294,11 @@ func (a *App) Stop(ctx context.Context) error {
 				if err := srv.Shutdown(ctx); err != nil {
 					errs = append(errs, fmt.Errorf("shutdown http: %w", err))
 				}
+			}
+		}
+		if a.gateway != nil {
+			if err := a.gateway.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("close gateway: %w", err))
 			}
 		}
 		if a.cancel != nil {

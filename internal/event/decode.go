@@ -46,6 +46,9 @@ func Decode(body []byte) ([]*Event, error) {
 	if trimmed[0] == '[' {
 		return decodeArray(trimmed)
 	}
+	if ev, ok := decodeSingle(trimmed); ok {
+		return []*Event{ev}, nil
+	}
 	return decodeStream(body)
 }
 
@@ -91,6 +94,22 @@ func decodeArray(body []byte) ([]*Event, error) {
 		evs[i] = ev
 	}
 	return evs, nil
+}
+
+// decodeSingle decodes a body holding exactly one JSON object, which may span lines
+// (pretty-printed). It reports false when more follows, so the body is NDJSON, or on any error,
+// which the NDJSON path then reports with its line.
+func decodeSingle(body []byte) (*Event, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	ev := new(Event)
+	if err := dec.Decode(ev); err != nil {
+		return nil, false
+	}
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
+		return nil, false
+	}
+	return ev, true
 }
 
 // decodeStream handles one object or NDJSON: objects separated by newlines.

@@ -19,6 +19,7 @@ func TestDecodeValid(t *testing.T) {
 		{name: "single", body: ok, wantN: 1},
 		{name: "array", body: "[" + ok + "," + ok + "]", wantN: 2},
 		{name: "ndjson", body: ok + "\n\n" + ok + "\n", wantN: 2},
+		{name: "pretty-printed single", body: "{\n  \"type\": \"access\",\n  \"time\": \"2026-01-02T03:04:05Z\",\n  \"action\": \"login\",\n  \"decision\": \"allow\"\n}\n", wantN: 1},
 		{name: "ndjson crlf", body: ok + "\r\n" + ok + "\r\n", wantN: 2},
 		{name: "missing type", body: `{"time":"2026-01-02T03:04:05Z"}`, wantField: "type"},
 		{name: "bad type", body: `{"type":"nope","time":"2026-01-02T03:04:05Z"}`, wantField: "type"},

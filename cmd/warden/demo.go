@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/warden-ai/warden/internal/app"
+	"github.com/warden-ai/warden/internal/config"
+	"github.com/warden-ai/warden/internal/demo"
+	"github.com/warden-ai/warden/internal/keys"
+	"github.com/warden-ai/warden/internal/notify/webhook"
+	"github.com/warden-ai/warden/internal/upstreamsim"
+)
+
+// runDemo serves Warden in front of a built-in simulated upstream model (named as such: no
+// real model is called) and drives synthetic traffic through the gateway and the ingest API:
+// ordinary users, attacks, leaks, denied consumers. Alerts arrive at a local webhook receiver
+// that verifies Warden's signature and prints them.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	data := fs.String("data", "", "data directory (default: a new temporary directory)")
+	listen := fs.String("listen", "127.0.0.1:7700", "API address")
+	gw := fs.String("gateway-listen", "127.0.0.1:7701", "gateway address")
+	interval := fs.Duration("interval", 2*time.Second, "pause between rounds of synthetic traffic")
+	rounds := fs.Int("rounds", 0, "rounds of traffic (0 = until interrupted)")
+	logLevel := fs.String("log-level", "warn", "server log level")
+	if _, err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if *interval <= 0 {
+		return usagef("-interval must be > 0")
+	}
+	dir := *data
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "warden-demo-"); err != nil {
+			return err
+		}
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("-log-level: %v", err)
+	}
+
+	// The simulated upstream model: an OpenAI-compatible test double on loopback.
+	sim, simURL, err := serveLocal(upstreamsim.New(upstreamsim.Options{ChunkDelay: 5 * time.Millisecond}))
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+
+	// A local webhook receiver standing in for the SOC's endpoint.
+	secret := "demo-webhook-secret"
+	var printMu sync.Mutex
+	hook, hookURL, err := serveLocal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err := webhook.Verify(r.Header.Get(webhook.SignatureHeader), body, []byte(secret), 5*time.Minute, time.Now()); err != nil {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var p struct {
+			Kind   string `json:"kind"`
+			Level  int    `json:"level"`
+			Alerts []struct {
+				Severity string `json:"severity"`
+				RuleID   string `json:"rule_id"`
+				Summary  string `json:"summary"`
+			} `json:"alerts"`
+		}
+		_ = json.Unmarshal(body, &p)
+		printMu.Lock()
+		for _, al := range p.Alerts {
+			fmt.Fprintf(stdout, "%s  ALERT %-8s %s  %-34s %s\n", time.Now().Format("15:04:05"), p.Kind, al.Severity, al.RuleID, al.Summary)
+		}
+		printMu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	if err != nil {
+		return err
+	}
+	defer hook.Close()
+
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	ks, err := keys.Open(keys.Options{Dir: filepath.Join(dir, "keys")})
+	if err != nil {
+		return err
+	}
+	fixture, err := demo.Setup(ctx, simURL, ks)
+	if err != nil {
+		return err
+	}
+	cfg, err := demoConfig(fixture, hookURL)
+	if err != nil {
+		return err
+	}
+	opts := app.Options{
+		DataDir: dir, Listen: *listen, GatewayListen: *gw, Config: cfg,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})),
+		Getenv: func(k string) string {
+			if k == "DEMO_WEBHOOK_SECRET" {
+				return secret
+			}
+			return os.Getenv(k)
+		},
+	}
+	return app.Run(ctx, opts, func(a *app.App) {
+		fmt.Fprintf(stdout, `Warden demo — the upstream model is SIMULATED (a built-in test double at %s); no real model is called.
+
+  API:        http://%s   (admin token below)
+  Gateway:    http://%s/v1 (OpenAI-compatible; demo keys were created for the personas)
+  Data:       %s
+  Admin token: %s
+
+  Try:  curl -s -H "Authorization: Bearer %s" http://%s/v1/alerts | head -c 2000
+        curl -s -H "Authorization: Bearer %s" "http://%s/v1/events?limit=3"
+
+Synthetic traffic every %s: ordinary users, prompt injection and jailbreaks, PII and secrets
+leaking in outputs, a consumer outside its groups, revoked and expired keys, access and
+pipeline events. Alerts are printed as the webhook receiver gets them.
+
+`, simURL, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), *interval)
+		go func() {
+			err := demo.Run(ctx, "http://"+a.GatewayAddr(), fixture, &lockedWriter{mu: &printMu, w: stdout}, demo.Options{Interval: *interval, Rounds: *rounds})
+			if err != nil && !errors.Is(err, context.Canceled) {
+				fmt.Fprintf(stderr, "demo traffic stopped: %v\n", err)
+			}
+		}()
+		go func() {
+			err := demo.RunIngest(ctx, "http://"+a.Addr(), a.Tokens().Ingest, &lockedWriter{mu: &printMu, w: stdout}, demo.Options{Interval: *interval, Rounds: *rounds})
+			if err != nil && !errors.Is(err, context.Canceled) {
+				fmt.Fprintf(stderr, "demo ingest traffic stopped: %v\n", err)
+			}
+		}()
+	})
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// demoConfig is the demo's configuration: the fixture's inventory plus one webhook receiver
+// that every severity escalates to.
+func demoConfig(f *demo.Fixture, hookURL string) (*config.Config, error) {
+	doc := map[string]any{
+		"receivers": []any{map[string]any{"name": "demo-webhook", "webhook": map[string]any{"url": hookURL, "secret_env": "DEMO_WEBHOOK_SECRET"}}},
+		"escalation": map[string]any{
+			"P1": []any{map[string]any{"after": "0s", "receivers": []string{"demo-webhook"}}},
+			"P2": []any{map[string]any{"after": "0s", "receivers": []string{"demo-webhook"}}},
+			"P3": []any{map[string]any{"after": "0s", "receivers": []string{"demo-webhook"}}},
+			"P4": []any{map[string]any{"after": "0s", "receivers": []string{"demo-webhook"}}},
+		},
+		"response":  map[string]any{"group_wait": "5s", "group_interval": "30s"},
+		"analysis":  map[string]any{"baseline_events": 200, "protected_attributes": []string{"region"}},
+		"retention": map[string]any{"interval": "1h"},
+	}
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("demo config: %w", err)
+	}
+	cfg.Models = f.Models
+	return cfg, nil
+}
+
+// serveLocal serves h on a free loopback port.
+func serveLocal(h http.Handler) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	return srv, "http://" + ln.Addr().String(), nil
+}

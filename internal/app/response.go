@@ -1,0 +1,92 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/auth"
+	"github.com/warden-ai/warden/internal/httpx"
+	"github.com/warden-ai/warden/internal/notify"
+	"github.com/warden-ai/warden/internal/notify/receivers"
+)
+
+// buildResponse wires the alert manager (lifecycle, grouping, escalation) to the notifiers.
+func (a *App) buildResponse() error {
+	var cfgs []receivers.ReceiverConfig
+	for i := range a.cfg.Receivers {
+		var rc receivers.ReceiverConfig
+		n := a.cfg.Receivers[i]
+		if err := n.Decode(&rc); err != nil {
+			return fmt.Errorf("receivers[%d] (line %d): %w", i, n.Line, err)
+		}
+		cfgs = append(cfgs, rc)
+	}
+	built, err := receivers.Build(cfgs, a.opts.Getenv, receivers.Options{Version: "warden"})
+	if err != nil {
+		return err
+	}
+	dl, err := notify.OpenFileDeadLetters(filepath.Join(a.opts.DataDir, "dead-letters.jsonl"))
+	if err != nil {
+		return fmt.Errorf("open dead letters: %w", err)
+	}
+	dopts := notify.DefaultOptions()
+	dopts.Logger = a.log.With("component", "notify")
+	dopts.Registerer = a.reg
+	dopts.DeadLetters = dl
+	if a.dispatcher, err = notify.NewDispatcher(built, dopts); err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, n := range a.dispatcher.Receivers() {
+		known[n] = true
+	}
+	notifier := alert.NotifierFunc(func(ctx context.Context, receiver string, n alert.Notification) error {
+		if !known[receiver] {
+			// Escalation names a receiver that is not configured (e.g. the default "manager"):
+			// the alert stays visible in the API; there is nothing to deliver to.
+			a.log.Debug("no such receiver configured; notification not sent", "receiver", receiver, "kind", string(n.Kind))
+			return nil
+		}
+		kind := notify.KindFiring
+		switch n.Kind {
+		case alert.KindAcknowledged:
+			kind = notify.KindAcknowledged
+		case alert.KindResolved:
+			kind = notify.KindResolved
+		}
+		return a.dispatcher.Deliver(ctx, receiver, &notify.Notification{Kind: kind, Level: n.Level, GroupKey: n.GroupKey, Alerts: n.Alerts, Time: n.Time})
+	})
+	mopts := alert.OptionsFromConfig(a.cfg)
+	mopts.Dir = filepath.Join(a.opts.DataDir, "alerts")
+	mopts.Notifier = notifier
+	mopts.Logger = a.log.With("component", "alert")
+	mopts.DeliveryStatus = func(id string) any { return a.dispatcher.Status().Alert(id) }
+	mopts.Audit = a.auditAction
+	mopts.OnChange = a.onAlertChange
+	if a.alerts, err = alert.New(mopts); err != nil {
+		return fmt.Errorf("build alert manager: %w", err)
+	}
+	a.cleanups = append(a.cleanups, a.alerts.Close)
+	admin := a.tokens.Require(auth.Admin, httpx.WriteError, a.alerts.Handler())
+	for _, p := range []string{"/v1/alerts", "/v1/alerts/", "/v1/silences", "/v1/silences/"} {
+		a.routes = append(a.routes, route{p, admin})
+	}
+	return nil
+}
+
+// receiveAlerts is the analysis worker's alert sink.
+func (a *App) receiveAlerts(ctx context.Context, alerts []alert.Alert) {
+	if err := a.alerts.Receive(ctx, alerts); err != nil && !errors.Is(err, context.Canceled) {
+		a.log.Error("recording alerts failed", "alerts", len(alerts), "err", err)
+	}
+}
+
+// onAlertChange is called by the alert manager for every new or changed alert.
+func (a *App) onAlertChange(ctx context.Context, al alert.Alert) {
+	if a.incidentHook != nil {
+		a.incidentHook(ctx, al)
+	}
+}

@@ -1,0 +1,154 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"time"
+)
+
+// RunIngest drives the events that do not pass through a gateway to the ingest API
+// (POST /v1/events with the ingest token): a classic ML model (churn-model) whose inputs
+// drift after its baseline forms, with ground-truth feedback and a protected attribute;
+// access events (repeated denials then success, an off-hours bulk export, elevated privilege
+// without approval); and pipeline events (an unapproved artifact change, a training run
+// outside a change, a dependency change). One line per round goes to w.
+func RunIngest(ctx context.Context, apiURL, ingestToken string, w io.Writer, opts Options) error {
+	if opts.Interval <= 0 {
+		opts.Interval = 3 * time.Second
+	}
+	if opts.Client == nil {
+		opts.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	post := func(evs []map[string]any) error {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		for _, ev := range evs {
+			if err := enc.Encode(ev); err != nil {
+				return err
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL+"/v1/events", &b)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+ingestToken)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := opts.Client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			return fmt.Errorf("ingest: %s: %s", resp.Status, body)
+		}
+		return nil
+	}
+	const perRound = 150
+	seq := 0
+	for round := 1; opts.Rounds == 0 || round <= opts.Rounds; round++ {
+		now := time.Now().UTC()
+		// After the baseline has formed (200 events) the traffic of churn-model shifts: a new
+		// integration sends much longer-tenured, higher-paying customers on another plan.
+		shifted := round > 4
+		var evs, feedback []map[string]any
+		for i := 0; i < perRound; i++ {
+			seq++
+			tenure := math.Max(0, rng.NormFloat64()*8+24)
+			charges := math.Max(5, rng.NormFloat64()*15+60)
+			plan := []string{"basic", "standard", "premium"}[rng.IntN(3)]
+			if shifted {
+				tenure = math.Max(0, rng.NormFloat64()*10+60)
+				charges = math.Max(5, rng.NormFloat64()*20+110)
+				plan = []string{"enterprise", "premium"}[rng.IntN(2)]
+			}
+			region := []string{"north", "south"}[rng.IntN(2)]
+			p := 1 / (1 + math.Exp(-(charges-70)/15+tenure/30))
+			if region == "south" {
+				p *= 0.55 // a biased model: one group is selected far less often
+			}
+			pred := "0"
+			if rng.Float64() < p {
+				pred = "1"
+			}
+			label := pred
+			if rng.Float64() < 0.12 || (shifted && rng.Float64() < 0.3) {
+				label = map[string]string{"0": "1", "1": "0"}[pred]
+			}
+			rid := fmt.Sprintf("churn-%d-%d", round, i)
+			evs = append(evs, map[string]any{
+				"type": "inference", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "churn-model", "version": "3"},
+				"actor":      map[string]any{"service_account": "crm-batch"},
+				"attributes": map[string]any{"region": region},
+				"request":    map[string]any{"id": rid, "features": map[string]any{"tenure_months": math.Round(tenure), "monthly_charges": math.Round(charges*100) / 100, "plan": plan}},
+				"response":   map[string]any{"status": "ok", "latency_ms": 3 + rng.Float64()*4, "prediction": pred, "confidence": math.Round(p*1000) / 1000},
+			})
+			feedback = append(feedback, map[string]any{"type": "feedback", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "churn-model", "version": "3"},
+				"request_id": rid, "label": label})
+		}
+		evs = append(evs, feedback...)
+		var note string
+		switch round % 5 {
+		case 1: // five denials then an allow for the same actor
+			for i := 0; i < 5; i++ {
+				evs = append(evs, access(now, "mallory", "login", "deny", "bad password", nil))
+			}
+			evs = append(evs, access(now, "mallory", "login", "allow", "", nil))
+			note = "access: 5 denied logins then success (mallory)"
+		case 2:
+			evs = append(evs, access(now, "dana", "export_data", "allow", "", map[string]any{"resource": "crm/customers", "records": 250000, "bytes": 180000000, "format": "csv"}))
+			evs = append(evs, access(now, "ops-bot", "update_policy", "allow", "", map[string]any{"resource": "support-bot", "privilege": "elevated"}))
+			note = "access: bulk export of 250k records; elevated privilege without approval_id"
+		case 3:
+			sha := fmt.Sprintf("%064x", seq)
+			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "churn-model"},
+				"stage": "deployment", "action": "model_deployed", "artifact": map[string]any{"uri": "s3://models/churn/3", "sha256": sha}})
+			note = "pipeline: churn-model artifact replaced without approval"
+		case 4:
+			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "churn-model"},
+				"stage": "training", "action": "training_started", "details": map[string]any{"job": "nightly-retrain"}})
+			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "payments-agent"},
+				"stage": "dependency", "action": "dependency_changed", "details": map[string]any{"package": "tokenizers", "from": "0.19.1", "to": "0.20.0"}})
+			note = "pipeline: training run outside a change; dependency change on a critical model"
+		default:
+			note = "access: quiet round"
+		}
+		if err := post(evs); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			fmt.Fprintf(w, "%s  ingest  error: %v\n", time.Now().Format("15:04:05"), err)
+		} else {
+			state := "stable"
+			if shifted {
+				state = "SHIFTED"
+			}
+			fmt.Fprintf(w, "%s  ingest  churn-model: %d predictions + labels (%s inputs); %s\n", time.Now().Format("15:04:05"), perRound, state, note)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(opts.Interval):
+		}
+	}
+	return nil
+}
+
+func access(now time.Time, user, action, decision, reason string, extra map[string]any) map[string]any {
+	ev := map[string]any{"type": "access", "time": now.Format(time.RFC3339Nano), "actor": map[string]any{"user": user},
+		"action": action, "decision": decision}
+	if reason != "" {
+		ev["reason"] = reason
+	}
+	for k, v := range extra {
+		ev[k] = v
+	}
+	return ev
+}
