@@ -131,6 +131,7 @@ type compiled struct {
 	minCount   int
 	groups     *lru[*group]
 	suppressed *lru[time.Time]
+	supCount   prometheus.Counter
 }
 
 // New compiles rs into an Engine.
@@ -149,7 +150,13 @@ func New(rs *RuleSet, opts Options) (*Engine, error) {
 		if ast == nil {
 			return nil, nil
 		}
-		p, err := env.Program(ast, cel.CostLimit(celCostLimit), cel.EvalOptions(cel.OptOptimize))
+		opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+		if est, err := env.EstimateCost(ast, sizeEstimator{}); err != nil || est.Max > celCostLimit {
+			// The worst case is not provably small: pay for runtime cost tracking.
+			opts = append(opts, cel.CostLimit(celCostLimit))
+			r.tracked++
+		}
+		p, err := env.Program(ast, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("rule %s (%s:%d): %w", r.ID, r.File, r.Line, err)
 		}
@@ -192,6 +199,7 @@ func New(rs *RuleSet, opts Options) (*Engine, error) {
 			c.groups = newLRU[*group](opts.MaxGroups, func() { e.m.dropped.WithLabelValues("window:" + ruleID).Inc() })
 		}
 		c.suppressed = newLRU[time.Time](opts.MaxGroups, nil)
+		c.supCount = e.m.suppressed.WithLabelValues(r.ID)
 		e.rules = append(e.rules, c)
 		for _, t := range r.types {
 			e.byType[t] = append(e.byType[t], c)
@@ -491,7 +499,7 @@ func (e *Engine) fire(r *compiled, c *evalCtx, g *group, key string, vals map[st
 	}
 	if window > 0 {
 		if until, ok := r.suppressed.get(dedup); ok && now.Before(until) {
-			e.m.suppressed.WithLabelValues(r.ID).Inc()
+			r.supCount.Inc()
 			return nil
 		}
 		r.suppressed.put(dedup, now.Add(window))

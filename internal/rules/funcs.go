@@ -5,10 +5,13 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
 	"cel.dev/cel-go/ext"
+
+	"github.com/warden-ai/warden/internal/event"
 )
 
 // funcState is the per-engine state behind the stateful CEL helpers. The engine evaluates under
@@ -359,4 +362,47 @@ func (l *lru[V]) moveFront(n *lruNode[V]) {
 	}
 	l.unlink(n)
 	l.pushFront(n)
+}
+
+// sizeEstimator bounds variable sizes for CEL's static cost estimate: text up to
+// event.MaxTextLen, lists up to maxListLen elements, maps up to maxMapLen entries, and the
+// helper functions at a small constant cost. A program whose worst case stays within
+// celCostLimit runs without runtime cost tracking; any other runs with cel.CostLimit.
+type sizeEstimator struct{}
+
+const (
+	maxListLen = 256
+	maxMapLen  = 128
+)
+
+var helperOverloads = map[string]bool{
+	"has_trigger_string": true, "has_trigger_string_string": true, "trigger_score_string": true,
+	"trigger_score_string_string": true, "first_seen_string_string": true, "value_changed_string_string": true,
+	"above_baseline_string_double_double": true, "off_hours_timestamp": true, "sensitivity_rank_string": true,
+	"tier_rank_string": true, "clearance_list_string": true,
+}
+
+func (sizeEstimator) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
+	if n.Path() == nil {
+		return nil
+	}
+	switch n.Type().Kind() {
+	case types.StringKind, types.BytesKind:
+		if p := n.Path(); len(p) == 1 && p[0] != "request.input" && p[0] != "response.output" && p[0] != "detection.message" {
+			return &cost.SizeEstimate{Min: 0, Max: event.MaxNameLen * 4} // names, ids, codes
+		}
+		return &cost.SizeEstimate{Min: 0, Max: event.MaxTextLen}
+	case types.ListKind:
+		return &cost.SizeEstimate{Min: 0, Max: maxListLen}
+	case types.MapKind:
+		return &cost.SizeEstimate{Min: 0, Max: maxMapLen}
+	}
+	return nil
+}
+
+func (sizeEstimator) EstimateCallCost(_, overloadID string, _ *cost.AstNode, _ []cost.AstNode) *cost.CallEstimate {
+	if helperOverloads[overloadID] {
+		return &cost.CallEstimate{CostEstimate: cost.CostEstimate{Min: 1, Max: maxListLen}}
+	}
+	return nil
 }

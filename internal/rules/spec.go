@@ -227,6 +227,7 @@ type Rule struct {
 	steps        []*cel.Ast
 	threshold    Threshold
 	summary      []summaryPart
+	tracked      int // programs that run with runtime cost tracking
 }
 
 // Aggregated reports whether the rule fires on windows rather than single events.
