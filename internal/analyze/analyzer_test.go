@@ -438,3 +438,37 @@ func metricSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
 func feedbackFor(ev *event.Event) *event.Event {
 	return &event.Event{Type: event.TypeFeedback, Time: ev.Time, RequestID: ev.Request.ID, Label: ev.Response.Prediction}
 }
+
+// TestConcurrentUse exercises every entry point from several goroutines
+// (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	a, _ := newTestAnalyzer(t, func(o *Options) { o.BaselineEvents = 300; o.BaselineMinEvents = 100; o.DriftMinWindow = 100; o.DriftWindowEvents = 200 })
+	done := make(chan struct{})
+	for w := range 3 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			g := newGen(uint64(w), fmt.Sprintf("m%d", w%2))
+			for i := range 1500 {
+				ev := g.next()
+				a.Observe(ev, []Finding{{Category: "pii", Score: 0.4}})
+				a.Observe(feedbackFor(ev), nil)
+				if i%300 == 0 {
+					a.Tick(ev.Time)
+					var buf bytes.Buffer
+					if err := a.Snapshot(&buf); err != nil {
+						t.Error(err)
+					}
+					a.ModelDrift("m0")
+					a.ModelMetrics("m1")
+					a.Baselines("m0")
+				}
+			}
+		}()
+	}
+	for range 3 {
+		<-done
+	}
+	if len(a.Baselines("m0")) == 0 {
+		t.Error("no baseline after concurrent traffic")
+	}
+}

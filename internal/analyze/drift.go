@@ -198,9 +198,10 @@ func (a *Analyzer) evaluate(m *modelState, v *versionState, now time.Time, out [
 		} else {
 			fr.Values["chi2"] = num(fd.ChiSquare.Statistic)
 			fr.Values["chi2_p"] = num(fd.ChiSquare.P)
-			fr.Thresholds["chi2_p"] = stats.ChiSquarePThreshold
+			fr.Thresholds["chi2_p"] = a.opts.ChiSquareP
 		}
 		verdict := fd.Judge(wRule)
+		verdict.ChiSquare = f.Kind == stats.Categorical && fd.ChiSquare.P < a.opts.ChiSquareP
 		type fired struct {
 			stat     string
 			val, thr float64
@@ -219,7 +220,7 @@ func (a *Analyzer) evaluate(m *modelState, v *versionState, now time.Time, out [
 			fs = append(fs, fired{"wasserstein", fd.Wasserstein, wRule})
 		}
 		if verdict.ChiSquare {
-			fs = append(fs, fired{"chi2_p", fd.ChiSquare.P, stats.ChiSquarePThreshold})
+			fs = append(fs, fired{"chi2_p", fd.ChiSquare.P, a.opts.ChiSquareP})
 		}
 		for _, x := range fs {
 			fr.Fired = append(fr.Fired, x.stat)

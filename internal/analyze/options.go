@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/warden-ai/warden/internal/stats"
 )
 
 // Options configure an Analyzer.
@@ -39,6 +41,11 @@ type Options struct {
 	// DriftMinWindow is the minimum window for any drift verdict
 	// (default 500, the KS rule of DRIFT.md, applied to every statistic).
 	DriftMinWindow int
+	// ChiSquareP is the p-value below which the chi-square test flags a
+	// categorical feature (default 0.05, DRIFT.md). Under unchanged
+	// traffic it fires in that share of windows per categorical feature;
+	// lower it to trade sensitivity for fewer false alarms.
+	ChiSquareP float64
 	// Protected lists the event attributes that are protected
 	// attributes for fairness; Privileged optionally names each one's
 	// privileged group.
@@ -78,6 +85,7 @@ func DefaultOptions() Options {
 		DriftWindow:        time.Hour,
 		DriftMinWindow:     500,
 		PositiveLabel:      "1",
+		ChiSquareP:         stats.ChiSquarePThreshold,
 		FairnessMinEvents:  200,
 		VolumeZ:            4,
 		CostSpikeRatio:     1.5,
@@ -118,6 +126,9 @@ func (o Options) withDefaults() Options {
 	if o.PositiveLabel == "" {
 		o.PositiveLabel = d.PositiveLabel
 	}
+	if o.ChiSquareP == 0 {
+		o.ChiSquareP = d.ChiSquareP
+	}
 	if o.VolumeZ == 0 {
 		o.VolumeZ = d.VolumeZ
 	}
@@ -148,6 +159,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: DriftWindow must not be negative", ErrOptions)
 	case o.MaxModels < 0, o.MaxConsumers < 0, o.MaxSeriesPerModel < 0, o.MaxFeatures < 0, o.MaxGroups < 0, o.MaxPending < 0:
 		return fmt.Errorf("%w: limits must not be negative", ErrOptions)
+	case o.ChiSquareP < 0 || o.ChiSquareP >= 1:
+		return fmt.Errorf("%w: ChiSquareP %v outside (0, 1)", ErrOptions, o.ChiSquareP)
 	case o.CostSpikeRatio < 1:
 		return fmt.Errorf("%w: CostSpikeRatio %v < 1", ErrOptions, o.CostSpikeRatio)
 	}

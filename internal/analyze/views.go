@@ -104,7 +104,7 @@ func (a *Analyzer) ModelDrift(name string) (ModelDrift, bool) {
 	}
 	out := ModelDrift{Model: name, Thresholds: Thresholds{
 		PSI: stats.PSIThreshold, KSD: stats.KSThreshold, KSMinWindow: stats.KSMinWindow, JSDistance: stats.JSThreshold,
-		Wasserstein: "mean + 2σ of 10 baseline chunks of the window's size", ChiSquareP: stats.ChiSquarePThreshold,
+		Wasserstein: "mean + 2σ of 10 baseline chunks of the window's size", ChiSquareP: a.opts.ChiSquareP,
 		DatasetShare: stats.DatasetDriftThreshold, MinWindow: a.opts.DriftMinWindow, WindowEvents: a.opts.DriftWindowEvents,
 		WindowDuration: a.opts.DriftWindow.String(),
 	}}
