@@ -9,9 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -65,26 +65,42 @@ type Log struct {
 
 	mu        sync.RWMutex // guards the fields below
 	segs      []*segment
-	size      uint64
-	hashCount int64
+	size      uint64 // durable, published entries
+	hashCount int64  // published stored hashes
 	ids       *idTable
 	cp        checkpoint
-	fatal     error
 	closed    bool
 
-	// Owned by the writer goroutine (and by Open before it starts).
-	hashes     *os.File
-	cpFile     *os.File
-	cpFileSize int64
-	blob       *os.File // blob segment of the active segment
+	// fatalMu guards fatal and serializes the stager's writes with the
+	// syncer's rollback after a failed fsync.
+	fatalMu sync.Mutex
+	fatal   error
+
+	hashes *os.File // written by the stager, synced by the syncer, read by proofs
+	syncq  chan *staged
+	fsync  func(*os.File) error // (*os.File).Sync; replaced in tests
+
+	// Owned by the stager goroutine (and by Open before it starts).
 	edge       edge
-	lastCP     time.Time
+	pendSize   uint64            // entries written, published or not
+	pendHash   int64             // stored hashes written
+	pending    map[string]uint64 // ids written but not yet published
+	pendQ      []stagedIDs
+	seq        uint64
+	published  atomic.Uint64 // seq of the last batch the syncer finished
 	logBuf     []byte
 	blobBuf    []byte
 	hashBuf    []tlog.Hash
-	seen       map[string]uint64
 	newIDs     []idAdd
 	newOffsets []uint32
+	newNames   []string
+
+	// Owned by the syncer goroutine.
+	cpFile     *os.File
+	cpFileSize int64
+	lastCP     time.Time
+	pubRoot    tlog.Hash
+	lastSeg    *segment
 }
 
 type idAdd struct{ h, index uint64 }
@@ -152,8 +168,10 @@ func Open(opts Options) (*Log, error) {
 		cpReq:  make(chan chan error),
 		quit:   make(chan struct{}),
 		exited: make(chan struct{}),
-		ids:    newIDTable(),
-		seen:   make(map[string]uint64),
+		ids:     newIDTable(),
+		pending: make(map[string]uint64),
+		syncq:   make(chan *staged, 1),
+		fsync:   (*os.File).Sync,
 	}
 	if l.signer, l.vkey, err = loadOrCreateKey(opts.Dir, opts.Origin); err != nil {
 		l.closeFiles()
@@ -164,9 +182,15 @@ func Open(opts Options) (*Log, error) {
 		return nil, fmt.Errorf("audit: open %s: %w", opts.Dir, err)
 	}
 	l.lastCP = time.Now()
+	l.pendSize, l.pendHash, l.pubRoot = l.size, l.hashCount, l.edge.root()
+	for _, s := range l.segs {
+		s.pendLog, s.pendBlob = s.logSize, s.blobSize
+	}
+	l.lastSeg = l.segs[len(l.segs)-1]
 	l.m.treeSize.Set(float64(l.size))
 	l.m.logBytes.Set(float64(l.logBytes()))
-	go l.run()
+	go l.stager()
+	go l.syncer()
 	l.logger.Info("audit log open", "entries", l.size, "checkpoint_size", l.cp.size, "segments", len(l.segs))
 	return l, nil
 }
@@ -207,7 +231,7 @@ func (l *Log) recover() error {
 		if err != nil {
 			return fmt.Errorf("open active blob segment: %w", err)
 		}
-		l.blob = f
+		last.blobW = f
 	}
 	if err := l.rebuildHashes(); err != nil {
 		return err
@@ -458,7 +482,7 @@ func hashBytes(hs []tlog.Hash) []byte {
 }
 
 // createSegment creates the entry and blob segments starting at first and
-// makes them the active segment. Called by Open and the writer.
+// makes them the active segment. Called by Open and the stager.
 func (l *Log) createSegment(first uint64) error {
 	lf, err := createSegFile(filepath.Join(l.dir, logSegName(first)), logMagic, first)
 	if err != nil {
@@ -474,11 +498,8 @@ func (l *Log) createSegment(first uint64) error {
 		bf.Close()
 		return err
 	}
-	if l.blob != nil {
-		l.blob.Close()
-	}
-	l.blob = bf
-	seg := &segment{first: first, log: lf, logSize: segHeaderSize, blobSize: segHeaderSize}
+	seg := &segment{first: first, log: lf, blobW: bf, logSize: segHeaderSize, blobSize: segHeaderSize,
+		pendLog: segHeaderSize, pendBlob: segHeaderSize}
 	l.mu.Lock()
 	l.segs = append(l.segs, seg)
 	l.mu.Unlock()
@@ -606,272 +627,6 @@ func (l *Log) Append(ctx context.Context, recs []Record) ([]uint64, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("audit: append outcome unknown: %w", ctx.Err())
 	}
-}
-
-// run is the writer goroutine.
-func (l *Log) run() {
-	defer close(l.exited)
-	tick := time.NewTicker(max(l.opts.CheckpointInterval/2, 10*time.Millisecond))
-	defer tick.Stop()
-	var batch []*request
-	for {
-		select {
-		case r := <-l.reqs:
-			batch = l.gather(append(batch[:0], r))
-			l.commit(batch)
-			clear(batch)
-			if time.Since(l.lastCP) >= l.opts.CheckpointInterval {
-				l.checkpointLogged()
-			}
-		case <-tick.C:
-			if time.Since(l.lastCP) >= l.opts.CheckpointInterval {
-				l.checkpointLogged()
-			}
-		case ch := <-l.cpReq:
-			ch <- l.writeCheckpoint()
-		case <-l.quit:
-			for {
-				select {
-				case r := <-l.reqs:
-					batch = l.gather(append(batch[:0], r))
-					l.commit(batch)
-					clear(batch)
-					continue
-				default:
-				}
-				break
-			}
-			l.closeErr = l.writeCheckpoint()
-			return
-		}
-	}
-}
-
-func (l *Log) gather(batch []*request) []*request {
-	n := batch[0].bytes
-	for n < l.opts.MaxBatchBytes {
-		select {
-		case r := <-l.reqs:
-			batch = append(batch, r)
-			n += r.bytes
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-func failAll(batch []*request, err error) {
-	for _, r := range batch {
-		r.done <- err
-	}
-}
-
-// commit writes one batch: blobs, entries and stored hashes, one fsync per
-// file, then publishes the new entries and releases the callers.
-func (l *Log) commit(batch []*request) {
-	if l.fatal != nil {
-		failAll(batch, l.fatal)
-		return
-	}
-	seg := l.segs[len(l.segs)-1]
-	if len(seg.offsets) > 0 && (seg.logSize >= l.opts.SegmentSize || seg.blobSize >= l.opts.SegmentSize) {
-		if err := l.createSegment(l.size); err != nil {
-			failAll(batch, fmt.Errorf("audit: rotate segment: %w", err))
-			return
-		}
-		seg = l.segs[len(l.segs)-1]
-	}
-	logBuf, blobBuf, hashes := l.logBuf[:0], l.blobBuf[:0], l.hashBuf[:0]
-	var frameBytes, blobBytes, recs int
-	for _, r := range batch {
-		frameBytes += len(r.frames)
-		blobBytes += len(r.blobFrames)
-		recs += len(r.recs)
-	}
-	logBuf = slices.Grow(logBuf, frameBytes)
-	blobBuf = slices.Grow(blobBuf, blobBytes)
-	hashes = slices.Grow(hashes, 2*recs)
-	newIDs, newOffsets := l.newIDs[:0], l.newOffsets[:0]
-	clear(l.seen)
-	oldEdge := l.edge.clone()
-	next := l.size
-	for _, r := range batch {
-		r.indexes = make([]uint64, len(r.recs))
-		for j := range r.recs {
-			rec := &r.recs[j]
-			if idx, ok := l.seen[rec.ID]; ok {
-				r.indexes[j] = idx
-				continue
-			}
-			h := l.ids.hashString(rec.ID)
-			idx, ok, err := l.lookup(h, rec.ID)
-			if err != nil {
-				l.edge = oldEdge
-				failAll(batch, fmt.Errorf("audit: id lookup: %w", err))
-				return
-			}
-			if !ok {
-				idx = next
-				next++
-				var blobOff uint64
-				if len(rec.Blob) > 0 {
-					var from uint32
-					if j > 0 {
-						from = r.blobEnd[j-1]
-					}
-					blobOff = uint64(seg.blobSize) + uint64(len(blobBuf))
-					blobBuf = append(blobBuf, r.blobFrames[from:r.blobEnd[j]]...)
-					sealBlob(blobBuf[len(blobBuf)-int(r.blobEnd[j]-from):], idx)
-				}
-				var from uint32
-				if j > 0 {
-					from = r.frameEnd[j-1]
-				}
-				fo := len(logBuf)
-				newOffsets = append(newOffsets, uint32(seg.logSize+int64(fo)))
-				logBuf = append(logBuf, r.frames[from:r.frameEnd[j]]...)
-				sealEntry(logBuf[fo:], idx, blobOff)
-				hashes = l.edge.add(r.leafHashes[j], hashes)
-				newIDs = append(newIDs, idAdd{h: h, index: idx})
-			}
-			l.seen[rec.ID] = idx
-			r.indexes[j] = idx
-		}
-	}
-	l.logBuf, l.blobBuf, l.hashBuf, l.newIDs, l.newOffsets = logBuf, blobBuf, hashes, newIDs, newOffsets
-	if next == l.size {
-		failAll(batch, nil)
-		return
-	}
-	if err := l.write(seg, logBuf, blobBuf, hashes); err != nil {
-		l.edge = oldEdge
-		l.logger.Error("audit batch failed", "entries", next-l.size, "err", err)
-		failAll(batch, fmt.Errorf("audit: append: %w", err))
-		return
-	}
-	l.mu.Lock()
-	seg.offsets = append(seg.offsets, newOffsets...)
-	seg.logSize += int64(len(logBuf))
-	seg.blobSize += int64(len(blobBuf))
-	l.hashCount += int64(len(hashes))
-	var insErr error
-	for _, a := range newIDs {
-		if err := l.ids.insert(a.h, a.index); err != nil && insErr == nil {
-			insErr = err
-		}
-	}
-	l.size = next
-	if insErr != nil {
-		l.fatal = fmt.Errorf("audit: %w", insErr)
-	}
-	l.mu.Unlock()
-	l.m.appended.Add(float64(len(newOffsets)))
-	l.m.batchSize.Observe(float64(len(newOffsets)))
-	l.m.treeSize.Set(float64(next))
-	l.m.logBytes.Add(float64(len(logBuf)))
-	failAll(batch, nil)
-	if cap(l.logBuf) > 4*l.opts.MaxBatchBytes {
-		l.logBuf, l.blobBuf = nil, nil
-	}
-}
-
-// write writes and fsyncs one batch; on failure it rolls the files back.
-func (l *Log) write(seg *segment, logBuf, blobBuf []byte, hashes []tlog.Hash) error {
-	hb := hashBytes(hashes)
-	hashOff := l.hashCount * tlog.HashSize
-	var err error
-	if len(blobBuf) > 0 {
-		_, err = l.blob.WriteAt(blobBuf, seg.blobSize)
-	}
-	if err == nil {
-		_, err = seg.log.WriteAt(logBuf, seg.logSize)
-	}
-	if err == nil {
-		_, err = l.hashes.WriteAt(hb, hashOff)
-	}
-	if err == nil {
-		start := time.Now()
-		var wg sync.WaitGroup
-		var errs [3]error
-		files := []*os.File{seg.log, l.hashes, l.blob}
-		if len(blobBuf) == 0 {
-			files = files[:2]
-		}
-		for k, f := range files {
-			wg.Go(func() {
-				if err := f.Sync(); err != nil {
-					errs[k] = fmt.Errorf("fsync %s: %w", filepath.Base(f.Name()), err)
-				}
-			})
-		}
-		wg.Wait()
-		l.m.fsync.Observe(time.Since(start).Seconds())
-		err = errors.Join(errs[:]...)
-	}
-	if err == nil {
-		return nil
-	}
-	// Roll back so that nothing of the failed batch is visible or recovered.
-	rb := errors.Join(
-		seg.log.Truncate(seg.logSize),
-		l.blob.Truncate(seg.blobSize),
-		l.hashes.Truncate(hashOff),
-	)
-	if rb != nil {
-		l.mu.Lock()
-		l.fatal = fmt.Errorf("audit: log unusable after failed rollback: %w", rb)
-		l.mu.Unlock()
-	}
-	return err
-}
-
-func (l *Log) checkpointLogged() {
-	if err := l.writeCheckpoint(); err != nil {
-		l.logger.Error("audit checkpoint failed", "err", err)
-	}
-}
-
-// writeCheckpoint signs and records a checkpoint of the current tree if it
-// grew since the last one. Writer only.
-func (l *Log) writeCheckpoint() error {
-	l.lastCP = time.Now()
-	if l.size == l.cp.size || l.fatal != nil {
-		return nil
-	}
-	root := l.edge.root()
-	signed, err := signCheckpoint(l.signer, l.size, root)
-	if err != nil {
-		return err
-	}
-	rec := appendCheckpointRecord(nil, signed)
-	if _, err := l.cpFile.WriteAt(rec, l.cpFileSize); err != nil {
-		_ = l.cpFile.Truncate(l.cpFileSize)
-		return fmt.Errorf("write checkpoint: %w", err)
-	}
-	if err := l.cpFile.Sync(); err != nil {
-		_ = l.cpFile.Truncate(l.cpFileSize)
-		return fmt.Errorf("sync checkpoint: %w", err)
-	}
-	l.cpFileSize += int64(len(rec))
-	l.mu.Lock()
-	l.cp = checkpoint{size: l.size, root: root, signed: signed}
-	l.mu.Unlock()
-	if err := writeFileAtomic(filepath.Join(l.dir, latestCheckpoint), signed, 0o600); err != nil {
-		return err
-	}
-	return nil
-}
-
-// requestCheckpoint asks the writer for a checkpoint of the current tree.
-func (l *Log) requestCheckpoint() error {
-	ch := make(chan error, 1)
-	select {
-	case l.cpReq <- ch:
-	case <-l.exited:
-		return ErrClosed
-	}
-	return <-ch
 }
 
 // Lookup returns the index of the entry with the given ID.
@@ -1033,8 +788,10 @@ func (l *Log) PruneBlobs(before uint64) error {
 	}
 	var errs []error
 	pruned := 0
-	for _, s := range l.segs[:len(l.segs)-1] {
-		if s.blobGone || s.end() > before {
+	for k, s := range l.segs[:len(l.segs)-1] {
+		// Only segments that are complete: every entry up to the next
+		// segment published, so no batch still writes to them.
+		if s.blobGone || s.end() > before || s.end() != l.segs[k+1].first {
 			continue
 		}
 		if err := os.Remove(filepath.Join(l.dir, blobSegName(s.first))); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -1097,8 +854,11 @@ func (l *Log) Close() error {
 func (l *Log) closeFiles() {
 	for _, s := range l.segs {
 		s.log.Close()
+		if s.blobW != nil {
+			s.blobW.Close()
+		}
 	}
-	for _, f := range []*os.File{l.blob, l.hashes, l.cpFile, l.lock} {
+	for _, f := range []*os.File{l.hashes, l.cpFile, l.lock} {
 		if f != nil {
 			f.Close()
 		}

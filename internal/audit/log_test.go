@@ -526,3 +526,48 @@ func TestConcurrentReadersAndWriters(t *testing.T) {
 	close(done)
 	wg.Wait()
 }
+
+func TestFailedFsyncIsFatalAndInvisible(t *testing.T) {
+	for _, rotate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rotate=%v", rotate), func(t *testing.T) {
+			dir := t.TempDir()
+			o := testOptions(dir)
+			l := openT(t, o)
+			appendN(t, l, 0, 20)
+			segs := len(l.segs)
+			if rotate {
+				// Fill the active segment so that the failing batch starts a new one.
+				for l.segs[len(l.segs)-1].pendLog < o.SegmentSize {
+					appendN(t, l, 1000+int(l.Size()), 5)
+				}
+				segs = len(l.segs)
+			}
+			size := l.Size()
+			eio := errors.New("injected EIO")
+			l.fsync = func(*os.File) error { return eio }
+			if _, err := l.Append(context.Background(), []Record{testRecord(500), testRecord(501)}); !errors.Is(err, eio) {
+				t.Fatalf("Append with failing fsync: %v", err)
+			}
+			if _, err := l.Append(context.Background(), []Record{testRecord(502)}); err == nil {
+				t.Fatal("Append after a failed fsync succeeded")
+			}
+			// The failing batch may have started a segment: it stays, empty.
+			if l.Size() != size || len(l.segs) > segs+1 || l.segs[len(l.segs)-1].end() != size {
+				t.Fatalf("size %d segments %d after failure, want %d %d", l.Size(), len(l.segs), size, segs)
+			}
+			l.Close()
+			l = openT(t, o)
+			if l.Size() != size {
+				t.Fatalf("reopened size %d, want %d", l.Size(), size)
+			}
+			if _, ok := l.Lookup("ev-500"); ok {
+				t.Fatal("entry of the failed batch recovered")
+			}
+			appendN(t, l, 600, 3)
+			l.Close()
+			if _, err := Verify(dir); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -51,6 +51,13 @@ type segment struct {
 	blobSize int64    // committed bytes of the blob segment
 	log      *os.File
 	blobGone bool // pruned
+
+	// Owned by the stager: bytes written (published or not), and the
+	// blob file handle used for writing (closed by the syncer once the
+	// segment is complete).
+	pendLog  int64
+	pendBlob int64
+	blobW    *os.File
 }
 
 func (s *segment) end() uint64 { return s.first + uint64(len(s.offsets)) }
