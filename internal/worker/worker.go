@@ -1,0 +1,419 @@
+// Package worker is the analysis stage: a follower of the audit log that takes each accepted
+// event, scans its text when nobody did inline (events from the ingest API and OpenTelemetry),
+// feeds the stream analyzers (baselines, drift, usage, extraction) and the rules engine, and
+// hands the alerts they raise to the response layer. It reads from the log, so nothing accepted
+// is skipped; its position and the analyzers' state are snapshotted so a restart resumes where
+// it stopped. Scanning runs in parallel; analysis and rules see events in log order.
+package worker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/analyze"
+	"github.com/warden-ai/warden/internal/analyze/extraction"
+	"github.com/warden-ai/warden/internal/config"
+	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/rules"
+	"github.com/warden-ai/warden/internal/scan"
+)
+
+// Log is the audit log as the worker reads it.
+type Log interface {
+	Size() uint64
+	Read(from uint64, fn func(i uint64, id string, leaf, blob []byte) error) error
+}
+
+// Scanner scans text (scan.Engine).
+type Scanner interface {
+	Scan(ctx context.Context, text string, role scan.Role, sc scan.Context) ([]scan.Finding, error)
+}
+
+// Analyzer is the stream analyzer (analyze.Analyzer).
+type Analyzer interface {
+	Observe(ev *event.Event, findings []analyze.Finding) []analyze.Detection
+	Tick(now time.Time) []analyze.Detection
+	Snapshot(w io.Writer) error
+	Restore(r io.Reader) error
+}
+
+// Extraction is the model-extraction detector.
+type Extraction interface {
+	Observe(ev *event.Event) []extraction.Finding
+	Flush(now time.Time) []extraction.Finding
+}
+
+// Rules is the rules engine.
+type Rules interface {
+	Observe(ev *event.Event) []alert.Alert
+	ObserveDetection(d rules.Detection) []alert.Alert
+	Tick(now time.Time) []alert.Alert
+}
+
+// Options configure a Worker.
+type Options struct {
+	Log        Log
+	Scanner    Scanner
+	Analyzer   Analyzer
+	Extraction Extraction
+	Rules      Rules
+	// Alerts receives every alert raised; it must not block for long.
+	Alerts func(ctx context.Context, alerts []alert.Alert)
+	// Detections, when set, receives every analysis detection (for the detections stream).
+	Detections func(ds []rules.Detection)
+	Models     func(name string) (config.Model, bool)
+	// Ephemeral returns text of store_text:none events that never reached disk.
+	Ephemeral    func(i uint64) (event.Text, bool)
+	Wake         func() <-chan struct{}
+	StateDir     string // snapshots; "" disables them
+	SnapshotEach time.Duration
+	TickEach     time.Duration
+	Logger       *slog.Logger
+	Registerer   prometheus.Registerer
+	Now          func() time.Time
+}
+
+// Worker is the analysis follower.
+type Worker struct {
+	opts Options
+	log  *slog.Logger
+	pos  atomic.Uint64
+
+	processed prometheus.Counter
+	alerts    prometheus.Counter
+	scanErrs  prometheus.Counter
+}
+
+// snapshot is the worker's persisted state.
+type snapshot struct {
+	Position uint64          `json:"position"`
+	Analyzer json.RawMessage `json:"analyzer,omitempty"`
+}
+
+// New returns a Worker, restored from its last snapshot when there is one.
+func New(opts Options) (*Worker, error) {
+	if opts.Log == nil || opts.Scanner == nil || opts.Analyzer == nil || opts.Rules == nil || opts.Alerts == nil {
+		return nil, errors.New("worker: Log, Scanner, Analyzer, Rules and Alerts are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.SnapshotEach <= 0 {
+		opts.SnapshotEach = 30 * time.Second
+	}
+	if opts.TickEach <= 0 {
+		opts.TickEach = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Models == nil {
+		opts.Models = func(string) (config.Model, bool) { return config.Model{}, false }
+	}
+	w := &Worker{opts: opts, log: opts.Logger.With("component", "worker")}
+	w.processed = prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_analysis_events_total", Help: "Events through the analysis stage."})
+	w.alerts = prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_analysis_alerts_total", Help: "Alerts raised by the analysis stage."})
+	w.scanErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_analysis_scan_errors_total", Help: "Scanner errors on ingested events (the event is still analysed)."})
+	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warden_analysis_lag_entries", Help: "Audit-log entries not yet analysed."}, func() float64 { return float64(w.Lag()) })
+	if opts.Registerer != nil {
+		for _, c := range []prometheus.Collector{w.processed, w.alerts, w.scanErrs, lag} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("register worker metrics: %w", err)
+			}
+		}
+	}
+	if err := w.restore(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Worker) snapPath() string { return filepath.Join(w.opts.StateDir, "analysis.snapshot") }
+
+func (w *Worker) restore() error {
+	if w.opts.StateDir == "" {
+		return nil
+	}
+	b, err := os.ReadFile(w.snapPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read analysis snapshot: %w", err)
+	}
+	var s snapshot
+	if err := json.Unmarshal(b, &s); err != nil {
+		w.log.Warn("analysis snapshot unreadable; replaying the whole log", "err", err)
+		return nil
+	}
+	if len(s.Analyzer) > 0 {
+		if err := w.opts.Analyzer.Restore(bytes.NewReader(s.Analyzer)); err != nil {
+			w.log.Warn("analyzer snapshot rejected; replaying the whole log", "err", err)
+			return nil
+		}
+	}
+	w.pos.Store(s.Position)
+	w.log.Info("analysis state restored", "position", s.Position)
+	return nil
+}
+
+// Snapshot persists the position and analyzer state atomically.
+func (w *Worker) Snapshot() error {
+	if w.opts.StateDir == "" {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := w.opts.Analyzer.Snapshot(&buf); err != nil {
+		return fmt.Errorf("snapshot analyzer: %w", err)
+	}
+	b, err := json.Marshal(snapshot{Position: w.pos.Load(), Analyzer: buf.Bytes()})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(w.opts.StateDir, 0o700); err != nil {
+		return err
+	}
+	tmp := w.snapPath() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write analysis snapshot: %w", err)
+	}
+	return os.Rename(tmp, w.snapPath())
+}
+
+// Position is the next log index to analyse.
+func (w *Worker) Position() uint64 { return w.pos.Load() }
+
+// Lag is how many log entries are not yet analysed.
+func (w *Worker) Lag() uint64 {
+	size, pos := w.opts.Log.Size(), w.pos.Load()
+	if size < pos {
+		return 0
+	}
+	return size - pos
+}
+
+// Run follows the log until ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	tick := time.NewTicker(w.opts.TickEach)
+	defer tick.Stop()
+	snap := time.NewTicker(w.opts.SnapshotEach)
+	defer snap.Stop()
+	for {
+		var wake <-chan struct{}
+		if w.opts.Wake != nil {
+			wake = w.opts.Wake()
+		}
+		if err := w.CatchUp(ctx); err != nil && ctx.Err() == nil {
+			w.log.Error("analysis catch-up failed; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return w.Snapshot()
+		case <-wake:
+		case <-tick.C:
+			w.tick(ctx)
+		case <-snap.C:
+			if err := w.Snapshot(); err != nil {
+				w.log.Error("analysis snapshot failed", "err", err)
+			}
+		}
+	}
+}
+
+func (w *Worker) tick(ctx context.Context) {
+	now := w.opts.Now()
+	var dets []rules.Detection
+	for _, d := range w.opts.Analyzer.Tick(now) {
+		dets = append(dets, convert(d))
+	}
+	if w.opts.Extraction != nil {
+		for _, f := range w.opts.Extraction.Flush(now) {
+			dets = append(dets, f.Detection())
+		}
+	}
+	alerts := w.opts.Rules.Tick(now)
+	alerts = append(alerts, w.detect(dets)...)
+	w.emit(ctx, alerts)
+}
+
+func (w *Worker) detect(dets []rules.Detection) []alert.Alert {
+	if len(dets) == 0 {
+		return nil
+	}
+	if w.opts.Detections != nil {
+		w.opts.Detections(dets)
+	}
+	var out []alert.Alert
+	for _, d := range dets {
+		out = append(out, w.opts.Rules.ObserveDetection(d)...)
+	}
+	return out
+}
+
+func (w *Worker) emit(ctx context.Context, alerts []alert.Alert) {
+	if len(alerts) == 0 {
+		return
+	}
+	w.alerts.Add(float64(len(alerts)))
+	w.opts.Alerts(ctx, alerts)
+}
+
+func convert(d analyze.Detection) rules.Detection {
+	return rules.Detection{Kind: d.Kind, Model: d.Model, Version: d.Version, Environment: d.Environment, Consumer: d.Consumer,
+		Time: d.Time, Feature: d.Feature, Statistic: d.Statistic, Value: d.Value, Threshold: d.Threshold, Values: d.Values,
+		BaselineID: d.BaselineID, EventIDs: d.EventIDs, Message: d.Message}
+}
+
+type item struct {
+	i        uint64
+	ev       *event.Event
+	findings []scan.Finding
+}
+
+const batchSize = 256
+
+// CatchUp analyses every entry appended so far.
+func (w *Worker) CatchUp(ctx context.Context) error {
+	if w.Lag() == 0 {
+		return nil
+	}
+	batch := make([]item, 0, batchSize)
+	var readErr error
+	err := w.opts.Log.Read(w.pos.Load(), func(i uint64, _ string, leaf, blob []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ev, err := event.ParseLeaf(leaf)
+		if err != nil {
+			w.log.Error("unreadable audit entry skipped by analysis", "index", i, "err", err)
+			return nil
+		}
+		if len(blob) > 0 {
+			var t event.Text
+			if err := json.Unmarshal(blob, &t); err == nil {
+				ev.SetText(t)
+			}
+		} else if w.opts.Ephemeral != nil {
+			if t, ok := w.opts.Ephemeral(i); ok {
+				ev.SetText(t)
+			}
+		}
+		batch = append(batch, item{i: i, ev: ev})
+		if len(batch) == batchSize {
+			w.process(ctx, batch)
+			batch = batch[:0]
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		readErr = fmt.Errorf("analysis read from %d: %w", w.pos.Load(), err)
+	}
+	if len(batch) > 0 {
+		w.process(ctx, batch)
+	}
+	return readErr
+}
+
+// process scans a batch in parallel, then analyses it in order.
+func (w *Worker) process(ctx context.Context, batch []item) {
+	var wg sync.WaitGroup
+	workers := min(runtime.GOMAXPROCS(0), len(batch))
+	var next atomic.Int64
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(batch) {
+					return
+				}
+				w.scan(ctx, &batch[k])
+			}
+		}()
+	}
+	wg.Wait()
+	var alerts []alert.Alert
+	for k := range batch {
+		it := &batch[k]
+		af := make([]analyze.Finding, len(it.findings))
+		for j, f := range it.findings {
+			af[j] = analyze.Finding{Detector: f.Detector, Category: f.Category, Score: f.Score}
+		}
+		var dets []rules.Detection
+		for _, d := range w.opts.Analyzer.Observe(it.ev, af) {
+			dets = append(dets, convert(d))
+		}
+		if w.opts.Extraction != nil {
+			for _, f := range w.opts.Extraction.Observe(it.ev) {
+				dets = append(dets, f.Detection())
+			}
+		}
+		alerts = append(alerts, w.opts.Rules.Observe(it.ev)...)
+		alerts = append(alerts, w.detect(dets)...)
+		w.pos.Store(it.i + 1)
+	}
+	w.processed.Add(float64(len(batch)))
+	w.emit(ctx, alerts)
+}
+
+// scan runs the scanners over an event's text unless the gateway already did (Safety set), and
+// records the findings as the event's safety triggers for the rules.
+func (w *Worker) scan(ctx context.Context, it *item) {
+	ev := it.ev
+	if ev.Type != event.TypeInference {
+		return
+	}
+	if ev.Safety != nil {
+		for _, t := range ev.Safety.Triggers {
+			it.findings = append(it.findings, scan.Finding{Detector: t.Detector, Category: t.Category, Score: t.Score, Start: t.Start, End: t.End})
+		}
+		return
+	}
+	m, _ := w.opts.Models(ev.Model.Name)
+	sc := scan.Context{Model: ev.Model.Name, SystemPrompt: m.SystemPrompt, Canaries: m.Canaries}
+	var triggers []event.Trigger
+	for _, part := range []struct {
+		text string
+		role scan.Role
+	}{{textOf(ev, true), scan.Input}, {textOf(ev, false), scan.Output}} {
+		if part.text == "" {
+			continue
+		}
+		fs, err := w.opts.Scanner.Scan(ctx, part.text, part.role, sc)
+		if err != nil {
+			w.scanErrs.Inc()
+		}
+		for _, f := range fs {
+			it.findings = append(it.findings, f)
+			triggers = append(triggers, event.Trigger{Detector: f.Detector, Category: f.Category, Score: f.Score, Role: string(part.role), Start: f.Start, End: f.End})
+		}
+	}
+	if len(triggers) > 0 {
+		ev.Safety = &event.Safety{Triggers: triggers, Action: "flag"}
+	}
+}
+
+func textOf(ev *event.Event, input bool) string {
+	if input && ev.Request != nil {
+		return ev.Request.Input
+	}
+	if !input && ev.Response != nil {
+		return ev.Response.Output
+	}
+	return ""
+}
