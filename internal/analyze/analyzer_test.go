@@ -442,7 +442,12 @@ func feedbackFor(ev *event.Event) *event.Event {
 // TestConcurrentUse exercises every entry point from several goroutines
 // (run with -race).
 func TestConcurrentUse(t *testing.T) {
-	a, _ := newTestAnalyzer(t, func(o *Options) { o.BaselineEvents = 300; o.BaselineMinEvents = 100; o.DriftMinWindow = 100; o.DriftWindowEvents = 200 })
+	a, _ := newTestAnalyzer(t, func(o *Options) {
+		o.BaselineEvents = 300
+		o.BaselineMinEvents = 100
+		o.DriftMinWindow = 100
+		o.DriftWindowEvents = 200
+	})
 	done := make(chan struct{})
 	for w := range 3 {
 		go func() {
@@ -470,5 +475,57 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if len(a.Baselines("m0")) == 0 {
 		t.Error("no baseline after concurrent traffic")
+	}
+}
+
+func TestConceptDriftAndOps(t *testing.T) {
+	a, _ := newTestAnalyzer(t, nil)
+	g := newGen(5, "m")
+	r := rand.New(rand.NewPCG(9, 9))
+	feed := func(n int, acc float64, errRate float64, latMul float64) []Detection {
+		var out []Detection
+		for range n {
+			ev := g.next()
+			if r.Float64() < errRate {
+				ev.Response.Status = "error"
+			}
+			*ev.Response.LatencyMS *= latMul
+			out = append(out, a.Observe(ev, nil)...)
+			label := ev.Response.Prediction
+			if r.Float64() > acc {
+				label = "wrong"
+			}
+			a.Observe(&event.Event{Type: event.TypeFeedback, Time: ev.Time, RequestID: ev.Request.ID, Label: label}, nil)
+		}
+		return out
+	}
+	feed(1000, 0.9, 0, 1)
+	if infos := a.Baselines("m"); len(infos) != 1 || infos[0].Accuracy == nil || *infos[0].Accuracy < 0.85 {
+		t.Fatalf("baseline accuracy: %+v", infos)
+	}
+	got := feed(1000, 0.6, 0, 1)
+	var concept *Detection
+	for i := range got {
+		if got[i].Kind == KindConceptDrift {
+			concept = &got[i]
+		}
+	}
+	if concept == nil || concept.Value > 0.7 || concept.Values["baseline_accuracy"] < 0.85 {
+		t.Fatalf("concept drift: %v", kinds(got))
+	}
+	// 20% errors and 3× latency over the last 5 minutes.
+	g.t = g.t.Add(10 * time.Minute)
+	feed(300, 0.9, 0.2, 3)
+	d := a.Tick(g.t)
+	var er, lat bool
+	for _, x := range d {
+		er = er || x.Kind == KindErrorRate && x.Value > 0.1
+		lat = lat || x.Kind == KindLatency && x.Value > x.Threshold && x.BaselineID != ""
+	}
+	if !er || !lat {
+		t.Errorf("ops detections: %v", kinds(d))
+	}
+	if again := a.Tick(g.t.Add(time.Second)); len(again) != 0 {
+		t.Errorf("ops detections repeated within 5m: %v", kinds(again))
 	}
 }
