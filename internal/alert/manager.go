@@ -245,11 +245,19 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// persist journals recs (one write, one fsync) and compacts the journal when superseded lines
+// dominate, so a hot dedup key cannot grow it without bound.
 func (m *Manager) persist(recs ...record) error {
 	if m.j == nil {
 		return nil
 	}
-	return m.j.append(recs)
+	if err := m.j.append(recs); err != nil {
+		return err
+	}
+	if err := m.compactLocked(time.Now()); err != nil {
+		m.log.Error("compact alert journal", "err", err)
+	}
+	return nil
 }
 
 func alertRec(e *entry) record { return record{Kind: recAlert, Alert: e} }

@@ -529,3 +529,35 @@ func TestListCursorAndFilters(t *testing.T) {
 		}
 	})
 }
+
+func TestJournalCompacts(t *testing.T) {
+	dir := t.TempDir()
+	m, err := New(Options{Dir: dir, Notifier: &recorder{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mk("hot", P2, "bot")
+	for i := range 1500 {
+		a.EventIDs = []string{fmt.Sprint(i)}
+		if err := m.Receive(context.Background(), []Alert{a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.Close()
+	data, err := os.ReadFile(filepath.Join(dir, journalName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "\n"); n > 2*2+1024+2 {
+		t.Errorf("journal has %d lines for 1 alert and 1 group", n)
+	}
+	m2, err := New(Options{Dir: dir, Notifier: &recorder{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	vs, _, _ := m2.List(Filter{})
+	if len(vs) != 1 || vs[0].Count != 1500 || len(vs[0].EventIDs) != 100 || vs[0].EventIDs[0] != "0" {
+		t.Errorf("after compaction and reload: %d alerts, count %d, %d event ids", len(vs), vs[0].Count, len(vs[0].EventIDs))
+	}
+}
