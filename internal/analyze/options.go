@@ -65,7 +65,7 @@ type Options struct {
 	CostSpikeRatio float64
 	// Cardinality limits.
 	MaxModels          int // default 1000
-	MaxConsumers       int // default 100000 (model × consumer pairs are capped at 10×)
+	MaxConsumers       int // default 20000 (model × consumer pairs are capped at 10×)
 	MaxSeriesPerModel  int // version × environment × input_class, default 64
 	MaxFeatures        int // per model version, default 64
 	MaxGroups          int // per protected attribute, default 64
@@ -90,7 +90,7 @@ func DefaultOptions() Options {
 		VolumeZ:            4,
 		CostSpikeRatio:     1.5,
 		MaxModels:          1000,
-		MaxConsumers:       100000,
+		MaxConsumers:       20000,
 		MaxSeriesPerModel:  64,
 		MaxFeatures:        64,
 		MaxGroups:          64,
