@@ -379,8 +379,11 @@ func (s *Store) Event(a Action, lift bool) *event.Event {
 		Decision:    "allow",
 		Reason:      reason,
 		Privilege:   "elevated",
-		Actor:       event.Actor{User: by},
-		Source:      event.Source{Client: "warden-contain"},
+		// The containment record itself authorizes the change (an admin-token holder or a
+		// rule applied it), so it is not an unapproved use of elevated privilege.
+		ApprovalID: a.ID,
+		Actor:      event.Actor{User: by},
+		Source:     event.Source{Client: "warden-contain"},
 		Attributes: map[string]any{
 			"containment.id":     a.ID,
 			"containment.kind":   string(a.Kind),
