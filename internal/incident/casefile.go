@@ -130,11 +130,18 @@ func (m *Manager) CaseFile(ctx context.Context, id string) (*CaseFile, error) {
 	return m.CompileCaseFile(ctx, id)
 }
 
+// RecompileAfter is the minimum time between two automatic compilations of one case file, so
+// a burst of new triggering events costs one compilation, not one per event.
+const RecompileAfter = 30 * time.Second
+
 func (m *Manager) compilePending(ctx context.Context) {
+	now := time.Now()
 	m.mu.Lock()
 	ids := make([]string, 0, len(m.pending))
 	for id := range m.pending {
-		ids = append(ids, id)
+		if at := m.inc[id].CaseFileAt; at == nil || !now.Before(at.Add(RecompileAfter)) {
+			ids = append(ids, id)
+		}
 	}
 	m.mu.Unlock()
 	slices.Sort(ids)
@@ -146,6 +153,23 @@ func (m *Manager) compilePending(ctx context.Context) {
 			m.log.Error("compile case file", "incident", id, "err", err)
 		}
 	}
+}
+
+// nextCompile is when the earliest debounced case file may be recompiled (zero: none pending).
+func (m *Manager) nextCompile() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var next time.Time
+	for id := range m.pending {
+		t := time.Now()
+		if at := m.inc[id].CaseFileAt; at != nil {
+			t = at.Add(RecompileAfter)
+		}
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	return next
 }
 
 // Manifest lists the members of an exported case file with their SHA-256, so the bundle can be

@@ -447,3 +447,48 @@ func TestHTTPAndCLI(t *testing.T) {
 		t.Error("show unknown incident succeeded")
 	}
 }
+
+func TestCaseFileCompiledAutomaticallyAndDebounced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		searches := 0
+		s := newStack(t, Options{Dir: t.TempDir(), Search: func(context.Context, string, time.Time, time.Time) ([]json.RawMessage, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			searches++
+			return nil, nil
+		}})
+		defer s.stop()
+		ctx := context.Background()
+		a := p1("exfil", "bot", "mallory", "e0")
+		if err := s.am.Receive(ctx, []alert.Alert{a}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		count := func() int { mu.Lock(); defer mu.Unlock(); return searches }
+		if count() != 1 {
+			t.Fatalf("case file compilations on open = %d, want 1", count())
+		}
+		for i := 1; i <= 5; i++ {
+			a.EventIDs = []string{fmt.Sprint("e", i)}
+			if err := s.am.Receive(ctx, []alert.Alert{a}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+		}
+		synctest.Wait()
+		if count() != 1 {
+			t.Fatalf("compilations during the burst = %d, want 1", count())
+		}
+		time.Sleep(RecompileAfter)
+		synctest.Wait()
+		if count() != 2 {
+			t.Fatalf("compilations after the burst = %d, want 2", count())
+		}
+		inc := s.im.List(Filter{})[0]
+		cf, err := s.im.CaseFile(ctx, inc.ID)
+		if err != nil || len(cf.EventIDs) != 6 {
+			t.Fatalf("stored case file: %v events, %v", cf.EventIDs, err)
+		}
+	})
+}

@@ -200,11 +200,17 @@ func (m *Manager) ObserveAlert(ctx context.Context, a alert.Alert) {
 	m.mu.Lock()
 	if id, ok := m.byAl[a.ID]; ok {
 		inc := m.inc[id]
-		m.updateFromAlertLocked(inc, &a)
-		err := m.saveLocked()
+		var err error
+		changed := m.updateFromAlertLocked(inc, &a)
+		if changed { // a re-fired alert with nothing new costs no write
+			err = m.saveLocked()
+		}
 		m.mu.Unlock()
 		if err != nil {
 			m.log.Error("save incident", "incident", id, "err", err)
+		}
+		if changed {
+			m.kick()
 		}
 		return
 	}
@@ -277,7 +283,16 @@ func (m *Manager) attachLocked(inc *Incident, a *alert.Alert) {
 	m.updateFromAlertLocked(inc, a)
 }
 
-func (m *Manager) updateFromAlertLocked(inc *Incident, a *alert.Alert) {
+// updateFromAlertLocked merges what a adds to inc and reports whether anything changed.
+func (m *Manager) updateFromAlertLocked(inc *Incident, a *alert.Alert) bool {
+	fingerprint := func() [6]int64 {
+		resolved := int64(0)
+		if inc.AlertsResolvedAt != nil {
+			resolved = 1
+		}
+		return [6]int64{int64(len(inc.Actors)), int64(len(inc.Tags)), int64(len(inc.EventIDs)), int64(len(inc.Timeline)), inc.FirstEvidenceAt.UnixNano(), resolved}
+	}
+	before0 := fingerprint()
 	if !a.FirstEvent.IsZero() && (inc.FirstEvidenceAt.IsZero() || a.FirstEvent.Before(inc.FirstEvidenceAt)) {
 		inc.FirstEvidenceAt = a.FirstEvent
 	}
@@ -318,6 +333,7 @@ func (m *Manager) updateFromAlertLocked(inc *Incident, a *alert.Alert) {
 		}
 		m.noteAlertsResolved(inc, time.Now())
 	}
+	return fingerprint() != before0
 }
 
 // noteAlertsResolved sets AlertsResolvedAt once the timeline shows every linked alert resolved.
@@ -619,6 +635,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		m.remind(ctx)
 		m.compilePending(ctx)
 		next := m.nextReminder()
+		if t := m.nextCompile(); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
 		wait := time.Hour
 		if !next.IsZero() {
 			wait = max(time.Until(next), 0)
