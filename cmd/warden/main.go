@@ -43,6 +43,11 @@ func commands() map[string]command {
 		"evidence": {"evidence packages: export, verify", runEvidence},
 		"index":    {"index store: rebuild from the audit log", runIndex},
 		"version":  {"print version and commit", runVersion},
+		"keys":     {"virtual keys for the gateway: create, list, revoke", runKeys},
+		"contain":  {"containment: suspend-key, pause-model, rate-limit, block-consumer, list, lift", runContain},
+		"rules":    {"detection rules: check DIR, test DIR --events FILE", runRules},
+		"alerts":   {"alerts and silences of a running server: list, ack, resolve, silence", runAlerts},
+		"baseline": {"behavioural baselines: set --model M --from T --to T", runBaseline},
 	}
 }
 

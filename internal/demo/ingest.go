@@ -108,9 +108,9 @@ func RunIngest(ctx context.Context, apiURL, ingestToken string, w io.Writer, opt
 			note = "access: bulk export of 250k records; elevated privilege without approval_id"
 		case 3:
 			sha := fmt.Sprintf("%064x", seq)
-			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "churn-model"},
-				"stage": "deployment", "action": "model_deployed", "artifact": map[string]any{"uri": "s3://models/churn/3", "sha256": sha}})
-			note = "pipeline: churn-model artifact replaced without approval"
+			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "fraud-model"},
+				"stage": "deployment", "action": "model_deployed", "artifact": map[string]any{"uri": "s3://models/fraud/12", "sha256": sha}})
+			note = "pipeline: fraud-model artifact replaced without approval"
 		case 4:
 			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "churn-model"},
 				"stage": "training", "action": "training_started", "details": map[string]any{"job": "nightly-retrain"}})

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/contain"
+	"github.com/warden-ai/warden/internal/keys"
+	"github.com/warden-ai/warden/internal/rules"
+)
+
+// mapUsage turns a package's own usage error type into this command's.
+func mapUsage(err error) error {
+	var ku *keys.UsageError
+	var cu *contain.UsageError
+	var au *alert.UsageError
+	switch {
+	case errors.As(err, &ku):
+		return usagef("%s", ku.Error())
+	case errors.As(err, &cu):
+		return usagef("%s", cu.Error())
+	case errors.As(err, &au):
+		return usagef("%s", au.Error())
+	}
+	return err
+}
+
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return mapUsage(keys.Run(ctx, args, stdout, stderr))
+}
+
+func runContain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return mapUsage(contain.Run(ctx, args, stdout, stderr))
+}
+
+func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return subcommand(ctx, "rules", args, stdout, stderr, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"check": runRulesCheck,
+		"test":  runRulesTest,
+	})
+}
+
+func runRulesCheck(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rules check", flag.ContinueOnError)
+	pos, err := parseFlags(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("usage: warden rules check DIR")
+	}
+	if st, err := os.Stat(pos[0]); err != nil || !st.IsDir() {
+		return usagef("%s is not a directory", pos[0])
+	}
+	if errs := rules.Check(pos[0]); len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintln(stdout, e)
+		}
+		return &checkFailed{fmt.Errorf("%d problem(s) in %s", len(errs), pos[0])}
+	}
+	fmt.Fprintf(stdout, "%s: rules valid (with the built-in pack)\n", pos[0])
+	return nil
+}
+
+func runRulesTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rules test", flag.ContinueOnError)
+	events := fs.String("events", "", "JSON Lines file of events (and detections) to replay (required)")
+	noBuiltin := fs.Bool("no-builtin", false, "leave the built-in pack out")
+	pos, err := parseFlags(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 || *events == "" {
+		return usagef("usage: warden rules test [DIR] --events FILE.jsonl")
+	}
+	dir := ""
+	if len(pos) == 1 {
+		dir = pos[0]
+	}
+	f, err := os.Open(*events)
+	if err != nil {
+		return usagef("-events: %v", err)
+	}
+	defer f.Close()
+	if err := rules.RunTest(ctx, dir, !*noBuiltin, f, stdout); err != nil {
+		return usagef("%v", err)
+	}
+	return nil
+}
+
+// apiClient builds a client of the running server from flags, the environment or the data
+// directory's credentials file.
+type apiFlags struct{ url, token, data string }
+
+func (f *apiFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.url, "url", envOr("WARDEN_URL", "http://127.0.0.1:7700"), "Warden API URL")
+	fs.StringVar(&f.token, "token", "", "admin token (default: $WARDEN_ADMIN_TOKEN, else <data>/credentials)")
+	fs.StringVar(&f.data, "data", "./warden-data", "data directory holding the credentials file")
+}
+
+func (f *apiFlags) client() (*alert.Client, error) {
+	tok := f.token
+	if tok == "" {
+		tok = os.Getenv("WARDEN_ADMIN_TOKEN")
+	}
+	if tok == "" {
+		b, err := os.ReadFile(filepath.Join(f.data, "credentials"))
+		if err != nil {
+			return nil, usagef("no admin token: pass -token, set WARDEN_ADMIN_TOKEN, or point -data at the server's data directory")
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "WARDEN_ADMIN_TOKEN="); ok {
+				tok = strings.TrimSpace(v)
+			}
+		}
+	}
+	return &alert.Client{BaseURL: strings.TrimRight(f.url, "/"), Token: tok}, nil
+}
+
+func envOr(k, d string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return d
+}
+
+// splitAPIFlags separates the connection flags (-url, -token, -data) from a subcommand's own.
+func splitAPIFlags(args []string) (api, rest []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name := strings.TrimLeft(a, "-")
+		name, _, hasVal := strings.Cut(name, "=")
+		if strings.HasPrefix(a, "-") && (name == "url" || name == "token" || name == "data") {
+			api = append(api, a)
+			if !hasVal && i+1 < len(args) {
+				api = append(api, args[i+1])
+				i++
+			}
+			continue
+		}
+		rest = append(rest, a)
+	}
+	return api, rest
+}
+
+func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	apiArgs, rest := splitAPIFlags(args)
+	fs := flag.NewFlagSet("alerts", flag.ContinueOnError)
+	var af apiFlags
+	af.register(fs)
+	if _, err := parseFlags(fs, apiArgs, stderr); err != nil {
+		return err
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	return mapUsage(alert.RunCLI(ctx, rest, c, stdout))
+}
+
+func runBaseline(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return subcommand(ctx, "baseline", args, stdout, stderr, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"set": func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			fs := flag.NewFlagSet("baseline set", flag.ContinueOnError)
+			var af apiFlags
+			af.register(fs)
+			model := fs.String("model", "", "model name (required)")
+			from := fs.String("from", "", "window start, RFC 3339 (required)")
+			to := fs.String("to", "", "window end, RFC 3339 (required)")
+			if _, err := parseFlags(fs, args, stderr); err != nil {
+				return err
+			}
+			if *model == "" {
+				return usagef("-model is required")
+			}
+			f, err1 := time.Parse(time.RFC3339Nano, *from)
+			t, err2 := time.Parse(time.RFC3339Nano, *to)
+			if err1 != nil || err2 != nil || !t.After(f) {
+				return usagef("-from and -to must be RFC 3339 times with -to after -from")
+			}
+			c, err := af.client()
+			if err != nil {
+				return err
+			}
+			var out struct {
+				ID string `json:"id"`
+			}
+			if err := c.Do(ctx, "POST", "/v1/models/"+*model+"/baseline", map[string]string{"from": *from, "to": *to}, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "baseline %s frozen for %s from %s to %s\n", out.ID, *model, *from, *to)
+			return nil
+		},
+	})
+}
