@@ -98,6 +98,8 @@ type Engine struct {
 	st     *funcState
 	clock  time.Time
 	m      metrics
+	ctx    evalCtx // reused under mu: the activation must not escape per event
+	keyBuf []byte
 }
 
 type metrics struct {
@@ -245,10 +247,13 @@ func (e *Engine) Observe(ev *event.Event) []alert.Alert {
 	if len(rules) == 0 {
 		return nil
 	}
-	c := e.newCtx()
+	c := &e.ctx
+	*c = e.newCtx()
 	c.ev = ev
-	e.lookup(&c)
-	return e.evalAll(rules, &c)
+	e.lookup(c)
+	out := e.evalAll(rules, c)
+	*c = evalCtx{}
+	return out
 }
 
 // ObserveDetection evaluates one analysis detection against the rules selecting "detection".
@@ -265,10 +270,13 @@ func (e *Engine) ObserveDetection(d Detection) []alert.Alert {
 	if d.Environment == "" {
 		d.Environment = "prod"
 	}
-	c := e.newCtx()
+	c := &e.ctx
+	*c = e.newCtx()
 	c.det = &d
-	e.lookup(&c)
-	return e.evalAll(e.byType[TypeDetection], &c)
+	e.lookup(c)
+	out := e.evalAll(e.byType[TypeDetection], c)
+	*c = evalCtx{}
+	return out
 }
 
 func (e *Engine) evalAll(rules []*compiled, c *evalCtx) []alert.Alert {
@@ -326,7 +334,7 @@ func (e *Engine) evalRule(r *compiled, c *evalCtx) []alert.Alert {
 		if !matched {
 			return nil
 		}
-		key := c.modelName() + "|" + scalarString(vars[varIndex["actor.id"]].get(c))
+		key := c.modelName() + "|" + scalarString(vars[actorID].get(c))
 		vals := eventValues(c)
 		ids := []string(nil)
 		if id := c.id(); id != "" {
@@ -398,15 +406,12 @@ func (e *Engine) evalRule(r *compiled, c *evalCtx) []alert.Alert {
 func (e *Engine) checkCount(r *compiled, g *group, c *evalCtx, now time.Time) []alert.Alert {
 	matched, total := g.sum(r, now)
 	x := float64(matched)
-	vals := map[string]float64{"count": float64(matched), "threshold": r.threshold.Value}
 	if r.threshold.Percent {
 		if total < r.minCount || total == 0 {
 			g.pending = time.Time{}
 			return nil
 		}
 		x = float64(matched) / float64(total)
-		vals["total"] = float64(total)
-		vals["ratio"] = x
 	} else if matched < r.minCount {
 		g.pending = time.Time{}
 		return nil
@@ -422,6 +427,13 @@ func (e *Engine) checkCount(r *compiled, g *group, c *evalCtx, now time.Time) []
 		if now.Sub(g.pending) < r.agg.For {
 			return nil
 		}
+	}
+	vals := map[string]float64{"count": float64(matched), "threshold": r.threshold.Value}
+	if r.threshold.Percent {
+		vals["total"] = float64(total)
+		vals["ratio"] = x
+	}
+	if r.agg.For > 0 {
 		vals["for_seconds"] = now.Sub(g.pending).Seconds()
 	}
 	return e.fire(r, c, g, g.key, vals, g.evidence(), g.first, now, matched)
@@ -451,20 +463,23 @@ func (e *Engine) Tick(now time.Time) []alert.Alert {
 }
 
 func (e *Engine) group(r *compiled, c *evalCtx) *group {
-	var b strings.Builder
+	b := e.keyBuf[:0]
+	for i, vi := range r.groupBy {
+		if i > 0 {
+			b = append(b, '|')
+		}
+		b = append(b, scalarString(vars[vi].get(c))...)
+	}
+	e.keyBuf = b
+	if g, ok := r.groups.getBytes(b); ok {
+		return g
+	}
 	labels := make([]string, len(r.groupBy))
 	for i, vi := range r.groupBy {
 		labels[i] = scalarString(vars[vi].get(c))
-		if i > 0 {
-			b.WriteByte('|')
-		}
-		b.WriteString(labels[i])
 	}
-	key := b.String()
-	if g, ok := r.groups.get(key); ok {
-		return g
-	}
-	g := &group{key: key, labels: labels, model: c.modelName(), env: c.environment(), actor: scalarString(vars[varIndex["actor.id"]].get(c))}
+	key := string(b)
+	g := &group{key: key, labels: labels, model: c.modelName(), env: c.environment(), actor: scalarString(vars[actorID].get(c))}
 	r.groups.put(key, g)
 	return g
 }
@@ -525,7 +540,7 @@ func (e *Engine) fire(r *compiled, c *evalCtx, g *group, key string, vals map[st
 			a.Labels[name] = g.labels[i]
 		}
 	} else {
-		a.Model, a.Environment, a.Actor = c.modelName(), c.environment(), scalarString(vars[varIndex["actor.id"]].get(c))
+		a.Model, a.Environment, a.Actor = c.modelName(), c.environment(), scalarString(vars[actorID].get(c))
 	}
 	if a.Model != "" {
 		a.Labels["model"] = a.Model

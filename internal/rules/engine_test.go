@@ -326,3 +326,9 @@ func TestExpandMacrosBounded(t *testing.T) {
 		t.Fatalf("err = %v, want the expansion bound", err)
 	}
 }
+
+func TestVariablesFitCache(t *testing.T) {
+	if len(vars) > numVars {
+		t.Fatalf("%d variables, cache holds %d: raise numVars", len(vars), numVars)
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/decls"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
@@ -205,7 +206,16 @@ func (s *funcState) triggerScore(cat, role string) float64 {
 
 func (s *funcState) hasTrigger(cat, role string) bool { return s.triggerScore(cat, role) > 0 }
 
-func str(v ref.Val) string { s, _ := v.Value().(string); return s }
+func str(v ref.Val) string {
+	if s, ok := v.(types.String); ok {
+		return string(s)
+	}
+	return ""
+}
+
+// noGuards drops the runtime argument-type guards of the helper functions: every program is
+// type-checked at load, and the bindings assert their argument types themselves.
+var noGuards = decls.DisableTypeGuards(true)
 
 func newEnv(lists map[string][]string, st *funcState) (*cel.Env, error) {
 	if st == nil {
@@ -219,42 +229,42 @@ func newEnv(lists map[string][]string, st *funcState) (*cel.Env, error) {
 		opts = append(opts, cel.Constant(name, cel.ListType(cel.StringType), listConst(items)))
 	}
 	opts = append(opts, ext.Math(), ext.Strings(),
-		cel.Function("has_trigger",
+		cel.Function("has_trigger", noGuards,
 			cel.Overload("has_trigger_string", []*cel.Type{cel.StringType}, cel.BoolType,
 				cel.UnaryBinding(func(c ref.Val) ref.Val { return types.Bool(st.hasTrigger(str(c), "")) })),
 			cel.Overload("has_trigger_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
 				cel.BinaryBinding(func(c, r ref.Val) ref.Val { return types.Bool(st.hasTrigger(str(c), str(r))) }))),
-		cel.Function("trigger_score",
+		cel.Function("trigger_score", noGuards,
 			cel.Overload("trigger_score_string", []*cel.Type{cel.StringType}, cel.DoubleType,
 				cel.UnaryBinding(func(c ref.Val) ref.Val { return types.Double(st.triggerScore(str(c), "")) })),
 			cel.Overload("trigger_score_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.DoubleType,
 				cel.BinaryBinding(func(c, r ref.Val) ref.Val { return types.Double(st.triggerScore(str(c), str(r))) }))),
-		cel.Function("first_seen",
+		cel.Function("first_seen", noGuards,
 			cel.Overload("first_seen_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
 				cel.BinaryBinding(func(k, v ref.Val) ref.Val { return types.Bool(st.firstSeen(str(k), str(v))) }))),
-		cel.Function("value_changed",
+		cel.Function("value_changed", noGuards,
 			cel.Overload("value_changed_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
 				cel.BinaryBinding(func(k, v ref.Val) ref.Val { return types.Bool(st.valueChanged(str(k), str(v))) }))),
-		cel.Function("above_baseline",
+		cel.Function("above_baseline", noGuards,
 			cel.Overload("above_baseline_string_double_double", []*cel.Type{cel.StringType, cel.DoubleType, cel.DoubleType}, cel.BoolType,
 				cel.FunctionBinding(func(args ...ref.Val) ref.Val {
 					v, _ := args[1].Value().(float64)
 					f, _ := args[2].Value().(float64)
 					return types.Bool(st.aboveBaseline(str(args[0]), v, f))
 				}))),
-		cel.Function("off_hours",
+		cel.Function("off_hours", noGuards,
 			cel.Overload("off_hours_timestamp", []*cel.Type{cel.TimestampType}, cel.BoolType,
 				cel.UnaryBinding(func(t ref.Val) ref.Val {
 					ts, _ := t.(types.Timestamp)
 					return types.Bool(offHours(ts.Time))
 				}))),
-		cel.Function("sensitivity_rank",
+		cel.Function("sensitivity_rank", noGuards,
 			cel.Overload("sensitivity_rank_string", []*cel.Type{cel.StringType}, cel.IntType,
 				cel.UnaryBinding(func(s ref.Val) ref.Val { return types.Int(sensitivityRank(str(s))) }))),
-		cel.Function("tier_rank",
+		cel.Function("tier_rank", noGuards,
 			cel.Overload("tier_rank_string", []*cel.Type{cel.StringType}, cel.IntType,
 				cel.UnaryBinding(func(s ref.Val) ref.Val { return types.Int(tierRank(str(s))) }))),
-		cel.Function("clearance",
+		cel.Function("clearance", noGuards,
 			cel.Overload("clearance_list_string", []*cel.Type{cel.ListType(cel.StringType)}, cel.IntType,
 				cel.UnaryBinding(func(l ref.Val) ref.Val {
 					lister, ok := l.(traits.Lister)
@@ -315,6 +325,17 @@ func (l *lru[V]) put(k string, v V) {
 			l.evicted()
 		}
 	}
+}
+
+// getBytes is get for a key held in a reusable buffer; it does not allocate on a hit.
+func (l *lru[V]) getBytes(k []byte) (V, bool) {
+	n, ok := l.items[string(k)]
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	l.moveFront(n)
+	return n.val, true
 }
 
 func (l *lru[V]) remove(k string) {

@@ -46,6 +46,7 @@ type evalCtx struct {
 	modelOK   bool
 	inventory bool
 	triggers  ref.Val
+	cache     [numVars]ref.Val // resolved variables, shared by every rule evaluating this input
 }
 
 var _ interpreter.Activation = (*evalCtx)(nil)
@@ -55,7 +56,15 @@ func (c *evalCtx) ResolveName(name string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	return vars[i].get(c), true
+	if i >= numVars {
+		return vars[i].get(c), true
+	}
+	if v := c.cache[i]; v != nil {
+		return v, true
+	}
+	v := vars[i].get(c)
+	c.cache[i] = v
+	return v, true
 }
 
 func (c *evalCtx) Parent() interpreter.Activation { return nil }
@@ -333,6 +342,11 @@ var varIndex = func() map[string]int {
 	}
 	return m
 }()
+
+var actorID = varIndex["actor.id"]
+
+// numVars sizes the per-input variable cache; TestVariablesFitCache keeps it ≥ len(vars).
+const numVars = 72
 
 // Variables lists the names a condition can read, with their CEL type and meaning (for docs and
 // `warden rules` help).
