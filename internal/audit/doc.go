@@ -7,12 +7,14 @@
 //
 // # Concurrency and durability
 //
-// [Log.Append] may be called from any number of goroutines. A single writer
-// goroutine owned by the [Log] gathers every pending call into one batch,
-// writes blobs, entries and Merkle node hashes, fsyncs once per batch and only
-// then returns to the callers (group commit). The records of one call are
-// written contiguously in one batch and are all-or-nothing. Re-appending an ID
-// that is already in the log returns the existing index.
+// [Log.Append] may be called from any number of goroutines. The [Log]'s
+// writer gathers every pending call into one batch, writes blobs, entries and
+// Merkle node hashes, fsyncs once per batch and only then returns to the
+// callers (group commit). It is a two-goroutine pipeline: one batch is staged
+// while the previous one is being fsynced; callers are released in batch
+// order. The records of one call are written contiguously in one batch and
+// are all-or-nothing. Re-appending an ID that is already in the log returns
+// the existing index.
 //
 // # Verification
 //
