@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -160,6 +161,7 @@ func New(opt Options) (*Manager, error) {
 	if opt.Escalation == nil {
 		opt.Escalation = DefaultEscalation()
 	}
+	opt.Escalation = maps.Clone(opt.Escalation) // sorted below; never modify the caller's map
 	for sev, levels := range opt.Escalation {
 		if !sev.Valid() {
 			return nil, fmt.Errorf("alert manager: %w", &FieldError{Field: "Escalation." + string(sev), Msg: "severity must be P1..P4"})
