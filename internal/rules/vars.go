@@ -138,7 +138,7 @@ var vars = []variable{
 		}
 		return types.String(string(c.ev.Type))
 	}),
-	{name: "event.time", typ: cel.TimestampType, doc: "event (or detection) time", get: func(c *evalCtx) ref.Val { return types.Timestamp{Time: c.time()} }},
+	{name: "event.time", typ: cel.TimestampType, scalar: true, doc: "event (or detection) time", get: func(c *evalCtx) ref.Val { return types.Timestamp{Time: c.time()} }},
 	strVar("event.environment", "environment (prod, staging, ...)", func(c *evalCtx) ref.Val { return types.String(c.environment()) }),
 	strVar("event.model", "model name", func(c *evalCtx) ref.Val { return types.String(c.modelName()) }),
 	strVar("event.model_version", "model version", func(c *evalCtx) ref.Val {
