@@ -492,3 +492,52 @@ func TestCaseFileCompiledAutomaticallyAndDebounced(t *testing.T) {
 		}
 	})
 }
+
+func TestRemindersSurviveRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		var mu sync.Mutex
+		var raised []string
+		opt := Options{Dir: dir, Raise: func(_ context.Context, as []alert.Alert) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, a := range as {
+				raised = append(raised, fmt.Sprintf("%v %s %s", time.Now().Format("Jan 2 15:04"), a.Severity, a.Labels["stage"]))
+			}
+			return nil
+		}}
+		run := func() func() {
+			m, err := New(opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); _ = m.Run(ctx) }()
+			if len(m.List(Filter{})) == 0 {
+				inc, err := m.Open(ctx, OpenRequest{Title: "death", Type: Safety, Severity: alert.P1, Actor: "a"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := m.FlagSerious(ctx, inc.ID, Death, time.Time{}, "a"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return func() { cancel(); <-done }
+		}
+		stop := run()
+		time.Sleep(24 * time.Hour)
+		synctest.Wait()
+		stop()
+		time.Sleep(5 * 24 * time.Hour) // down across the 50% point (day 5 of 10)
+		stop = run()
+		synctest.Wait()
+		time.Sleep(5 * 24 * time.Hour)
+		synctest.Wait()
+		stop()
+		want := []string{"Jan 7 00:00 P2 half", "Jan 9 00:00 P1 80pct", "Jan 10 12:00 P1 95pct", "Jan 11 00:00 P1 overdue"}
+		if !slices.Equal(raised, want) {
+			t.Errorf("reminders = %q, want %q", raised, want)
+		}
+	})
+}
