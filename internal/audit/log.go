@@ -833,7 +833,8 @@ func (l *Log) Checkpoint() ([]byte, error) {
 }
 
 // Close drains pending appends, writes a final checkpoint and closes the
-// files. It is idempotent.
+// files. It is idempotent. It reports a failed final checkpoint and the
+// error that made the log unusable, if any.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		l.closeMu.Lock()

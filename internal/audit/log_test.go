@@ -555,7 +555,9 @@ func TestFailedFsyncIsFatalAndInvisible(t *testing.T) {
 			if l.Size() != size || len(l.segs) > segs+1 || l.segs[len(l.segs)-1].end() != size {
 				t.Fatalf("size %d segments %d after failure, want %d %d", l.Size(), len(l.segs), size, segs)
 			}
-			l.Close()
+			if err := l.Close(); !errors.Is(err, eio) {
+				t.Fatalf("Close after a failed fsync: %v, want the fsync error", err)
+			}
 			l = openT(t, o)
 			if l.Size() != size {
 				t.Fatalf("reopened size %d, want %d", l.Size(), size)

@@ -278,7 +278,7 @@ func (l *Log) syncer() {
 		select {
 		case st, ok := <-l.syncq:
 			if !ok {
-				l.closeErr = l.writeCheckpoint()
+				l.closeErr = errors.Join(l.writeCheckpoint(), l.fatalErr())
 				return
 			}
 			l.finish(st)
