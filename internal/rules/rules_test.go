@@ -168,3 +168,24 @@ func TestLoadErrorsNameFileAndLine(t *testing.T) {
 		}
 	}
 }
+
+func TestDocsListEveryBuiltinRule(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/RULES.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := Load(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs.Rules {
+		if !strings.Contains(string(doc), "| `"+r.ID+"` | "+string(r.Severity)) {
+			t.Errorf("docs/RULES.md lacks a pack table row for %s (%s)", r.ID, r.Severity)
+		}
+	}
+	for _, v := range Variables() {
+		if !strings.Contains(string(doc), "`"+v[0]+"`") {
+			t.Errorf("docs/RULES.md does not document variable %s", v[0])
+		}
+	}
+}
