@@ -428,10 +428,13 @@ func (l *Log) writeCheckpoint() error {
 		return fmt.Errorf("sync checkpoint: %w", err)
 	}
 	l.cpFileSize += int64(len(rec))
+	// The history is authoritative; the plain copy is written before the
+	// checkpoint is published so that readers of either agree.
+	err = writeFileAtomic(filepath.Join(l.dir, latestCheckpoint), signed, 0o600)
 	l.mu.Lock()
 	l.cp = checkpoint{size: size, root: root, signed: signed}
 	l.mu.Unlock()
-	return writeFileAtomic(filepath.Join(l.dir, latestCheckpoint), signed, 0o600)
+	return err
 }
 
 // requestCheckpoint asks the syncer for a checkpoint of the published tree.
