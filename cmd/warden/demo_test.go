@@ -70,4 +70,3 @@ func TestDemoShowsDetectionsWithinAMinute(t *testing.T) {
 		}
 	}
 }
-

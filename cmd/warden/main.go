@@ -36,18 +36,20 @@ func (e *checkFailed) Unwrap() error { return e.err }
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":    {"run every component (API, ingest, gateway, analysis, alerts)", runServe},
-		"demo":     {"serve with a simulated upstream model and synthetic traffic that includes attacks", runDemo},
-		"scan":     {"batch content scan: JSON Lines in, JSON Lines out", runScan},
-		"audit":    {"audit log: verify", runAudit},
-		"evidence": {"evidence packages: export, verify", runEvidence},
-		"index":    {"index store: rebuild from the audit log", runIndex},
-		"version":  {"print version and commit", runVersion},
-		"keys":     {"virtual keys for the gateway: create, list, revoke", runKeys},
-		"contain":  {"containment: suspend-key, pause-model, rate-limit, block-consumer, list, lift", runContain},
-		"rules":    {"detection rules: check DIR, test DIR --events FILE", runRules},
-		"alerts":   {"alerts and silences of a running server: list, ack, resolve, silence", runAlerts},
-		"baseline": {"behavioural baselines: set --model M --from T --to T", runBaseline},
+		"serve":     {"run every component (API, ingest, gateway, analysis, alerts)", runServe},
+		"demo":      {"serve with a simulated upstream model and synthetic traffic that includes attacks", runDemo},
+		"scan":      {"batch content scan: JSON Lines in, JSON Lines out", runScan},
+		"audit":     {"audit log: verify", runAudit},
+		"evidence":  {"evidence packages: export, verify", runEvidence},
+		"index":     {"index store: rebuild from the audit log", runIndex},
+		"version":   {"print version and commit", runVersion},
+		"keys":      {"virtual keys for the gateway: create, list, revoke", runKeys},
+		"contain":   {"containment: suspend-key, pause-model, rate-limit, block-consumer, list, lift", runContain},
+		"rules":     {"detection rules: check DIR, test DIR --events FILE", runRules},
+		"alerts":    {"alerts and silences of a running server: list, ack, resolve, silence", runAlerts},
+		"incidents": {"incidents: list, show, open, phase, owner, note, serious, reported, export, art73", runIncidents},
+		"report":    {"reports: --kind daily|weekly|monthly|quarterly --out FILE(.html|.json)", runReport},
+		"baseline":  {"behavioural baselines: set --model M --from T --to T", runBaseline},
 	}
 }
 

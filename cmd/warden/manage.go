@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/contain"
+	"github.com/warden-ai/warden/internal/incident"
 	"github.com/warden-ai/warden/internal/keys"
+	"github.com/warden-ai/warden/internal/report"
 	"github.com/warden-ai/warden/internal/rules"
 )
 
@@ -200,4 +203,72 @@ func runBaseline(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return nil
 		},
 	})
+}
+
+func runIncidents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	apiArgs, rest := splitAPIFlags(args)
+	fs := flag.NewFlagSet("incidents", flag.ContinueOnError)
+	var af apiFlags
+	af.register(fs)
+	if _, err := parseFlags(fs, apiArgs, stderr); err != nil {
+		return err
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	return mapUsage(incident.RunCLI(ctx, rest, c, stdout))
+}
+
+// runReport fetches a report from the running server: warden report --kind weekly --out F.
+func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	var af apiFlags
+	af.register(fs)
+	kind := fs.String("kind", "", "daily, weekly, monthly or quarterly (required)")
+	from := fs.String("from", "", "period start, RFC 3339 (default: the last complete period)")
+	to := fs.String("to", "", "period end, RFC 3339")
+	format := fs.String("format", "", "json or html (default from the -out extension, else json)")
+	out := fs.String("out", "", "output file (default stdout)")
+	if _, err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if _, err := report.ParseKind(*kind); err != nil {
+		return usagef("-kind: must be daily, weekly, monthly or quarterly")
+	}
+	if (*from == "") != (*to == "") {
+		return usagef("give both -from and -to, or neither")
+	}
+	f := *format
+	if f == "" {
+		f = "json"
+		if ext := strings.ToLower(filepath.Ext(*out)); ext == ".html" || ext == ".htm" {
+			f = "html"
+		}
+	}
+	if f != "json" && f != "html" {
+		return usagef("-format must be json or html")
+	}
+	c, err := af.client()
+	if err != nil {
+		return err
+	}
+	q := url.Values{"kind": {*kind}, "format": {f}}
+	if *from != "" {
+		q.Set("from", *from)
+		q.Set("to", *to)
+	}
+	var body []byte
+	if err := c.Do(ctx, "GET", "/v1/reports?"+q.Encode(), nil, &body); err != nil {
+		return err
+	}
+	if *out == "" {
+		_, err := stdout.Write(body)
+		return err
+	}
+	if err := os.WriteFile(*out, body, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s report to %s (%d bytes)\n", *kind, *out, len(body))
+	return nil
 }

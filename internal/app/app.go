@@ -28,11 +28,13 @@ import (
 	"github.com/warden-ai/warden/internal/config"
 	"github.com/warden-ai/warden/internal/contain"
 	"github.com/warden-ai/warden/internal/gateway"
+	"github.com/warden-ai/warden/internal/incident"
 	"github.com/warden-ai/warden/internal/index"
 	"github.com/warden-ai/warden/internal/ingest"
 	"github.com/warden-ai/warden/internal/keys"
 	"github.com/warden-ai/warden/internal/notify"
 	"github.com/warden-ai/warden/internal/pipeline"
+	"github.com/warden-ai/warden/internal/report"
 	"github.com/warden-ai/warden/internal/rules"
 	"github.com/warden-ai/warden/internal/scan"
 	"github.com/warden-ai/warden/internal/store"
@@ -111,6 +113,7 @@ type App struct {
 	gateway    *gateway.Gateway
 	alerts     *alert.Manager
 	dispatcher *notify.Dispatcher
+	incidents  *incident.Manager
 	consumers  atomic.Pointer[map[string]bool]
 
 	incidentHook func(ctx context.Context, al alert.Alert)
@@ -196,6 +199,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err := a.buildAnalysis(a.receiveAlerts); err != nil {
 		return nil, err
 	}
+	if err := a.buildIncidents(); err != nil {
+		return nil, err
+	}
 	if err := a.buildGateway(); err != nil {
 		return nil, err
 	}
@@ -236,6 +242,11 @@ func (a *App) Start(ctx context.Context) error {
 	a.goRun("index", func() error { return a.indexer.Run(runCtx) })
 	a.goRun("analysis", func() error { return a.worker.Run(runCtx) })
 	a.goRun("alerts", func() error { return a.alerts.Run(runCtx) })
+	a.goRun("incidents", func() error { return a.incidents.Run(runCtx) })
+	a.goRun("reports", func() error {
+		s := report.Scheduler{Source: reportSource{a}, Dir: filepath.Join(a.opts.DataDir, "reports"), Logger: a.log.With("component", "report")}
+		return s.Run(runCtx)
+	})
 	a.goRun("containment", func() error { return a.contain.Run(runCtx) })
 	a.goRun("consumers", func() error { return a.runConsumerRefresh(runCtx) })
 	a.goRun("retention", func() error { return a.runRetention(runCtx) })

@@ -35,6 +35,31 @@ type Page struct {
 	NextCursor string         `json:"next_cursor,omitempty"`
 }
 
+// Aggregates are per-model inference totals and access-decision totals.
+type Aggregates struct {
+	Models []ModelAggregate `json:"models"`
+	Access AccessAggregate  `json:"access"`
+}
+
+// ModelAggregate is one model's inference totals.
+type ModelAggregate struct {
+	Model        string  `json:"model"`
+	Events       int64   `json:"events"`
+	Errors       int64   `json:"errors"`
+	Blocked      int64   `json:"blocked"`
+	LatencyP95Ms float64 `json:"latency_p95_ms"`
+	CostUSD      float64 `json:"cost_usd"`
+}
+
+// AccessAggregate counts access decisions. Compliant are allowed requests that used no
+// elevated privilege, or used it with an approval.
+type AccessAggregate struct {
+	Total     int64 `json:"total"`
+	Allowed   int64 `json:"allowed"`
+	Denied    int64 `json:"denied"`
+	Compliant int64 `json:"compliant"`
+}
+
 // ErrBadCursor is returned for a cursor the store did not issue.
 var ErrBadCursor = errors.New("invalid cursor")
 
@@ -48,6 +73,8 @@ type Store interface {
 	Search(ctx context.Context, q Query) (Page, error)
 	// PruneText deletes stored text of events of a risk tier older than before; metadata stays.
 	PruneText(ctx context.Context, tier string, before time.Time) (int64, error)
+	// Aggregate summarises the events whose time is in [from, to), for reports.
+	Aggregate(ctx context.Context, from, to time.Time) (Aggregates, error)
 	// Reset drops everything (for a rebuild from the log).
 	Reset(ctx context.Context) error
 	Close() error

@@ -225,6 +225,66 @@ func (s *Store) PruneText(ctx context.Context, tier string, before time.Time) (i
 	return res.RowsAffected()
 }
 
+// Aggregate implements store.Store.
+func (s *Store) Aggregate(ctx context.Context, from, to time.Time) (store.Aggregates, error) {
+	var agg store.Aggregates
+	f, t := from.UnixNano(), to.UnixNano()
+	rows, err := s.r.QueryContext(ctx, `
+SELECT model, count(*),
+       sum(json_extract(CAST(leaf AS TEXT), '$.response.status') = 'error'),
+       sum(json_extract(CAST(leaf AS TEXT), '$.response.status') = 'blocked'),
+       total(json_extract(CAST(leaf AS TEXT), '$.cost_usd'))
+FROM events WHERE type = 'inference' AND time >= ? AND time < ? GROUP BY model ORDER BY model`, f, t)
+	if err != nil {
+		return agg, fmt.Errorf("aggregate: %w", err)
+	}
+	for rows.Next() {
+		var m store.ModelAggregate
+		var errs, blocked sql.NullInt64
+		if err := rows.Scan(&m.Model, &m.Events, &errs, &blocked, &m.CostUSD); err != nil {
+			rows.Close()
+			return agg, fmt.Errorf("aggregate: %w", err)
+		}
+		m.Errors, m.Blocked = errs.Int64, blocked.Int64
+		agg.Models = append(agg.Models, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return agg, fmt.Errorf("aggregate: %w", err)
+	}
+	for i := range agg.Models {
+		m := &agg.Models[i]
+		var n int64
+		const lat = `json_extract(CAST(leaf AS TEXT), '$.response.latency_ms')`
+		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE model = ? AND type = 'inference' AND time >= ? AND time < ? AND `+lat+` IS NOT NULL`, m.Model, f, t).Scan(&n); err != nil {
+			return agg, fmt.Errorf("aggregate latency: %w", err)
+		}
+		if n == 0 {
+			continue
+		}
+		off := int64(float64(n)*0.95+0.5) - 1
+		if off < 0 {
+			off = 0
+		}
+		if err := s.r.QueryRowContext(ctx, `SELECT `+lat+` AS l FROM events WHERE model = ? AND type = 'inference' AND time >= ? AND time < ? AND l IS NOT NULL ORDER BY l LIMIT 1 OFFSET ?`, m.Model, f, t, off).Scan(&m.LatencyP95Ms); err != nil {
+			return agg, fmt.Errorf("aggregate latency: %w", err)
+		}
+	}
+	var allowed, denied, compliant sql.NullInt64
+	err = s.r.QueryRowContext(ctx, `
+SELECT count(*),
+       sum(json_extract(CAST(leaf AS TEXT), '$.decision') = 'allow'),
+       sum(json_extract(CAST(leaf AS TEXT), '$.decision') = 'deny'),
+       sum(json_extract(CAST(leaf AS TEXT), '$.decision') = 'allow' AND
+           (coalesce(json_extract(CAST(leaf AS TEXT), '$.privilege'), '') != 'elevated' OR coalesce(json_extract(CAST(leaf AS TEXT), '$.approval_id'), '') != ''))
+FROM events WHERE type = 'access' AND time >= ? AND time < ?`, f, t).Scan(&agg.Access.Total, &allowed, &denied, &compliant)
+	if err != nil {
+		return agg, fmt.Errorf("aggregate access: %w", err)
+	}
+	agg.Access.Allowed, agg.Access.Denied, agg.Access.Compliant = allowed.Int64, denied.Int64, compliant.Int64
+	return agg, nil
+}
+
 // Reset implements store.Store.
 func (s *Store) Reset(ctx context.Context) error {
 	_, err := s.w.ExecContext(ctx, `DELETE FROM events; DELETE FROM texts; DELETE FROM meta;`)

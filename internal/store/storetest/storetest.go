@@ -11,6 +11,15 @@ import (
 	"github.com/warden-ai/warden/internal/store"
 )
 
+func row(t *testing.T, seq uint64, ev *event.Event) store.Row {
+	t.Helper()
+	leaf, err := ev.Leaf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.Row{Seq: seq, Event: ev, Leaf: leaf, Tier: "medium"}
+}
+
 // Run exercises a fresh, empty store made by newStore.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	ctx := context.Background()
@@ -103,6 +112,48 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		p, _ := s.Search(ctx, store.Query{Limit: 100})
 		if len(p.Events) != 10 {
 			t.Fatalf("got %d events after re-apply", len(p.Events))
+		}
+	})
+
+	t.Run("aggregate", func(t *testing.T) {
+		s := newStore(t)
+		var rs []store.Row
+		for i := 0; i < 20; i++ {
+			lat, cost := float64(i+1), 0.5
+			ev := &event.Event{ID: fmt.Sprintf("agg-%d", i), Type: event.TypeInference, Time: base.Add(time.Duration(i) * time.Second),
+				Model: event.Model{Name: "m"}, Response: &event.Response{Status: "ok", LatencyMS: &lat}, CostUSD: &cost}
+			if i%5 == 0 {
+				ev.Response.Status = "error"
+			}
+			if i == 7 {
+				ev.Response.Status = "blocked"
+			}
+			rs = append(rs, row(t, uint64(i), ev))
+		}
+		for i, d := range []struct{ decision, privilege, approval string }{{"allow", "", ""}, {"deny", "", ""}, {"allow", "elevated", ""}, {"allow", "elevated", "CHG-1"}} {
+			ev := &event.Event{ID: fmt.Sprintf("acc-%d", i), Type: event.TypeAccess, Time: base, Action: "invoke", Decision: d.decision, Privilege: d.privilege, ApprovalID: d.approval}
+			rs = append(rs, row(t, uint64(100+i), ev))
+		}
+		if err := s.Apply(ctx, rs); err != nil {
+			t.Fatal(err)
+		}
+		agg, err := s.Aggregate(ctx, base, base.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(agg.Models) != 1 {
+			t.Fatalf("models: %+v", agg.Models)
+		}
+		m := agg.Models[0]
+		if m.Events != 20 || m.Errors != 4 || m.Blocked != 1 || m.CostUSD != 10 || m.LatencyP95Ms != 19 {
+			t.Fatalf("model aggregate: %+v", m)
+		}
+		if a := agg.Access; a.Total != 4 || a.Allowed != 3 || a.Denied != 1 || a.Compliant != 2 {
+			t.Fatalf("access aggregate: %+v", a)
+		}
+		agg, err = s.Aggregate(ctx, base.Add(time.Hour), base.Add(2*time.Hour))
+		if err != nil || len(agg.Models) != 0 || agg.Access.Total != 0 {
+			t.Fatalf("empty window: %+v %v", agg, err)
 		}
 	})
 
