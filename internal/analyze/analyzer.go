@@ -68,7 +68,7 @@ type Analyzer struct {
 	models    map[string]*modelState
 	consumers map[string]*consumerState
 	pairs     map[uint64]struct{} // model × consumer seen
-	pending   map[string]*pending // request id → prediction awaiting label
+	pending   map[string]pending  // request id → prediction awaiting label
 	pendRing  []string
 	pendHead  int
 	dropped   map[string]uint64
@@ -101,6 +101,7 @@ type modelState struct {
 	LastFair  map[string]stats.FairnessResult `json:"-"`
 	ShadowDay int64                           `json:"shadow_day"`
 	Seq       int                             `json:"seq"` // baseline sequence
+	list      []*series                       // Series values, for alloc-free lookup
 }
 
 // versionState is the baseline and drift state of one model version.
@@ -151,7 +152,7 @@ func (a *Analyzer) reset() {
 	a.models = map[string]*modelState{}
 	a.consumers = map[string]*consumerState{}
 	a.pairs = map[uint64]struct{}{}
-	a.pending = map[string]*pending{}
+	a.pending = map[string]pending{}
 	a.pendRing = make([]string, a.opts.MaxPending)
 	a.pendHead = 0
 	a.dropped = map[string]uint64{}
@@ -246,16 +247,25 @@ func (a *Analyzer) model(name string, t time.Time) *modelState {
 }
 
 func (a *Analyzer) seriesFor(m *modelState, version, env, class string) *series {
-	k := seriesKey(version, env, class)
-	s := m.Series[k]
-	if s == nil {
-		if len(m.Series) >= a.opts.MaxSeriesPerModel {
-			a.drop("series")
-			return nil
+	if len(m.list) != len(m.Series) {
+		m.list = m.list[:0]
+		for _, s := range m.Series {
+			m.list = append(m.list, s)
 		}
-		s = newSeries(version, env, class)
-		m.Series[k] = s
 	}
+	// Models have few series: a scan avoids building the map key.
+	for _, s := range m.list {
+		if s.Version == version && s.Environment == env && s.InputClass == class {
+			return s
+		}
+	}
+	if len(m.Series) >= a.opts.MaxSeriesPerModel {
+		a.drop("series")
+		return nil
+	}
+	s := newSeries(version, env, class)
+	m.Series[seriesKey(version, env, class)] = s
+	m.list = append(m.list, s)
 	return s
 }
 
@@ -378,7 +388,7 @@ func (a *Analyzer) remember(m *modelState, v *versionState, ev *event.Event, env
 	if a.opts.MaxPending == 0 {
 		return
 	}
-	p := &pending{Model: m.Name, Version: v.Version, Env: env, Class: class, Score: -1}
+	p := pending{Model: m.Name, Version: v.Version, Env: env, Class: class, Score: -1}
 	if r := ev.Response; r != nil && r.Prediction != nil {
 		p.Prediction, p.HasPred = labelString(r.Prediction)
 		p.Positive = isPositive(r.Prediction, a.opts.PositiveLabel)
@@ -416,8 +426,8 @@ func attrString(v any) string {
 }
 
 func (a *Analyzer) observeFeedback(ev *event.Event) {
-	p := a.pending[ev.RequestID]
-	if p == nil {
+	p, ok := a.pending[ev.RequestID]
+	if !ok {
 		return
 	}
 	m := a.models[p.Model]
@@ -456,12 +466,13 @@ func (a *Analyzer) observeFeedback(ev *event.Event) {
 		return
 	}
 	p.Labeled = true
+	a.pending[ev.RequestID] = p
 	v := m.Versions[p.Version]
 	if v != nil {
 		a.labelDrift(v, label, p.HasPred, correct)
 	}
 	if p.HasPred && len(p.Groups) > 0 {
-		a.fairLabel(m, p, isPositive(ev.Label, a.opts.PositiveLabel))
+		a.fairLabel(m, &p, isPositive(ev.Label, a.opts.PositiveLabel))
 	}
 }
 

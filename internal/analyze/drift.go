@@ -20,6 +20,12 @@ type driftWindow struct {
 	Profiles map[string]*stats.Profile `json:"profiles"`
 	Labeled  float64                   `json:"labeled"`
 	Correct  float64                   `json:"correct"`
+	slots    map[string]slot           // feature → baseline feature and profile
+}
+
+type slot struct {
+	f *baselineFeature
+	p *stats.Profile
 }
 
 func newDriftWindow(b *Baseline) *driftWindow {
@@ -92,11 +98,17 @@ func (a *Analyzer) observeDrift(m *modelState, v *versionState, ev *event.Event,
 		w.To = ev.Time
 	}
 	w.N++
+	if w.slots == nil {
+		w.slots = make(map[string]slot, len(b.Features))
+		for name, f := range b.Features {
+			w.slots[name] = slot{f, w.Profiles[name]}
+		}
+	}
 	seen := 0
 	eachFeature(ev, maxScore, func(name string, val value) {
-		if f := b.Features[name]; f != nil {
+		if s, ok := w.slots[name]; ok {
 			seen++
-			f.observe(w.Profiles[name], val)
+			s.f.observe(s.p, val)
 		}
 	})
 	want := len(w.Profiles)

@@ -49,8 +49,8 @@ func (a *Analyzer) Snapshot(w io.Writer) error {
 	n := len(a.pendRing)
 	for i := range n {
 		id := a.pendRing[(a.pendHead+i)%n]
-		if p := a.pending[id]; id != "" && p != nil {
-			s.Pending = append(s.Pending, pendingEntry{ID: id, P: p})
+		if p, ok := a.pending[id]; id != "" && ok {
+			s.Pending = append(s.Pending, pendingEntry{ID: id, P: &p})
 		}
 	}
 	if err := json.NewEncoder(w).Encode(&s); err != nil {
@@ -110,7 +110,7 @@ func (a *Analyzer) Restore(r io.Reader) error {
 		}
 		a.pendRing[a.pendHead] = e.ID
 		a.pendHead = (a.pendHead + 1) % len(a.pendRing)
-		a.pending[e.ID] = e.P
+		a.pending[e.ID] = *e.P
 	}
 	for k, v := range s.Dropped {
 		a.dropped[k] = v
