@@ -332,3 +332,44 @@ func TestVariablesFitCache(t *testing.T) {
 		t.Fatalf("%d variables, cache holds %d: raise numVars", len(vars), numVars)
 	}
 }
+
+func TestSnapshotRestoreKeepsLearnedState(t *testing.T) {
+	rs, err := Load(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	geo := func(id string, at time.Duration, g string) *event.Event {
+		return &event.Event{ID: id, Type: event.TypeAccess, Time: t0.Add(at), Environment: "prod", Model: event.Model{Name: "m"},
+			Actor: event.Actor{User: "alice"}, Source: event.Source{Geo: g}, Action: "invoke", Decision: "allow"}
+	}
+	a, err := New(rs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		a.Observe(geo(fmt.Sprint(i), time.Duration(i)*time.Hour, "DE"))
+	}
+	a.Observe(injection("inj", t0.Add(2*time.Hour), "m", "bob", 0.95))
+	var buf strings.Builder
+	if err := a.Snapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+
+	b, err := New(rs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Restore(strings.NewReader(buf.String())); err != nil {
+		t.Fatal(err)
+	}
+	got := b.Observe(geo("new", 48*time.Hour, "KP"))
+	if len(got) != 1 || got[0].RuleID != "warden.sec.first_seen_geo" {
+		t.Fatalf("after restore, a new geography gave %+v", got)
+	}
+	if got := b.Observe(injection("inj2", t0.Add(2*time.Hour+time.Minute), "m", "bob", 0.95)); len(got) != 0 {
+		t.Fatalf("suppression window lost on restore: %+v", got)
+	}
+	if err := b.Restore(strings.NewReader(`{"version": 99}`)); err == nil {
+		t.Fatal("restored a snapshot of another version")
+	}
+}

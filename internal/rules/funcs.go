@@ -338,13 +338,6 @@ func (l *lru[V]) getBytes(k []byte) (V, bool) {
 	return n.val, true
 }
 
-func (l *lru[V]) remove(k string) {
-	if n, ok := l.items[k]; ok {
-		l.unlink(n)
-		delete(l.items, k)
-	}
-}
-
 // each visits entries from most to least recently used; it must not modify the lru.
 func (l *lru[V]) each(f func(k string, v V)) {
 	for n := l.head; n != nil; n = n.next {

@@ -1,0 +1,119 @@
+package rules
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// snapshotVersion is bumped when the snapshot layout changes; Restore rejects other versions.
+const snapshotVersion = 1
+
+// snapshot is the long-lived engine state: what the stateful helpers learned (first-seen values,
+// actor baselines, last values) and the suppression windows. Aggregation windows are short
+// (minutes) and are rebuilt from the live stream after a restart.
+type snapshot struct {
+	Version    int                     `json:"version"`
+	Clock      time.Time               `json:"clock"`
+	Seen       []seenSnap              `json:"seen,omitempty"`
+	Baselines  []baseSnap              `json:"baselines,omitempty"`
+	Last       []kv                    `json:"last,omitempty"`
+	Suppressed map[string][]untilEntry `json:"suppressed,omitempty"` // rule id → entries
+}
+
+type seenSnap struct {
+	Key    string    `json:"k"`
+	First  time.Time `json:"first"`
+	Values []string  `json:"v"`
+}
+
+type baseSnap struct {
+	Key  string  `json:"k"`
+	N    int     `json:"n"`
+	Mean float64 `json:"mean"`
+}
+
+type kv struct {
+	Key   string `json:"k"`
+	Value string `json:"v"`
+}
+
+type untilEntry struct {
+	Key   string    `json:"k"`
+	Until time.Time `json:"until"`
+}
+
+// Snapshot writes the engine's long-lived state as JSON, least recently used entries first, so
+// that Restore rebuilds the same LRU order.
+func (e *Engine) Snapshot(w io.Writer) error {
+	e.mu.Lock()
+	s := snapshot{Version: snapshotVersion, Clock: e.clock, Suppressed: map[string][]untilEntry{}}
+	eachOldest(e.st.seen, func(k string, v *seenEntry) {
+		s.Seen = append(s.Seen, seenSnap{Key: k, First: v.first, Values: append([]string(nil), v.values...)})
+	})
+	eachOldest(e.st.base, func(k string, v *baseEntry) {
+		s.Baselines = append(s.Baselines, baseSnap{Key: k, N: v.n, Mean: v.mean})
+	})
+	eachOldest(e.st.last, func(k, v string) { s.Last = append(s.Last, kv{k, v}) })
+	for _, r := range e.rules {
+		eachOldest(r.suppressed, func(k string, t time.Time) {
+			if t.After(e.clock) {
+				s.Suppressed[r.ID] = append(s.Suppressed[r.ID], untilEntry{k, t})
+			}
+		})
+	}
+	e.mu.Unlock()
+	if err := json.NewEncoder(w).Encode(&s); err != nil {
+		return fmt.Errorf("rules snapshot: %w", err)
+	}
+	return nil
+}
+
+// Restore loads a Snapshot into the engine, replacing its long-lived state. Suppression entries
+// of rules the engine no longer has are ignored; caps apply as entries are added.
+func (e *Engine) Restore(r io.Reader) error {
+	var s snapshot
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return fmt.Errorf("rules restore: %w", err)
+	}
+	if s.Version != snapshotVersion {
+		return fmt.Errorf("rules restore: snapshot version %d, want %d", s.Version, snapshotVersion)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := newFuncState(e.opts.LearningPeriod, e.opts.BaselineMinSamples, e.opts.MaxKeys, e.st.dropped)
+	for _, x := range s.Seen {
+		vals := x.Values
+		if len(vals) > maxSeenValues {
+			vals = vals[len(vals)-maxSeenValues:]
+		}
+		st.seen.put(x.Key, &seenEntry{first: x.First, values: vals})
+	}
+	for _, x := range s.Baselines {
+		st.base.put(x.Key, &baseEntry{n: x.N, mean: x.Mean})
+	}
+	for _, x := range s.Last {
+		st.last.put(x.Key, x.Value)
+	}
+	// The CEL bindings close over e.st: copy the restored stores into it rather than replacing it.
+	e.st.seen, e.st.base, e.st.last = st.seen, st.base, st.last
+	for _, c := range e.rules {
+		c.suppressed = newLRU[time.Time](e.opts.MaxGroups, nil)
+		for _, x := range s.Suppressed[c.ID] {
+			c.suppressed.put(x.Key, x.Until)
+		}
+	}
+	if s.Clock.After(e.clock) {
+		e.clock = s.Clock
+	}
+	return nil
+}
+
+func eachOldest[V any](l *lru[V], f func(string, V)) {
+	for n := l.tail; n != nil; n = n.prev {
+		f(n.key, n.val)
+	}
+}
