@@ -529,3 +529,75 @@ func TestConceptDriftAndOps(t *testing.T) {
 		t.Errorf("ops detections repeated within 5m: %v", kinds(again))
 	}
 }
+
+func TestTimeBasedBaselineWindowAndClasses(t *testing.T) {
+	a, _ := newTestAnalyzer(t, func(o *Options) { o.BaselineDays = 1; o.BaselineMinEvents = 300 })
+	g := newGen(11, "m")
+	r := rand.New(rand.NewPCG(2, 3))
+	obs := func(n int, labelShift bool) []Detection {
+		var out []Detection
+		for range n {
+			ev := g.next()
+			ev.Request.InputClass = []string{"chat", "code"}[r.IntN(2)]
+			out = append(out, a.Observe(ev, nil)...)
+			label := "approve"
+			if labelShift || r.IntN(2) == 0 {
+				label = "deny"
+			}
+			a.Observe(&event.Event{Type: event.TypeFeedback, Time: ev.Time, RequestID: ev.Request.ID, Label: label}, nil)
+		}
+		return out
+	}
+	obs(400, false)
+	if d := a.Tick(g.t.Add(time.Hour)); len(d) != 0 {
+		t.Fatalf("froze before a day: %v", kinds(d))
+	}
+	d := a.Tick(t0.Add(25 * time.Hour))
+	if len(d) != 1 || d[0].Kind != KindBaseline || d[0].Value != 400 {
+		t.Fatalf("time-based baseline: %v", kinds(d))
+	}
+	// 600 events, then an hour passes: the window is judged by duration.
+	g.t = t0.Add(26 * time.Hour)
+	if got := obs(600, true); len(got) != 0 {
+		t.Fatalf("judged before the window closed: %v", kinds(got))
+	}
+	d = a.Tick(g.t.Add(2 * time.Hour))
+	if !slices.ContainsFunc(d, func(x Detection) bool { return x.Kind == KindLabelDrift && x.Feature == FeatLabel }) {
+		t.Errorf("label drift not reported: %v", kinds(d))
+	}
+	now := g.t
+	a.opts.Now = func() time.Time { return now }
+	mm, _ := a.ModelMetrics("m")
+	classes := map[string]float64{}
+	for _, s := range mm.Series {
+		classes[s.InputClass] = s.Windows[3].Requests
+	}
+	if len(classes) != 3 || classes["chat"]+classes["code"] != classes[""] || classes[""] == 0 {
+		t.Errorf("series by input class: %v", classes)
+	}
+}
+
+func TestVolumeDrop(t *testing.T) {
+	a, _ := newTestAnalyzer(t, nil)
+	lat := 5.0
+	tt := t0.Add(-21 * 24 * time.Hour)
+	for h := range 21*24 + 1 {
+		for i := range 40 {
+			a.Observe(&event.Event{Type: event.TypeInference, Time: tt.Add(time.Duration(h)*time.Hour + time.Duration(i)*time.Minute),
+				Model: event.Model{Name: "m"}, Response: &event.Response{LatencyMS: &lat}}, nil)
+		}
+		a.Tick(tt.Add(time.Duration(h)*time.Hour + 59*time.Minute))
+	}
+	// The hour starting at t0 gets two requests; the drop is reported once
+	// that hour is complete.
+	for i := range 2 {
+		a.Observe(&event.Event{Type: event.TypeInference, Time: t0.Add(time.Hour + time.Duration(i)*time.Minute), Model: event.Model{Name: "m"}}, nil)
+	}
+	if d := a.Tick(t0.Add(time.Hour + 30*time.Minute)); len(d) != 0 {
+		t.Fatalf("judged an incomplete hour: %v", kinds(d))
+	}
+	d := a.Tick(t0.Add(2*time.Hour + time.Minute))
+	if len(d) != 1 || d[0].Kind != KindVolume || d[0].Value > -4 || d[0].Values["count"] != 2 {
+		t.Fatalf("volume drop: %+v", d)
+	}
+}
