@@ -94,9 +94,11 @@ func (a *App) runConsumerRefresh(ctx context.Context) error {
 	}
 }
 
+// knownConsumer reports whether a consumer holds a virtual key. While no key exists the key
+// registry is not in use (ingest-only deployments), so every consumer counts as known.
 func (a *App) knownConsumer(c string) bool {
 	set := a.consumers.Load()
-	return set != nil && (*set)[c]
+	return set == nil || len(*set) == 0 || (*set)[c]
 }
 
 // containFromRule applies a rule's containment actions, targeting the key, consumer or model of

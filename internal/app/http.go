@@ -44,7 +44,7 @@ func (a *App) apiHandler() http.Handler {
 func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-a.ready:
-		httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "audit_entries": a.audit.Size(), "index_lag": a.indexer.Lag()})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "audit_entries": a.audit.Size(), "index_lag": a.indexer.Lag(), "analysis_lag": a.worker.Lag()})
 	default:
 		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
 	}
