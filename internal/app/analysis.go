@@ -41,6 +41,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	aopts.BaselineEvents = a.cfg.Analysis.BaselineEvents
 	aopts.BaselineDays = a.cfg.Analysis.BaselineDays
 	aopts.Protected = a.cfg.Analysis.Protected
+	aopts.ChiSquareP = a.cfg.Analysis.ChiSquareP
 	if a.analyzer, err = analyze.New(aopts); err != nil {
 		return fmt.Errorf("build analyzer: %w", err)
 	}

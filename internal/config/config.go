@@ -99,6 +99,9 @@ type Analysis struct {
 	BaselineEvents int      `yaml:"baseline_events"`
 	BaselineDays   int      `yaml:"baseline_days"`
 	Protected      []string `yaml:"protected_attributes"`
+	// ChiSquareP is the p-value below which a categorical feature counts as drifted
+	// (DRIFT.md: 0.05). Lower it to trade sensitivity for fewer chance findings.
+	ChiSquareP float64 `yaml:"chi_square_p"`
 }
 
 // Response configures alert grouping and incidents.
@@ -147,6 +150,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Analysis.BaselineEvents == 0 {
 		c.Analysis.BaselineEvents = 1000
+	}
+	if c.Analysis.ChiSquareP == 0 {
+		c.Analysis.ChiSquareP = 0.05
 	}
 	if c.Analysis.BaselineDays == 0 {
 		c.Analysis.BaselineDays = 7
@@ -344,6 +350,9 @@ func (c *Config) validate() error {
 				return &Error{Line: c.line("escalation"), Field: fmt.Sprintf("escalation.%s[%d].receivers", sev, j), Msg: "required"}
 			}
 		}
+	}
+	if c.Analysis.ChiSquareP <= 0 || c.Analysis.ChiSquareP >= 1 {
+		return &Error{Line: c.line("analysis", "chi_square_p"), Field: "analysis.chi_square_p", Msg: "must be between 0 and 1"}
 	}
 	if c.Ingest.MaxBodyBytes < 1024 {
 		return &Error{Line: c.line("ingest"), Field: "ingest.max_body_bytes", Msg: "must be at least 1024"}

@@ -350,12 +350,8 @@ func (w *Worker) process(ctx context.Context, batch []item) {
 	var alerts []alert.Alert
 	for k := range batch {
 		it := &batch[k]
-		af := make([]analyze.Finding, len(it.findings))
-		for j, f := range it.findings {
-			af[j] = analyze.Finding{Detector: f.Detector, Category: f.Category, Score: f.Score}
-		}
 		var dets []rules.Detection
-		for _, d := range w.opts.Analyzer.Observe(it.ev, af) {
+		for _, d := range w.opts.Analyzer.Observe(it.ev, it.findings) {
 			dets = append(dets, convert(d))
 		}
 		if w.opts.Extraction != nil {
