@@ -92,7 +92,7 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 // Traces handles POST /v1/traces (OTLP/HTTP). Spans without GenAI attributes are skipped.
 func (h *Handler) Traces(w http.ResponseWriter, r *http.Request) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct != "application/x-protobuf" && ct != "application/json" {
+	if ct != "application/x-protobuf" && ct != "application/protobuf" && ct != "application/json" {
 		httpx.WriteErrorBody(w, r, http.StatusUnsupportedMediaType, httpx.Error{Code: "unsupported_media_type", Field: "Content-Type", Message: "OTLP/HTTP needs application/x-protobuf or application/json"})
 		return
 	}
@@ -101,20 +101,15 @@ func (h *Handler) Traces(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	evs, err := event.FromOTLP(buf.Bytes(), ct)
+	// FromOTLPStats returns only events that pass Validate; spans that are not model calls are
+	// counted as skipped.
+	evs, stats, err := event.FromOTLPStats(buf.Bytes(), ct)
 	if err != nil {
 		writeFieldError(w, r, err)
 		return
 	}
-	for i, ev := range evs {
-		if err := ev.Validate(); err != nil {
-			var fe *event.FieldError
-			if errors.As(err, &fe) {
-				fe.Index = i
-			}
-			writeFieldError(w, r, err)
-			return
-		}
+	if skipped := stats.Skipped(); skipped > 0 {
+		h.log.Debug("OTLP spans skipped", "request_id", httpx.RequestID(r.Context()), "spans", stats.Spans, "skipped", skipped)
 	}
 	if len(evs) > 0 {
 		if _, err := h.sub.Submit(r.Context(), evs); err != nil {
