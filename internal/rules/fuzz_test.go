@@ -1,7 +1,11 @@
 package rules
 
 import (
+	"bytes"
+	"context"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,5 +41,27 @@ func FuzzLoad(f *testing.F) {
 			e.ObserveDetection(Detection{Kind: "drift", Time: ev.Time})
 			e.Tick(ev.Time.Add(time.Hour))
 		}
+	})
+}
+
+// FuzzReplay feeds arbitrary replay streams (the input of `warden rules test`) through the
+// built-in pack: it must never panic, whatever the lines hold.
+func FuzzReplay(f *testing.F) {
+	rs, err := Load(true)
+	if err != nil {
+		f.Fatal(err)
+	}
+	files, _ := filepath.Glob("testdata/scenarios/*/fire.jsonl")
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"tick":"2026-01-01T00:00:00Z"}` + "\n" + `{"detection":{"kind":"x","time":"0001-01-01T00:00:00Z","values":{"baseline":-1}}}`))
+	f.Add([]byte(`{"models":[{"name":""}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = Replay(context.Background(), rs, Options{}, bytes.NewReader(data))
 	})
 }
