@@ -170,11 +170,18 @@ func injectionExamples(data []labelled, keep func(labelled) bool) []linear.Examp
 		w := 1.0
 		if l.inj == 1 {
 			w = wpos
+			if l.src == "deepset" {
+				w *= deepsetBoost
+			}
 		}
 		ex = append(ex, linear.Example{Norm: norm(l.text), Labels: []int8{l.inj, l.jail}, Weight: w})
 	}
 	return ex
 }
+
+// deepsetBoost up-weights deepset's positives: they are the only
+// human-written, in-the-wild injections among the training sources.
+var deepsetBoost = 3.0
 
 var injTrainOpts = linear.TrainOptions{Epochs: 6, LR: 0.2, L2: 1e-6, Seed: 1}
 
