@@ -364,7 +364,8 @@ func (e *Engine) evalRule(r *compiled, c *evalCtx) []alert.Alert {
 		distinct := g.distinct(r, now, v, c.id())
 		if r.threshold.Holds(float64(distinct)) {
 			vals := map[string]float64{"distinct": float64(distinct), "threshold": r.threshold.Value}
-			a := e.fire(r, c, g, g.key, vals, g.evidence(), g.first, now, distinct)
+			ids, first := g.evidence(r, now)
+			a := e.fire(r, c, g, g.key, vals, ids, first, now, distinct)
 			if len(a) > 0 {
 				g.reset()
 			}
@@ -395,7 +396,8 @@ func (e *Engine) evalRule(r *compiled, c *evalCtx) []alert.Alert {
 				vals[name] = float64(len(g.steps[i]))
 				n += len(g.steps[i])
 			}
-			a := e.fire(r, c, g, g.key, vals, g.evidence(), g.first, now, n)
+			ids, first := g.evidence(r, now)
+			a := e.fire(r, c, g, g.key, vals, ids, first, now, n)
 			g.reset()
 			return a
 		}
@@ -436,7 +438,8 @@ func (e *Engine) checkCount(r *compiled, g *group, c *evalCtx, now time.Time) []
 	if r.agg.For > 0 {
 		vals["for_seconds"] = now.Sub(g.pending).Seconds()
 	}
-	return e.fire(r, c, g, g.key, vals, g.evidence(), g.first, now, matched)
+	ids, first := g.evidence(r, now)
+	return e.fire(r, c, g, g.key, vals, ids, first, now, matched)
 }
 
 // Tick advances the engine clock to now (event time: pass the wall clock in production) and
@@ -653,6 +656,7 @@ type group struct {
 	values  map[string]time.Time
 	steps   [][]time.Time
 	ids     []string
+	idTimes []time.Time
 }
 
 type bucket struct {
@@ -677,16 +681,36 @@ func (g *group) note(t time.Time, id string) {
 	}
 	if len(g.ids) >= maxIDs {
 		copy(g.ids, g.ids[1:])
-		g.ids = g.ids[:maxIDs-1]
+		copy(g.idTimes, g.idTimes[1:])
+		g.ids, g.idTimes = g.ids[:maxIDs-1], g.idTimes[:maxIDs-1]
 	}
 	g.ids = append(g.ids, id)
+	g.idTimes = append(g.idTimes, t)
 }
 
-func (g *group) evidence() []string { return slices.Clone(g.ids) }
+// evidence returns the ids of the (last maxIDs) matching events inside the window ending at now,
+// and the time of the earliest of them (or of the window's first match when no id is known).
+func (g *group) evidence(r *compiled, now time.Time) ([]string, time.Time) {
+	cutoff := now.Add(-r.agg.Timespan)
+	var ids []string
+	var first time.Time
+	for i, id := range g.ids {
+		if t := g.idTimes[i]; t.After(cutoff) {
+			ids = append(ids, id)
+			if first.IsZero() || t.Before(first) {
+				first = t
+			}
+		}
+	}
+	if first.IsZero() {
+		first = g.first
+	}
+	return ids, first
+}
 
 func (g *group) reset() {
 	g.first, g.pending = time.Time{}, time.Time{}
-	g.ids = g.ids[:0]
+	g.ids, g.idTimes = g.ids[:0], g.idTimes[:0]
 	g.buckets = nil
 	clear(g.values)
 	for i := range g.steps {
