@@ -24,18 +24,18 @@ import (
 // Errors are {"error":{"code","message","field"}}.
 func (m *Manager) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /v1/alerts", handle(m.listAlerts))
-	mux.Handle("GET /v1/alerts/{id}", handle(m.getAlert))
-	mux.Handle("POST /v1/alerts/{id}/ack", handle(func(w http.ResponseWriter, r *http.Request) error {
+	mux.Handle("GET /v1/alerts", m.handle(m.listAlerts))
+	mux.Handle("GET /v1/alerts/{id}", m.handle(m.getAlert))
+	mux.Handle("POST /v1/alerts/{id}/ack", m.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return m.changeAlert(w, r, Acknowledged)
 	}))
-	mux.Handle("POST /v1/alerts/{id}/resolve", handle(func(w http.ResponseWriter, r *http.Request) error {
+	mux.Handle("POST /v1/alerts/{id}/resolve", m.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return m.changeAlert(w, r, Resolved)
 	}))
-	mux.Handle("GET /v1/silences", handle(m.listSilences))
-	mux.Handle("GET /v1/silences/{id}", handle(m.getSilence))
-	mux.Handle("POST /v1/silences", handle(m.postSilence))
-	mux.Handle("DELETE /v1/silences/{id}", handle(m.deleteSilence))
+	mux.Handle("GET /v1/silences", m.handle(m.listSilences))
+	mux.Handle("GET /v1/silences/{id}", m.handle(m.getSilence))
+	mux.Handle("POST /v1/silences", m.handle(m.postSilence))
+	mux.Handle("DELETE /v1/silences/{id}", m.handle(m.deleteSilence))
 	return mux
 }
 
@@ -49,12 +49,23 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Message }
 
-func handle(f func(http.ResponseWriter, *http.Request) error) http.Handler {
+func (m *Manager) handle(f func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := f(w, r); err != nil {
+			if Internal(err) {
+				m.log.Error("alert API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			}
 			WriteError(w, err)
 		}
 	})
+}
+
+// Internal reports whether WriteError would answer err with 500 "internal error"; such errors
+// belong in the server log, since the client is told nothing about them.
+func Internal(err error) bool {
+	var ae *APIError
+	var fe *FieldError
+	return !errors.As(err, &ae) && !errors.As(err, &fe) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrState)
 }
 
 // WriteError maps err to a status and a JSON error body. Only messages chosen for clients are

@@ -58,6 +58,19 @@ func (a *App) buildIncidents() error {
 
 // exportEvidence writes an evidence package of the given events from the live audit log.
 func (a *App) exportEvidence(_ context.Context, w io.Writer, ids []string) error {
+	// Make sure a signed checkpoint covers every selected entry (the periodic one may not yet).
+	var last uint64
+	found := false
+	for _, id := range ids {
+		if i, ok := a.audit.Lookup(id); ok && (!found || i > last) {
+			last, found = i, true
+		}
+	}
+	if found {
+		if _, err := a.audit.InclusionProof(last); err != nil {
+			return fmt.Errorf("checkpoint for evidence: %w", err)
+		}
+	}
 	_, err := audit.ExportEvidence(filepath.Join(a.opts.DataDir, "log"), w, audit.ExportOptions{IDs: ids, Blobs: true})
 	return err
 }

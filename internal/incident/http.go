@@ -48,6 +48,9 @@ func (m *Manager) Handler(actor func(*http.Request) string) http.Handler {
 	h := func(f func(http.ResponseWriter, *http.Request) error) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := f(w, r); err != nil {
+				if alert.Internal(err) {
+					m.log.Error("incident API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+				}
 				alert.WriteError(w, err)
 			}
 		})
