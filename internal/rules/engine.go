@@ -30,6 +30,9 @@ type Options struct {
 	// Models looks up the model inventory (risk tier, sensitivity, allowed groups). Nil means no
 	// inventory is configured: model.registered is false and inventory.configured is false.
 	Models func(name string) (config.Model, bool)
+	// InventoryConfigured reports whether a model inventory is configured (inventory.configured;
+	// the shadow-AI rule needs it). Nil means: configured when Models is set.
+	InventoryConfigured func() bool
 	// Actions, when set, is called for every firing alert whose rule requests containment.
 	// It runs under the engine's lock: hand the work off, do not block.
 	Actions func(a alert.Alert, actions []Action)
@@ -220,6 +223,9 @@ func (e *Engine) Rules() []*Rule {
 }
 
 func (e *Engine) newCtx() evalCtx {
+	if e.opts.InventoryConfigured != nil {
+		return evalCtx{inventory: e.opts.InventoryConfigured()}
+	}
 	return evalCtx{inventory: e.opts.Models != nil}
 }
 
@@ -334,7 +340,15 @@ func (e *Engine) evalRule(r *compiled, c *evalCtx) []alert.Alert {
 		if !matched {
 			return nil
 		}
-		key := c.modelName() + "|" + scalarString(vars[actorID].get(c))
+		b := e.keyBuf[:0]
+		for i, vi := range r.dedupBy {
+			if i > 0 {
+				b = append(b, '|')
+			}
+			b = append(b, scalarString(vars[vi].get(c))...)
+		}
+		e.keyBuf = b
+		key := string(b)
 		vals := eventValues(c)
 		ids := []string(nil)
 		if id := c.id(); id != "" {

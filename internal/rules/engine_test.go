@@ -373,3 +373,34 @@ func TestSnapshotRestoreKeepsLearnedState(t *testing.T) {
 		t.Fatal("restored a snapshot of another version")
 	}
 }
+
+func TestShadowAIDedupsPerModelAndNeedsAnInventory(t *testing.T) {
+	rs, err := Load(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inf := func(id, model, user string) *event.Event {
+		return &event.Event{ID: id, Type: event.TypeInference, Time: t0, Environment: "prod", Model: event.Model{Name: model},
+			Actor: event.Actor{User: user}, Response: &event.Response{Status: "ok"}}
+	}
+	count := func(e *Engine) int {
+		n := 0
+		for i, u := range []string{"a", "b", "c"} {
+			for _, a := range e.Observe(inf(fmt.Sprint(i), "rogue-llm", u)) {
+				if a.RuleID == "warden.sec.shadow_ai" {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	lookup := func(string) (config.Model, bool) { return config.Model{}, false }
+	e, _ := New(rs, Options{Models: lookup, InventoryConfigured: func() bool { return true }})
+	if n := count(e); n != 1 {
+		t.Errorf("shadow AI alerts for 3 users of one model: %d, want 1", n)
+	}
+	e, _ = New(rs, Options{Models: lookup, InventoryConfigured: func() bool { return false }})
+	if n := count(e); n != 0 {
+		t.Errorf("shadow AI fired without an inventory: %d", n)
+	}
+}

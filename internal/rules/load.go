@@ -211,6 +211,20 @@ func compileRule(env *cel.Env, x *expander, file string, line int, s ruleSpec) (
 		}
 		r.exceptions = append(r.exceptions, compile(fmt.Sprintf("exceptions[%d]", i), ex.Condition, cel.BoolType))
 	}
+	dedup := s.DedupBy
+	if len(dedup) == 0 {
+		dedup = []string{"event.model", "actor.id"}
+	}
+	for _, d := range dedup {
+		if v, ok := varIndex[d]; !ok || !vars[v].scalar {
+			bad("dedup_by: %q is not a scalar variable", d)
+		} else {
+			r.dedupBy = append(r.dedupBy, v)
+		}
+	}
+	if len(s.DedupBy) > 0 && s.Aggregate != nil {
+		bad("dedup_by applies to per-event rules; aggregated rules dedup by aggregate.group_by")
+	}
 	if a := s.Aggregate; a != nil {
 		errs = append(errs, checkAggregate(r, a, bad, compile)...)
 	} else if s.Condition == "" {

@@ -93,6 +93,7 @@ type ruleSpec struct {
 	Condition    string          `yaml:"condition"`
 	Aggregate    *aggSpec        `yaml:"aggregate"`
 	Suppress     time.Duration   `yaml:"suppress"`
+	DedupBy      []string        `yaml:"dedup_by"`
 	Exceptions   []exceptionSpec `yaml:"exceptions"`
 	Summary      string          `yaml:"summary"`
 	Tags         []string        `yaml:"tags"`
@@ -227,7 +228,8 @@ type Rule struct {
 	steps        []*cel.Ast
 	threshold    Threshold
 	summary      []summaryPart
-	tracked      int // programs that run with runtime cost tracking
+	tracked      int   // programs that run with runtime cost tracking
+	dedupBy      []int // variables keying suppression of per-event rules
 }
 
 // Aggregated reports whether the rule fires on windows rather than single events.
