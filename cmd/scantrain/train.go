@@ -334,6 +334,11 @@ func trainHarmful(d *datasets) (*linear.Model, error) {
 	for _, t := range benign {
 		add(t, harmLabels(0, 0, 0, 0), 1)
 	}
+	// Team-authored hard negatives (security questions, scary-but-safe
+	// requests) are not harmful either.
+	for _, t := range synthBenign {
+		add(t, harmLabels(0, 0, 0, 0), 2)
+	}
 	fmt.Printf("harmful training: %d examples\n", len(ex))
 	return linear.Train(harmHeads, ex, linear.TrainOptions{Bits: 18, Epochs: 5, LR: 0.2, L2: 1e-6, Seed: 2}), nil
 }

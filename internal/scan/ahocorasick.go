@@ -14,8 +14,12 @@ type matcher struct {
 
 	class  [256]uint8 // byte -> class; class 0 is "in no pattern"
 	nclass int
-	dfa    []uint16 // dfa[state*nclass+class]; nil when the states do not fit uint16
+	dfa    []uint16 // dfa[state*nclass+class] | outFlag; nil when the states do not fit 15 bits
 }
+
+// outFlag marks DFA entries whose target state ends a pattern, so the scan
+// loop touches m.out only on matches.
+const outFlag = 1 << 15
 
 type edge struct {
 	b    byte
@@ -120,7 +124,7 @@ func (m *matcher) buildDFA() {
 			}
 		}
 	}
-	if len(m.edges) > 1<<16 || m.nclass > 256 {
+	if len(m.edges) > outFlag || m.nclass > 256 {
 		return
 	}
 	var rep [256]byte // a byte of each class
@@ -130,20 +134,19 @@ func (m *matcher) buildDFA() {
 	nc := m.nclass
 	m.dfa = make([]uint16, len(m.edges)*nc)
 	// States in BFS order: a state's failure target is resolved first.
+	// Class 0 bytes occur in no pattern and always lead back to the root.
 	order := []int32{0}
 	for i := 0; i < len(order); i++ {
 		s := order[i]
 		for k := 1; k < nc; k++ {
-			c := rep[k]
 			var nx int32
-			if n := m.child(s, c); n >= 0 {
+			if n := m.child(s, rep[k]); n >= 0 {
 				nx = n
 			} else if s != 0 {
-				nx = int32(m.dfa[int(m.fail[s])*nc+k])
+				nx = int32(m.dfa[int(m.fail[s])*nc+k] &^ outFlag)
 			}
 			m.dfa[int(s)*nc+k] = uint16(nx)
 		}
-		// Class 0 bytes occur in no pattern: always back to the root.
 		if s == 0 {
 			for c := 0; c < 256; c++ {
 				if m.rootSet(byte(c)) {
@@ -154,6 +157,11 @@ func (m *matcher) buildDFA() {
 			for _, e := range m.edges[s] {
 				order = append(order, e.next)
 			}
+		}
+	}
+	for i, nx := range m.dfa {
+		if len(m.out[nx]) > 0 {
+			m.dfa[i] = nx | outFlag
 		}
 	}
 }
@@ -180,9 +188,10 @@ func (m *matcher) each(s string, fn func(id int, end int)) {
 		nc := m.nclass
 		st := 0
 		for i := 0; i < len(s); i++ {
-			st = int(m.dfa[st*nc+int(m.class[s[i]])])
-			if out := m.out[st]; len(out) > 0 {
-				for _, id := range out {
+			nx := m.dfa[st*nc+int(m.class[s[i]])]
+			st = int(nx &^ outFlag)
+			if nx&outFlag != 0 {
+				for _, id := range m.out[st] {
 					fn(int(id), i+1)
 				}
 			}

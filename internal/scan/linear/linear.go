@@ -27,15 +27,11 @@ const (
 	ngramMul  = 0x9ddfea08eb382d69
 )
 
-// mix is the 64-bit finalizer of MurmurHash3: every input bit affects every
-// output bit, so the low bits used as bucket index are well spread.
-func mix(h uint64) uint64 {
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
+// mix finishes a 64-bit hash into the 32-bit feature hash: Fibonacci
+// hashing (one multiply, keep the high half), whose low bits, used as the
+// bucket index, depend on all input bits.
+func mix(h uint64) uint32 {
+	return uint32((h ^ h>>29) * 0x9e3779b97f4a7c15 >> 32)
 }
 
 // sep marks the bytes that separate words.
@@ -102,9 +98,9 @@ func (x *Extraction) Reset(norm string) {
 			h ^= uint64(norm[j])
 			h *= fnvPrime
 		}
-		f = append(f, Feature{uint32(mix(h)), win})
+		f = append(f, Feature{mix(h), win})
 		if havePrev {
-			f = append(f, Feature{uint32(mix(prev*ngramMul ^ h ^ seedBi)), win})
+			f = append(f, Feature{mix(prev*ngramMul ^ h ^ seedBi), win})
 		}
 		prev, havePrev = h, true
 		i = j
@@ -128,7 +124,7 @@ func (x *Extraction) Reset(norm string) {
 				nextCut = x.cut(int(win))
 			}
 			g := (((r3*ngramMul+r2)*ngramMul+r1)*ngramMul + c) ^ seedC4
-			f = append(f, Feature{uint32(mix(g)), win})
+			f = append(f, Feature{mix(g), win})
 		}
 		r3, r2, r1 = r2, r1, c
 		p3, p2, p1 = p2, p1, i
@@ -160,9 +156,20 @@ type Window struct {
 	Score      float64
 }
 
+// maybeEnd marks the bytes that can end a sentence (see boundary).
+var maybeEnd = func() (t [256]bool) {
+	for _, c := range []byte{'\n', '.', '!', '?', ';', 0x82, 0x81, 0x9F} {
+		t[c] = true
+	}
+	return t
+}()
+
 // boundary reports whether a window may end after byte i of s.
 func boundary(s string, i int) bool {
 	c := s[i]
+	if !maybeEnd[c] {
+		return false
+	}
 	if c == '\n' {
 		return true
 	}
@@ -182,6 +189,12 @@ const MaxWindow = 320
 // Windows splits s into sentence-packed windows of about MaxWindow bytes
 // and appends their [start,end) ranges to dst. The windows tile s.
 func Windows(dst [][2]int, s string) [][2]int {
+	if len(s) <= MaxWindow {
+		if len(s) > 0 {
+			dst = append(dst, [2]int{0, len(s)})
+		}
+		return dst
+	}
 	start, last := 0, -1
 	for i := 0; i < len(s); i++ {
 		if boundary(s, i) {
