@@ -47,7 +47,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	}
 
 	xopts := extraction.DefaultOptions()
-	xopts.Logger = a.log.With("component", "extraction")
+	xopts.Logger = a.log
 	xopts.Registerer = a.reg
 	xd, err := extraction.New(xopts)
 	if err != nil {
@@ -63,9 +63,10 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 		return fmt.Errorf("load rules: %w", err)
 	}
 	ropts := rules.DefaultOptions()
-	ropts.Logger = a.log.With("component", "rules")
+	ropts.Logger = a.log
 	ropts.Registerer = a.reg
 	ropts.Models = a.models.get
+	ropts.InventoryConfigured = func() bool { return len(a.models.list()) > 0 }
 	ropts.Actions = a.containFromRule
 	if a.rules, err = rules.New(rs, ropts); err != nil {
 		return fmt.Errorf("build rules engine: %w", err)
@@ -73,7 +74,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 
 	a.worker, err = worker.New(worker.Options{
 		Log: a.audit, Scanner: eng, Analyzer: a.analyzer, Extraction: xd, Rules: a.rules,
-		Alerts: sink, Models: a.models.get, Ephemeral: a.pipeline.EphemeralText, Wake: a.pipeline.Appended,
+		Alerts: sink, Models: a.models.get, RulesState: a.rules, Ephemeral: a.pipeline.EphemeralText, Wake: a.pipeline.Appended,
 		StateDir: filepath.Join(a.opts.DataDir, "state"), Logger: a.log, Registerer: a.reg,
 		Detections: a.recordDetections,
 	})

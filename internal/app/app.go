@@ -155,7 +155,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	}
 
 	aopts := audit.DefaultOptions(filepath.Join(opts.DataDir, "log"))
-	aopts.Logger = a.log.With("component", "audit")
+	aopts.Logger = a.log
 	aopts.Registerer = a.reg
 	if a.audit, err = audit.Open(aopts); err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
@@ -244,7 +244,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.goRun("alerts", func() error { return a.alerts.Run(runCtx) })
 	a.goRun("incidents", func() error { return a.incidents.Run(runCtx) })
 	a.goRun("reports", func() error {
-		s := report.Scheduler{Source: reportSource{a}, Dir: filepath.Join(a.opts.DataDir, "reports"), Logger: a.log.With("component", "report")}
+		s := report.Scheduler{Source: reportSource{a}, Dir: filepath.Join(a.opts.DataDir, "reports"), Logger: a.log}
 		return s.Run(runCtx)
 	})
 	a.goRun("containment", func() error { return a.contain.Run(runCtx) })

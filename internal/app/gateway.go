@@ -21,10 +21,10 @@ import (
 // buildAccess opens the virtual-key and containment stores and mounts their admin APIs.
 func (a *App) buildAccess() error {
 	var err error
-	if a.keys, err = keys.Open(keys.Options{Dir: filepath.Join(a.opts.DataDir, "keys"), Logger: a.log.With("component", "keys")}); err != nil {
+	if a.keys, err = keys.Open(keys.Options{Dir: filepath.Join(a.opts.DataDir, "keys"), Logger: a.log}); err != nil {
 		return fmt.Errorf("open key store: %w", err)
 	}
-	if a.contain, err = contain.Open(contain.Options{Dir: filepath.Join(a.opts.DataDir, "contain"), Emitter: a.pipeline, Logger: a.log.With("component", "contain")}); err != nil {
+	if a.contain, err = contain.Open(contain.Options{Dir: filepath.Join(a.opts.DataDir, "contain"), Emitter: a.pipeline, Logger: a.log}); err != nil {
 		return fmt.Errorf("open containment store: %w", err)
 	}
 	admin := func(h http.Handler) http.Handler { return a.tokens.Require(auth.Admin, httpx.WriteError, h) }
@@ -39,7 +39,7 @@ func (a *App) buildGateway() error {
 	var err error
 	a.gateway, err = gateway.New(gateway.Options{
 		Models: a.models.list, Keys: a.keys, Contain: a.contain, Scanner: a.scanner, Emitter: a.pipeline,
-		Logger: a.log.With("component", "gateway"), Registerer: a.reg, Getenv: a.opts.Getenv,
+		Logger: a.log, Registerer: a.reg, Getenv: a.opts.Getenv,
 	})
 	if err != nil {
 		return fmt.Errorf("build gateway: %w", err)

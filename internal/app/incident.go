@@ -41,7 +41,7 @@ func (a *App) buildIncidents() error {
 		Raise:           a.alerts.Receive,
 		ResolveReminder: a.alerts.ResolveCondition,
 		Audit:           a.auditAction,
-		Logger:          a.log.With("component", "incident"),
+		Logger:          a.log,
 	})
 	if err != nil {
 		return fmt.Errorf("build incidents: %w", err)

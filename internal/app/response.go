@@ -33,7 +33,7 @@ func (a *App) buildResponse() error {
 		return fmt.Errorf("open dead letters: %w", err)
 	}
 	dopts := notify.DefaultOptions()
-	dopts.Logger = a.log.With("component", "notify")
+	dopts.Logger = a.log
 	dopts.Registerer = a.reg
 	dopts.DeadLetters = dl
 	if a.dispatcher, err = notify.NewDispatcher(built, dopts); err != nil {
@@ -62,7 +62,7 @@ func (a *App) buildResponse() error {
 	mopts := alert.OptionsFromConfig(a.cfg)
 	mopts.Dir = filepath.Join(a.opts.DataDir, "alerts")
 	mopts.Notifier = notifier
-	mopts.Logger = a.log.With("component", "alert")
+	mopts.Logger = a.log
 	mopts.DeliveryStatus = func(id string) any { return a.dispatcher.Status().Alert(id) }
 	mopts.Audit = a.auditAction
 	mopts.OnChange = a.onAlertChange

@@ -64,6 +64,12 @@ type Rules interface {
 	Tick(now time.Time) []alert.Alert
 }
 
+// Snapshotter persists and restores learned state.
+type Snapshotter interface {
+	Snapshot(w io.Writer) error
+	Restore(r io.Reader) error
+}
+
 // Options configure a Worker.
 type Options struct {
 	Log        Log
@@ -71,6 +77,9 @@ type Options struct {
 	Analyzer   Analyzer
 	Extraction Extraction
 	Rules      Rules
+	// RulesState, when set, is snapshotted and restored with the analyzer (first-seen values,
+	// learned baselines, suppression windows).
+	RulesState Snapshotter
 	// Alerts receives every alert raised; it must not block for long.
 	Alerts func(ctx context.Context, alerts []alert.Alert)
 	// Detections, when set, receives every analysis detection (for the detections stream).
@@ -102,6 +111,7 @@ type Worker struct {
 type snapshot struct {
 	Position uint64          `json:"position"`
 	Analyzer json.RawMessage `json:"analyzer,omitempty"`
+	Rules    json.RawMessage `json:"rules,omitempty"`
 }
 
 // New returns a Worker, restored from its last snapshot when there is one.
@@ -166,6 +176,11 @@ func (w *Worker) restore() error {
 			return nil
 		}
 	}
+	if len(s.Rules) > 0 && w.opts.RulesState != nil {
+		if err := w.opts.RulesState.Restore(bytes.NewReader(s.Rules)); err != nil {
+			w.log.Warn("rules snapshot rejected; rules relearn from the stream", "err", err)
+		}
+	}
 	w.pos.Store(s.Position)
 	w.log.Info("analysis state restored", "position", s.Position)
 	return nil
@@ -180,7 +195,15 @@ func (w *Worker) Snapshot() error {
 	if err := w.opts.Analyzer.Snapshot(&buf); err != nil {
 		return fmt.Errorf("snapshot analyzer: %w", err)
 	}
-	b, err := json.Marshal(snapshot{Position: w.pos.Load(), Analyzer: buf.Bytes()})
+	snap := snapshot{Position: w.pos.Load(), Analyzer: buf.Bytes()}
+	if w.opts.RulesState != nil {
+		var rb bytes.Buffer
+		if err := w.opts.RulesState.Snapshot(&rb); err != nil {
+			return fmt.Errorf("snapshot rules: %w", err)
+		}
+		snap.Rules = rb.Bytes()
+	}
+	b, err := json.Marshal(snap)
 	if err != nil {
 		return err
 	}
