@@ -182,7 +182,9 @@ func run(n int, every time.Duration) error {
 		if len(ds) == 0 {
 			return fmt.Errorf("%s: no notification arrived", name)
 		}
-		q := func(p float64) time.Duration { return ds[min(len(ds)-1, int(float64(len(ds))*p))].Round(time.Millisecond) }
+		q := func(p float64) time.Duration {
+			return ds[min(len(ds)-1, int(float64(len(ds))*p))].Round(time.Millisecond)
+		}
 		fmt.Printf("%-34s n=%d  p50 %v  p90 %v  p99 %v  max %v  missing %d\n", name, len(ds), q(0.5), q(0.9), q(0.99), ds[len(ds)-1].Round(time.Millisecond), missing)
 		return nil
 	}
