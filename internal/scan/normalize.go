@@ -49,6 +49,9 @@ type Hidden struct {
 	Rune rune // the character
 }
 
+// maxPooledFeatures bounds the feature buffer a pooled Doc keeps (2 MB).
+const maxPooledFeatures = 1 << 18
+
 // NewDoc normalizes text for a scanner outside an Engine (tests, tools).
 func NewDoc(text string, role Role, sc Context) *Doc {
 	in := new(Doc)
@@ -84,6 +87,9 @@ func (in *Doc) reset(text string, role Role, sc Context) {
 	in.Hidden = in.Hidden[:0]
 	in.Homoglyphs = in.Homoglyphs[:0]
 	in.lfor = nil
+	if cap(in.lx.Feats) > maxPooledFeatures {
+		in.lx = linear.Extraction{} // do not pin one huge text's buffers in the pool
+	}
 	in.normalize()
 }
 

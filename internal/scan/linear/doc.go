@@ -5,7 +5,7 @@
 //
 // Features of a normalized text are word unigrams, word bigrams and
 // character 4-grams over runes, hashed in place (FNV-1a over word
-// bytes, a multiplicative rolling combination of rune codes for n-grams,
+// bytes, a 64-bit shift register of the last four runes for n-grams,
 // both finished by Fibonacci hashing) into 2^Bits buckets; a sum of
 // weights is scaled by 1/sqrt(n). A text is extracted once into an
 // [Extraction] and every head of a model is scored in one pass over it;

@@ -24,7 +24,7 @@ const (
 	fnvPrime  = 1099511628211
 	seedBi    = 0x9e3779b97f4a7c15
 	seedC4    = 0x5bd1e9955bd1e995
-	ngramMul  = 0x9ddfea08eb382d69
+	ngramMul  = 0x9ddfea08eb382d69 // combines word hashes into bigrams
 )
 
 // mix finishes a 64-bit hash into the 32-bit feature hash: Fibonacci
@@ -105,9 +105,11 @@ func (x *Extraction) Reset(norm string) {
 		prev, havePrev = h, true
 		i = j
 	}
-	// Character 4-grams over runes: a ring of the last four rune codes.
-	var r1, r2, r3 uint64 // r1 newest
-	var p1, p2, p3 int    // their start offsets
+	// Character 4-grams over runes: a 64-bit shift register holds the last
+	// four runes, 16 bits each (exact for the Basic Multilingual Plane,
+	// folded above it), so each n-gram key costs one shift and one xor.
+	var key uint64
+	var p1, p2, p3 int // start offsets of the last three runes
 	win, nextCut = 0, x.cut(0)
 	n := 0
 	for i := 0; i < len(norm); {
@@ -116,17 +118,17 @@ func (x *Extraction) Reset(norm string) {
 		if c >= utf8.RuneSelf {
 			r, s := utf8.DecodeRuneInString(norm[i:])
 			c, sz = uint64(r), s
+			c = (c ^ c>>16) & 0xFFFF
 		}
+		key = key<<16 | c
 		n++
 		if n >= 4 {
 			for p3 >= nextCut {
 				win++
 				nextCut = x.cut(int(win))
 			}
-			g := (((r3*ngramMul+r2)*ngramMul+r1)*ngramMul + c) ^ seedC4
-			f = append(f, Feature{mix(g), win})
+			f = append(f, Feature{mix(key ^ seedC4), win})
 		}
-		r3, r2, r1 = r2, r1, c
 		p3, p2, p1 = p2, p1, i
 		i += sz
 	}
@@ -195,31 +197,33 @@ func Windows(dst [][2]int, s string) [][2]int {
 		}
 		return dst
 	}
-	start, last := 0, -1
-	for i := 0; i < len(s); i++ {
-		if boundary(s, i) {
-			last = i + 1
-		}
-		if i+1-start >= MaxWindow {
-			cut := last
-			if cut <= start {
-				// No sentence end: cut at the last space, else inside
-				// the text but never inside a UTF-8 sequence.
+	start := 0
+	for len(s)-start > MaxWindow {
+		// The last sentence end within the next MaxWindow bytes.
+		end := start + MaxWindow
+		cut := -1
+		for i := end - 1; i >= start; i-- {
+			if maybeEnd[s[i]] && boundary(s, i) {
 				cut = i + 1
-				for k := i; k > start+MaxWindow/2; k-- {
-					if s[k] == ' ' {
-						cut = k + 1
-						break
-					}
-				}
-				for cut < len(s) && cut > start+1 && s[cut]&0xC0 == 0x80 {
-					cut--
+				break
+			}
+		}
+		if cut <= start {
+			// No sentence end: cut at the last space in the second half,
+			// else inside the text but never inside a UTF-8 sequence.
+			cut = end
+			for k := end - 1; k > start+MaxWindow/2; k-- {
+				if s[k] == ' ' {
+					cut = k + 1
+					break
 				}
 			}
-			dst = append(dst, [2]int{start, cut})
-			start = cut
-			last = -1
+			for cut < len(s) && cut > start+1 && s[cut]&0xC0 == 0x80 {
+				cut--
+			}
 		}
+		dst = append(dst, [2]int{start, cut})
+		start = cut
 	}
 	if start < len(s) {
 		dst = append(dst, [2]int{start, len(s)})
