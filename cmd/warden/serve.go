@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 
 	"github.com/warden-ai/warden/internal/app"
@@ -14,7 +17,7 @@ import (
 )
 
 type serveFlags struct {
-	config, data, listen, gateway, logLevel string
+	config, data, listen, gateway, logLevel, pprof string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -24,6 +27,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", d.Listen, "API and console address")
 	fs.StringVar(&f.gateway, "gateway-listen", d.GatewayListen, "OpenAI-compatible gateway address (\"off\" to disable)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.pprof, "pprof-listen", "", "serve Go profiling (net/http/pprof) on this loopback address; off by default")
 }
 
 func (f *serveFlags) options(stderr io.Writer) (app.Options, error) {
@@ -57,6 +61,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if f.pprof != "" {
+		if err := servePprof(f.pprof); err != nil {
+			return err
+		}
+	}
 	return app.Run(ctx, opts, func(a *app.App) {
 		fmt.Fprintf(stdout, "Warden is running.\n  API:      http://%s\n", a.Addr())
 		if gw := a.GatewayAddr(); gw != "" {
@@ -64,4 +73,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintf(stdout, "  Tokens:   %s/credentials (or WARDEN_ADMIN_TOKEN / WARDEN_INGEST_TOKEN)\n", f.data)
 	})
+}
+
+// servePprof serves the runtime profiles on a loopback-only listener, for performance work.
+func servePprof(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("-pprof-listen: %v", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return usagef("-pprof-listen must be a loopback address (profiles are unauthenticated)")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	go http.Serve(ln, mux)
+	return nil
 }
