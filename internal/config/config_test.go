@@ -87,3 +87,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestExampleConfig keeps examples/warden.yaml valid.
+func TestExampleConfig(t *testing.T) {
+	c, err := LoadFile("../../examples/warden.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := c.Model("support-bot"); !ok || m.Fallbacks[0].Model != "gpt-4o-mini" || m.Scanning["pii"] != "redact" {
+		t.Fatalf("example model: %+v", m)
+	}
+	if len(c.Receivers) != 5 || len(c.Escalation) != 4 {
+		t.Fatalf("example receivers/escalation: %d %d", len(c.Receivers), len(c.Escalation))
+	}
+}
