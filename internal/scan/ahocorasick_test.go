@@ -67,3 +67,13 @@ func FuzzMatcher(f *testing.F) {
 		}
 	})
 }
+
+// TestHiddenStylesPrefilter guards the markup scanner's shortcut: every
+// pattern must contain a byte of ":<=>" or "hidden".
+func TestHiddenStylesPrefilter(t *testing.T) {
+	for _, p := range hiddenStyles {
+		if !strings.ContainsAny(p, ":<=>") && !strings.Contains(p, "hidden") {
+			t.Errorf("pattern %q escapes the prefilter", p)
+		}
+	}
+}

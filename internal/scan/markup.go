@@ -37,6 +37,11 @@ func (s *markupScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 // region reads like instructions.
 func (s *markupScanner) hiddenMarkup(in *Doc, out []Finding) []Finding {
 	n := in.Norm
+	// Every hiddenStyles pattern holds one of ":<=>" or "hidden": prose
+	// without them needs no automaton pass.
+	if !strings.ContainsAny(n, ":<=>") && !strings.Contains(n, "hidden") {
+		return out
+	}
 	seen := -1
 	s.hidden.each(n, func(id, end int) {
 		start := end - len(s.hidden.pats[id])
