@@ -67,7 +67,8 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	ropts.Registerer = a.reg
 	ropts.Models = a.models.get
 	ropts.InventoryConfigured = func() bool { return len(a.models.list()) > 0 }
-	ropts.Actions = a.containFromRule
+	// The engine calls Actions under its lock: apply containment off the analysis path.
+	ropts.Actions = func(al alert.Alert, acts []rules.Action) { go a.containFromRule(al, acts) }
 	if a.rules, err = rules.New(rs, ropts); err != nil {
 		return fmt.Errorf("build rules engine: %w", err)
 	}

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/auth"
 	"github.com/warden-ai/warden/internal/httpx"
 	"github.com/warden-ai/warden/internal/notify"
 	"github.com/warden-ai/warden/internal/notify/receivers"
+	"github.com/warden-ai/warden/internal/rules"
 )
 
 // buildResponse wires the alert manager (lifecycle, grouping, escalation) to the notifiers.
@@ -86,7 +88,30 @@ func (a *App) receiveAlerts(ctx context.Context, alerts []alert.Alert) {
 
 // onAlertChange is called by the alert manager for every new or changed alert.
 func (a *App) onAlertChange(ctx context.Context, al alert.Alert) {
+	if al.State == alert.Firing && al.Count == 1 {
+		a.containByPolicy(al)
+	}
 	if a.incidentHook != nil {
 		a.incidentHook(ctx, al)
+	}
+}
+
+// containByPolicy applies the configured proportional containment (response.containment) to a
+// newly firing alert: the first level matching its severity and its model's risk tier.
+func (a *App) containByPolicy(al alert.Alert) {
+	if len(a.cfg.Response.Containment) == 0 || len(al.Actions) > 0 { // a rule's own actions win
+		return
+	}
+	m, _ := a.models.get(al.Model)
+	tier := m.RiskTier
+	if tier == "" {
+		tier = "medium"
+	}
+	for _, p := range a.cfg.Response.Containment {
+		if p.Severity != string(al.Severity) || (len(p.Tiers) > 0 && !slices.Contains(p.Tiers, tier)) {
+			continue
+		}
+		go a.containFromRule(al, []rules.Action{{Type: p.Action, TTL: p.TTL, RPM: p.RPM}})
+		return
 	}
 }

@@ -110,6 +110,19 @@ type Response struct {
 	GroupInterval  time.Duration `yaml:"group_interval"`
 	RepeatInterval time.Duration `yaml:"repeat_interval"`
 	IncidentFrom   []string      `yaml:"incident_severities"` // default P1, P2
+	// Containment applies proportional containment automatically when an alert first fires,
+	// by severity and the model's risk tier (rules may also carry their own actions). Empty by
+	// default: nothing is contained without a rule action or a human.
+	Containment []ContainmentPolicy `yaml:"containment"`
+}
+
+// ContainmentPolicy is one level of automatic containment.
+type ContainmentPolicy struct {
+	Severity string        `yaml:"severity"` // P1..P4
+	Tiers    []string      `yaml:"tiers"`    // empty: every tier
+	Action   string        `yaml:"action"`   // suspend_key | pause_model | rate_limit | block
+	TTL      time.Duration `yaml:"ttl"`      // 0: until a human lifts it
+	RPM      int           `yaml:"rpm"`      // rate_limit only
 }
 
 // Store selects the index store.
@@ -353,6 +366,28 @@ func (c *Config) validate() error {
 	}
 	if c.Analysis.ChiSquareP <= 0 || c.Analysis.ChiSquareP >= 1 {
 		return &Error{Line: c.line("analysis", "chi_square_p"), Field: "analysis.chi_square_p", Msg: "must be between 0 and 1"}
+	}
+	for i, p := range c.Response.Containment {
+		at := func(field, format string, args ...any) error {
+			return &Error{Line: c.line("response", "containment", i), Field: fmt.Sprintf("response.containment[%d].%s", i, field), Msg: fmt.Sprintf(format, args...)}
+		}
+		if !slices.Contains([]string{"P1", "P2", "P3", "P4"}, p.Severity) {
+			return at("severity", "%q is not one of P1, P2, P3, P4", p.Severity)
+		}
+		for _, t := range p.Tiers {
+			if !slices.Contains(RiskTiers, t) {
+				return at("tiers", "%q is not one of %s", t, strings.Join(RiskTiers, ", "))
+			}
+		}
+		if !slices.Contains([]string{"suspend_key", "pause_model", "rate_limit", "block"}, p.Action) {
+			return at("action", "%q is not one of suspend_key, pause_model, rate_limit, block", p.Action)
+		}
+		if p.Action == "rate_limit" && p.RPM <= 0 {
+			return at("rpm", "required (> 0) for rate_limit")
+		}
+		if p.TTL < 0 {
+			return at("ttl", "must be ≥ 0")
+		}
 	}
 	if c.Ingest.MaxBodyBytes < 1024 {
 		return &Error{Line: c.line("ingest"), Field: "ingest.max_body_bytes", Msg: "must be at least 1024"}

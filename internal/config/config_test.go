@@ -59,6 +59,8 @@ func TestErrorsNameLine(t *testing.T) {
 		{"bad duration", "escalation:\n  P1: [{after: soon, receivers: [a]}]\n", 2, ""},
 		{"bad severity", "escalation:\n  P9: [{after: 1m, receivers: [a]}]\n", 1, "escalation.P9"},
 		{"syntax", "models: [\n", 0, ""},
+		{"bad containment action", "response:\n  containment:\n    - {severity: P1, action: nuke}\n", 3, "response.containment[0].action"},
+		{"rate limit without rpm", "response:\n  containment:\n    - {severity: P2, action: rate_limit}\n", 3, "response.containment[0].rpm"},
 		{"bad upstream", "models:\n  - name: x\n    upstream: {url: ftp://x}\n", 3, "models[0].upstream"},
 	}
 	for _, tt := range tests {
