@@ -82,8 +82,15 @@ func TestIncidentCaseFileVerifiesOffline(t *testing.T) {
 		t.Fatalf("case-file evidence does not verify offline: %d %s %s", code2, out, errOut)
 	}
 	// The containment the rule applied (pause the model) is in force at the gateway's store.
-	code, body := s.do(t, "GET", "/v1/containment", s.admin, nil)
-	if code != 200 || !strings.Contains(string(body), "fraud-model") {
-		t.Fatalf("containment not applied: %d %s", code, body)
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		code, body := s.do(t, "GET", "/v1/containment", s.admin, nil)
+		if code == 200 && strings.Contains(string(body), "fraud-model") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("containment not applied: %d %s", code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
