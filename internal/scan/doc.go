@@ -26,5 +26,7 @@
 // Learned models (the injection and harmful-content classifiers) are hashed
 // n-gram logistic regressions whose weights are embedded with go:embed; they
 // are produced by the reproducible command cmd/scantrain from the public data
-// sets described in docs/DETECTION.md.
+// sets described in docs/DETECTION.md. The two models are merged at load
+// time and a Doc's features are extracted and scored once, for all heads of
+// both scanners (see package linear).
 package scan

@@ -135,11 +135,21 @@ func (in *Doc) normalize() {
 			break
 		}
 	}
+	needFold := !ascii
 	if ascii {
+		// Fast path: write by index into buffers sized for the text.
+		if cap(b) < len(t) {
+			b = make([]byte, 0, len(t))
+		}
+		if cap(off) < len(t)+1 {
+			off = make([]int32, 0, len(t)+1)
+		}
+		b, off = b[:len(t)], off[:len(t)]
+		n := 0
 		start := -1
 		for i := 0; i < len(t); i++ {
 			c := t[i]
-			if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' {
+			if asciiSpace[c] {
 				if !space {
 					space, nl, start = true, false, i
 				}
@@ -149,17 +159,25 @@ func (in *Doc) normalize() {
 				continue
 			}
 			if space {
-				if len(b) > 0 {
-					emitSpace(start)
+				if n > 0 {
+					b[n], off[n] = ' ', int32(start)
+					if nl {
+						b[n] = '\n'
+					}
+					n++
 				}
 				space = false
 			}
 			if c >= 'A' && c <= 'Z' {
 				c += 'a' - 'A'
 			}
-			b = append(b, c)
-			off = append(off, int32(i))
+			if leet[c] != 0 {
+				needFold = true
+			}
+			b[n], off[n] = c, int32(i)
+			n++
 		}
+		b, off = b[:n], off[:n]
 	} else {
 		var it norm.Iter
 		it.InitString(norm.NFKC, t)
@@ -222,9 +240,14 @@ func (in *Doc) normalize() {
 	}
 	off = append(off, int32(len(t)))
 	in.buf, in.off = b, off
-	in.foldWords()
+	if needFold { // ASCII text without digits, '@' or '$' has nothing to fold
+		in.foldWords()
+	}
 	in.Norm = string(in.buf)
 }
+
+// asciiSpace marks the ASCII whitespace bytes folded by normalize.
+var asciiSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '\v': true, '\f': true}
 
 // leet maps digits and symbols used as letters.
 var leet = [256]byte{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '@': 'a', '$': 's'}

@@ -151,12 +151,47 @@ func TestBatch(t *testing.T) {
 	}
 }
 
+// checkASCIIFastPath compares the ASCII fast path of normalize with the
+// general (NFKC) path, which a trailing non-ASCII word forces.
+func checkASCIIFastPath(t *testing.T, s, norm string) {
+	t.Helper()
+	slow := NewDoc(s+" é", Input, Context{}).Norm
+	want := norm + " é"
+	if norm == "" {
+		want = "é"
+	} else if tail := s[len(strings.TrimRight(s, " \t\r\v\f\n")):]; strings.Contains(tail, "\n") {
+		want = norm + "\né"
+	}
+	if slow != want {
+		t.Fatalf("fast path %q, general path %q for %q", norm, slow, s)
+	}
+}
+
+func TestNormalizeASCII(t *testing.T) {
+	for in, want := range map[string]string{
+		"Hello  World\n\n X":   "hello world\nx",
+		"  lead and trail  ":   "lead and trail",
+		"1gn0r3 pr3v10us":      "ignore previous",
+		"costs $5, 20 items":   "costs $5, 20 items",
+		"TAB\tand\r\nCRLF\v\f": "tab and\ncrlf",
+	} {
+		d := NewDoc(in, Input, Context{})
+		if d.Norm != want {
+			t.Errorf("%q: norm %q, want %q", in, d.Norm, want)
+		}
+		checkASCIIFastPath(t, in, d.Norm)
+	}
+}
+
 func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{"", "Ｈｅｌｌｏ", "a\u200bb", "ignоre", "1gn0r3 @ll", "\U000E0041x", "e\u0301", "\xff\xfe"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		d := NewDoc(s, Input, Context{})
+		if isASCII(s) {
+			checkASCIIFastPath(t, s, d.Norm)
+		}
 		for i := 0; i <= len(d.Norm); i++ {
 			st, en := d.Span(i, len(d.Norm))
 			if st < 0 || en > len(s) || st > en {
