@@ -2,12 +2,16 @@ package event
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // FieldError is a validation or decoding error that names where it happened: the position of the
@@ -35,6 +39,17 @@ func (e *FieldError) Error() string {
 // MaxBatch is the largest number of events one Decode call accepts.
 const MaxBatch = 100_000
 
+// Decoding uses github.com/go-json-experiment/json (the encoding/json/v2 proposal): about three
+// times faster than encoding/json's Decoder with DisallowUnknownFields, and its errors carry a
+// JSON Pointer, so a FieldError names the exact field (request.input_tokens, actor.groups[0]).
+// The options keep encoding/json's lenient parts (case-insensitive names, duplicate names with
+// the last one winning, invalid UTF-8 replaced by U+FFFD) and reject unknown fields.
+var strictDecode = jsonv2.JoinOptions(
+	jsonv1.DefaultOptionsV1(),
+	jsonv1.ReportErrorsWithLegacySemantics(false),
+	jsonv2.RejectUnknownMembers(true),
+)
+
 // Decode parses a request body holding one JSON event, a JSON array of events, or NDJSON (one
 // event per line; blank lines are ignored). Unknown fields are rejected. It does not validate;
 // call Validate on each event (or use DecodeValid).
@@ -46,10 +61,23 @@ func Decode(body []byte) ([]*Event, error) {
 	if trimmed[0] == '[' {
 		return decodeArray(trimmed)
 	}
-	if ev, ok := decodeSingle(trimmed); ok {
-		return []*Event{ev}, nil
+	if multiLineObject(trimmed) {
+		if ev, ok := decodeSingle(trimmed); ok {
+			return []*Event{ev}, nil
+		}
 	}
 	return decodeStream(body)
+}
+
+// multiLineObject reports whether body may be one object spread over several lines
+// (pretty-printed): it has more than one non-blank line and the first is not a JSON value on
+// its own. NDJSON bodies, whose first line is a complete object, skip the whole-body attempt.
+func multiLineObject(body []byte) bool {
+	nl := bytes.IndexByte(body, '\n')
+	if nl < 0 || len(bytes.TrimSpace(body[nl+1:])) == 0 {
+		return false
+	}
+	return !jsontext.Value(bytes.TrimSpace(body[:nl])).IsValid(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 }
 
 // DecodeValid decodes and validates a body: every event must be valid or none is returned.
@@ -75,8 +103,8 @@ func DecodeValid(body []byte) ([]*Event, error) {
 }
 
 func decodeArray(body []byte) ([]*Event, error) {
-	var raws []json.RawMessage
-	if err := json.Unmarshal(body, &raws); err != nil {
+	var raws []jsontext.Value
+	if err := jsonv2.Unmarshal(body, &raws, strictDecode); err != nil {
 		return nil, jsonError(0, 0, err)
 	}
 	if len(raws) == 0 {
@@ -97,24 +125,16 @@ func decodeArray(body []byte) ([]*Event, error) {
 }
 
 // decodeSingle decodes a body holding exactly one JSON object, which may span lines
-// (pretty-printed). It reports false when more follows, so the body is NDJSON, or on any error,
-// which the NDJSON path then reports with its line.
+// (pretty-printed). It reports false on any error, which the NDJSON path then reports with its
+// line.
 func decodeSingle(body []byte) (*Event, bool) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	ev := new(Event)
-	if err := dec.Decode(ev); err != nil {
-		return nil, false
-	}
-	if len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
-		return nil, false
-	}
-	return ev, true
+	ev, err := decodeOne(body)
+	return ev, err == nil
 }
 
 // decodeStream handles one object or NDJSON: objects separated by newlines.
 func decodeStream(body []byte) ([]*Event, error) {
-	var evs []*Event
+	evs := make([]*Event, 0, min(bytes.Count(body, []byte{'\n'})+1, MaxBatch))
 	line := 0
 	for len(body) > 0 {
 		line++
@@ -149,61 +169,106 @@ func decodeStream(body []byte) ([]*Event, error) {
 	return evs, nil
 }
 
+// errTrailing reports data after the one JSON object a line (or body) may hold.
+var errTrailing = errors.New("unexpected data after the JSON object (one event per line)")
+
 func decodeOne(raw []byte) (*Event, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	ev := new(Event)
-	if err := dec.Decode(ev); err != nil {
+	if err := jsonv2.Unmarshal(raw, ev, strictDecode); err != nil {
+		var se *jsontext.SyntacticError
+		if errors.As(err, &se) && se.JSONPointer == "" && strings.Contains(se.Error(), "after top-level value") {
+			return nil, errTrailing
+		}
 		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("unexpected data after the JSON object (one event per line)")
 	}
 	return ev, nil
 }
 
-// jsonError turns an encoding/json error into a FieldError naming the field where it can.
+// jsonError turns a decoding error into a FieldError naming the field where it can.
 func jsonError(index, line int, err error) *FieldError {
 	fe := &FieldError{Index: index, Line: line}
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
+	var semErr *jsonv2.SemanticError
+	var synErr *jsontext.SyntacticError
 	var timeErr *time.ParseError
 	switch {
-	case errors.As(err, &typeErr):
-		fe.Field = typeErr.Field
-		fe.Message = fmt.Sprintf("must be %s, got JSON %s", jsonKind(typeErr.Type.String()), typeErr.Value)
-	case errors.As(err, &syntaxErr):
-		fe.Message = fmt.Sprintf("invalid JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())
-	case errors.As(err, &timeErr):
-		fe.Field = "time"
-		fe.Message = "must be an RFC 3339 timestamp, e.g. 2026-01-02T15:04:05Z"
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		fe.Field = strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+	case errors.Is(err, errTrailing):
+		fe.Message = err.Error()
+	case errors.As(err, &semErr) && errors.Is(semErr.Err, jsonv2.ErrUnknownName):
+		fe.Field = fieldPath(semErr.JSONPointer)
 		fe.Message = "unknown field (extra data belongs in attributes)"
+	case errors.As(err, &semErr) && (errors.As(semErr.Err, &timeErr) || semErr.GoType == reflect.TypeFor[time.Time]()):
+		fe.Field = fieldPath(semErr.JSONPointer)
+		fe.Message = "must be an RFC 3339 timestamp, e.g. 2026-01-02T15:04:05Z"
+	case errors.As(err, &semErr):
+		fe.Field = fieldPath(semErr.JSONPointer)
+		got := "JSON " + semErr.JSONKind.String()
+		if semErr.JSONKind == 0 {
+			got = "invalid JSON"
+		}
+		switch kind := jsonKind(semErr.GoType); {
+		case semErr.GoType == nil:
+			fe.Message = semErr.Error()
+		case kind == "a number" && semErr.JSONKind == '0':
+			fe.Message = "must be an integer within range"
+		default:
+			fe.Message = fmt.Sprintf("must be %s, got %s", kind, got)
+		}
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		fe.Message = "truncated JSON"
+	case errors.As(err, &synErr):
+		fe.Field = fieldPath(synErr.JSONPointer)
+		fe.Message = fmt.Sprintf("invalid JSON at byte %d: %s", synErr.ByteOffset, synErr.Err)
 	default:
 		fe.Message = err.Error()
 	}
 	return fe
 }
 
-func jsonKind(goType string) string {
-	switch {
-	case strings.Contains(goType, "int"), strings.Contains(goType, "float"):
-		return "a number"
-	case goType == "string" || goType == "event.Type":
-		return "a string"
-	case goType == "bool":
-		return "a boolean"
-	case strings.HasPrefix(goType, "[]"):
-		return "an array"
-	case strings.HasPrefix(goType, "map"), strings.HasPrefix(goType, "event."), strings.HasPrefix(goType, "*event."):
-		return "an object"
-	case goType == "time.Time":
+// fieldPath turns a JSON Pointer (RFC 6901) into the dotted field path FieldError uses:
+// "/request/input_tokens" -> "request.input_tokens", "/actor/groups/0" -> "actor.groups[0]".
+// Numeric segments are array indexes: the only maps in the schema hold scalars or free-form
+// JSON, where no decoding error can arise.
+func fieldPath(ptr jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range ptr.Tokens() {
+		if tok != "" && strings.Trim(tok, "0123456789") == "" && b.Len() > 0 {
+			b.WriteByte('[')
+			b.WriteString(tok)
+			b.WriteByte(']')
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
+}
+
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return ""
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[time.Time]() {
 		return "an RFC 3339 timestamp string"
 	}
-	return goType
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return t.String()
 }
 
 // lineOfIndex returns the 1-based line of the i-th non-blank line of an NDJSON body, or 0 when

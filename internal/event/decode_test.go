@@ -15,6 +15,7 @@ func TestDecodeValid(t *testing.T) {
 		wantIndex int
 		wantLine  int
 		wantField string
+		wantMsg   string
 	}{
 		{name: "single", body: ok, wantN: 1},
 		{name: "array", body: "[" + ok + "," + ok + "]", wantN: 2},
@@ -36,7 +37,21 @@ func TestDecodeValid(t *testing.T) {
 		{name: "bad ip", body: `{"type":"access","time":"2026-01-02T03:04:05Z","action":"login","decision":"allow","source":{"ip":"999.1.1.1"}}`, wantField: "source.ip"},
 		{name: "empty", body: "  \n", wantField: ""},
 		{name: "garbage line", body: ok + "\nnot json", wantIndex: 1, wantLine: 2},
-		{name: "trailing data on a line", body: ok + " {}", wantIndex: 0},
+		{name: "trailing data on a line", body: ok + " {}", wantIndex: 0, wantMsg: "unexpected data after the JSON object"},
+		{name: "nested unknown field", body: `{"type":"access","time":"2026-01-02T03:04:05Z","actor":{"colour":1}}`, wantField: "actor.colour", wantMsg: "unknown field"},
+		{name: "array element of wrong kind", body: `{"type":"access","time":"2026-01-02T03:04:05Z","actor":{"groups":["a",1]}}`, wantField: "actor.groups[1]", wantMsg: "must be a string, got JSON number"},
+		{name: "trigger score of wrong kind", body: `{"type":"inference","time":"2026-01-02T03:04:05Z","safety":{"triggers":[{"category":"x","score":"high"}]}}`, wantField: "safety.triggers[0].score", wantMsg: "must be a number"},
+		{name: "object expected", body: `{"type":"access","time":"2026-01-02T03:04:05Z","model":"m"}`, wantField: "model", wantMsg: "must be an object, got JSON string"},
+		{name: "fraction for an integer", body: `{"type":"feedback","time":"2026-01-02T03:04:05Z","request_id":"r","rating":0.5}`, wantField: "rating", wantMsg: "integer"},
+		{name: "time of wrong kind", body: `{"type":"access","time":5}`, wantField: "time", wantMsg: "RFC 3339"},
+		{name: "truncated", body: `{"type":"access","time":"2026-01-02T03:04:05Z"`, wantMsg: "truncated JSON"},
+		{name: "truncated second line", body: ok + "\n" + `{"type":"access"`, wantIndex: 1, wantLine: 2, wantMsg: "truncated JSON"},
+		{name: "syntax error", body: `{"type":"access",}`, wantMsg: "invalid JSON at byte"},
+		{name: "fourth ndjson element of wrong kind", body: ok + "\n" + ok + "\n\n" + ok + "\n" + `{"type":"access","time":"2026-01-02T03:04:05Z","bytes":"1"}`, wantIndex: 3, wantLine: 5, wantField: "bytes"},
+		{name: "array element unknown field", body: "[" + ok + `,{"type":"access","time":"2026-01-02T03:04:05Z","x":1}]`, wantIndex: 1, wantField: "x"},
+		{name: "case-insensitive names as encoding/json", body: `{"Type":"inference","TIME":"2026-01-02T03:04:05Z","Model":{"Name":"m"}}`, wantN: 1},
+		{name: "duplicate names, last wins as encoding/json", body: `{"type":"access","type":"inference","time":"2026-01-02T03:04:05Z","model":{"name":"m"}}`, wantN: 1},
+		{name: "pretty-printed ndjson-looking first line", body: "{\"type\": \"access\", \"model\": {\"name\": \"m\"},\n \"time\": \"2026-01-02T03:04:05Z\", \"action\": \"login\", \"decision\": \"allow\"}\n", wantN: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +71,9 @@ func TestDecodeValid(t *testing.T) {
 			}
 			if fe.Index != tt.wantIndex || fe.Field != tt.wantField || (tt.wantLine != 0 && fe.Line != tt.wantLine) {
 				t.Fatalf("got index=%d line=%d field=%q (%v), want index=%d line=%d field=%q", fe.Index, fe.Line, fe.Field, fe, tt.wantIndex, tt.wantLine, tt.wantField)
+			}
+			if !strings.Contains(fe.Message, tt.wantMsg) {
+				t.Fatalf("message %q does not contain %q", fe.Message, tt.wantMsg)
 			}
 		})
 	}
