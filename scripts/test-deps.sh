@@ -4,13 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v prometheus-alertmanager >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus-alertmanager ]; then
-  echo "installing prometheus-alertmanager (Debian)…"
+# Debian's Prometheus server and Alertmanager: real clients of /metrics and of the notifier.
+missing=""
+[ -x /usr/bin/prometheus-alertmanager ] || missing="$missing prometheus-alertmanager"
+[ -x /usr/bin/prometheus ] || missing="$missing prometheus"
+if [ -n "$missing" ]; then
+  echo "installing$missing (Debian)…"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq prometheus-alertmanager >/dev/null
-  # The package starts a system service on :9093; the tests start their own on free ports.
-  $SUDO systemctl stop prometheus-alertmanager >/dev/null 2>&1 || pkill -f '^/usr/bin/prometheus-alertmanager' || true
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+  # The packages may start system services on :9090/:9093; the tests start their own on free ports.
+  for svc in prometheus prometheus-alertmanager; do
+    $SUDO systemctl stop "$svc" >/dev/null 2>&1 || pkill -f "^/usr/bin/$svc" || true
+  done
 fi
 
 for dir in test/openai test/otel; do
