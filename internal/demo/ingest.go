@@ -109,12 +109,15 @@ func RunIngest(ctx context.Context, apiURL, ingestToken string, w io.Writer, opt
 		case 3:
 			sha := fmt.Sprintf("%064x", seq)
 			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "fraud-model"},
+				"actor": map[string]any{"service_account": "ci-deployer"},
 				"stage": "deployment", "action": "model_deployed", "artifact": map[string]any{"uri": "s3://models/fraud/12", "sha256": sha}})
 			note = "pipeline: fraud-model artifact replaced without approval"
 		case 4:
 			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "churn-model"},
+				"actor": map[string]any{"user": "data-scientist-7"},
 				"stage": "training", "action": "training_started", "details": map[string]any{"job": "nightly-retrain"}})
 			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "payments-agent"},
+				"actor": map[string]any{"service_account": "renovate-bot"}, "artifact": map[string]any{"uri": "pypi:tokenizers@0.20.0"},
 				"stage": "dependency", "action": "dependency_changed", "details": map[string]any{"package": "tokenizers", "from": "0.19.1", "to": "0.20.0"}})
 			note = "pipeline: training run outside a change; dependency change on a critical model"
 		default:
