@@ -216,3 +216,29 @@ func (m *matcher) each(s string, fn func(id int, end int)) {
 		}
 	}
 }
+
+// match is one pattern occurrence: pattern id and exclusive end offset.
+type match struct{ id, end int32 }
+
+// maxMatches bounds the matches kept per text (a 100 KB text of repeated
+// trigger words stays bounded).
+const maxMatches = 1 << 16
+
+// matches returns the occurrences of m's patterns in in.Norm, computed once
+// per Doc: the injection signatures and the harmful-content lexicon share
+// one automaton (see New), so the text is walked once for both.
+func (in *Doc) matches(m *matcher) []match {
+	in.lmu.Lock()
+	defer in.lmu.Unlock()
+	if in.mfor == m {
+		return in.mres
+	}
+	res := in.mres[:0]
+	m.each(in.Norm, func(id, end int) {
+		if len(res) < maxMatches {
+			res = append(res, match{int32(id), int32(end)})
+		}
+	})
+	in.mres, in.mfor = res, m
+	return res
+}

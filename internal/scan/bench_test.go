@@ -71,8 +71,8 @@ func BenchmarkScan(b *testing.B) {
 }
 
 // BenchmarkScanner runs each built-in scanner alone on a prepared Doc; the
-// learned-model cache is cleared every iteration so the injection and
-// harmful scanners each pay for feature extraction.
+// per-Doc caches (learned-model scores, shared pattern matches) are cleared
+// every iteration so the injection and harmful scanners each pay for them.
 func BenchmarkScanner(b *testing.B) {
 	e := newEngine(b)
 	ctx := context.Background()
@@ -82,7 +82,7 @@ func BenchmarkScanner(b *testing.B) {
 			d := NewDoc(text, Input, Context{})
 			b.Run(s.Name()+"/"+strconv.Itoa(size), func(b *testing.B) {
 				benchLoop(b, size, func() {
-					d.lfor = nil
+					d.lfor, d.mfor = nil, nil
 					_, _ = s.Scan(ctx, d)
 				})
 			})

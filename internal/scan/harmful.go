@@ -12,7 +12,9 @@ var HarmCategories = []string{"hate", "harassment", "violence", "self_harm", "se
 type harmfulScanner struct {
 	model *learned
 	heads []int // result index per HarmCategories entry, -1 without a head
-	lex   *matcher
+	lex   *matcher // over lexP, or shared with other scanners from base on
+	base  int
+	lexP  []string
 	lexC  []int // lexicon pattern -> category index
 }
 
@@ -39,6 +41,7 @@ func newHarmfulScanner(l *learned) *harmfulScanner {
 			s.lexC = append(s.lexC, ci)
 		}
 	}
+	s.lexP = pats
 	s.lex = newMatcher(pats)
 	return s
 }
@@ -51,16 +54,19 @@ func (s *harmfulScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 	}
 	var lex [8]float64
 	var lexSpan [8][2]int
-	s.lex.each(in.Norm, func(id, end int) {
-		p := s.lex.pats[id]
-		st := end - len(p)
+	for _, mt := range in.matches(s.lex) {
+		id, end := int(mt.id)-s.base, int(mt.end)
+		if id < 0 || id >= len(s.lexP) {
+			continue
+		}
+		st := end - len(s.lexP[id])
 		if st > 0 && isWordChar(in.Norm[st-1]) {
-			return
+			continue
 		}
 		c := s.lexC[id]
 		lex[c] = 0.6
 		lexSpan[c] = [2]int{st, end}
-	})
+	}
 	var out []Finding
 	res := in.scores(s.model)
 	for ci, c := range HarmCategories {

@@ -18,7 +18,9 @@ type patInfo struct {
 // injectionScanner layers multilingual signatures, structural features and a
 // learned classifier. It is also used to re-scan decoded payloads.
 type injectionScanner struct {
-	m     *matcher
+	m     *matcher // over pats, or shared with other scanners from base on
+	base  int
+	pats  []string
 	info  []patInfo
 	model *learned
 	inj   int // head indexes in model results
@@ -78,6 +80,7 @@ func newInjectionScanner(l *learned) (*injectionScanner, error) {
 			}
 		}
 	}
+	s.pats = pats
 	s.m = newMatcher(pats)
 	s.model, s.inj, s.jail = l, l.head("injection.wlm", "injection"), l.head("injection.wlm", "jailbreak")
 	if s.inj < 0 {
@@ -127,25 +130,30 @@ func spanOf(hs ...hit) [2]int {
 
 func noisyOr(a, b float64) float64 { return 1 - (1-a)*(1-b) }
 
-// signatures runs the signature layer over a normalized text.
-func (s *injectionScanner) signatures(norm string) sigResult {
+// signatures runs the signature layer over a Doc's normalized text.
+func (s *injectionScanner) signatures(in *Doc) sigResult {
+	norm := in.Norm
 	var buf [64]hit
 	hits := buf[:0]
-	s.m.each(norm, func(id, end int) {
-		p := s.m.pats[id]
+	for _, mt := range in.matches(s.m) {
+		id, end := int(mt.id)-s.base, int(mt.end)
+		if id < 0 || id >= len(s.pats) {
+			continue
+		}
+		p := s.pats[id]
 		start := end - len(p)
 		if s.info[id].bound {
 			if start > 0 && isWordChar(norm[start-1]) && isWordChar(p[0]) {
-				return
+				continue
 			}
 			if end < len(norm) && isWordChar(norm[end]) && isWordChar(p[len(p)-1]) {
-				return
+				continue
 			}
 		}
 		if len(hits) < 512 {
 			hits = append(hits, hit{id, start, end})
 		}
-	})
+	}
 	var r sigResult
 	var turns int
 	var verbs, targets, quals, extracts, objs, addrs []hit
@@ -170,7 +178,7 @@ func (s *injectionScanner) signatures(norm string) sigResult {
 			turns++
 		case kPhrase, kToken:
 			if pi.w > r.inj {
-				r.inj, r.injSpan, r.injWhy = pi.w, spanOf(h), s.m.pats[h.id]
+				r.inj, r.injSpan, r.injWhy = pi.w, spanOf(h), s.pats[h.id]
 				r.transform = pi.transform
 			}
 		case kJail:
@@ -186,7 +194,7 @@ func (s *injectionScanner) signatures(norm string) sigResult {
 			if pi.w >= 0.8 {
 				r.jail = max(r.jail, pi.w)
 			}
-			r.jailWhy = s.m.pats[h.id]
+			r.jailWhy = s.pats[h.id]
 		}
 	}
 	// Override verb near an instruction target, stronger with a qualifier.
@@ -281,7 +289,7 @@ func (s *injectionScanner) scanNorm(in *Doc, outer *Span) []Finding {
 		}
 		out = append(out, f)
 	}
-	r := s.signatures(in.Norm)
+	r := s.signatures(in)
 	det := "injection.signature"
 	if r.transform != "" {
 		det = "injection.signature." + r.transform

@@ -33,6 +33,9 @@ type Doc struct {
 	lfor *learned
 	lx   linear.Extraction
 	lres []linear.Result
+	// Pattern-match cache, filled on first use by Doc.matches.
+	mfor *matcher
+	mres []match
 
 	off  []int32 // off[i]: offset in Text of the character that produced Norm[i]; len(Norm)+1 entries
 	buf  []byte
@@ -86,7 +89,7 @@ func (in *Doc) reset(text string, role Role, sc Context) {
 	in.Text, in.Role, in.Context, in.Depth = text, role, sc, 0
 	in.Hidden = in.Hidden[:0]
 	in.Homoglyphs = in.Homoglyphs[:0]
-	in.lfor = nil
+	in.lfor, in.mfor = nil, nil
 	if cap(in.lx.Feats) > maxPooledFeatures {
 		in.lx = linear.Extraction{} // do not pin one huge text's buffers in the pool
 	}

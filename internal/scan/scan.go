@@ -179,6 +179,11 @@ func New(opts Options) (*Engine, error) {
 	}
 	e.inj = inj
 	harm := newHarmfulScanner(models)
+	// One automaton for the injection signatures and the harm lexicon: both
+	// read Doc.Norm, so the text is walked once and the matches cached.
+	shared := newMatcher(append(slices.Clip(inj.pats), harm.lexP...))
+	inj.m, inj.base = shared, 0
+	harm.lex, harm.base = shared, len(inj.pats)
 	// The registry of built-ins, in run order.
 	builtins := []Scanner{
 		invisibleScanner{},
