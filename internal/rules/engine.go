@@ -36,6 +36,14 @@ type Options struct {
 	// Actions, when set, is called for every firing alert whose rule requests containment.
 	// It runs under the engine's lock: hand the work off, do not block.
 	Actions func(a alert.Alert, actions []Action)
+	// Resolved, when set, is called when the condition of an alert the engine raised has cleared
+	// (auto-resolution; see Rule.Resolves): dedupKey is exactly that alert's DedupKey and at the
+	// engine time at which the group's window was found back under its threshold. It is called
+	// at most once per firing, after the engine's lock is released, at the end of the Observe,
+	// ObserveDetection or Tick call that found the condition clear, in the order found, and
+	// always from a later call than the one that returned the alert (see the package comment for
+	// the ordering this asks of the caller).
+	Resolved func(dedupKey string, at time.Time)
 	// LearningPeriod is how long first_seen observes a key before reporting new values.
 	LearningPeriod time.Duration
 	// BaselineMinSamples is how many values above_baseline needs before it compares.
@@ -103,6 +111,18 @@ type Engine struct {
 	m      metrics
 	ctx    evalCtx // reused under mu: the activation must not escape per event
 	keyBuf []byte
+	// resolved queues the conditions found clear under mu; they are reported after unlocking.
+	resolved []Resolution
+	// onResolved, when set, also receives every resolution (Replay records them with its lines).
+	onResolved func(Resolution)
+}
+
+// Resolution is one auto-resolution: the condition of the alert with DedupKey, raised by RuleID,
+// was found clear at At (engine time).
+type Resolution struct {
+	RuleID   string
+	DedupKey string
+	At       time.Time
 }
 
 type metrics struct {
@@ -112,6 +132,7 @@ type metrics struct {
 	suppressed *prometheus.CounterVec
 	errs       *prometheus.CounterVec
 	dropped    *prometheus.CounterVec
+	resolved   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -123,6 +144,7 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		suppressed: f.NewCounterVec(prometheus.CounterOpts{Name: "warden_rules_suppressed_total", Help: "Firings suppressed by a rule's dedup window."}, []string{"rule"}),
 		errs:       f.NewCounterVec(prometheus.CounterOpts{Name: "warden_rules_eval_errors_total", Help: "CEL evaluation errors (treated as no match)."}, []string{"rule"}),
 		dropped:    f.NewCounterVec(prometheus.CounterOpts{Name: "warden_rules_state_dropped_total", Help: "State entries evicted by memory caps."}, []string{"store"}),
+		resolved:   f.NewCounterVec(prometheus.CounterOpts{Name: "warden_rules_resolved_total", Help: "Alert conditions found clear (auto-resolutions), by rule."}, []string{"rule"}),
 	}
 }
 
@@ -137,6 +159,18 @@ type compiled struct {
 	groups     *lru[*group]
 	suppressed *lru[time.Time]
 	supCount   prometheus.Counter
+	// open holds, per group key, the groups whose alert fired and whose condition has not cleared
+	// yet (resolving rules only).
+	open     *lru[*openEntry]
+	resCount prometheus.Counter
+}
+
+// openEntry is a group whose alert fired and has not cleared.
+type openEntry struct {
+	at time.Time // when it last raised an alert
+	// notBefore: the window is being rebuilt (after Restore, or after the group was evicted and
+	// recreated) and does not show the whole timespan before this time; clearing waits for it.
+	notBefore time.Time
 }
 
 // New compiles rs into an Engine.
@@ -202,6 +236,10 @@ func New(rs *RuleSet, opts Options) (*Engine, error) {
 			}
 			ruleID := r.ID
 			c.groups = newLRU[*group](opts.MaxGroups, func() { e.m.dropped.WithLabelValues("window:" + ruleID).Inc() })
+			if r.resolve {
+				c.open = newLRU[*openEntry](opts.MaxGroups, func() { e.m.dropped.WithLabelValues("open:" + ruleID).Inc() })
+				c.resCount = e.m.resolved.WithLabelValues(ruleID)
+			}
 		}
 		c.suppressed = newLRU[time.Time](opts.MaxGroups, nil)
 		c.supCount = e.m.suppressed.WithLabelValues(r.ID)
@@ -238,11 +276,17 @@ func (e *Engine) lookup(c *evalCtx) {
 }
 
 // Observe evaluates one (validated, normalized) event against every rule that selects its type
-// and returns the alerts it raises.
+// and returns the alerts it raises. Conditions it finds clear go to Options.Resolved.
 func (e *Engine) Observe(ev *event.Event) []alert.Alert {
 	if ev == nil {
 		return nil
 	}
+	out, res := e.observe(ev)
+	e.report(res)
+	return out
+}
+
+func (e *Engine) observe(ev *event.Event) ([]alert.Alert, []Resolution) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.m.events.Inc()
@@ -251,7 +295,7 @@ func (e *Engine) Observe(ev *event.Event) []alert.Alert {
 	}
 	rules := e.byType[string(ev.Type)]
 	if len(rules) == 0 {
-		return nil
+		return nil, nil
 	}
 	c := &e.ctx
 	*c = e.newCtx()
@@ -259,11 +303,40 @@ func (e *Engine) Observe(ev *event.Event) []alert.Alert {
 	e.lookup(c)
 	out := e.evalAll(rules, c)
 	*c = evalCtx{}
-	return out
+	return out, e.takeResolved()
+}
+
+// takeResolved hands over the queued resolutions; it runs under mu.
+func (e *Engine) takeResolved() []Resolution {
+	if len(e.resolved) == 0 {
+		return nil
+	}
+	res := e.resolved
+	e.resolved = nil
+	return res
+}
+
+// report calls Options.Resolved for res; it runs without mu held.
+func (e *Engine) report(res []Resolution) {
+	for _, r := range res {
+		if e.onResolved != nil {
+			e.onResolved(r)
+		}
+		if e.opts.Resolved != nil {
+			e.opts.Resolved(r.DedupKey, r.At)
+		}
+	}
 }
 
 // ObserveDetection evaluates one analysis detection against the rules selecting "detection".
+// Detection rules are per-input rules: they never resolve (the analyzer reports breaches only).
 func (e *Engine) ObserveDetection(d Detection) []alert.Alert {
+	out, res := e.observeDetection(d)
+	e.report(res)
+	return out
+}
+
+func (e *Engine) observeDetection(d Detection) ([]alert.Alert, []Resolution) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.m.detections.Inc()
@@ -282,7 +355,7 @@ func (e *Engine) ObserveDetection(d Detection) []alert.Alert {
 	e.lookup(c)
 	out := e.evalAll(e.byType[TypeDetection], c)
 	*c = evalCtx{}
-	return out
+	return out, e.takeResolved()
 }
 
 func (e *Engine) evalAll(rules []*compiled, c *evalCtx) []alert.Alert {
@@ -379,11 +452,15 @@ func (e *Engine) evalRule(r *compiled, c *evalCtx) []alert.Alert {
 		if r.threshold.Holds(float64(distinct)) {
 			vals := map[string]float64{"distinct": float64(distinct), "threshold": r.threshold.Value}
 			ids, first := g.evidence(r, now)
+			// The window is kept after firing (suppression dedups repeats): clearing is judged on it.
 			a := e.fire(r, c, g, g.key, vals, ids, first, now, distinct)
 			if len(a) > 0 {
-				g.reset()
+				e.opened(r, g, now)
 			}
 			return a
+		}
+		if g.open != nil && !now.Before(g.open.notBefore) {
+			e.clear(r, g.key, g, now)
 		}
 	default: // temporal, temporal_ordered
 		if !matched {
@@ -421,6 +498,9 @@ func (e *Engine) evalRule(r *compiled, c *evalCtx) []alert.Alert {
 
 func (e *Engine) checkCount(r *compiled, g *group, c *evalCtx, now time.Time) []alert.Alert {
 	matched, total := g.sum(r, now)
+	if g.open != nil && !now.Before(g.open.notBefore) && !r.threshold.Holds(countValue(r, matched, total)) {
+		e.clear(r, g.key, g, now)
+	}
 	x := float64(matched)
 	if r.threshold.Percent {
 		if total < r.minCount || total == 0 {
@@ -453,12 +533,63 @@ func (e *Engine) checkCount(r *compiled, g *group, c *evalCtx, now time.Time) []
 		vals["for_seconds"] = now.Sub(g.pending).Seconds()
 	}
 	ids, first := g.evidence(r, now)
-	return e.fire(r, c, g, g.key, vals, ids, first, now, matched)
+	a := e.fire(r, c, g, g.key, vals, ids, first, now, matched)
+	if len(a) > 0 {
+		e.opened(r, g, now)
+	}
+	return a
+}
+
+// countValue is the value an event_count threshold is compared with when judging whether a fired
+// condition cleared: the match count, or the ratio of matches to selected events. min_count does
+// not apply (it guards firing on too little traffic, not clearing), and an empty window reads as
+// 0 — no matches seen — which clears "more than" thresholds and keeps "less than" ones.
+func countValue(r *compiled, matched, total int) float64 {
+	if !r.threshold.Percent {
+		return float64(matched)
+	}
+	if total == 0 {
+		return 0
+	}
+	return float64(matched) / float64(total)
+}
+
+// opened records that g raised an alert whose condition has not cleared yet.
+func (e *Engine) opened(r *compiled, g *group, now time.Time) {
+	if r.open == nil {
+		return
+	}
+	if g.open == nil {
+		g.open = &openEntry{}
+	}
+	g.open.at = now
+	r.open.put(g.key, g.open)
+}
+
+// clear reports that the condition of the alert raised for group key of r cleared. It also ends
+// the suppression window of that alert's dedup key, so that a new breach raises a new alert.
+func (e *Engine) clear(r *compiled, key string, g *group, now time.Time) {
+	r.open.delete(key)
+	if g != nil {
+		g.open = nil
+	}
+	dedup := r.ID + "|" + key
+	r.suppressed.delete(dedup)
+	r.resCount.Inc()
+	e.resolved = append(e.resolved, Resolution{RuleID: r.ID, DedupKey: dedup, At: now})
 }
 
 // Tick advances the engine clock to now (event time: pass the wall clock in production) and
-// evaluates the timers of aggregated rules ("for" durations, windows whose events aged out).
+// evaluates the timers of aggregated rules ("for" durations, windows whose events aged out,
+// fired conditions that cleared as their window slid). Conditions it finds clear go to
+// Options.Resolved.
 func (e *Engine) Tick(now time.Time) []alert.Alert {
+	out, res := e.tick(now)
+	e.report(res)
+	return out
+}
+
+func (e *Engine) tick(now time.Time) ([]alert.Alert, []Resolution) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if now.After(e.clock) {
@@ -467,16 +598,55 @@ func (e *Engine) Tick(now time.Time) []alert.Alert {
 	now = e.clock
 	var out []alert.Alert
 	for _, r := range e.rules {
-		if r.agg == nil || r.agg.Kind != KindEventCount || r.agg.For == 0 {
+		if r.agg == nil {
 			continue
 		}
-		var gs []*group
-		r.groups.each(func(_ string, g *group) { gs = append(gs, g) })
-		for _, g := range gs {
-			out = append(out, e.checkCount(r, g, nil, now)...)
+		if r.agg.Kind == KindEventCount && r.agg.For > 0 {
+			var gs []*group
+			r.groups.each(func(_ string, g *group) { gs = append(gs, g) })
+			for _, g := range gs {
+				out = append(out, e.checkCount(r, g, nil, now)...)
+			}
+		}
+		if r.open != nil && r.open.len() > 0 {
+			e.tickOpen(r, now)
 		}
 	}
-	return out
+	return out, e.takeResolved()
+}
+
+// tickOpen judges, as time passes, whether the fired groups of r still meet its threshold.
+func (e *Engine) tickOpen(r *compiled, now time.Time) {
+	type entry struct {
+		key string
+		o   *openEntry
+	}
+	var open []entry
+	r.open.each(func(k string, o *openEntry) { open = append(open, entry{k, o}) })
+	for _, x := range open {
+		if now.Before(x.o.notBefore) {
+			continue
+		}
+		g, ok := r.groups.get(x.key)
+		if !ok {
+			// The window was evicted, or not rebuilt since Restore, and nothing arrived for the
+			// group since: once a whole timespan has passed since it fired, no match is left in it.
+			if !now.Before(x.o.at.Add(r.agg.Timespan)) {
+				e.clear(r, x.key, nil, now)
+			}
+			continue
+		}
+		var v float64
+		if r.agg.Kind == KindValueCount {
+			v = float64(g.distinctAt(r, now))
+		} else {
+			matched, total := g.sum(r, now)
+			v = countValue(r, matched, total)
+		}
+		if !r.threshold.Holds(v) {
+			e.clear(r, x.key, g, now)
+		}
+	}
 }
 
 func (e *Engine) group(r *compiled, c *evalCtx) *group {
@@ -497,6 +667,16 @@ func (e *Engine) group(r *compiled, c *evalCtx) *group {
 	}
 	key := string(b)
 	g := &group{key: key, labels: labels, model: c.modelName(), env: c.environment(), actor: scalarString(vars[actorID].get(c))}
+	if r.open != nil && r.open.len() > 0 {
+		if o, ok := r.open.get(key); ok {
+			// The group fired before its window was lost (eviction, restart): the new window shows
+			// the whole timespan only once that much time has passed.
+			g.open = o
+			if nb := c.time().Add(r.agg.Timespan); nb.After(o.notBefore) {
+				o.notBefore = nb
+			}
+		}
+	}
 	r.groups.put(key, g)
 	return g
 }
@@ -665,6 +845,7 @@ type group struct {
 	labels                 []string
 	first                  time.Time
 	pending                time.Time
+	open                   *openEntry // fired and not cleared (resolving rules)
 
 	buckets []bucket
 	values  map[string]time.Time
@@ -767,12 +948,7 @@ func (g *group) distinct(r *compiled, now time.Time, v, id string) int {
 	if g.values == nil {
 		g.values = map[string]time.Time{}
 	}
-	cutoff := now.Add(-r.agg.Timespan)
-	for k, t := range g.values {
-		if !t.After(cutoff) {
-			delete(g.values, k)
-		}
-	}
+	g.distinctAt(r, now)
 	if _, ok := g.values[v]; !ok && len(g.values) >= maxValues {
 		return len(g.values)
 	}
@@ -780,6 +956,17 @@ func (g *group) distinct(r *compiled, now time.Time, v, id string) int {
 		g.values[v] = now
 	}
 	g.note(now, id)
+	return len(g.values)
+}
+
+// distinctAt is the number of distinct values in the window ending at now.
+func (g *group) distinctAt(r *compiled, now time.Time) int {
+	cutoff := now.Add(-r.agg.Timespan)
+	for k, t := range g.values {
+		if !t.After(cutoff) {
+			delete(g.values, k)
+		}
+	}
 	return len(g.values)
 }
 

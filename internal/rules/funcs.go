@@ -327,6 +327,17 @@ func (l *lru[V]) put(k string, v V) {
 	}
 }
 
+// delete removes k; it reports whether k was present.
+func (l *lru[V]) delete(k string) bool {
+	n, ok := l.items[k]
+	if !ok {
+		return false
+	}
+	l.unlink(n)
+	delete(l.items, k)
+	return true
+}
+
 // getBytes is get for a key held in a reusable buffer; it does not allocate on a hit.
 func (l *lru[V]) getBytes(k []byte) (V, bool) {
 	n, ok := l.items[string(k)]

@@ -225,6 +225,13 @@ func compileRule(env *cel.Env, x *expander, file string, line int, s ruleSpec) (
 	if len(s.DedupBy) > 0 && s.Aggregate != nil {
 		bad("dedup_by applies to per-event rules; aggregated rules dedup by aggregate.group_by")
 	}
+	r.resolve = s.Aggregate != nil && (s.Aggregate.Kind == KindEventCount || s.Aggregate.Kind == KindValueCount)
+	if s.Resolve != nil {
+		if *s.Resolve && !r.resolve {
+			bad("resolve: true applies to event_count and value_count rules (per-event and temporal rules have no condition that clears)")
+		}
+		r.resolve = r.resolve && *s.Resolve
+	}
 	if a := s.Aggregate; a != nil {
 		errs = append(errs, checkAggregate(r, a, bad, compile)...)
 	} else if s.Condition == "" {

@@ -11,8 +11,10 @@ import (
 const snapshotVersion = 1
 
 // snapshot is the long-lived engine state: what the stateful helpers learned (first-seen values,
-// actor baselines, last values) and the suppression windows. Aggregation windows are short
-// (minutes) and are rebuilt from the live stream after a restart.
+// actor baselines, last values), the suppression windows and the groups whose alert fired and has
+// not cleared yet (so that it can still auto-resolve after a restart). Aggregation windows are
+// short (minutes) and are rebuilt from the live stream after a restart. Open was added without a
+// version bump: older snapshots simply have none.
 type snapshot struct {
 	Version    int                     `json:"version"`
 	Clock      time.Time               `json:"clock"`
@@ -20,6 +22,12 @@ type snapshot struct {
 	Baselines  []baseSnap              `json:"baselines,omitempty"`
 	Last       []kv                    `json:"last,omitempty"`
 	Suppressed map[string][]untilEntry `json:"suppressed,omitempty"` // rule id → entries
+	Open       map[string][]openSnap   `json:"open,omitempty"`       // rule id → fired, not cleared
+}
+
+type openSnap struct {
+	Key string    `json:"k"` // group key; the alert's dedup key is "<rule id>|<key>"
+	At  time.Time `json:"at"`
 }
 
 type seenSnap struct {
@@ -48,7 +56,7 @@ type untilEntry struct {
 // that Restore rebuilds the same LRU order.
 func (e *Engine) Snapshot(w io.Writer) error {
 	e.mu.Lock()
-	s := snapshot{Version: snapshotVersion, Clock: e.clock, Suppressed: map[string][]untilEntry{}}
+	s := snapshot{Version: snapshotVersion, Clock: e.clock, Suppressed: map[string][]untilEntry{}, Open: map[string][]openSnap{}}
 	eachOldest(e.st.seen, func(k string, v *seenEntry) {
 		s.Seen = append(s.Seen, seenSnap{Key: k, First: v.first, Values: append([]string(nil), v.values...)})
 	})
@@ -62,6 +70,9 @@ func (e *Engine) Snapshot(w io.Writer) error {
 				s.Suppressed[r.ID] = append(s.Suppressed[r.ID], untilEntry{k, t})
 			}
 		})
+		if r.open != nil {
+			eachOldest(r.open, func(k string, o *openEntry) { s.Open[r.ID] = append(s.Open[r.ID], openSnap{k, o.at}) })
+		}
 	}
 	e.mu.Unlock()
 	if err := json.NewEncoder(w).Encode(&s); err != nil {
@@ -70,8 +81,10 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	return nil
 }
 
-// Restore loads a Snapshot into the engine, replacing its long-lived state. Suppression entries
-// of rules the engine no longer has are ignored; caps apply as entries are added.
+// Restore loads a Snapshot into the engine, replacing its long-lived state. Suppression and open
+// entries of rules the engine no longer has (or that no longer resolve) are ignored; caps apply as
+// entries are added. A restored open group is judged for clearing only once a whole timespan has
+// passed after the snapshot's clock, when its window has been rebuilt from the live stream.
 func (e *Engine) Restore(r io.Reader) error {
 	var s snapshot
 	dec := json.NewDecoder(r)
@@ -108,6 +121,22 @@ func (e *Engine) Restore(r io.Reader) error {
 	}
 	if s.Clock.After(e.clock) {
 		e.clock = s.Clock
+	}
+	for _, c := range e.rules {
+		if c.open == nil {
+			continue
+		}
+		ruleID := c.ID
+		c.open = newLRU[*openEntry](e.opts.MaxGroups, func() { e.m.dropped.WithLabelValues("open:" + ruleID).Inc() })
+		for _, x := range s.Open[c.ID] {
+			c.open.put(x.Key, &openEntry{at: x.At, notBefore: e.clock.Add(c.agg.Timespan)})
+		}
+		c.groups.each(func(k string, g *group) {
+			g.open = nil
+			if n, ok := c.open.items[k]; ok {
+				g.open = n.val
+			}
+		})
 	}
 	return nil
 }

@@ -99,6 +99,9 @@ type ruleSpec struct {
 	Tags         []string        `yaml:"tags"`
 	Runbook      string          `yaml:"runbook"`
 	Actions      []actionSpec    `yaml:"actions"`
+	// Resolve: false opts an aggregated rule out of auto-resolution (default true where the
+	// condition can clear: event_count and value_count).
+	Resolve *bool `yaml:"resolve"`
 }
 
 type selectSpec struct {
@@ -230,10 +233,16 @@ type Rule struct {
 	summary      []summaryPart
 	tracked      int   // programs that run with runtime cost tracking
 	dedupBy      []int // variables keying suppression of per-event rules
+	resolve      bool  // auto-resolve: report when a fired group's condition clears
 }
 
 // Aggregated reports whether the rule fires on windows rather than single events.
 func (r *Rule) Aggregated() bool { return r.spec.Aggregate != nil }
+
+// Resolves reports whether the engine reports, through Options.Resolved, when a group this rule
+// fired for no longer meets its condition: event_count and value_count rules unless they set
+// resolve: false. Per-event and temporal rules have no state that clears.
+func (r *Rule) Resolves() bool { return r.resolve }
 
 // Types lists the event types (and "detection") the rule selects.
 func (r *Rule) Types() []string { return r.types }
