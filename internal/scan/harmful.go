@@ -11,7 +11,7 @@ var HarmCategories = []string{"hate", "harassment", "violence", "self_harm", "se
 // data barely covers (sexual content involving minors, self-harm).
 type harmfulScanner struct {
 	model *learned
-	heads []int // result index per HarmCategories entry, -1 without a head
+	heads []int    // result index per HarmCategories entry, -1 without a head
 	lex   *matcher // over lexP, or shared with other scanners from base on
 	base  int
 	lexP  []string
