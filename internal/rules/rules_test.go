@@ -38,7 +38,9 @@ func TestBuiltinPackLoads(t *testing.T) {
 
 // TestScenarios replays, for every built-in rule, testdata/scenarios/<rule id>/fire.jsonl (the
 // rule must fire) and miss.jsonl (a near miss: the rule must not fire), through the whole pack.
-// A built-in rule without both files fails the test.
+// A built-in rule without both files fails the test. An optional resolve.jsonl must make the
+// rule fire and then auto-resolve. In every file, each resolution must follow a firing with the
+// same dedup key, once per firing, and only resolving rules may resolve.
 func TestScenarios(t *testing.T) {
 	rs, err := Load(true)
 	if err != nil {
@@ -63,19 +65,31 @@ func TestScenarios(t *testing.T) {
 			t.Errorf("scenario %s names no built-in rule", id)
 			continue
 		}
-		for _, tc := range []struct {
-			file string
-			fire bool
-		}{{"fire.jsonl", true}, {"miss.jsonl", false}} {
+		cases := []struct {
+			file          string
+			fire, resolve bool
+		}{{"fire.jsonl", true, false}, {"miss.jsonl", false, false}}
+		if _, err := os.Stat(filepath.Join("testdata/scenarios", id, "resolve.jsonl")); err == nil {
+			cases = append(cases, struct {
+				file          string
+				fire, resolve bool
+			}{"resolve.jsonl", true, true})
+		}
+		for _, tc := range cases {
 			t.Run(id+"/"+tc.file, func(t *testing.T) {
 				f, err := os.Open(filepath.Join("testdata/scenarios", id, tc.file))
 				if err != nil {
 					t.Fatal(err)
 				}
 				defer f.Close()
-				fired, err := Replay(context.Background(), rs, Options{}, f)
+				res, err := ReplayAll(context.Background(), rs, Options{}, f)
 				if err != nil {
 					t.Fatalf("replay: %v", err)
+				}
+				fired := res.Firings
+				checkResolutions(t, rs, res)
+				if tc.resolve && !slices.ContainsFunc(res.Cleared, func(c Cleared) bool { return c.RuleID == id }) {
+					t.Errorf("%s did not resolve", id)
 				}
 				var got []Firing
 				for _, f := range fired {
@@ -99,6 +113,29 @@ func TestScenarios(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// checkResolutions asserts that every resolution in res follows a firing with its dedup key (at
+// most one resolution per firing) and comes from a rule that resolves.
+func checkResolutions(t *testing.T, rs *RuleSet, res Replayed) {
+	t.Helper()
+	open := map[string]int{}
+	fi := 0
+	for _, c := range res.Cleared {
+		for ; fi < len(res.Firings) && res.Firings[fi].Line <= c.Line; fi++ {
+			open[res.Firings[fi].Alert.DedupKey]++
+		}
+		if open[c.DedupKey] == 0 {
+			t.Errorf("line %d: %s resolved with no firing before it", c.Line, c.DedupKey)
+		}
+		open[c.DedupKey] = 0
+		if i := slices.IndexFunc(rs.Rules, func(r *Rule) bool { return r.ID == c.RuleID }); i < 0 || !rs.Rules[i].Resolves() {
+			t.Errorf("line %d: rule %s resolved but does not resolve", c.Line, c.RuleID)
+		}
+		if !strings.HasPrefix(c.DedupKey, c.RuleID+"|") {
+			t.Errorf("line %d: dedup key %s is not rule %s's", c.Line, c.DedupKey, c.RuleID)
 		}
 	}
 }
