@@ -327,6 +327,24 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	s.stop(t)
 
+	// Everything the server wrote is private to its user.
+	err = filepath.Walk(data, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		want := os.FileMode(0o600)
+		if info.IsDir() {
+			want = 0o700
+		}
+		if info.Mode().Perm() != want {
+			t.Errorf("%s has mode %v, want %v", p, info.Mode().Perm(), want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	// Evidence: export everything, verify, then alter one byte.
 	pkg := filepath.Join(t.TempDir(), "evidence.tar")
 	if code, out, errOut := runCLI(t, "evidence", "export", "--data", data, "--out", pkg, "--model", "bot-1"); code != 0 {
