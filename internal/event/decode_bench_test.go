@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -45,4 +46,67 @@ func BenchmarkNormalizeLeaf(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/event")
+}
+
+// BenchmarkLeaf compares the hand-written leaf and blob encoders with encoding/json, and the
+// leaf and blob decoders with encoding/json's Unmarshal (the followers decode every entry).
+func BenchmarkLeaf(b *testing.B) {
+	evs, err := DecodeValid(benchBody(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := evs[0]
+	ev.Normalize()
+	leaf, _ := ev.Leaf()
+	blob, _ := ev.Text().Blob()
+	b.Run("encode", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := ev.Leaf(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encode/encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := json.Marshal(ev.WithoutText()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("blob", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := ev.Text().Blob(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("blob/encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := json.Marshal(ev.Text()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parse", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := ParseLeaf(leaf); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := ParseText(blob); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parse/encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			var e Event
+			var t Text
+			if err := json.Unmarshal(leaf, &e); err != nil {
+				b.Fatal(err)
+			}
+			if err := json.Unmarshal(blob, &t); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

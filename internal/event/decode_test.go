@@ -1,9 +1,13 @@
 package event
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDecodeValid(t *testing.T) {
@@ -130,9 +134,110 @@ func FuzzDecode(f *testing.F) {
 		}
 		for _, ev := range evs {
 			ev.Normalize()
-			if _, err := ev.Leaf(); err != nil {
-				t.Fatalf("valid event has no leaf: %v", err)
-			}
+			checkEncodings(t, ev)
 		}
 	})
+}
+
+// checkEncodings asserts that the leaf and the text blob are byte for byte what encoding/json
+// produces (the audit log holds entries written both ways) and that they decode back.
+func checkEncodings(t *testing.T, ev *Event) {
+	t.Helper()
+	leaf, err := ev.Leaf()
+	if err != nil {
+		t.Fatalf("valid event has no leaf: %v", err)
+	}
+	want, err := json.Marshal(ev.WithoutText())
+	if err != nil {
+		t.Fatalf("encoding/json: %v", err)
+	}
+	if !bytes.Equal(leaf, want) {
+		t.Fatalf("leaf differs from encoding/json:\n got %s\nwant %s", leaf, want)
+	}
+	back, err := ParseLeaf(leaf)
+	if err != nil {
+		t.Fatalf("parse leaf: %v", err)
+	}
+	again, err := back.Leaf()
+	if err != nil {
+		t.Fatalf("leaf of parsed leaf: %v", err)
+	}
+	if want, _ := json.Marshal(back); !bytes.Equal(again, want) || back.ID != ev.ID || !back.Time.Equal(ev.Time) {
+		t.Fatalf("leaf round trip:\n got %s\nwant %s", again, want)
+	}
+	text := ev.Text()
+	blob, err := text.Blob()
+	if err != nil {
+		t.Fatalf("blob: %v", err)
+	}
+	if want, _ := json.Marshal(text); !bytes.Equal(blob, want) {
+		t.Fatalf("blob differs from encoding/json:\n got %s\nwant %s", blob, want)
+	}
+	if got, err := ParseText(blob); err != nil || got != text {
+		t.Fatalf("text round trip: %+v, %v", got, err)
+	}
+}
+
+func TestLeafAndBlobMatchEncodingJSON(t *testing.T) {
+	bodies := []string{
+		`{"type":"inference","time":"2026-01-02T03:04:05.123456789+02:00","environment":"staging","model":{"name":"m<&>","version":"1","provider":"p"},"actor":{"user":"u","groups":["a","b"],"roles":[]},"source":{"ip":"10.0.0.1","geo":"DE"},"attributes":{"z":1,"a":"x\u2028y","b":true,"c":null,"e":1e21,"f":0.000001,"g":-0},"request":{"id":"r","input":"<script>\"hi\"</script>\u0000\t\u007f\u2029 ünïcödé 😀","input_tokens":0,"input_class":"q","features":{"len":12.5}},"response":{"output":"a & b","output_tokens":3,"status":"error","error_code":"E1","latency_ms":1.5,"ttft_ms":0,"prediction":"yes","confidence":0.25},"cost_usd":0.001,"safety":{"triggers":[{"detector":"d","category":"c","score":0.5,"role":"input","start":1,"end":2}],"action":"flag"},"override":{"by":"x","reason":"y"}}`,
+		`{"type":"access","time":"2026-01-02T03:04:05Z","action":"export_data","resource":"s3://b","decision":"deny","reason":"r","privilege":"elevated","approval_id":"A-1","bytes":123456789012,"records":5,"format":"csv"}`,
+		`{"type":"pipeline","time":"2026-01-02T03:04:05Z","stage":"training","action":"training_started","artifact":{"uri":"u","sha256":"ABCDEFABCDEFABCDEFABCDEFABCDEFABCDEFABCDEFABCDEFABCDEFABCDEFABCD"},"approved_by":"x","change_id":"c","details":{"nested":{"a":[1,2,{"b":null}]},"s":"<>"}}`,
+		`{"type":"feedback","time":"2026-01-02T03:04:05Z","request_id":"r","rating":-1,"label":3.25,"comment":"c"}`,
+		`{"type":"probe","time":"2026-01-02T03:04:05Z","probe":{"pack":"p","name":"n","technique":"t"},"passed":false,"evidence":"e"}`,
+		"{\"type\":\"inference\",\"time\":\"2026-01-02T03:04:05Z\",\"model\":{\"name\":\"m\"},\"request\":{\"input\":\"bad \xff\xfe utf8\"}}",
+	}
+	for _, body := range bodies {
+		evs, err := DecodeValid([]byte(body))
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		for _, ev := range evs {
+			ev.Normalize()
+			checkEncodings(t, ev)
+		}
+	}
+}
+
+// TestLeafCoversEveryField sets every field of an event (reflectively, so a field added to the
+// schema later is covered too) and compares Leaf with encoding/json.
+func TestLeafCoversEveryField(t *testing.T) {
+	ev := new(Event)
+	fill(reflect.ValueOf(ev).Elem())
+	checkEncodings(t, ev)
+	// Empty but non-nil collections and pointers to empty structs follow omitempty/omitzero.
+	checkEncodings(t, &Event{Type: TypeInference, Time: time.Unix(0, 1).UTC(), Actor: Actor{Roles: []string{}}, Attributes: map[string]any{},
+		Request: &Request{}, Response: &Response{}, Safety: &Safety{Triggers: []Trigger{{}}}, Override: &Override{}, Artifact: &Artifact{}, Probe: &Probe{}})
+}
+
+func fill(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("x<&>\u2028" + v.Type().Name())
+	case reflect.Int, reflect.Int64:
+		v.SetInt(-7)
+	case reflect.Float64:
+		v.SetFloat(1.5e-7)
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem())
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+		fill(v.Index(0))
+		fill(v.Index(1))
+	case reflect.Map:
+		v.Set(reflect.ValueOf(map[string]any{"b": 2.5, "a": "<x>", "c": []any{true, nil}}))
+	case reflect.Interface:
+		v.Set(reflect.ValueOf("label"))
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(time.Date(2026, 1, 2, 3, 4, 5, 600, time.FixedZone("x", 3600))))
+			return
+		}
+		for i := range v.NumField() {
+			fill(v.Field(i))
+		}
+	}
 }

@@ -55,12 +55,12 @@ func (e *Event) Validate() error {
 	if len(e.Environment) > MaxNameLen {
 		return bad("environment", "longer than %d bytes", MaxNameLen)
 	}
-	for field, v := range map[string]string{"model.name": e.Model.Name, "model.version": e.Model.Version, "model.provider": e.Model.Provider, "actor.user": e.Actor.User, "actor.session": e.Actor.Session, "actor.api_key_id": e.Actor.APIKeyID, "actor.service_account": e.Actor.ServiceAccount} {
-		if len(v) > MaxNameLen {
-			return bad(field, "longer than %d bytes", MaxNameLen)
+	for _, f := range [...]struct{ field, v string }{{"model.name", e.Model.Name}, {"model.version", e.Model.Version}, {"model.provider", e.Model.Provider}, {"actor.user", e.Actor.User}, {"actor.session", e.Actor.Session}, {"actor.api_key_id", e.Actor.APIKeyID}, {"actor.service_account", e.Actor.ServiceAccount}} {
+		if len(f.v) > MaxNameLen {
+			return bad(f.field, "longer than %d bytes", MaxNameLen)
 		}
-		if !utf8.ValidString(v) {
-			return bad(field, "not valid UTF-8")
+		if !utf8.ValidString(f.v) {
+			return bad(f.field, "not valid UTF-8")
 		}
 	}
 	if e.Source.IP != "" {

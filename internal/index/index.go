@@ -8,7 +8,6 @@ package index
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +40,12 @@ type Options struct {
 	BatchSize  int
 	// Wake returns a channel closed when the log has grown; nil polls every 100 ms.
 	Wake func() <-chan struct{}
+	// Under sustained load (a catch-up that applied at least CoalesceAbove entries) the writer
+	// pauses for Coalesce before the next one, so that it writes fewer, larger transactions
+	// and leaves the CPU to ingest in between. At light load it follows every append at once.
+	// Defaults: 256 entries, 100 ms; a negative Coalesce disables the pause.
+	CoalesceAbove int
+	Coalesce      time.Duration
 }
 
 // Writer is the index follower.
@@ -68,6 +73,12 @@ func New(ctx context.Context, opts Options) (*Writer, error) {
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 2000
+	}
+	if opts.CoalesceAbove <= 0 {
+		opts.CoalesceAbove = 256
+	}
+	if opts.Coalesce == 0 {
+		opts.Coalesce = 100 * time.Millisecond
 	}
 	w := &Writer{opts: opts, log: opts.Logger.With("component", "index")}
 	p, err := opts.Store.Position(ctx)
@@ -110,7 +121,8 @@ func (w *Writer) Run(ctx context.Context) error {
 		if w.opts.Wake != nil {
 			wake = w.opts.Wake()
 		}
-		if err := w.CatchUp(context.WithoutCancel(ctx)); err != nil {
+		n, err := w.catchUp(context.WithoutCancel(ctx))
+		if err != nil {
 			w.log.Error("index catch-up failed; retrying", "err", err)
 			select {
 			case <-ctx.Done():
@@ -121,6 +133,14 @@ func (w *Writer) Run(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			return nil
+		}
+		if n >= w.opts.CoalesceAbove && w.opts.Coalesce > 0 {
+			select {
+			case <-ctx.Done():
+				continue // index what arrived meanwhile, then return
+			case <-time.After(w.opts.Coalesce):
+			}
+			continue
 		}
 		if wake == nil {
 			select {
@@ -139,10 +159,17 @@ func (w *Writer) Run(ctx context.Context) error {
 
 // CatchUp indexes every entry appended so far.
 func (w *Writer) CatchUp(ctx context.Context) error {
+	_, err := w.catchUp(ctx)
+	return err
+}
+
+// catchUp indexes every entry appended so far and returns how many it applied.
+func (w *Writer) catchUp(ctx context.Context) (int, error) {
 	if w.Lag() == 0 {
-		return nil
+		return 0, nil
 	}
 	batch := make([]store.Row, 0, w.opts.BatchSize)
+	applied := 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -152,6 +179,7 @@ func (w *Writer) CatchUp(ctx context.Context) error {
 		}
 		w.pos.Store(batch[len(batch)-1].Seq + 1)
 		w.applied.Add(float64(len(batch)))
+		applied += len(batch)
 		batch = batch[:0]
 		return nil
 	}
@@ -167,9 +195,10 @@ func (w *Writer) CatchUp(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("index from %d: %w", w.pos.Load(), err)
+		return applied, fmt.Errorf("index from %d: %w", w.pos.Load(), err)
 	}
-	return flush()
+	err = flush()
+	return applied, err
 }
 
 func (w *Writer) row(i uint64, leaf, blob []byte) (store.Row, error) {
@@ -181,9 +210,9 @@ func (w *Writer) row(i uint64, leaf, blob []byte) (store.Row, error) {
 	// The log reuses leaf and blob buffers after the callback returns.
 	row := store.Row{Seq: i, Event: ev, Leaf: bytes.Clone(leaf), Tier: tier}
 	if len(blob) > 0 && policy != "none" {
-		var t event.Text
-		if err := json.Unmarshal(blob, &t); err != nil {
-			return store.Row{}, fmt.Errorf("entry %d text: %w", i, err)
+		t, err := event.ParseText(blob)
+		if err != nil {
+			return store.Row{}, fmt.Errorf("entry %d: %w", i, err)
 		}
 		if policy == "redacted" {
 			t.Input, t.Output = w.opts.Redact(t.Input), w.opts.Redact(t.Output)

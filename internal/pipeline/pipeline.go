@@ -10,7 +10,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -136,7 +135,7 @@ func (p *Pipeline) Submit(ctx context.Context, evs []*event.Event) ([]string, er
 			if p.policy(ev.Model.Name) == "none" {
 				none = append(none, i)
 			} else {
-				blob, err := json.Marshal(t)
+				blob, err := t.Blob()
 				if err != nil {
 					return nil, fmt.Errorf("encode text of %s: %w", ev.ID, err)
 				}

@@ -23,6 +23,8 @@ import (
 // Store is the SQLite index store.
 type Store struct {
 	w, r *sql.DB
+	// Prepared once on the single writer connection and bound to each Apply transaction.
+	insEvent, insText, setPos *sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -76,7 +78,21 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	for _, suffix := range []string{"-wal", "-shm"} {
 		_ = os.Chmod(path+suffix, 0o600)
 	}
-	return &Store{w: w, r: r}, nil
+	s := &Store{w: w, r: r}
+	for _, st := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&s.insEvent, `INSERT OR REPLACE INTO events(seq,id,time,type,model,user,leaf) VALUES(?,?,?,?,?,?,?)`},
+		{&s.insText, `INSERT OR REPLACE INTO texts(seq,tier,time,input,output) VALUES(?,?,?,?,?)`},
+		{&s.setPos, `INSERT INTO meta(k,v) VALUES('position',?) ON CONFLICT(k) DO UPDATE SET v=excluded.v`},
+	} {
+		if *st.dst, err = w.PrepareContext(ctx, st.sql); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("prepare index statements: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // Apply implements store.Store.
@@ -89,16 +105,8 @@ func (s *Store) Apply(ctx context.Context, rows []store.Row) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	ev, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO events(seq,id,time,type,model,user,leaf) VALUES(?,?,?,?,?,?,?)`)
-	if err != nil {
-		return fmt.Errorf("prepare: %w", err)
-	}
-	defer ev.Close()
-	tx2, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO texts(seq,tier,time,input,output) VALUES(?,?,?,?,?)`)
-	if err != nil {
-		return fmt.Errorf("prepare: %w", err)
-	}
-	defer tx2.Close()
+	ev := tx.StmtContext(ctx, s.insEvent)
+	tx2 := tx.StmtContext(ctx, s.insText)
 	for _, row := range rows {
 		e := row.Event
 		if _, err := ev.ExecContext(ctx, int64(row.Seq), e.ID, e.Time.UnixNano(), string(e.Type), e.Model.Name, e.ActorKey(), row.Leaf); err != nil {
@@ -111,7 +119,7 @@ func (s *Store) Apply(ctx context.Context, rows []store.Row) error {
 		}
 	}
 	next := rows[len(rows)-1].Seq + 1
-	if _, err := tx.ExecContext(ctx, `INSERT INTO meta(k,v) VALUES('position',?) ON CONFLICT(k) DO UPDATE SET v=excluded.v`, int64(next)); err != nil {
+	if _, err := tx.StmtContext(ctx, s.setPos).ExecContext(ctx, int64(next)); err != nil {
 		return fmt.Errorf("record position: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -296,5 +304,11 @@ func (s *Store) Reset(ctx context.Context) error {
 
 // Close implements store.Store.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	var errs []error
+	for _, st := range []*sql.Stmt{s.insEvent, s.insText, s.setPos} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(append(errs, s.r.Close(), s.w.Close())...)
 }
