@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,12 +60,20 @@ func (h *resolveHarness) inference(at time.Duration, model, status string, trigg
 // traffic sends one inference on model every 5 s in [from, to); every errEvery-th one fails
 // (0: none).
 func (h *resolveHarness) traffic(model string, from, to time.Duration, errEvery int) {
+	h.mixed(map[string]int{model: errEvery}, from, to)
+}
+
+// mixed is traffic on several models at once (model → errEvery), interleaved in time order.
+func (h *resolveHarness) mixed(models map[string]int, from, to time.Duration) {
+	names := slices.Sorted(maps.Keys(models))
 	for i, at := 0, from; at < to; i, at = i+1, at+5*time.Second {
-		status := "ok"
-		if errEvery > 0 && i%errEvery == 0 {
-			status = "error"
+		for _, m := range names {
+			status := "ok"
+			if n := models[m]; n > 0 && i%n == 0 {
+				status = "error"
+			}
+			h.inference(at, m, status, 0)
 		}
-		h.inference(at, model, status, 0)
 	}
 }
 
@@ -150,13 +159,8 @@ func TestAutoResolve(t *testing.T) {
 		{
 			name: "only the group that fired resolves",
 			run: func(h *resolveHarness) {
-				for at := time.Duration(0); at < 7*time.Minute; at += 5 * time.Second {
-					i := int(at / (5 * time.Second))
-					h.inference(at, "a", map[bool]string{true: "error", false: "ok"}[i%10 == 0], 0)
-					h.inference(at, "b", map[bool]string{true: "error", false: "ok"}[i%50 == 0], 0)
-				}
-				h.traffic("a", 7*time.Minute, 20*time.Minute, 0)
-				h.traffic("b", 7*time.Minute, 20*time.Minute, 0)
+				h.mixed(map[string]int{"a": 10, "b": 50}, 0, 7*time.Minute) // b: 2%, never fires
+				h.mixed(map[string]int{"a": 0, "b": 0}, 7*time.Minute, 20*time.Minute)
 			},
 			rule: "t.err", fired: []string{errKeyA}, cleared: []string{errKeyA},
 			clearedAfter: 9 * time.Minute, clearedBy: 9*time.Minute + 20*time.Second,
