@@ -185,8 +185,10 @@ var deepsetBoost = 3.0
 
 var injTrainOpts = linear.TrainOptions{Epochs: 6, LR: 0.2, L2: 1e-6, Seed: 1}
 
-// isDev reserves a stable fifth of the training texts for calibration.
-func isDev(l labelled) bool { return bucket(l.src+l.text, 5) == 0 }
+// isDev reserves a stable fifth of the data-set texts for calibration.
+// Team-authored texts are always trained on and never calibrated on: they
+// are self-similar and would make the threshold look safer than it is.
+func isDev(l labelled) bool { return l.src != "synthetic" && bucket(l.src+l.text, 5) == 0 }
 
 // trainInjection trains heads "injection" and "jailbreak". With cross set,
 // deepset is left out entirely so it can serve as a cross-dataset test.

@@ -203,7 +203,10 @@ func (s *injectionScanner) signatures(in *Doc) sigResult {
 			if !near(v, t, 40) {
 				continue
 			}
-			sc := 0.5
+			// Without a qualifier ("ignore the context") this is
+			// usually benign; with one ("ignore all previous rules") it
+			// is the classic override.
+			sc := 0.45
 			sp := spanOf(v, t)
 			for _, q := range quals {
 				if q.start >= sp[0]-24 && q.end <= sp[1]+24 {
@@ -243,7 +246,45 @@ func (s *injectionScanner) signatures(in *Doc) sigResult {
 		r.jail *= 0.6
 		r.indirect *= 0.6
 	}
+	// A phrase in quotation marks inside a longer text is mentioned, not
+	// used ("a filter that strips 'ignore previous instructions'").
+	if r.inj > 0 && quoted(norm, r.injSpan) {
+		r.inj *= 0.5
+	}
+	if r.jail > 0 && quoted(norm, r.jailSpan) {
+		r.jail *= 0.5
+	}
 	return r
+}
+
+// quoted reports whether sp lies inside a quotation (", ' or `) on one
+// line that leaves at least 12 bytes of the text outside it.
+func quoted(norm string, sp [2]int) bool {
+	open := -1
+	for i := sp[0] - 1; i >= 0 && i >= sp[0]-60; i-- {
+		c := norm[i]
+		if c == '\n' {
+			return false
+		}
+		if (c == '"' || c == '\'' || c == '`') && (i == 0 || !isWordChar(norm[i-1])) {
+			open = i
+			break
+		}
+	}
+	if open < 0 {
+		return false
+	}
+	q := norm[open]
+	for j := sp[1]; j < len(norm) && j <= sp[1]+160; j++ {
+		c := norm[j]
+		if c == '\n' {
+			return false
+		}
+		if c == q && (j+1 == len(norm) || !isWordChar(norm[j+1])) {
+			return len(norm)-(j+1-open) >= 12
+		}
+	}
+	return false
 }
 
 // classify returns the classifier probabilities (whole-text and best window

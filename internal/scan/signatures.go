@@ -71,12 +71,17 @@ var signatures = []sig{
 		"leak", "dump", "share", "give me", "spell out", "recite", "copy", "translate",
 		"zeige", "gib", "wiederhole", "révèle", "affiche", "répète", "muestra", "revela", "repite",
 		"покажи", "выведи", "повтори", "显示", "输出", "重复", "告诉我", "表示", "보여",
+		"montre", "toon", "mostra", "mostre", "göster", "اعرض", "दिखाओ", "wypisz", "pokaż", "출력", "教えて", "列出",
 	}},
 	{kSecretObj, 0, []string{
 		"system prompt", "initial prompt", "your instructions", "your prompt", "hidden prompt", "original prompt",
 		"the text above", "words above", "everything above", "pre-prompt", "your rules", "confidential instructions",
 		"hidden instructions", "secret instructions", "initial instructions", "system instructions",
 		"your system message", "developer message", "your guidelines", "your configuration",
+		"hidden instructions", "instructions cachées", "versteckten anweisungen", "instrucciones ocultas",
+		"istruzioni nascoste", "instruções ocultas", "verborgen instructies", "instrukcje systemowe", "ukryte instrukcje",
+		"скрытые инструкции", "隐藏的指令", "隐藏指令", "系统提示词", "隠された指示", "숨겨진 지시", "gizli talimat",
+		"تعليماتك المخفية", "التعليمات المخفية", "छिपे हुए निर्देश", "सिस्टम प्रॉम्प्ट",
 		"systemprompt", "system-prompt", "systemanweisung", "prompt système", "prompt del sistema",
 		"системный промпт", "системные инструкции", "系统提示", "系统指令", "システムプロンプト", "시스템 프롬프트",
 	}},
@@ -143,6 +148,17 @@ var signatures = []sig{
 		"bez ograniczeń", "制限のない", "제한이 없는", "بلا قيود", "बिना किसी प्रतिबंध", "kısıtlaması olmayan",
 		"entwicklermodus", "mode développeur", "modo desarrollador", "modalità sviluppatore", "modo desenvolvedor",
 		"开发者模式", "開発者モード", "개발자 모드",
+	}},
+	{kJail, 0.7, []string{
+		// "From now on you have no rules" in many languages (team-authored).
+		"you have no rules", "you no longer have any rules", "you no longer have rules", "free from all rules",
+		"no rules apply to you", "du hast keine regeln", "keine regeln mehr", "tu n'as plus aucune règle",
+		"tu n'as plus de règles", "ya no tienes reglas", "no tienes reglas", "non hai regole", "non hai più regole",
+		"você não tem regras", "não tem mais regras", "geen regels meer", "je hebt geen regels",
+		"nie obowiązują cię żadne zasady", "nie masz żadnych zasad", "свободен от всех правил", "у тебя нет правил",
+		"不再受任何规则约束", "没有任何规则", "不受任何规则", "ルールはありません", "制約はありません",
+		"어떤 규칙도 따르지", "규칙이 없", "hiçbir kuralın yok", "kuralların yok", "ليس لديك أي قواعد",
+		"بدون أي قواعد", "कोई नियम नहीं", "bạn không có quy tắc nào",
 	}},
 	{kJail, 0.9, []string{
 		// "You are now DAN" in many languages.
