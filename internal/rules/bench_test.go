@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -70,5 +71,36 @@ func BenchmarkObserveBuiltinPack(b *testing.B) {
 	if cpu := processCPU() - cpu0; cpu > 0 {
 		// events per CPU-second: the per-core rate, independent of other load on the machine
 		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
+	}
+}
+
+// BenchmarkTickOpenGroups measures one Tick over 1,000 groups whose error-rate alert fired and
+// has not cleared (the window still breaches, so every Tick judges all of them).
+func BenchmarkTickOpenGroups(b *testing.B) {
+	rs, err := Load(true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := New(rs, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	for s := time.Duration(0); s < 10*time.Minute; s += 10 * time.Second {
+		for m := range 1000 {
+			ev := &event.Event{Type: event.TypeInference, Time: t0.Add(s), Environment: "prod", Model: event.Model{Name: fmt.Sprintf("m%d", m)},
+				Response: &event.Response{Status: "error"}}
+			e.Observe(ev)
+		}
+	}
+	now := t0.Add(10 * time.Minute)
+	e.Tick(now)
+	rule := e.rules[slices.IndexFunc(e.rules, func(c *compiled) bool { return c.ID == "warden.ops.error_rate" })]
+	if n := rule.open.len(); n != 1000 {
+		b.Fatalf("%d open groups, want 1000", n)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Tick(now)
 	}
 }
