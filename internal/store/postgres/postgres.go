@@ -291,12 +291,31 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 	if q.Q != "" {
 		arg("(t.input ILIKE ? OR t.output ILIKE ? OR e.leaf::text ILIKE ?)", "%"+likeEscaper.Replace(pgText(q.Q))+"%")
 	}
-	query := `SELECT e.seq, e.leaf, coalesce(t.input, ''), coalesce(t.output, '') FROM warden_events e LEFT JOIN warden_texts t ON t.seq = e.seq`
+	// The inner query picks the page's events; texts are joined to the page only, unless Q
+	// needs them to filter.
+	inner := `SELECT e.seq, e.leaf FROM warden_events e`
+	if q.Q != "" {
+		inner += ` LEFT JOIN warden_texts t ON t.seq = e.seq`
+	}
 	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
+		inner += " WHERE " + strings.Join(where, " AND ")
+	}
+	order := "e.seq DESC"
+	if !q.Since.IsZero() || !q.Until.IsZero() {
+		small, err := s.smallWindow(ctx, q.Since, q.Until)
+		if err != nil {
+			return store.Page{}, err
+		}
+		if small {
+			// Sort the window's events rather than walk the newest-first index through
+			// everything newer than the window (see smallWindow).
+			order = "e.seq + 0 DESC"
+		}
 	}
 	args = append(args, q.Limit+1)
-	query += " ORDER BY e.seq DESC LIMIT $" + strconv.Itoa(len(args))
+	inner += " ORDER BY " + order + " LIMIT $" + strconv.Itoa(len(args))
+	query := `SELECT e.seq, e.leaf, coalesce(t.input, ''), coalesce(t.output, '') FROM (` + inner +
+		`) e LEFT JOIN warden_texts t ON t.seq = e.seq ORDER BY e.seq DESC`
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return store.Page{}, fmt.Errorf("search: %w", err)
@@ -327,6 +346,31 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		return store.Page{}, fmt.Errorf("search: %w", err)
 	}
 	return page, nil
+}
+
+// windowProbe bounds the events smallWindow counts.
+const windowProbe = 10_000
+
+// smallWindow reports whether fewer than windowProbe events have a time in [since, until).
+// Seq and time are strongly correlated (events are appended as they happen), which the
+// planner does not model: for a time window it walks the primary key newest first, expecting
+// matches to be spread evenly, and reads every event newer than the window — the whole table
+// for a window in the past, or for a recent window with fewer matches than the page size.
+// A window this small is cheaper to read through the time index and sort.
+func (s *Store) smallWindow(ctx context.Context, since, until time.Time) (bool, error) {
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !since.IsZero() {
+		lo = since.UnixNano()
+	}
+	if !until.IsZero() {
+		hi = until.UnixNano()
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT FROM warden_events WHERE time >= $1 AND time < $2 LIMIT $3) w`, lo, hi, windowProbe).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("search: size time window: %w", err)
+	}
+	return n < windowProbe, nil
 }
 
 // The cursor is the seq of the last event of a page, 8 bytes big-endian, base64url: the same
