@@ -459,7 +459,7 @@ func (e *Engine) evalRule(r *compiled, c *evalCtx) []alert.Alert {
 			}
 			return a
 		}
-		if g.open != nil && !now.Before(g.open.notBefore) {
+		if e.judgeClear(g, now) {
 			e.clear(r, g.key, g, now)
 		}
 	default: // temporal, temporal_ordered
@@ -498,7 +498,7 @@ func (e *Engine) evalRule(r *compiled, c *evalCtx) []alert.Alert {
 
 func (e *Engine) checkCount(r *compiled, g *group, c *evalCtx, now time.Time) []alert.Alert {
 	matched, total := g.sum(r, now)
-	if g.open != nil && !now.Before(g.open.notBefore) && !r.threshold.Holds(countValue(r, matched, total)) {
+	if e.judgeClear(g, now) && !r.threshold.Holds(countValue(r, matched, total)) {
 		e.clear(r, g.key, g, now)
 	}
 	x := float64(matched)
@@ -552,6 +552,13 @@ func countValue(r *compiled, matched, total int) float64 {
 		return 0
 	}
 	return float64(matched) / float64(total)
+}
+
+// judgeClear reports whether g fired and whether its window at now tells whether it cleared: the
+// window is whole (see openEntry.notBefore) and ends at the engine's newest time — a late event
+// evaluates the window as it was before, which says nothing about whether the condition cleared.
+func (e *Engine) judgeClear(g *group, now time.Time) bool {
+	return g.open != nil && !now.Before(g.open.notBefore) && !now.Before(e.clock)
 }
 
 // opened records that g raised an alert whose condition has not cleared yet.

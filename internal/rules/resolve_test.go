@@ -176,6 +176,15 @@ func TestAutoResolve(t *testing.T) {
 			clearedAfter: 7 * time.Minute, clearedBy: 12 * time.Minute,
 		},
 		{
+			name: "a late event from before the breach does not clear it",
+			run: func(h *resolveHarness) {
+				h.traffic("a", 0, 7*time.Minute, 10)
+				h.inference(0, "a", "ok", 0) // time t0: its window holds no error yet
+				h.traffic("a", 7*time.Minute, 8*time.Minute, 10)
+			},
+			rule: "t.err", fired: []string{errKeyA},
+		},
+		{
 			name: "errors persist: no resolution",
 			run: func(h *resolveHarness) {
 				h.traffic("a", 0, 20*time.Minute, 10)
