@@ -72,7 +72,7 @@ func New(ctx context.Context, opts Options) (*Writer, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 2000
+		opts.BatchSize = 10_000
 	}
 	if opts.CoalesceAbove <= 0 {
 		opts.CoalesceAbove = 256

@@ -60,7 +60,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		f.Close()
 	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_pragma=temp_store(MEMORY)"
-	w, err := sql.Open("sqlite", dsn)
+	// The writer gets a page cache that holds the hot right-hand pages of the secondary indexes
+	// (one per model/user pair) and checkpoints the WAL less often, so a page rewritten by many
+	// batches is copied to the database file once (ingest benchmark: fewer page writes per row).
+	wdsn := dsn + "&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(8192)"
+	w, err := sql.Open("sqlite", wdsn)
 	if err != nil {
 		return nil, fmt.Errorf("open index db: %w", err)
 	}
