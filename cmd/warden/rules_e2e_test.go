@@ -30,7 +30,10 @@ func TestBuiltinRuleScenariosThroughBinary(t *testing.T) {
 	}
 	for _, d := range dirs {
 		rule := d.Name()
-		for _, kind := range []string{"fire", "miss"} {
+		for _, kind := range []string{"fire", "miss", "resolve"} {
+			if _, err := os.Stat(filepath.Join(root, rule, kind+".jsonl")); kind == "resolve" && err != nil {
+				continue // only window rules have a resolve scenario
+			}
 			t.Run(rule+"/"+kind, func(t *testing.T) {
 				models, events, detections := readScenario(t, filepath.Join(root, rule, kind+".jsonl"))
 				if detections {
@@ -57,6 +60,15 @@ func TestBuiltinRuleScenariosThroughBinary(t *testing.T) {
 				}
 				if kind == "miss" && fired[rule] {
 					t.Fatalf("rule %s fired on its near miss", rule)
+				}
+				if kind == "resolve" {
+					deadline := time.Now().Add(10 * time.Second)
+					for s.alertStates(t, rule)["resolved"] == 0 {
+						if time.Now().After(deadline) {
+							t.Fatalf("rule %s: alert not auto-resolved after its condition cleared: %v", rule, s.alertStates(t, rule))
+						}
+						time.Sleep(200 * time.Millisecond)
+					}
 				}
 			})
 		}
@@ -144,6 +156,31 @@ func (s *server) alertRules(t *testing.T) map[string]bool {
 	m := map[string]bool{}
 	for _, a := range out.Alerts {
 		m[a.RuleID] = true
+	}
+	return m
+}
+
+// alertStates counts a rule's alerts by state.
+func (s *server) alertStates(t *testing.T, rule string) map[string]int {
+	t.Helper()
+	code, body := s.do(t, "GET", "/v1/alerts?limit=1000", s.admin, nil)
+	if code != 200 {
+		t.Fatalf("alerts: %d %s", code, body)
+	}
+	var out struct {
+		Alerts []struct {
+			RuleID string `json:"rule_id"`
+			State  string `json:"state"`
+		} `json:"alerts"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int{}
+	for _, a := range out.Alerts {
+		if a.RuleID == rule {
+			m[a.State]++
+		}
 	}
 	return m
 }

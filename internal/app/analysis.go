@@ -69,6 +69,9 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	ropts.InventoryConfigured = func() bool { return len(a.models.list()) > 0 }
 	// The engine calls Actions under its lock: apply containment off the analysis path.
 	ropts.Actions = func(al alert.Alert, acts []rules.Action) { go a.containFromRule(al, acts) }
+	// Window rules report when their condition clears; the worker delivers that after the
+	// alerts of the same batch.
+	ropts.Resolved = func(key string, _ time.Time) { a.worker.QueueResolved(key) }
 	if a.rules, err = rules.New(rs, ropts); err != nil {
 		return fmt.Errorf("build rules engine: %w", err)
 	}
@@ -78,6 +81,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 		Alerts: sink, Models: a.models.get, RulesState: a.rules, Ephemeral: a.pipeline.EphemeralText, Wake: a.pipeline.Appended,
 		StateDir: filepath.Join(a.opts.DataDir, "state"), Logger: a.log, Registerer: a.reg,
 		Detections: a.recordDetections,
+		Resolve:    a.resolveAlerts,
 	})
 	if err != nil {
 		return fmt.Errorf("build analysis worker: %w", err)

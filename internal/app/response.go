@@ -86,6 +86,15 @@ func (a *App) receiveAlerts(ctx context.Context, alerts []alert.Alert) {
 	}
 }
 
+// resolveAlerts resolves the alerts whose rule condition cleared.
+func (a *App) resolveAlerts(ctx context.Context, keys []string) {
+	for _, k := range keys {
+		if _, err := a.alerts.ResolveCondition(ctx, k); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Error("auto-resolve failed", "dedup_key", k, "err", err)
+		}
+	}
+}
+
 // onAlertChange is called by the alert manager for every new or changed alert.
 func (a *App) onAlertChange(ctx context.Context, al alert.Alert) {
 	if al.State == alert.Firing && al.Count == 1 {

@@ -82,6 +82,9 @@ type Options struct {
 	RulesState Snapshotter
 	// Alerts receives every alert raised; it must not block for long.
 	Alerts func(ctx context.Context, alerts []alert.Alert)
+	// Resolve, when set, receives the dedup keys of alerts whose rule condition cleared; the
+	// worker delivers them after the alerts of the same batch, so a clear never overtakes its alert.
+	Resolve func(ctx context.Context, dedupKeys []string)
 	// Detections, when set, receives every analysis detection (for the detections stream).
 	Detections func(ds []rules.Detection)
 	Models     func(name string) (config.Model, bool)
@@ -101,6 +104,9 @@ type Worker struct {
 	opts Options
 	log  *slog.Logger
 	pos  atomic.Uint64
+
+	resMu    sync.Mutex
+	resolved []string
 
 	processed prometheus.Counter
 	alerts    prometheus.Counter
@@ -287,12 +293,26 @@ func (w *Worker) detect(dets []rules.Detection) []alert.Alert {
 	return out
 }
 
+// QueueResolved records that the condition of the alert with dedupKey cleared; it is delivered
+// with the next batch's alerts (the rules engine calls this while the worker analyses).
+func (w *Worker) QueueResolved(dedupKey string) {
+	w.resMu.Lock()
+	w.resolved = append(w.resolved, dedupKey)
+	w.resMu.Unlock()
+}
+
 func (w *Worker) emit(ctx context.Context, alerts []alert.Alert) {
-	if len(alerts) == 0 {
-		return
+	if len(alerts) > 0 {
+		w.alerts.Add(float64(len(alerts)))
+		w.opts.Alerts(ctx, alerts)
 	}
-	w.alerts.Add(float64(len(alerts)))
-	w.opts.Alerts(ctx, alerts)
+	w.resMu.Lock()
+	keys := w.resolved
+	w.resolved = nil
+	w.resMu.Unlock()
+	if len(keys) > 0 && w.opts.Resolve != nil {
+		w.opts.Resolve(ctx, keys)
+	}
 }
 
 func convert(d analyze.Detection) rules.Detection {
