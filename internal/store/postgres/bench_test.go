@@ -122,6 +122,7 @@ func BenchmarkSearch(b *testing.B) {
 		}
 	}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	end := base.Add(n * 100 * time.Millisecond) // benchRows spaces events 100 ms apart
 	page2, err := s.Search(ctx, store.Query{Type: "inference", Limit: 50})
 	if err != nil || page2.NextCursor == "" {
 		b.Fatalf("first page: %v", err)
@@ -133,7 +134,10 @@ func BenchmarkSearch(b *testing.B) {
 		{"user+model", store.Query{User: "user-0421", Model: "model-042", Limit: 50}},
 		{"user+model+window", store.Query{User: "user-0421", Model: "model-042", Since: base.Add(10 * time.Hour), Until: base.Add(20 * time.Hour), Limit: 50}},
 		{"user", store.Query{User: "user-0421", Limit: 50}},
-		{"window", store.Query{Since: base.Add(10 * time.Hour), Until: base.Add(11 * time.Hour), Limit: 50}},
+		{"window=old-1h", store.Query{Since: base.Add(10 * time.Hour), Until: base.Add(11 * time.Hour), Limit: 50}},
+		{"window=old-1m", store.Query{Since: base.Add(10 * time.Hour), Until: base.Add(10*time.Hour + time.Minute), Limit: 50}},
+		{"window=last-1h", store.Query{Since: end.Add(-time.Hour), Limit: 50}},
+		{"window=last-1s", store.Query{Since: end.Add(-time.Second), Limit: 50}},
 		{"type+cursor", store.Query{Type: "inference", Limit: 50, Cursor: page2.NextCursor}},
 		{"q=common", store.Query{Q: "refund", Limit: 50}},
 		{"q=rare", store.Query{Q: "ticket 4240: ", Limit: 50}},

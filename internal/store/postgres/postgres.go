@@ -41,16 +41,17 @@ import (
 
 // Store is the PostgreSQL index store. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	lock int64 // advisory lock key of this store's schema
+	pool  *pgxpool.Pool
+	lock  int64 // advisory lock key of this store's schema
+	probe int   // windowProbe; smaller in tests
 }
 
 var _ store.Store = (*Store)(nil)
 
 // schema creates the tables. Search pages newest first by seq, so the secondary indexes end in
 // seq: a page of a user's events reads `limit` index entries whatever the user's volume.
-// warden_events_time serves time windows (Since/Until, Aggregate); warden_texts_tier_time
-// serves PruneText.
+// warden_events_time_seq serves time windows (Since/Until, see order; Aggregate), and
+// warden_texts_tier_time serves PruneText.
 const schema = `
 CREATE TABLE IF NOT EXISTS warden_events (
   seq   bigint PRIMARY KEY,
@@ -63,7 +64,7 @@ CREATE TABLE IF NOT EXISTS warden_events (
 );
 CREATE INDEX IF NOT EXISTS warden_events_model_actor_seq ON warden_events (model, actor, seq);
 CREATE INDEX IF NOT EXISTS warden_events_actor_seq ON warden_events (actor, seq);
-CREATE INDEX IF NOT EXISTS warden_events_time ON warden_events (time);
+CREATE INDEX IF NOT EXISTS warden_events_time_seq ON warden_events (time, seq);
 CREATE TABLE IF NOT EXISTS warden_texts (
   seq    bigint PRIMARY KEY,
   tier   text   NOT NULL,
@@ -89,7 +90,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open index store: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, probe: windowProbe}
 	if err := s.init(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -291,31 +292,23 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 	if q.Q != "" {
 		arg("(t.input ILIKE ? OR t.output ILIKE ? OR e.leaf::text ILIKE ?)", "%"+likeEscaper.Replace(pgText(q.Q))+"%")
 	}
-	// The inner query picks the page's events; texts are joined to the page only, unless Q
-	// needs them to filter.
-	inner := `SELECT e.seq, e.leaf FROM warden_events e`
+	// The inner query picks the page's seqs (from an index alone where the filters allow);
+	// leaves and texts are read for the page only.
+	inner := `SELECT e.seq FROM warden_events e`
 	if q.Q != "" {
 		inner += ` LEFT JOIN warden_texts t ON t.seq = e.seq`
 	}
 	if len(where) > 0 {
 		inner += " WHERE " + strings.Join(where, " AND ")
 	}
-	order := "e.seq DESC"
-	if !q.Since.IsZero() || !q.Until.IsZero() {
-		small, err := s.smallWindow(ctx, q.Since, q.Until)
-		if err != nil {
-			return store.Page{}, err
-		}
-		if small {
-			// Sort the window's events rather than walk the newest-first index through
-			// everything newer than the window (see smallWindow).
-			order = "e.seq + 0 DESC"
-		}
+	order, err := s.order(ctx, q)
+	if err != nil {
+		return store.Page{}, err
 	}
 	args = append(args, q.Limit+1)
 	inner += " ORDER BY " + order + " LIMIT $" + strconv.Itoa(len(args))
 	query := `SELECT e.seq, e.leaf, coalesce(t.input, ''), coalesce(t.output, '') FROM (` + inner +
-		`) e LEFT JOIN warden_texts t ON t.seq = e.seq ORDER BY e.seq DESC`
+		`) p JOIN warden_events e ON e.seq = p.seq LEFT JOIN warden_texts t ON t.seq = p.seq ORDER BY e.seq DESC`
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return store.Page{}, fmt.Errorf("search: %w", err)
@@ -348,29 +341,42 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 	return page, nil
 }
 
-// windowProbe bounds the events smallWindow counts.
-const windowProbe = 10_000
+// windowProbe bounds the index entries order counts.
+const windowProbe = 5_000
 
-// smallWindow reports whether fewer than windowProbe events have a time in [since, until).
-// Seq and time are strongly correlated (events are appended as they happen), which the
-// planner does not model: for a time window it walks the primary key newest first, expecting
-// matches to be spread evenly, and reads every event newer than the window — the whole table
-// for a window in the past, or for a recent window with fewer matches than the page size.
-// A window this small is cheaper to read through the time index and sort.
-func (s *Store) smallWindow(ctx context.Context, since, until time.Time) (bool, error) {
+// order chooses how Search reaches a page of a time window. Seq and time are strongly
+// correlated (events are indexed about when they happen), which the planner does not model:
+// for a window it walks the primary key newest first, expecting matches to be spread evenly,
+// and so reads every event newer than the window, and every event older than it when the
+// window holds fewer matches than the page. That walk is right only for a large window at the
+// newest end of the log (the console's "last 24 hours"). Otherwise ordering by seq + 0 makes
+// the planner read the window through warden_events_time_seq (time, seq) and sort it, which
+// costs the window's size. Two counts of at most windowProbe index entries tell the cases
+// apart; either way the result is the same. Model and user searches walk their own (…, seq) indexes, bounded by that volume.
+func (s *Store) order(ctx context.Context, q store.Query) (string, error) {
+	const walk, sort = "e.seq DESC", "e.seq + 0 DESC"
+	if q.Model != "" || q.User != "" || (q.Since.IsZero() && q.Until.IsZero()) {
+		return walk, nil
+	}
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	if !since.IsZero() {
-		lo = since.UnixNano()
+	if !q.Since.IsZero() {
+		lo = q.Since.UnixNano()
 	}
-	if !until.IsZero() {
-		hi = until.UnixNano()
+	if !q.Until.IsZero() {
+		hi = q.Until.UnixNano()
 	}
-	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT FROM warden_events WHERE time >= $1 AND time < $2 LIMIT $3) w`, lo, hi, windowProbe).Scan(&n)
+	var inWindow, newer int
+	err := s.pool.QueryRow(ctx, `
+SELECT (SELECT count(*) FROM (SELECT FROM warden_events WHERE time >= $1 AND time < $2 LIMIT $4) w),
+       (SELECT count(*) FROM (SELECT FROM warden_events WHERE time >= $2 AND $3 LIMIT $4) n)`,
+		lo, hi, !q.Until.IsZero(), s.probe).Scan(&inWindow, &newer)
 	if err != nil {
-		return false, fmt.Errorf("search: size time window: %w", err)
+		return "", fmt.Errorf("search: size time window: %w", err)
 	}
-	return n < windowProbe, nil
+	if inWindow >= s.probe && newer < s.probe {
+		return walk, nil
+	}
+	return sort, nil
 }
 
 // The cursor is the seq of the last event of a page, 8 bytes big-endian, base64url: the same

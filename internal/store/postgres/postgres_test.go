@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -285,6 +286,75 @@ func TestCursor(t *testing.T) {
 	for _, seq := range []int64{0, 1, 1 << 40, 1<<63 - 1} {
 		if got, err := decodeCursor(encodeCursor(seq)); err != nil || got != seq {
 			t.Errorf("round trip %d = %d, %v", seq, got, err)
+		}
+	}
+}
+
+// TestSearchTimeWindowPlans: both ways order reaches a time window (walking seq newest first,
+// or sorting the window) return exactly the brute-force answer, page by page, also when event
+// times do not follow seq.
+func TestSearchTimeWindowPlans(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	const n = 300
+	var rows []store.Row
+	times := make([]time.Time, n)
+	for i := range n {
+		times[i] = t0.Add(time.Duration(i) * time.Second)
+		if i%7 == 0 { // late arrivals: indexed now, happened long ago
+			times[i] = t0.Add(time.Duration(i/3) * time.Second)
+		}
+		typ := event.TypeInference
+		if i%4 == 0 {
+			typ = event.TypeAccess
+		}
+		rows = append(rows, mkRow(t, uint64(i), &event.Event{ID: fmt.Sprint(i), Type: typ, Time: times[i]}, event.Text{}))
+	}
+	if err := s.Apply(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+	for _, tc := range []struct {
+		name         string
+		since, until time.Time
+		typ          string
+	}{
+		{"recent, large", at(200), time.Time{}, ""},
+		{"recent, small", at(295), time.Time{}, ""},
+		{"old, large", at(20), at(120), ""},
+		{"old, tiny", at(50), at(53), ""},
+		{"until only", time.Time{}, at(250), ""},
+		{"empty", at(1000), at(2000), ""},
+		{"with type", at(20), at(220), "access"},
+	} {
+		var want []string
+		for i := n - 1; i >= 0; i-- {
+			if (tc.since.IsZero() || !times[i].Before(tc.since)) && (tc.until.IsZero() || times[i].Before(tc.until)) &&
+				(tc.typ == "" || string(rows[i].Event.Type) == tc.typ) {
+				want = append(want, fmt.Sprint(i))
+			}
+		}
+		for _, probe := range []int{1, 10, 1000} {
+			t.Run(fmt.Sprintf("%s/probe=%d", tc.name, probe), func(t *testing.T) {
+				s.probe = probe
+				var got []string
+				cursor := ""
+				for range n {
+					p, err := s.Search(ctx, store.Query{Since: tc.since, Until: tc.until, Type: tc.typ, Limit: 17, Cursor: cursor})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, e := range p.Events {
+						got = append(got, e.ID)
+					}
+					if cursor = p.NextCursor; cursor == "" {
+						break
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("got %d events %v…, want %d %v…", len(got), got[:min(5, len(got))], len(want), want[:min(5, len(want))])
+				}
+			})
 		}
 	}
 }
