@@ -102,8 +102,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 // otherwise fail on the catalog's unique indexes) and derives this schema's lock key.
 func (s *Store) init(ctx context.Context) error {
 	var sch *string
-	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&sch); err != nil {
+	var enc string
+	if err := s.pool.QueryRow(ctx, `SELECT current_schema(), current_setting('server_encoding')`).Scan(&sch, &enc); err != nil {
 		return fmt.Errorf("connect index store: %w", err)
+	}
+	if enc != "UTF8" {
+		// jsonb cannot hold most \u escapes in another encoding, which would stall indexing.
+		return fmt.Errorf("index store: database encoding is %s; it must be UTF8", enc)
 	}
 	if sch == nil {
 		return errors.New("index store: no schema of search_path exists; create it first")
@@ -422,7 +427,8 @@ SELECT model, count(*),
        count(*) FILTER (WHERE leaf->'response'->>'status' = 'blocked'),
        coalesce(sum(` + num(`leaf->'cost_usd'`) + `), 0)
 FROM warden_events WHERE type = 'inference' AND time >= $1 AND time < $2
-GROUP BY model ORDER BY model`
+GROUP BY model ORDER BY model COLLATE "C"`
+	// Models are ordered by their bytes, as SQLite orders them, whatever the database collation.
 	// aggLatency picks, per model, the latency at 1-based rank max(⌊0.95·n + 0.5⌋, 1) in
 	// ascending order: the rank the SQLite store uses, so both report the same P95.
 	aggLatency = `
