@@ -421,6 +421,7 @@ func num(path string) string {
 }
 
 var (
+	// aggModels orders models by their bytes, as SQLite does, whatever the database collation.
 	aggModels = `
 SELECT model, count(*),
        count(*) FILTER (WHERE leaf->'response'->>'status' = 'error'),
@@ -428,7 +429,6 @@ SELECT model, count(*),
        coalesce(sum(` + num(`leaf->'cost_usd'`) + `), 0)
 FROM warden_events WHERE type = 'inference' AND time >= $1 AND time < $2
 GROUP BY model ORDER BY model COLLATE "C"`
-	// Models are ordered by their bytes, as SQLite orders them, whatever the database collation.
 	// aggLatency picks, per model, the latency at 1-based rank max(⌊0.95·n + 0.5⌋, 1) in
 	// ascending order: the rank the SQLite store uses, so both report the same P95.
 	aggLatency = `

@@ -196,7 +196,7 @@ func TestHostileText(t *testing.T) {
 		t.Fatalf("search by NUL user: %d, %v", len(p.Events), err)
 	}
 	got := p.Events[0]
-	if got.ID != "nul\uFFFDid" || got.Attributes["k"] != "a\uFFFDb" || got.Request.Input != "in\uFFFDput \uFFFD end" {
+	if got.ID != "nul\uFFFDid" || got.Attributes["k"] != "a\uFFFDb" || got.Request.Input != "in\uFFFDput \uFFFD\uFFFD end" {
 		t.Fatalf("stored %q %q %q", got.ID, got.Attributes["k"], got.Request.Input)
 	}
 	p, err = s.Search(ctx, store.Query{Q: "😀"})

@@ -11,12 +11,24 @@ import (
 // batch would fail on every retry), so the store replaces them with U+FFFD. The audit log keeps
 // the original bytes; only the searchable copy is affected.
 
-// pgText returns s as PostgreSQL text accepts it.
+// pgText returns s as PostgreSQL text accepts it: NUL and each byte that is not part of valid
+// UTF-8 become U+FFFD (as encoding/json decodes such bytes).
 func pgText(s string) string {
 	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
 		return s
 	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	var sb strings.Builder
+	sb.Grow(len(s) + 8)
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		if r == 0 || (r == utf8.RuneError && n == 1) {
+			sb.WriteRune(utf8.RuneError)
+		} else {
+			sb.WriteString(s[:n])
+		}
+		s = s[n:]
+	}
+	return sb.String()
 }
 
 // pgJSON returns the JSON document b as jsonb accepts it: every \u0000 escape and every

@@ -37,6 +37,7 @@ func TestPGText(t *testing.T) {
 		{"", ""},
 		{"a\x00b", "a\uFFFDb"},
 		{"a\xffb", "a\uFFFDb"},
+		{"a\xdd\xddb\x00", "a\uFFFD\uFFFDb\uFFFD"},
 		{"é😀", "é😀"},
 	} {
 		if got := pgText(tc.in); got != tc.want {
