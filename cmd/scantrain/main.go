@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string) error {
 	data := fs.String("data", "../shared/datasets", "dataset directory")
 	out := fs.String("out", "internal/scan/weights", "directory for weight files")
 	eval := fs.Bool("eval", false, "evaluate the embedded weights instead of training")
-	bits := fs.Int("bits", 18, "hash bits of the injection model")
+	bits := fs.Int("bits", 18, "hash bits of both models (equal sizes let the scanners share one lookup)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	harm, err := trainHarmful(d)
+	harm, err := trainHarmful(d, *bits)
 	if err != nil {
 		return err
 	}

@@ -265,7 +265,7 @@ func davidsonTest(r row) bool { return bucket(r.ID, 5) == 0 }
 
 func xstestTest(r row) bool { return bucket(r.PromptID, 5) == 0 }
 
-func trainHarmful(d *datasets) (*linear.Model, error) {
+func trainHarmful(d *datasets, bits int) (*linear.Model, error) {
 	var ex []linear.Example
 	add := func(text string, l []int8, w float64) {
 		ex = append(ex, linear.Example{Norm: norm(text), Labels: l, Weight: w})
@@ -342,5 +342,5 @@ func trainHarmful(d *datasets) (*linear.Model, error) {
 		add(t, harmLabels(0, 0, 0, 0), 2)
 	}
 	fmt.Printf("harmful training: %d examples\n", len(ex))
-	return linear.Train(harmHeads, ex, linear.TrainOptions{Bits: 18, Epochs: 5, LR: 0.2, L2: 1e-6, Seed: 2}), nil
+	return linear.Train(harmHeads, ex, linear.TrainOptions{Bits: bits, Epochs: 5, LR: 0.2, L2: 1e-6, Seed: 2}), nil
 }

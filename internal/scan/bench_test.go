@@ -10,11 +10,50 @@ import (
 	"time"
 )
 
-// benchText is ordinary English prose of n bytes (the common, benign case:
-// every scanner runs to the end without early exits).
+// benchWords is a vocabulary of common English words for benchText.
+var benchWords = strings.Fields(`the of and to in is you that it he was for on are as with his they at be this
+have from or one had by word but not what all were we when your can said there use an each which she do how
+their if will up other about out many then them these so some her would make like him into time has look two
+more write go see number no way could people my than first water been call who oil its now find long down day
+did get come made may part over new sound take only little work know place year live me back give most very
+after thing our just name good sentence man think say great where help through much before line right too mean
+old any same tell boy follow came want show also around form three small set put end does another well large
+must big even such because turn here why ask went men read need land different home us move try kind hand
+picture again change off play spell air away animal house point page letter mother answer found study still
+learn should america world report quarter team risk budget plan customer order invoice meeting project summary`)
+
+// benchText is n bytes of varied, ordinary English-like prose (the common,
+// benign case: every scanner runs to the end without early exits). It is
+// not repetitive, so the model lookups see as many distinct features as
+// real text does.
 func benchText(n int) string {
-	base := "Could you summarise the quarterly report for our team and list three risks we should watch next quarter? "
-	return strings.Repeat(base, n/len(base)+1)[:n]
+	var b strings.Builder
+	x := uint64(0x9e3779b97f4a7c15)
+	next := func(k int) int {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		return int(x % uint64(k))
+	}
+	for b.Len() < n {
+		words := 6 + next(14)
+		for i := range words {
+			w := benchWords[next(len(benchWords))]
+			if i == 0 {
+				w = strings.ToUpper(w[:1]) + w[1:]
+			}
+			b.WriteString(w)
+			if i < words-1 {
+				b.WriteByte(' ')
+			}
+		}
+		if next(5) == 0 {
+			b.WriteString("? ")
+		} else {
+			b.WriteString(". ")
+		}
+	}
+	return b.String()[:n]
 }
 
 var benchSizes = []int{100, 1 << 10, 10 << 10, 100 << 10}
