@@ -358,3 +358,46 @@ func TestSearchTimeWindowPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentApply: writers in different processes (here: pools) may apply overlapping
+// batches of one schema at once, as during a hand-over between workers; the advisory lock
+// serialises them, so none fails and every row is indexed once.
+func TestConcurrentApply(t *testing.T) {
+	ctx := context.Background()
+	dsn := newSchema(t)
+	var stores []*Store
+	for range 3 {
+		s, err := Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores = append(stores, s)
+	}
+	var rows []store.Row
+	for i := range 200 {
+		rows = append(rows, mkRow(t, uint64(i), &event.Event{ID: fmt.Sprint(i), Type: event.TypeInference, Time: t0, Model: event.Model{Name: "m"}}, event.Text{Input: fmt.Sprint("text ", i)}))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*20)
+	for k, s := range stores {
+		wg.Go(func() {
+			for i := 0; i < len(rows); i += 10 {
+				// each writer covers the rows in a different order of batches
+				j := (i + k*70) % len(rows)
+				errs <- s.Apply(ctx, rows[j:j+10])
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent apply: %v", err)
+		}
+	}
+	var n int
+	if err := stores[0].pool.QueryRow(ctx, `SELECT count(*) FROM warden_events e JOIN warden_texts t USING (seq)`).Scan(&n); err != nil || n != 200 {
+		t.Fatalf("indexed %d rows with text, %v; want 200", n, err)
+	}
+}
