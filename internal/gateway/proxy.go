@@ -347,9 +347,13 @@ func (c *call) setAttr(k string, v any) {
 	c.attrs[k] = v
 }
 
-// record adds findings as event triggers.
+// record adds the findings the route's policy acts on (flag, redact or block) as event
+// triggers; scores below every threshold are noise, not safety triggers.
 func (c *call) record(fs []scan.Finding, role scan.Role) {
 	for _, f := range fs {
+		if c.rt != nil && c.rt.policy.Triggers(role, f) == scan.ActionAllow {
+			continue
+		}
 		c.findings = append(c.findings, event.Trigger{Detector: f.Detector, Category: f.Category, Score: clamp01(f.Score), Role: string(role), Start: f.Start, End: f.End})
 	}
 }

@@ -425,6 +425,11 @@ func (w *Worker) scan(ctx context.Context, it *item) {
 	}
 	m, _ := w.opts.Models(ev.Model.Name)
 	sc := scan.Context{Model: ev.Model.Name, SystemPrompt: m.SystemPrompt, Canaries: m.Canaries}
+	tier := m.RiskTier
+	if tier == "" {
+		tier = "medium"
+	}
+	policy := scan.DefaultPolicy(tier)
 	var triggers []event.Trigger
 	for _, part := range []struct {
 		text string
@@ -438,7 +443,10 @@ func (w *Worker) scan(ctx context.Context, it *item) {
 			w.scanErrs.Inc()
 		}
 		for _, f := range fs {
-			it.findings = append(it.findings, f)
+			it.findings = append(it.findings, f) // the analyzer tracks every score
+			if policy.Triggers(part.role, f) == scan.ActionAllow {
+				continue // below every threshold: not a safety trigger
+			}
 			triggers = append(triggers, event.Trigger{Detector: f.Detector, Category: f.Category, Score: f.Score, Role: string(part.role), Start: f.Start, End: f.End})
 		}
 	}
