@@ -183,6 +183,12 @@ func injectionExamples(data []labelled, keep func(labelled) bool) []linear.Examp
 // human-written, in-the-wild injections among the training sources.
 var deepsetBoost = 3.0
 
+// maxDevFPR is the pooled benign dev false-positive rate the calibrated
+// threshold may reach. The goal allows 2% per benign source, but the
+// held-out chat-style sources (mtbench, self-instruct) run about 5-10x the
+// pooled dev rate, so the pooled budget is far below 2%.
+const maxDevFPR = 0.002
+
 var injTrainOpts = linear.TrainOptions{Epochs: 6, LR: 0.2, L2: 1e-6, Seed: 1}
 
 // isDev reserves a stable fifth of the data-set texts for calibration.
@@ -194,7 +200,8 @@ func isDev(l labelled) bool { return l.src != "synthetic" && bucket(l.src+l.text
 // deepset is left out entirely so it can serve as a cross-dataset test.
 //
 // Calibration: a model trained without the dev fifth picks the injection
-// threshold that maximises dev F1 while keeping dev benign FPR ≤ 1%; the
+// threshold with the highest dev recall (the highest such threshold) while
+// keeping dev benign FPR ≤ maxDevFPR; the
 // final model (trained on everything) has its bias shifted so that this
 // threshold maps to probability 0.5, the policy's flag level.
 func trainInjection(d *datasets, bits int, cross bool) (*linear.Model, error) {
@@ -220,7 +227,9 @@ func trainInjection(d *datasets, bits int, cross bool) (*linear.Model, error) {
 		r := dm.ScoreInto(nil, &x)[0]
 		dev = append(dev, scored{r.Max(), l.inj == 1, l.src == "benign"})
 	}
-	bestT, bestF := 0.5, -1.0
+	// Highest dev recall within the benign FPR budget; among thresholds
+	// with that recall the highest (fewest false positives) wins.
+	bestT, bestR, bestF := 0.5, -1.0, 0.0
 	for t := 0.05; t < 0.96; t += 0.01 {
 		var c conf
 		var ben, benFP int
@@ -238,8 +247,8 @@ func trainInjection(d *datasets, bits int, cross bool) (*linear.Model, error) {
 		if p+r > 0 {
 			f = 2 * p * r / (p + r)
 		}
-		if ratio(benFP, ben) <= 0.01 && f > bestF {
-			bestT, bestF = t, f
+		if ratio(benFP, ben) <= maxDevFPR && r >= bestR {
+			bestT, bestR, bestF = t, r, f
 		}
 	}
 	m := linear.Train([]string{"injection", "jailbreak"}, injectionExamples(data, func(labelled) bool { return true }), o)
@@ -250,8 +259,8 @@ func trainInjection(d *datasets, bits int, cross bool) (*linear.Model, error) {
 			pos++
 		}
 	}
-	fmt.Printf("injection training: %d texts, %d positive (cross=%v); calibrated threshold %.2f (dev F1 %.3f) -> 0.5\n",
-		len(data), pos, cross, bestT, bestF)
+	fmt.Printf("injection training: %d texts, %d positive (cross=%v); calibrated threshold %.2f (dev recall %.3f, F1 %.3f) -> 0.5\n",
+		len(data), pos, cross, bestT, bestR, bestF)
 	return m, nil
 }
 

@@ -45,7 +45,7 @@ func TestSynthTextsDeterministic(t *testing.T) {
 			t.Fatalf("unfilled template %q", p)
 		}
 	}
-	if len(n1) != len(synthBenign) {
+	if len(n1) != len(synthBenign)+len(synthBenignIndirect) {
 		t.Fatalf("%d negatives", len(n1))
 	}
 }
