@@ -1,7 +1,10 @@
 // Command ingestbench loads a running Warden's POST /v1/events over loopback with NDJSON batches
 // (default 100 events of ~1 KB text each) and reports durable events/s, request latency
-// percentiles and the server's resident memory. Closed loop (-rate 0) finds the maximum
-// sustained rate; open loop (-rate N batches/s) measures latency at a fixed offered load.
+// percentiles and the server's resident memory and CPU time per event. Closed loop (-rate 0)
+// finds the maximum rate; open loop (-rate N batches/s) measures latency at a fixed offered load.
+// With -admin-token it then waits until the followers (index writer, analysis worker) have
+// caught up and reports the drain time and the server's CPU time per event end to end, the
+// figure that bounds the sustained rate (2 cores / CPU per event).
 //
 //	go run ./cmd/ingestbench -url http://127.0.0.1:7700 -token $WARDEN_INGEST_TOKEN -duration 30s
 package main
@@ -30,7 +33,8 @@ func main() {
 	batch := flag.Int("batch", 100, "events per request")
 	textSize := flag.Int("text", 1000, "bytes of input text per event")
 	rate := flag.Float64("rate", 0, "open loop: requests per second (0 = closed loop, as fast as possible)")
-	pid := flag.Int("pid", 0, "server pid, to report its peak resident memory")
+	pid := flag.Int("pid", 0, "server pid, to report its peak resident memory and CPU time")
+	adminToken := flag.String("admin-token", "", "admin token: after the run, wait for the followers to catch up (GET /metrics) and report end-to-end CPU per event")
 	flag.Parse()
 	if *token == "" {
 		fmt.Fprintln(os.Stderr, "ingestbench: -token (or WARDEN_INGEST_TOKEN) is required")
@@ -108,6 +112,7 @@ func main() {
 			}
 		}()
 	}
+	cpu0 := cpuTime(*pid)
 	start := time.Now()
 	var wg sync.WaitGroup
 	if *rate <= 0 {
@@ -155,8 +160,87 @@ func main() {
 	fmt.Printf("request latency: p50 %s  p90 %s  p99 %s  max %s\n", pct(0.5), pct(0.9), pct(0.99), pct(1))
 	fmt.Printf("429 responses: %d, failures: %d\n", rejected.Load(), failed.Load())
 	if *pid > 0 {
-		fmt.Printf("server peak RSS: %.0f MB\n", float64(peakRSS.Load())/(1<<20))
+		cpu := cpuTime(*pid) - cpu0
+		fmt.Printf("server peak RSS: %.0f MB; server CPU during the run: %s = %.1f µs per accepted event\n",
+			float64(peakRSS.Load())/(1<<20), cpu, float64(cpu.Microseconds())/max(1, float64(accepted.Load())))
 	}
+	if *adminToken != "" && *pid > 0 {
+		drainStart := time.Now()
+		for time.Since(drainStart) < 10*time.Minute {
+			lag, err := followerLag(client, *url, *adminToken)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "ingestbench:", err)
+				return
+			}
+			if lag == 0 {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		cpu := cpuTime(*pid) - cpu0
+		fmt.Printf("followers caught up %s after the run; server CPU end to end: %s = %.1f µs per accepted event\n",
+			time.Since(drainStart).Round(100*time.Millisecond), cpu, float64(cpu.Microseconds())/max(1, float64(accepted.Load())))
+	}
+}
+
+// followerLag sums warden_index_lag_entries and warden_analysis_lag_entries from GET /metrics.
+func followerLag(client *http.Client, url, token string) (float64, error) {
+	req, err := http.NewRequest("GET", url+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("read metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("read metrics: status %d: %v", resp.StatusCode, err)
+	}
+	var lag float64
+	seen := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, name := range []string{"warden_index_lag_entries ", "warden_analysis_lag_entries "} {
+			if v, ok := strings.CutPrefix(line, name); ok {
+				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if err != nil {
+					return 0, fmt.Errorf("parse %s: %w", name, err)
+				}
+				lag += f
+				seen++
+			}
+		}
+	}
+	if seen == 0 {
+		return 0, fmt.Errorf("no follower lag metrics in GET /metrics")
+	}
+	return lag, nil
+}
+
+// cpuTime is the user+system CPU time of process pid (from /proc/<pid>/stat), 0 if unknown.
+func cpuTime(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const clkTck = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / clkTck
 }
 
 func rss(pid int) int64 {
