@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -107,8 +109,33 @@ func signCheckpoint(s note.Signer, size uint64, root tlog.Hash) ([]byte, error) 
 	return signed, nil
 }
 
+// canonicalSignatures rejects signed notes whose signature lines are not in canonical base64.
+// note.Open decodes signatures leniently, so the unused low bits of a signature's last base64
+// character could be flipped without failing verification: one altered byte that verifies.
+func canonicalSignatures(signed []byte) error {
+	// Signatures follow the last blank line (note text cannot end in one).
+	i := bytes.LastIndex(signed, []byte("\n\n"))
+	if i < 0 {
+		return errors.New("signed note: no signature block")
+	}
+	sigs := signed[i+2:]
+	for _, line := range bytes.Split(bytes.TrimSuffix(sigs, []byte("\n")), []byte("\n")) {
+		f := bytes.Fields(line)
+		if len(f) != 3 {
+			return errors.New("signed note: malformed signature line")
+		}
+		if _, err := base64.StdEncoding.Strict().DecodeString(string(f[2])); err != nil {
+			return errors.New("signed note: signature not in canonical base64")
+		}
+	}
+	return nil
+}
+
 // openCheckpoint checks the log signature of a signed checkpoint and parses it.
 func openCheckpoint(signed []byte, v note.Verifier) (checkpoint, error) {
+	if err := canonicalSignatures(signed); err != nil {
+		return checkpoint{}, fmt.Errorf("checkpoint: %w", err)
+	}
 	cp, _, _, err := log.ParseCheckpoint(signed, v.Name(), v)
 	if err != nil {
 		return checkpoint{}, fmt.Errorf("checkpoint: %w", err)

@@ -131,3 +131,34 @@ func TestEvidenceErrorsAreDescriptive(t *testing.T) {
 		t.Fatalf("error %v does not name %s", err, evEntries)
 	}
 }
+
+// TestEvidenceNonCanonicalSignature flips, in every signature of a package, the unused low bits
+// of the last base64 character: lenient decoding would still verify, so it must be refused.
+func TestEvidenceNonCanonicalSignature(t *testing.T) {
+	dir := fixtureDir(t)
+	pkg, _ := exportT(t, dir, ExportOptions{IDs: []string{"ev-3"}})
+	tried := 0
+	for i := 0; i+2 < len(pkg); i++ {
+		// A signature line ends "…<c>=\n" or "…<c>==\n" in the tar member; find final data chars.
+		if pkg[i+1] != '=' || (pkg[i+2] != '\n' && pkg[i+2] != '=') {
+			continue
+		}
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+		v := strings.IndexByte(alphabet, pkg[i])
+		if v < 0 {
+			continue
+		}
+		for _, low := range []int{1, 2, 3} {
+			w := v ^ low
+			bad := bytes.Clone(pkg)
+			bad[i] = alphabet[w]
+			if _, err := VerifyEvidence(bytes.NewReader(bad), int64(len(bad)), ""); err == nil {
+				t.Fatalf("non-canonical base64 at byte %d (%q → %q) verified", i, pkg[i], alphabet[w])
+			}
+			tried++
+		}
+	}
+	if tried == 0 {
+		t.Fatal("no base64 signature ends found in the package")
+	}
+}
