@@ -58,7 +58,7 @@ func TestParityWithSQLite(t *testing.T) {
 		}
 		r := store.Row{Seq: uint64(i), Event: ev, Leaf: leaf, Tier: []string{"low", "high"}[i%2]}
 		if i%3 == 0 {
-			r.Text = event.Text{Input: fmt.Sprintf("Refund request #%d for 50%% off", i), Output: "Sure_thing"}
+			r.Text = event.Text{Input: fmt.Sprintf("Refund request #%d for 50%% off, Über", i), Output: "Sure_thing"}
 		}
 		rows = append(rows, r)
 	}
@@ -85,6 +85,8 @@ func TestParityWithSQLite(t *testing.T) {
 		{Q: "50%", Limit: 1000},
 		{Q: "bot-c", Limit: 1000},
 		{Q: "m_1", Model: "m_1", Limit: 1000},
+		{Q: "Über", Limit: 1000},
+		{Q: "über", Limit: 1000}, // only ASCII letters match regardless of case: nothing
 	} {
 		var got [2][]string
 		for k, s := range []store.Store{pg, lite} {
@@ -107,7 +109,7 @@ func TestParityWithSQLite(t *testing.T) {
 				}
 			}
 		}
-		if len(got[0]) == 0 || !slices.Equal(got[0], got[1]) {
+		if (len(got[0]) == 0 && q.Q != "über") || !slices.Equal(got[0], got[1]) {
 			t.Errorf("search %+v:\npostgres %d %v\nsqlite   %d %v", q, len(got[0]), got[0][:min(4, len(got[0]))], len(got[1]), got[1][:min(4, len(got[1]))])
 		}
 	}
