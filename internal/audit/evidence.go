@@ -413,6 +413,9 @@ func VerifyEvidence(r io.ReaderAt, size int64, pinnedKey string) (EvidenceSummar
 	if !ok {
 		return sum, evFail(evManifest, "missing")
 	}
+	if err := canonicalSignatures(files[evManifestSig]); err != nil {
+		return sum, evFail(evManifestSig, "%v", err)
+	}
 	sigNote, err := note.Open(files[evManifestSig], note.VerifierList(v))
 	if err != nil {
 		return sum, evFail(evManifestSig, "signature: %v", err)
