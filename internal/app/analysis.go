@@ -201,8 +201,7 @@ func (a *App) logEvents(ctx context.Context, model string, from, to time.Time) i
 				return nil
 			}
 			if len(blob) > 0 {
-				var t event.Text
-				if json.Unmarshal(blob, &t) == nil {
+				if t, err := event.ParseText(blob); err == nil {
 					ev.SetText(t)
 				}
 			}

@@ -346,8 +346,7 @@ func (w *Worker) CatchUp(ctx context.Context) error {
 			return nil
 		}
 		if len(blob) > 0 {
-			var t event.Text
-			if err := json.Unmarshal(blob, &t); err == nil {
+			if t, err := event.ParseText(blob); err == nil {
 				ev.SetText(t)
 			}
 		} else if w.opts.Ephemeral != nil {
