@@ -4,8 +4,8 @@
 //
 // Tables are created on Open, idempotently, with a warden_ prefix and unqualified names, so the
 // DSN's search_path chooses the schema: several Warden instances share one database by giving
-// each its own schema (postgres://…/db?search_path=warden_eu). The schema named first in
-// search_path must exist.
+// each its own schema (postgres://…/db?search_path=warden_eu). Open uses the first schema of
+// search_path that exists (current_schema()) and fails when none does; it creates no schema.
 //
 // Events keep their leaf as jsonb (reports aggregate with jsonb operators) and their time as
 // Unix nanoseconds (bigint), exactly as the SQLite store, so both answer the same windows.
