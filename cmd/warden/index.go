@@ -5,14 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/warden-ai/warden/internal/app"
 	"github.com/warden-ai/warden/internal/audit"
 	"github.com/warden-ai/warden/internal/config"
 	"github.com/warden-ai/warden/internal/index"
-	"github.com/warden-ai/warden/internal/store/sqlite"
 )
 
 func runIndex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -40,7 +38,7 @@ func runIndexRebuild(ctx context.Context, args []string, stdout, stderr io.Write
 		return fmt.Errorf("open audit log (is the server still running?): %w", err)
 	}
 	defer log.Close()
-	st, err := sqlite.Open(ctx, filepath.Join(*data, "index.db"))
+	st, err := app.OpenStore(ctx, cfg, *data)
 	if err != nil {
 		return err
 	}

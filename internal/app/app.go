@@ -38,6 +38,7 @@ import (
 	"github.com/warden-ai/warden/internal/rules"
 	"github.com/warden-ai/warden/internal/scan"
 	"github.com/warden-ai/warden/internal/store"
+	"github.com/warden-ai/warden/internal/store/postgres"
 	"github.com/warden-ai/warden/internal/store/sqlite"
 	"github.com/warden-ai/warden/internal/worker"
 )
@@ -162,7 +163,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	}
 	a.cleanups = append(a.cleanups, a.audit.Close)
 
-	if a.store, err = openStore(ctx, a.cfg, opts.DataDir); err != nil {
+	if a.store, err = OpenStore(ctx, a.cfg, opts.DataDir); err != nil {
 		return nil, err
 	}
 	a.cleanups = append(a.cleanups, a.store.Close)
@@ -208,10 +209,18 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	return a, nil
 }
 
-func openStore(ctx context.Context, cfg *config.Config, dataDir string) (store.Store, error) {
+// OpenStore opens the index store the configuration names: SQLite in the data directory
+// (default) or PostgreSQL at store.dsn.
+func OpenStore(ctx context.Context, cfg *config.Config, dataDir string) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case "sqlite":
 		s, err := sqlite.Open(ctx, filepath.Join(dataDir, "index.db"))
+		if err != nil {
+			return nil, fmt.Errorf("open index store: %w", err)
+		}
+		return s, nil
+	case "postgres":
+		s, err := postgres.Open(ctx, cfg.Store.DSN)
 		if err != nil {
 			return nil, fmt.Errorf("open index store: %w", err)
 		}
