@@ -60,7 +60,7 @@ func TestServeWithPostgresIndex(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+schema+".warden_events").Scan(&n); err != nil || n != 40 {
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+schema+".warden_events WHERE type = 'inference'").Scan(&n); err != nil || n != 40 {
 		t.Fatalf("rows in PostgreSQL: %d %v", n, err)
 	}
 }
