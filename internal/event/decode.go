@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -173,6 +174,9 @@ func decodeStream(body []byte) ([]*Event, error) {
 var errTrailing = errors.New("unexpected data after the JSON object (one event per line)")
 
 func decodeOne(raw []byte) (*Event, error) {
+	// Trailing Unicode white space (\f, \v, U+00A0, ...) was accepted before, as encoding/json's
+	// callers here trimmed with bytes.TrimSpace; JSON itself allows only " \t\r\n".
+	raw = bytes.TrimRightFunc(raw, unicode.IsSpace)
 	ev := new(Event)
 	if err := jsonv2.Unmarshal(raw, ev, strictDecode); err != nil {
 		var se *jsontext.SyntacticError

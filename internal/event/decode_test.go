@@ -241,3 +241,34 @@ func fill(v reflect.Value) {
 		}
 	}
 }
+
+// FuzzDecodeMatchesEncodingJSON checks that one event decodes as encoding/json's Decoder with
+// DisallowUnknownFields decoded it before (accepted or rejected alike, the same event), so the
+// switch to go-json-experiment changed speed and error wording, not what is accepted.
+func FuzzDecodeMatchesEncodingJSON(f *testing.F) {
+	f.Add([]byte(`{"type":"inference","time":"2026-01-02T03:04:05Z","model":{"name":"m"},"request":{"input":"hi","input_tokens":3},"attributes":{"a":1}}`))
+	f.Add([]byte(`{"Type":"access","time":"2026-01-02T03:04:05Z","action":"login","decision":"deny","type":"probe"}`))
+	f.Add([]byte(`{"type":"feedback","time":"2026-01-02T03:04:05Z","request_id":"r","rating":1,"label":null}`))
+	f.Add([]byte(`{"type":"pipeline","time":"2026-01-02T03:04:05Z","details":{"a":[1,{"b":"\u00e9"}]},"colour":1}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, gotErr := decodeOne(raw)
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		want := new(Event)
+		wantErr := dec.Decode(want)
+		if wantErr == nil && len(bytes.TrimSpace(raw[dec.InputOffset():])) != 0 {
+			wantErr = errors.New("trailing data")
+		}
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%q: go-json-experiment error %v, encoding/json error %v", raw, gotErr, wantErr)
+		}
+		if gotErr != nil {
+			return
+		}
+		g, err1 := json.Marshal(got)
+		w, err2 := json.Marshal(want)
+		if (err1 == nil) != (err2 == nil) || !bytes.Equal(g, w) {
+			t.Fatalf("%q decodes differently:\n got %s\nwant %s", raw, g, w)
+		}
+	})
+}
