@@ -1,0 +1,158 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warden-ai/warden/internal/audit"
+	"github.com/warden-ai/warden/internal/event"
+)
+
+// memLog is an in-memory audit log.
+type memLog struct {
+	mu   sync.Mutex
+	recs []audit.Record
+	err  error
+}
+
+func (l *memLog) Append(_ context.Context, recs []audit.Record) ([]uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return nil, l.err
+	}
+	idx := make([]uint64, len(recs))
+	for i, r := range recs {
+		idx[i] = uint64(len(l.recs))
+		l.recs = append(l.recs, r)
+	}
+	return idx, nil
+}
+
+func inference(model, input string) *event.Event {
+	return &event.Event{Type: event.TypeInference, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Model: event.Model{Name: model},
+		Request: &event.Request{Input: input}, Response: &event.Response{Output: "answer"}}
+}
+
+func TestSubmitRecordsLeafWithoutTextAndBlobPerPolicy(t *testing.T) {
+	l := &memLog{}
+	p, err := New(Options{Log: l, TextPolicy: func(model string) string { return strings.TrimPrefix(model, "m-") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wake := p.Appended()
+	ids, err := p.Submit(context.Background(), []*event.Event{inference("m-redacted", "secret prompt"), inference("m-none", "other prompt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-wake:
+	default:
+		t.Fatal("Appended channel not closed after an append")
+	}
+	if len(ids) != 2 || ids[0] == "" || ids[0] == ids[1] || l.recs[0].ID != ids[0] {
+		t.Fatalf("ids %v, records %+v", ids, l.recs)
+	}
+	for i, r := range l.recs {
+		if strings.Contains(string(r.Leaf), "prompt") || strings.Contains(string(r.Leaf), "answer") {
+			t.Fatalf("leaf %d holds raw text: %s", i, r.Leaf)
+		}
+		ev, err := event.ParseLeaf(r.Leaf)
+		if err != nil || ev.Request.InputSHA256 == "" || ev.Response.Status != "ok" {
+			t.Fatalf("leaf %d not normalized: %s (%v)", i, r.Leaf, err)
+		}
+	}
+	text, err := event.ParseText(l.recs[0].Blob)
+	if err != nil || text.Input != "secret prompt" || text.Output != "answer" {
+		t.Fatalf("blob of the redacted-policy event: %q (%v)", l.recs[0].Blob, err)
+	}
+	if l.recs[1].Blob != nil {
+		t.Fatalf("store_text none wrote text to the log: %q", l.recs[1].Blob)
+	}
+	if got, ok := p.EphemeralText(1); !ok || got.Input != "other prompt" {
+		t.Fatalf("ephemeral text = %+v, %v", got, ok)
+	}
+	if _, ok := p.EphemeralText(1); ok {
+		t.Fatal("ephemeral text handed out twice")
+	}
+}
+
+func TestSubmitRefuses(t *testing.T) {
+	evs := []*event.Event{inference("m", "a"), inference("m", "b")}
+	tests := []struct {
+		name    string
+		opts    Options
+		logErr  error
+		wantErr error
+	}{
+		{name: "more in flight than allowed", opts: Options{MaxInFlight: 1}},
+		{name: "followers too far behind", opts: Options{Backlog: func() uint64 { return 11 }, MaxBacklog: 10}, wantErr: ErrOverloaded},
+		{name: "log failure", logErr: errors.New("disk full")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &memLog{err: tt.logErr}
+			tt.opts.Log = l
+			p, err := New(tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Submit(context.Background(), evs)
+			switch {
+			case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			case tt.logErr != nil && (!errors.Is(err, tt.logErr) || errors.Is(err, ErrOverloaded)):
+				t.Fatalf("err = %v, want the wrapped log error", err)
+			case tt.wantErr == nil && tt.logErr == nil && err != nil:
+				// A single submission larger than MaxInFlight is still accepted (it could never fit).
+				t.Fatalf("err = %v, want an oversized single submission accepted", err)
+			}
+			if tt.wantErr != nil && len(l.recs) != 0 {
+				t.Fatalf("%d records appended by a refused submission", len(l.recs))
+			}
+		})
+	}
+}
+
+func TestSubmitBoundsEventsInFlight(t *testing.T) {
+	block := make(chan struct{})
+	l := &blockingLog{memLog: &memLog{}, block: block, entered: make(chan struct{})}
+	p, err := New(Options{Log: l, MaxInFlight: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Submit(context.Background(), []*event.Event{inference("m", "a"), inference("m", "b")})
+		done <- err
+	}()
+	<-l.entered
+	if _, err := p.Submit(context.Background(), []*event.Event{inference("m", "c"), inference("m", "d")}); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("second submission: err = %v, want ErrOverloaded", err)
+	}
+	close(block)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Submit(context.Background(), []*event.Event{inference("m", "e")}); err != nil {
+		t.Fatalf("after the first completed: %v", err)
+	}
+}
+
+// blockingLog holds Append until block is closed.
+type blockingLog struct {
+	*memLog
+	block   chan struct{}
+	entered chan struct{}
+	once    sync.Once
+}
+
+func (l *blockingLog) Append(ctx context.Context, recs []audit.Record) ([]uint64, error) {
+	l.once.Do(func() { close(l.entered) })
+	<-l.block
+	return l.memLog.Append(ctx, recs)
+}
