@@ -39,8 +39,10 @@ CREATE TABLE IF NOT EXISTS events (
   user  TEXT NOT NULL,
   leaf  BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_model_user_time ON events(model, user, time);
-CREATE INDEX IF NOT EXISTS events_user_time ON events(user, time);
+-- Secondary indexes end in seq, the order searches return (newest first): a page then costs
+-- about "limit" index reads however many events a user has; a time bound is checked on the way.
+CREATE INDEX IF NOT EXISTS events_model_user_seq ON events(model, user, seq);
+CREATE INDEX IF NOT EXISTS events_user_seq ON events(user, seq);
 CREATE TABLE IF NOT EXISTS texts (
   seq    INTEGER PRIMARY KEY,
   tier   TEXT NOT NULL,
