@@ -358,7 +358,7 @@ func TestOpenRefusesLosingSignedEntries(t *testing.T) {
 	lastFirst := first[len(first)-1]
 	cut := 39 - int64(lastFirst)
 	if cut < 0 {
-		t.Skip("layout changed: last segment starts after 39")
+		t.Fatalf("fixture layout changed: the last segment starts at %d, after entry 39; update the test", lastFirst)
 	}
 	os.Truncate(seg, offs[cut]+3)
 	if _, err := Open(testOptions(dir)); !errors.Is(err, ErrCorrupt) {
