@@ -52,6 +52,16 @@ func TestIncidentCaseFileVerifiesOffline(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
+	// The CLI reaches the same records through the API.
+	if code, out, errOut := runCLI(t, "alerts", "list", "--url", "http://"+s.addr, "--token", s.admin); code != 0 || !strings.Contains(out, "warden.pipe.unapproved_artifact") {
+		t.Fatalf("warden alerts list: %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "incidents", "list", "--url", "http://"+s.addr, "--data", data); code != 0 || !strings.Contains(out, incID) {
+		t.Fatalf("warden incidents list: %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "alerts", "list", "--url", "http://"+s.addr, "--token", "wrong-token-0123456789"); code == 0 || strings.Contains(errOut, "wrong-token-0123456789") {
+		t.Fatalf("alerts with a wrong token: exit %d, stderr %q", code, errOut)
+	}
 	code, archive := s.do(t, "GET", "/v1/incidents/"+incID+"/export", s.admin, nil)
 	if code != 200 {
 		t.Fatalf("export: %d %s\n%s", code, archive, s.stderr)

@@ -154,9 +154,12 @@ func splitAPIFlags(args []string) (api, rest []string) {
 	return api, rest
 }
 
-func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// runAPICommand parses the connection flags out of args and runs a package's CLI against the
+// running server with the rest.
+func runAPICommand(ctx context.Context, name string, args []string, stdout, stderr io.Writer,
+	run func(ctx context.Context, args []string, c *alert.Client, stdout io.Writer) error) error {
 	apiArgs, rest := splitAPIFlags(args)
-	fs := flag.NewFlagSet("alerts", flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var af apiFlags
 	af.register(fs)
 	if _, err := parseFlags(fs, apiArgs, stderr); err != nil {
@@ -166,7 +169,11 @@ func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	return mapUsage(alert.RunCLI(ctx, rest, c, stdout))
+	return mapUsage(run(ctx, rest, c, stdout))
+}
+
+func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runAPICommand(ctx, "alerts", args, stdout, stderr, alert.RunCLI)
 }
 
 func runBaseline(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -206,18 +213,7 @@ func runBaseline(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func runIncidents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	apiArgs, rest := splitAPIFlags(args)
-	fs := flag.NewFlagSet("incidents", flag.ContinueOnError)
-	var af apiFlags
-	af.register(fs)
-	if _, err := parseFlags(fs, apiArgs, stderr); err != nil {
-		return err
-	}
-	c, err := af.client()
-	if err != nil {
-		return err
-	}
-	return mapUsage(incident.RunCLI(ctx, rest, c, stdout))
+	return runAPICommand(ctx, "incidents", args, stdout, stderr, incident.RunCLI)
 }
 
 // runReport fetches a report from the running server: warden report --kind weekly --out F.

@@ -13,7 +13,6 @@ import (
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/analyze"
 	"github.com/warden-ai/warden/internal/analyze/extraction"
-	"github.com/warden-ai/warden/internal/auth"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/httpx"
 	"github.com/warden-ai/warden/internal/rules"
@@ -88,13 +87,12 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	}
 	a.followers = append(a.followers, a.worker.Position)
 
-	admin := func(h http.HandlerFunc) http.Handler { return a.tokens.Require(auth.Admin, httpx.WriteError, h) }
 	a.routes = append(a.routes,
-		route{"GET /v1/models/{name}/metrics", admin(a.handleModelMetrics)},
-		route{"GET /v1/models/{name}/drift", admin(a.handleModelDrift)},
-		route{"GET /v1/models/{name}/baselines", admin(a.handleBaselines)},
-		route{"POST /v1/models/{name}/baseline", admin(a.handleSetBaseline)},
-		route{"GET /v1/detections", admin(a.handleDetections)},
+		route{"GET /v1/models/{name}/metrics", a.admin(http.HandlerFunc(a.handleModelMetrics))},
+		route{"GET /v1/models/{name}/drift", a.admin(http.HandlerFunc(a.handleModelDrift))},
+		route{"GET /v1/models/{name}/baselines", a.admin(http.HandlerFunc(a.handleBaselines))},
+		route{"POST /v1/models/{name}/baseline", a.admin(http.HandlerFunc(a.handleSetBaseline))},
+		route{"GET /v1/detections", a.admin(http.HandlerFunc(a.handleDetections))},
 	)
 	return nil
 }

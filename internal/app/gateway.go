@@ -9,11 +9,9 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert"
-	"github.com/warden-ai/warden/internal/auth"
 	"github.com/warden-ai/warden/internal/contain"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/gateway"
-	"github.com/warden-ai/warden/internal/httpx"
 	"github.com/warden-ai/warden/internal/keys"
 	"github.com/warden-ai/warden/internal/rules"
 )
@@ -27,8 +25,7 @@ func (a *App) buildAccess() error {
 	if a.contain, err = contain.Open(contain.Options{Dir: filepath.Join(a.opts.DataDir, "contain"), Emitter: a.pipeline, Logger: a.log}); err != nil {
 		return fmt.Errorf("open containment store: %w", err)
 	}
-	admin := func(h http.Handler) http.Handler { return a.tokens.Require(auth.Admin, httpx.WriteError, h) }
-	kh, ch := admin(keys.AdminHandler(a.keys)), admin(contain.AdminHandler(a.contain))
+	kh, ch := a.admin(keys.AdminHandler(a.keys)), a.admin(contain.AdminHandler(a.contain))
 	a.routes = append(a.routes, route{"/v1/keys", kh}, route{"/v1/keys/", kh}, route{"/v1/containment", ch}, route{"/v1/containment/", ch})
 	a.refreshConsumers()
 	return nil

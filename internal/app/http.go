@@ -15,10 +15,14 @@ import (
 	"github.com/warden-ai/warden/internal/store"
 )
 
+// admin wraps h so that it needs the admin token (ingest tokens get 403, none 401).
+func (a *App) admin(h http.Handler) http.Handler {
+	return a.tokens.Require(auth.Admin, httpx.WriteError, h)
+}
+
 // apiHandler builds the API listener's routes. Everything but /healthz and /readyz needs a token.
 func (a *App) apiHandler() http.Handler {
 	mux := http.NewServeMux()
-	admin := func(h http.HandlerFunc) http.Handler { return a.tokens.Require(auth.Admin, httpx.WriteError, h) }
 	ingest := func(h http.HandlerFunc) http.Handler { return a.tokens.Require(auth.Ingest, httpx.WriteError, h) }
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -27,11 +31,11 @@ func (a *App) apiHandler() http.Handler {
 	mux.HandleFunc("GET /readyz", a.handleReady)
 	mux.Handle("POST /v1/events", ingest(a.ingest.Events))
 	mux.Handle("POST /v1/traces", ingest(a.ingest.Traces))
-	mux.Handle("GET /v1/events", admin(a.handleSearch))
-	mux.Handle("GET /v1/audit/checkpoint", admin(a.handleCheckpoint))
-	mux.Handle("GET /v1/audit/key", admin(a.handleKey))
-	mux.Handle("GET /v1/audit/proof/{id}", admin(a.handleProof))
-	mux.Handle("GET /metrics", admin(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}).ServeHTTP))
+	mux.Handle("GET /v1/events", a.admin(http.HandlerFunc(a.handleSearch)))
+	mux.Handle("GET /v1/audit/checkpoint", a.admin(http.HandlerFunc(a.handleCheckpoint)))
+	mux.Handle("GET /v1/audit/key", a.admin(http.HandlerFunc(a.handleKey)))
+	mux.Handle("GET /v1/audit/proof/{id}", a.admin(http.HandlerFunc(a.handleProof)))
+	mux.Handle("GET /metrics", a.admin(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})))
 	for _, ext := range a.routes {
 		mux.Handle(ext.pattern, ext.handler)
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/audit"
-	"github.com/warden-ai/warden/internal/auth"
 	"github.com/warden-ai/warden/internal/httpx"
 	"github.com/warden-ai/warden/internal/incident"
 	"github.com/warden-ai/warden/internal/report"
@@ -47,11 +46,10 @@ func (a *App) buildIncidents() error {
 		return fmt.Errorf("build incidents: %w", err)
 	}
 	a.incidentHook = a.incidents.ObserveAlert
-	admin := func(h http.Handler) http.Handler { return a.tokens.Require(auth.Admin, httpx.WriteError, h) }
-	ih := admin(a.incidents.Handler(func(*http.Request) string { return "admin" }))
+	ih := a.admin(a.incidents.Handler(func(*http.Request) string { return "admin" }))
 	a.routes = append(a.routes,
 		route{"/v1/incidents", ih}, route{"/v1/incidents/", ih},
-		route{"GET /v1/reports", admin(http.HandlerFunc(a.handleReport))},
+		route{"GET /v1/reports", a.admin(http.HandlerFunc(a.handleReport))},
 	)
 	return nil
 }

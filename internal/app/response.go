@@ -8,8 +8,6 @@ import (
 	"slices"
 
 	"github.com/warden-ai/warden/internal/alert"
-	"github.com/warden-ai/warden/internal/auth"
-	"github.com/warden-ai/warden/internal/httpx"
 	"github.com/warden-ai/warden/internal/notify"
 	"github.com/warden-ai/warden/internal/notify/receivers"
 	"github.com/warden-ai/warden/internal/rules"
@@ -72,7 +70,7 @@ func (a *App) buildResponse() error {
 		return fmt.Errorf("build alert manager: %w", err)
 	}
 	a.cleanups = append(a.cleanups, a.alerts.Close)
-	admin := a.tokens.Require(auth.Admin, httpx.WriteError, a.alerts.Handler())
+	admin := a.admin(a.alerts.Handler())
 	for _, p := range []string{"/v1/alerts", "/v1/alerts/", "/v1/silences", "/v1/silences/"} {
 		a.routes = append(a.routes, route{p, admin})
 	}
