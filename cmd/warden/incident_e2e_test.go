@@ -53,7 +53,7 @@ func TestIncidentCaseFileVerifiesOffline(t *testing.T) {
 		}
 	}
 	// The CLI reaches the same records through the API.
-	if code, out, errOut := runCLI(t, "alerts", "list", "--url", "http://"+s.addr, "--token", s.admin); code != 0 || !strings.Contains(out, "warden.pipe.unapproved_artifact") {
+	if code, out, errOut := runCLI(t, "alerts", "list", "--url", "http://"+s.addr, "--token", s.admin); code != 0 || !strings.Contains(out, "Artifact hash change without an approved deployment") {
 		t.Fatalf("warden alerts list: %d\n%s%s", code, out, errOut)
 	}
 	if code, out, errOut := runCLI(t, "incidents", "list", "--url", "http://"+s.addr, "--data", data); code != 0 || !strings.Contains(out, incID) {
