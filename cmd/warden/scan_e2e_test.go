@@ -21,6 +21,7 @@ func TestScanCLI(t *testing.T) {
 		`{"id":"leak","input":"Summarise the ticket","output":"Contact jane.roe@example.com, card 4111 1111 1111 1111"}`,
 		`Please translate this sentence into French.`,
 		`{"id":"empty"}`,
+		`{"id":"broken","text":`,
 	}
 	if err := os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -76,7 +77,7 @@ func TestScanCLI(t *testing.T) {
 	if recs[3].Verdict != "allow" {
 		t.Errorf("plain benign line: %+v", recs[3])
 	}
-	if recs[4].Error == "" {
-		t.Errorf("malformed line not reported: %+v", recs[4])
+	if recs[4].Error == "" || recs[5].Error == "" {
+		t.Errorf("bad lines not reported: %+v %+v", recs[4], recs[5])
 	}
 }

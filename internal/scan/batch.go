@@ -188,7 +188,12 @@ func (e *Engine) batchLine(ctx context.Context, seq int, line []byte, p Policy) 
 	n := 0
 	trimmed := bytes.TrimSpace(line)
 	var in batchIn
-	if len(trimmed) > 0 && trimmed[0] == '{' && json.Unmarshal(trimmed, &in) == nil {
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		// A line that opens an object is meant as JSON: a malformed one is an error, not text
+		// to scan (scanning half a record would hide the mistake).
+		if err := json.Unmarshal(trimmed, &in); err != nil {
+			return fail(fmt.Sprintf("line %d: not a valid JSON object (a line starting with { must be one): %v", seq, err))
+		}
 		if len(in.ID) > 0 {
 			id = in.ID
 		}
