@@ -15,10 +15,19 @@ import (
 	"sync"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
+
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/keys"
 	"github.com/warden-ai/warden/internal/scan"
 )
+
+// v1Compat makes go-json-experiment/json decode as leniently as encoding/json does
+// (case-insensitive names, last duplicate wins, invalid UTF-8 replaced), so OpenAI clients see
+// the same behaviour; decoding request and response bodies with it is several times faster.
+var v1Compat = jsonv1.DefaultOptionsV1()
 
 // reqFields is the part of a request body the gateway reads; the body itself is forwarded
 // as is, apart from surgical patches of "model" and "stream_options".
@@ -31,10 +40,10 @@ type reqFields struct {
 	User     string `json:"user"`
 	Messages []struct {
 		Role    string          `json:"role"`
-		Content json.RawMessage `json:"content"`
+		Content jsontext.Value `json:"content"`
 	} `json:"messages"`
-	Prompt json.RawMessage `json:"prompt"`
-	Input  json.RawMessage `json:"input"`
+	Prompt jsontext.Value `json:"prompt"`
+	Input  jsontext.Value `json:"input"`
 }
 
 // call is the state of one inference request.
@@ -116,7 +125,7 @@ func (c *call) serve(w http.ResponseWriter) {
 		return
 	}
 	body := buf.Bytes()
-	if err := json.Unmarshal(body, &c.f); err != nil {
+	if err := jsonv2.Unmarshal(body, &c.f, v1Compat); err != nil {
 		c.status = http.StatusBadRequest
 		writeError(w, c.status, "invalid_request_error", "invalid_json", "The request body is not valid JSON for this endpoint.")
 		return
@@ -249,26 +258,26 @@ func (c *call) extractInput() {
 }
 
 // contentText reads a string, an array of strings, or an array of {type, text} parts.
-func contentText(raw json.RawMessage) string {
+func contentText(raw []byte) string {
 	if len(raw) == 0 || raw[0] == 'n' {
 		return ""
 	}
 	if raw[0] == '"' {
 		var s string
-		if json.Unmarshal(raw, &s) == nil {
+		if jsonv2.Unmarshal(raw, &s, v1Compat) == nil {
 			return s
 		}
 		return ""
 	}
-	var parts []json.RawMessage
-	if raw[0] != '[' || json.Unmarshal(raw, &parts) != nil {
+	var parts []jsontext.Value
+	if raw[0] != '[' || jsonv2.Unmarshal(raw, &parts, v1Compat) != nil {
 		return ""
 	}
 	var out []string
 	for _, p := range parts {
 		if len(p) > 0 && p[0] == '"' {
 			var s string
-			if json.Unmarshal(p, &s) == nil {
+			if jsonv2.Unmarshal(p, &s, v1Compat) == nil {
 				out = append(out, s)
 			}
 			continue
@@ -276,7 +285,7 @@ func contentText(raw json.RawMessage) string {
 		var part struct {
 			Text string `json:"text"`
 		}
-		if json.Unmarshal(p, &part) == nil && part.Text != "" {
+		if jsonv2.Unmarshal(p, &part, v1Compat) == nil && part.Text != "" {
 			out = append(out, part.Text)
 		}
 	}
@@ -525,7 +534,7 @@ func (c *call) complete(w http.ResponseWriter, resp *http.Response, t0 time.Time
 		c.outcome, c.errCode, c.finish = "error", "upstream_"+strconv.Itoa(resp.StatusCode), "upstream_error"
 	} else if c.ep != epEmbeddings {
 		var comp completion
-		if json.Unmarshal(out, &comp) == nil {
+		if jsonv2.Unmarshal(out, &comp, v1Compat) == nil {
 			texts := make([]string, len(comp.Choices))
 			for i, ch := range comp.Choices {
 				switch {
@@ -554,7 +563,7 @@ func (c *call) complete(w http.ResponseWriter, resp *http.Response, t0 time.Time
 				PromptTokens int64 `json:"prompt_tokens"`
 			} `json:"usage"`
 		}
-		if json.Unmarshal(out, &emb) == nil && emb.Usage != nil {
+		if jsonv2.Unmarshal(out, &emb, v1Compat) == nil && emb.Usage != nil {
 			c.inTok, c.provided = emb.Usage.PromptTokens, true
 		}
 		c.finish = "stop"
@@ -765,7 +774,7 @@ func (c *call) onEvent(ev []byte, addedUsage bool) (forward, done bool) {
 			return true, true
 		}
 		var ch chunk
-		if json.Unmarshal(data, &ch) != nil {
+		if jsonv2.Unmarshal(data, &ch, v1Compat) != nil {
 			continue
 		}
 		for i, choice := range ch.Choices {
