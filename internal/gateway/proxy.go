@@ -39,7 +39,7 @@ type reqFields struct {
 	} `json:"stream_options"`
 	User     string `json:"user"`
 	Messages []struct {
-		Role    string          `json:"role"`
+		Role    string         `json:"role"`
 		Content jsontext.Value `json:"content"`
 	} `json:"messages"`
 	Prompt jsontext.Value `json:"prompt"`
