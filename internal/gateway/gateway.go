@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -34,6 +35,7 @@ type Gateway struct {
 	closed  atomic.Bool
 
 	requests   *prometheus.CounterVec
+	ok         [3]prometheus.Counter // requests{endpoint, status="200"} per inference endpoint
 	overhead   prometheus.Histogram
 	fallbacks  *prometheus.CounterVec
 	scanErrors prometheus.Counter
@@ -63,6 +65,9 @@ func New(opts Options) (*Gateway, error) {
 			Help: "Scanner calls that failed or timed out."}),
 	}
 	g.bufs.New = func() any { return new(bytes.Buffer) }
+	for _, ep := range []endpoint{epChat, epCompletions, epEmbeddings} {
+		g.ok[ep] = g.requests.WithLabelValues(ep.path(), "200")
+	}
 	g.events = &emitQueue{
 		em: opts.Emitter, log: g.log, ch: make(chan *event.Event, opts.EventQueue), batch: opts.EventBatch, flush: opts.EventFlush,
 		dropped: f.NewCounter(prometheus.CounterOpts{Name: "warden_gateway_events_dropped_total", Help: "Gateway events dropped because the event queue was full."}),
@@ -285,6 +290,22 @@ func (g *Gateway) scanText(ctx context.Context, rt *route, text string, role sca
 	return fs, rt.policy.Decide(role, fs), err
 }
 
+// newRequestID is "req_" and the 32 hex digits of a UUIDv7 (time-ordered), built with one
+// allocation.
 func newRequestID() string {
-	return "req_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+	u := uuid.Must(uuid.NewV7())
+	var b [4 + 32]byte
+	copy(b[:], "req_")
+	hex.Encode(b[4:], u[:])
+	return string(b[:])
+}
+
+// countRequest increments warden_gateway_requests_total; the 200 counters of the inference
+// endpoints are resolved once in New instead of per request.
+func (g *Gateway) countRequest(ep endpoint, status int) {
+	if status == http.StatusOK && int(ep) < len(g.ok) {
+		g.ok[ep].Inc()
+		return
+	}
+	g.requests.WithLabelValues(ep.path(), strconv.Itoa(status)).Inc()
 }

@@ -53,11 +53,13 @@ type call struct {
 	ep       endpoint
 	start    time.Time
 	id       string
+	idHdr    []string // []string{id}, the header value on the response and upstream request
 	key      *keys.Key
 	rt       *route
 	f        reqFields
 	input    string
 	spans    []span // message spans inside input
+	spanBuf  [2]span
 	upWait   time.Duration
 	up       *upstream
 	status   int
@@ -79,15 +81,22 @@ type call struct {
 
 type span struct{ start, end int }
 
+// Shared read-only header values (never appended to or modified).
+var (
+	hdrJSON        = []string{"application/json"}
+	hdrEventStream = []string{"text/event-stream"}
+)
+
 func (g *Gateway) serveInference(ep endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := &call{g: g, r: r, ep: ep, start: time.Now(), id: newRequestID(), outcome: "ok", action: scan.ActionAllow}
-		w.Header().Set("X-Warden-Request-Id", c.id)
+		c.idHdr = []string{c.id}
+		w.Header()["X-Warden-Request-Id"] = c.idHdr
 		c.serve(w)
 		if c.streamed {
 			c.record(c.outFinds, scan.Output)
 		}
-		g.requests.WithLabelValues(ep.path(), strconv.Itoa(c.status)).Inc()
+		g.countRequest(ep, c.status)
 		if c.rt != nil {
 			g.overhead.Observe(max(0, time.Since(c.start)-c.upWait).Seconds())
 			g.inferenceEvent(c)
@@ -231,19 +240,32 @@ func (c *call) authorize() *apiError {
 
 func estimateTokens(s string) int64 { return int64((len(s) + 3) / 4) }
 
-// extractInput collects the text of the request for scanning and the event.
+// extractInput collects the text of the request for scanning and the event. A single piece
+// (the common one-message request) is used as is, without copying it into a builder.
 func (c *call) extractInput() {
+	var first string
 	var b strings.Builder
+	c.spans = c.spanBuf[:0]
 	add := func(s string) {
 		if s == "" {
 			return
 		}
-		if b.Len() > 0 {
+		switch {
+		case len(c.spans) == 0:
+			first = s
+		case len(c.spans) == 1:
+			b.Grow(len(first) + 1 + len(s))
+			b.WriteString(first)
+			fallthrough
+		default:
 			b.WriteByte('\n')
 		}
-		st := b.Len()
-		b.WriteString(s)
-		c.spans = append(c.spans, span{st, b.Len()})
+		st := 0
+		if len(c.spans) > 0 {
+			st = b.Len()
+			b.WriteString(s)
+		}
+		c.spans = append(c.spans, span{st, st + len(s)})
 	}
 	for _, m := range c.f.Messages {
 		add(contentText(m.Content))
@@ -254,7 +276,11 @@ func (c *call) extractInput() {
 	if len(c.f.Input) > 0 {
 		add(contentText(c.f.Input))
 	}
-	c.input = b.String()
+	if len(c.spans) == 1 {
+		c.input = first
+	} else {
+		c.input = b.String()
+	}
 }
 
 // contentText reads a string, an array of strings, or an array of {type, text} parts.
@@ -408,15 +434,17 @@ func (c *call) send(ctx context.Context, body []byte, addUsage bool) (*http.Resp
 			lastErr = errors.New("invalid upstream request")
 			continue
 		}
-		req.Header.Set("Content-Type", "application/json")
+		// Header values are shared read-only slices: RoundTrip never modifies the request.
+		hdr := req.Header
+		hdr["Content-Type"] = hdrJSON
 		if c.f.Stream {
-			req.Header.Set("Accept", "text/event-stream")
+			hdr["Accept"] = hdrEventStream
 		} else {
-			req.Header.Set("Accept", "application/json")
+			hdr["Accept"] = hdrJSON
 		}
-		req.Header.Set("X-Warden-Request-Id", c.id)
-		if up.apiKey != "" {
-			req.Header.Set("Authorization", "Bearer "+up.apiKey)
+		hdr["X-Warden-Request-Id"] = c.idHdr
+		if up.auth != nil {
+			hdr["Authorization"] = up.auth
 		}
 		if i > 0 {
 			g.fallbacks.WithLabelValues(c.rt.model.Name).Inc()
@@ -569,10 +597,10 @@ func (c *call) complete(w http.ResponseWriter, resp *http.Response, t0 time.Time
 		c.finish = "stop"
 	}
 	h := w.Header()
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		h.Set("Content-Type", ct)
+	if ct := resp.Header["Content-Type"]; len(ct) > 0 && ct[0] != "" {
+		h["Content-Type"] = ct[:1:1] // the upstream response's own value, not modified later
 	}
-	h.Set("Content-Length", strconv.Itoa(len(out)))
+	h["Content-Length"] = []string{strconv.Itoa(len(out))}
 	w.WriteHeader(resp.StatusCode)
 	w.Write(out)
 }

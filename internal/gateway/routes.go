@@ -17,6 +17,9 @@ type upstream struct {
 	host   string // recorded on events as the destination
 	model  string
 	apiKey string // never logged, recorded or returned
+	// auth is the prepared Authorization header value ("Bearer " + apiKey), shared read-only
+	// by every request to this upstream; nil without a credential.
+	auth []string
 }
 
 // route is a model of the inventory, prepared for the hot path.
@@ -78,6 +81,9 @@ func buildRoutes(ms []config.Model, getenv func(string) string) *routeTable {
 			}
 			if u.APIKeyEnv != "" {
 				up.apiKey = getenv(u.APIKeyEnv)
+			}
+			if up.apiKey != "" {
+				up.auth = []string{"Bearer " + up.apiKey}
 			}
 			r.upstreams = append(r.upstreams, up)
 		}
