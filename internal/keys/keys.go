@@ -216,6 +216,25 @@ func (s *Store) refresh(force bool) {
 	}
 }
 
+// refreshChanged reloads at once if the file changed since the last load, ignoring the poll
+// interval. Concurrent callers do not queue: one checks, the others go on with what is loaded.
+func (s *Store) refreshChanged() {
+	if !s.reload.TryLock() {
+		return
+	}
+	defer s.reload.Unlock()
+	st, err := statefile.Stat(s.path)
+	if err != nil {
+		return
+	}
+	if cur := s.snap.Load(); cur != nil && cur.stamp == st {
+		return
+	}
+	if err := s.load(); err != nil {
+		s.log.Error("cannot reload key store; keeping the previous keys", "err", err)
+	}
+}
+
 // Hash returns the stored form of a key.
 func Hash(key string) [sha256.Size]byte { return sha256.Sum256([]byte(key)) }
 
@@ -228,6 +247,12 @@ func (s *Store) Lookup(key string) (*Key, error) {
 	s.refresh(false)
 	h := Hash(key)
 	k := s.snap.Load().byHash[h]
+	if k == nil {
+		// A key created a moment ago by another process (the CLI): check the file's stamp now
+		// rather than at the next poll. A stat per miss; reloads only when the file changed.
+		s.refreshChanged()
+		k = s.snap.Load().byHash[h]
+	}
 	if k == nil {
 		return nil, ErrUnknown
 	}

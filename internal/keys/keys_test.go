@@ -230,3 +230,27 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 }
+
+// TestKeyFromOtherProcessUsableAtOnce: a key another process just created is found on its first
+// use, without waiting for the next poll.
+func TestKeyFromOtherProcessUsableAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	server, err := Open(Options{Dir: dir, PollInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := cli.Create(context.Background(), Spec{Consumer: "c", Groups: []string{"g"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.Lookup(secret); err != nil {
+		t.Fatalf("new key not usable at once: %v", err)
+	}
+	if _, err := server.Lookup("wk-doesnotexist000000000000000000"); err != ErrUnknown {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
