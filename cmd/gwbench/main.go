@@ -7,6 +7,9 @@
 //
 //	go run ./cmd/gwbench -rates 1000,5000 -duration 10s -scan=false
 //	go run ./cmd/gwbench -rates 1000,5000 -duration 10s -scan=true
+//	go run ./cmd/gwbench -rates 1000 -duration 10s -cpuprofile /tmp/gwbench.prof
+//
+// With -cpuprofile the gateway phase of each rate is profiled (the file holds the last rate).
 package main
 
 import (
@@ -19,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,8 +45,9 @@ func main() {
 	warmup := flag.Duration("warmup", 2*time.Second, "warm-up per phase (not measured)")
 	scanOn := flag.Bool("scan", false, "run the default scanners inline")
 	promptBytes := flag.Int("prompt", 1024, "prompt size in bytes")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the gateway phases (whole process: load generator, gateway and upstream) to this file")
 	flag.Parse()
-	if err := run(*rates, *duration, *warmup, *scanOn, *promptBytes); err != nil {
+	if err := run(*rates, *duration, *warmup, *scanOn, *promptBytes, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "gwbench:", err)
 		os.Exit(1)
 	}
@@ -65,7 +70,7 @@ func listen(h http.Handler) (string, func(), error) {
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }
 
-func run(rateList string, dur, warm time.Duration, scanOn bool, promptBytes int) error {
+func run(rateList string, dur, warm time.Duration, scanOn bool, promptBytes int, cpuProfile string) error {
 	sim := upstreamsim.New(upstreamsim.Options{})
 	simURL, stopSim, err := listen(sim)
 	if err != nil {
@@ -116,7 +121,23 @@ func run(rateList string, dur, warm time.Duration, scanOn bool, promptBytes int)
 		}
 		body := []byte(`{"model":"bench","messages":[{"role":"user","content":"` + prompt + `"}]}`)
 		direct := phase(simURL, "", bytes.ReplaceAll(body, []byte(`"bench"`), []byte(`"sim-model"`)), rate, dur, warm)
+		var prof *os.File
+		if cpuProfile != "" {
+			if prof, err = os.Create(cpuProfile); err != nil {
+				return fmt.Errorf("cpu profile: %w", err)
+			}
+			if err := pprof.StartCPUProfile(prof); err != nil {
+				prof.Close()
+				return fmt.Errorf("cpu profile: %w", err)
+			}
+		}
 		via := phase(gwURL, key, body, rate, dur, warm)
+		if prof != nil {
+			pprof.StopCPUProfile()
+			if err := prof.Close(); err != nil {
+				return fmt.Errorf("cpu profile: %w", err)
+			}
+		}
 		direct.print(rate, "direct")
 		via.print(rate, "gateway")
 		fmt.Printf("%-8d %-7s %9s %9s %9s\n", rate, "added", us(via.p(50)-direct.p(50)), us(via.p(90)-direct.p(90)), us(via.p(99)-direct.p(99)))
