@@ -140,6 +140,7 @@ pipeline events. Alerts are printed as the webhook receiver gets them.
 				fmt.Fprintf(stderr, "demo traffic stopped: %v\n", err)
 			}
 		}()
+		go demoStatus(ctx, "http://"+a.Addr(), a.Tokens().Admin, &lockedWriter{mu: &printMu, w: stdout})
 		go func() {
 			err := demo.RunIngest(ctx, "http://"+a.Addr(), a.Tokens().Ingest, &lockedWriter{mu: &printMu, w: stdout}, demo.Options{Interval: *interval, Rounds: *rounds})
 			if err != nil && !errors.Is(err, context.Canceled) {
@@ -196,4 +197,60 @@ func serveLocal(h http.Handler) (*http.Server, string, error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	return srv, "http://" + ln.Addr().String(), nil
+}
+
+// demoStatus prints, every 20 s, what the response layer holds: alerts by severity, open
+// incidents (opened automatically from P1/P2) and active containment.
+func demoStatus(ctx context.Context, api, token string, w io.Writer) {
+	get := func(path string, v any) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, api+path, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", path, resp.Status)
+		}
+		return json.NewDecoder(resp.Body).Decode(v)
+	}
+	t := time.NewTicker(20 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var alerts struct {
+			Alerts []struct{ Severity, State string } `json:"alerts"`
+		}
+		var incs struct {
+			Incidents []struct{ ID, Severity, Phase, Title string } `json:"incidents"`
+		}
+		var cont struct {
+			Actions []struct{ Kind, Target, State string } `json:"actions"`
+		}
+		if get("/v1/alerts?limit=1000", &alerts) != nil || get("/v1/incidents", &incs) != nil || get("/v1/containment", &cont) != nil {
+			continue
+		}
+		bySev := map[string]int{}
+		for _, a := range alerts.Alerts {
+			if a.State != "resolved" {
+				bySev[a.Severity]++
+			}
+		}
+		var contained []string
+		for _, c := range cont.Actions {
+			if c.State == "" || c.State == "active" {
+				contained = append(contained, c.Kind+" "+c.Target)
+			}
+		}
+		fmt.Fprintf(w, "%s  STATUS  open alerts P1 %d · P2 %d · P3 %d · P4 %d; incidents %d; containment in force: %v\n",
+			time.Now().Format("15:04:05"), bySev["P1"], bySev["P2"], bySev["P3"], bySev["P4"], len(incs.Incidents), contained)
+	}
 }
