@@ -21,8 +21,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -262,12 +260,7 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // does (COLLATE "C" also halves the cost of ILIKE, which otherwise lower-cases every row
 // through the locale). Q is not indexed: a rare Q scans every event the other filters allow.
 func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
-	if q.Limit <= 0 {
-		q.Limit = 50
-	}
-	if q.Limit > 1000 {
-		q.Limit = 1000
-	}
+	q.Normalize()
 	var where []string
 	var args []any
 	arg := func(cond string, v any) {
@@ -275,7 +268,7 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
 	}
 	if q.Cursor != "" {
-		seq, err := decodeCursor(q.Cursor)
+		seq, err := store.DecodeCursor(q.Cursor)
 		if err != nil {
 			return store.Page{}, err
 		}
@@ -321,8 +314,7 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		return store.Page{}, fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
-	var page store.Page
-	var lastSeq int64
+	pb := store.NewPageBuilder(q.Limit)
 	for rows.Next() {
 		var seq int64
 		var leaf []byte
@@ -330,22 +322,18 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		if err := rows.Scan(&seq, &leaf, &t.Input, &t.Output); err != nil {
 			return store.Page{}, fmt.Errorf("search: %w", err)
 		}
-		if len(page.Events) == q.Limit {
-			page.NextCursor = encodeCursor(lastSeq)
+		more, err := pb.Add(seq, leaf, t)
+		if err != nil {
+			return store.Page{}, err
+		}
+		if !more {
 			break
 		}
-		ev, err := event.ParseLeaf(leaf)
-		if err != nil {
-			return store.Page{}, fmt.Errorf("search: row %d: %w", seq, err)
-		}
-		ev.SetText(t)
-		page.Events = append(page.Events, ev)
-		lastSeq = seq
 	}
 	if err := rows.Err(); err != nil {
 		return store.Page{}, fmt.Errorf("search: %w", err)
 	}
-	return page, nil
+	return pb.Page(), nil
 }
 
 // windowProbe bounds the index entries order counts.
@@ -384,27 +372,6 @@ SELECT (SELECT count(*) FROM (SELECT FROM warden_events WHERE time >= $1 AND tim
 		return walk, nil
 	}
 	return sort, nil
-}
-
-// The cursor is the seq of the last event of a page, 8 bytes big-endian, base64url: the same
-// encoding as the SQLite store, so a client's cursor survives a switch of driver only if the
-// index was rebuilt from the same log (seq is the log index in both).
-func encodeCursor(seq int64) string {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(seq))
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-func decodeCursor(c string) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) != 8 {
-		return 0, store.ErrBadCursor
-	}
-	v := binary.BigEndian.Uint64(b)
-	if v > math.MaxInt64 {
-		return 0, store.ErrBadCursor
-	}
-	return int64(v), nil
 }
 
 // PruneText implements store.Store.

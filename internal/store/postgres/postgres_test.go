@@ -277,19 +277,6 @@ func TestSearchTimeKeepsNanoseconds(t *testing.T) {
 	}
 }
 
-func TestCursor(t *testing.T) {
-	for _, c := range []string{"", "!!", "AAAA", "gAAAAAAAAAA", "AAAAAAAAAAAA"} { // last: 9 bytes
-		if _, err := decodeCursor(c); err != store.ErrBadCursor {
-			t.Errorf("decodeCursor(%q) = %v, want ErrBadCursor", c, err)
-		}
-	}
-	for _, seq := range []int64{0, 1, 1 << 40, 1<<63 - 1} {
-		if got, err := decodeCursor(encodeCursor(seq)); err != nil || got != seq {
-			t.Errorf("round trip %d = %d, %v", seq, got, err)
-		}
-	}
-}
-
 // TestSearchTimeWindowPlans: both ways order reaches a time window (walking seq newest first,
 // or sorting the window) return exactly the brute-force answer, page by page, also when event
 // times do not follow seq.

@@ -6,8 +6,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -153,21 +151,16 @@ func (s *Store) Position(ctx context.Context) (uint64, error) {
 
 // Search implements store.Store: newest first, keyset-paginated on seq.
 func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
-	if q.Limit <= 0 {
-		q.Limit = 50
-	}
-	if q.Limit > 1000 {
-		q.Limit = 1000
-	}
+	q.Normalize()
 	var where []string
 	var args []any
 	if q.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || len(b) != 8 {
-			return store.Page{}, store.ErrBadCursor
+		seq, err := store.DecodeCursor(q.Cursor)
+		if err != nil {
+			return store.Page{}, err
 		}
 		where = append(where, "e.seq < ?")
-		args = append(args, int64(binary.BigEndian.Uint64(b)))
+		args = append(args, seq)
 	}
 	if q.Model != "" {
 		where = append(where, "e.model = ?")
@@ -205,8 +198,7 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		return store.Page{}, fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
-	var page store.Page
-	var lastSeq int64
+	pb := store.NewPageBuilder(q.Limit)
 	for rows.Next() {
 		var seq int64
 		var leaf []byte
@@ -214,24 +206,18 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		if err := rows.Scan(&seq, &leaf, &t.Input, &t.Output); err != nil {
 			return store.Page{}, fmt.Errorf("search: %w", err)
 		}
-		if len(page.Events) == q.Limit {
-			var b [8]byte
-			binary.BigEndian.PutUint64(b[:], uint64(lastSeq))
-			page.NextCursor = base64.RawURLEncoding.EncodeToString(b[:])
+		more, err := pb.Add(seq, leaf, t)
+		if err != nil {
+			return store.Page{}, err
+		}
+		if !more {
 			break
 		}
-		ev, err := event.ParseLeaf(leaf)
-		if err != nil {
-			return store.Page{}, fmt.Errorf("search: row %d: %w", seq, err)
-		}
-		ev.SetText(t)
-		page.Events = append(page.Events, ev)
-		lastSeq = seq
 	}
 	if err := rows.Err(); err != nil {
 		return store.Page{}, fmt.Errorf("search: %w", err)
 	}
-	return page, nil
+	return pb.Page(), nil
 }
 
 // PruneText implements store.Store.
