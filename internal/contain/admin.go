@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/warden-ai/warden/internal/httpx"
 )
 
 // applyRequest is the body of POST /v1/containment.
@@ -37,21 +39,21 @@ func AdminHandler(s *Store) http.Handler {
 		if acts == nil {
 			acts = []Action{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"actions": acts})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"actions": acts})
 	})
 	mux.HandleFunc("POST /v1/containment", func(w http.ResponseWriter, r *http.Request) {
 		var req applyRequest
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			writeError(w, http.StatusBadRequest, "invalid_body", fmt.Sprintf("invalid JSON body: %v", err))
+			httpx.WriteError(w, r, http.StatusBadRequest, "invalid_body", fmt.Sprintf("invalid JSON body: %v", err))
 			return
 		}
 		var ttl time.Duration
 		if req.TTL != "" {
 			d, err := time.ParseDuration(req.TTL)
 			if err != nil || d < 0 {
-				writeError(w, http.StatusBadRequest, "invalid_ttl", "ttl must be a Go duration such as 30m (0 = until lifted)")
+				httpx.WriteError(w, r, http.StatusBadRequest, "invalid_ttl", "ttl must be a Go duration such as 30m (0 = until lifted)")
 				return
 			}
 			ttl = d
@@ -61,20 +63,20 @@ func AdminHandler(s *Store) http.Handler {
 		}
 		a, err := s.Apply(r.Context(), Action{Kind: req.Kind, Target: req.Target, TTL: ttl, RPM: req.RPM, Reason: req.Reason, By: req.By})
 		if errors.Is(err, ErrInvalid) {
-			writeError(w, http.StatusBadRequest, "invalid_action", err.Error())
+			httpx.WriteError(w, r, http.StatusBadRequest, "invalid_action", err.Error())
 			return
 		}
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, "internal", "could not record the containment action")
+			httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not record the containment action")
 			return
 		}
-		writeJSON(w, http.StatusCreated, a)
+		httpx.WriteJSON(w, http.StatusCreated, a)
 	})
 	mux.HandleFunc("DELETE /v1/containment/{id}", func(w http.ResponseWriter, r *http.Request) {
 		var req liftRequest
 		if r.ContentLength != 0 {
 			if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&req); err != nil {
-				writeError(w, http.StatusBadRequest, "invalid_body", fmt.Sprintf("invalid JSON body: %v", err))
+				httpx.WriteError(w, r, http.StatusBadRequest, "invalid_body", fmt.Sprintf("invalid JSON body: %v", err))
 				return
 			}
 		}
@@ -83,25 +85,14 @@ func AdminHandler(s *Store) http.Handler {
 		}
 		a, err := s.Lift(r.Context(), r.PathValue("id"), req.By, req.Reason)
 		if errors.Is(err, ErrNotFound) {
-			writeError(w, http.StatusNotFound, "not_found", "no active containment with that id")
+			httpx.WriteError(w, r, http.StatusNotFound, "not_found", "no active containment with that id")
 			return
 		}
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, "internal", "could not lift the containment action")
+			httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not lift the containment action")
 			return
 		}
-		writeJSON(w, http.StatusOK, a)
+		httpx.WriteJSON(w, http.StatusOK, a)
 	})
 	return mux
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"message": msg, "code": code}})
 }

@@ -43,9 +43,11 @@ func WriteErrorBody(w http.ResponseWriter, r *http.Request, status int, e Error)
 	}{e, RequestID(r.Context())})
 }
 
-// WriteJSON writes v as JSON with status.
+// WriteJSON writes v as JSON with status. API answers may hold secrets shown once (a new
+// virtual key) or sensitive records, so no cache keeps them.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/warden-ai/warden/internal/httpx"
 )
 
 // View is a key record as shown by the admin API and `keys list --json`: no hash.
@@ -58,67 +60,56 @@ func AdminHandler(s *Store) http.Handler {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			writeJSONError(w, http.StatusBadRequest, "invalid_body", fmt.Sprintf("invalid JSON body: %v", err))
+			httpx.WriteError(w, r, http.StatusBadRequest, "invalid_body", fmt.Sprintf("invalid JSON body: %v", err))
 			return
 		}
 		var ttl time.Duration
 		if req.Expires != "" {
 			d, err := time.ParseDuration(req.Expires)
 			if err != nil || d <= 0 {
-				writeJSONError(w, http.StatusBadRequest, "invalid_expires", "expires must be a positive Go duration such as 720h")
+				httpx.WriteError(w, r, http.StatusBadRequest, "invalid_expires", "expires must be a positive Go duration such as 720h")
 				return
 			}
 			ttl = d
 		}
 		secret, k, err := s.Create(r.Context(), Spec{Consumer: req.Consumer, Groups: req.Groups, Models: req.Models, RPM: req.RPM, TPM: req.TPM, TTL: ttl})
 		if errors.Is(err, ErrInvalid) {
-			writeJSONError(w, http.StatusBadRequest, "invalid_key_spec", err.Error())
+			httpx.WriteError(w, r, http.StatusBadRequest, "invalid_key_spec", err.Error())
 			return
 		}
 		if err != nil {
-			writeJSONError(w, http.StatusInternalServerError, "internal", "could not create key")
+			httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not create key")
 			return
 		}
 		out := struct {
 			Key string `json:"key"`
 			View
 		}{secret, ViewOf(&k, time.Now())}
-		writeJSON(w, http.StatusCreated, out)
+		httpx.WriteJSON(w, http.StatusCreated, out)
 	})
 	mux.HandleFunc("GET /v1/keys", func(w http.ResponseWriter, r *http.Request) {
 		ks, err := s.List()
 		if err != nil {
-			writeJSONError(w, http.StatusInternalServerError, "internal", "could not list keys")
+			httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not list keys")
 			return
 		}
 		views := make([]View, len(ks))
 		for i := range ks {
 			views[i] = ViewOf(&ks[i], time.Now())
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"keys": views})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"keys": views})
 	})
 	mux.HandleFunc("DELETE /v1/keys/{id}", func(w http.ResponseWriter, r *http.Request) {
 		k, err := s.Revoke(r.Context(), r.PathValue("id"))
 		if errors.Is(err, ErrNotFound) {
-			writeJSONError(w, http.StatusNotFound, "not_found", "no key with that id")
+			httpx.WriteError(w, r, http.StatusNotFound, "not_found", "no key with that id")
 			return
 		}
 		if err != nil {
-			writeJSONError(w, http.StatusInternalServerError, "internal", "could not revoke key")
+			httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not revoke key")
 			return
 		}
-		writeJSON(w, http.StatusOK, ViewOf(&k, time.Now()))
+		httpx.WriteJSON(w, http.StatusOK, ViewOf(&k, time.Now()))
 	})
 	return mux
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"message": msg, "code": code}})
 }
