@@ -2,7 +2,7 @@
 GO ?= go
 PKGS ?= ./...
 
-.PHONY: demo build test test-deps test-race vet fuzz bench
+.PHONY: demo build test test-deps test-race fuzz bench
 
 demo:            ## run the demo: server + simulated upstream model + synthetic attack traffic
 	$(GO) run ./cmd/warden demo
