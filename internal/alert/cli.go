@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/warden-ai/warden/internal/httpx"
 )
 
 // Client calls the Warden API for the CLI. The token is sent as a bearer token and never
@@ -29,7 +31,7 @@ type UsageError struct{ Msg string }
 func (e *UsageError) Error() string { return e.Msg }
 
 // Do sends a JSON request and decodes a JSON answer into out (if not nil; a *[]byte receives
-// the raw body, e.g. a tar or HTML). An API error comes back as *APIError.
+// the raw body, e.g. a tar or HTML). An API error comes back as *httpx.Error.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -68,13 +70,13 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	}
 	if resp.StatusCode >= 300 {
 		var e struct {
-			Error *APIError `json:"error"`
+			Error *httpx.Error `json:"error"`
 		}
 		if json.Unmarshal(data, &e) == nil && e.Error != nil {
 			e.Error.Status = resp.StatusCode
 			return e.Error
 		}
-		return &APIError{Status: resp.StatusCode, Code: "http", Message: resp.Status}
+		return &httpx.Error{Status: resp.StatusCode, Code: "http", Message: resp.Status}
 	}
 	if raw, ok := out.(*[]byte); ok {
 		*raw = data

@@ -3,14 +3,14 @@ package alert
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/warden-ai/warden/internal/httpx"
 )
 
-// Handler serves the alert and silence API (mount it behind admin authentication):
+// Routes are the alert and silence API (mount it behind admin authentication):
 //
 //	GET    /v1/alerts               ?state=&severity=&model=&since=(RFC 3339 or duration)&limit=&cursor=
 //	GET    /v1/alerts/{id}
@@ -21,104 +21,44 @@ import (
 //	POST   /v1/silences             a Silence (matchers as a list or a "matchers" string); with "id" it replaces
 //	DELETE /v1/silences/{id}        expires it
 //
-// Errors are {"error":{"code","message","field"}}.
-func (m *Manager) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /v1/alerts", m.handle(m.listAlerts))
-	mux.Handle("GET /v1/alerts/{id}", m.handle(m.getAlert))
-	mux.Handle("POST /v1/alerts/{id}/ack", m.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return m.changeAlert(w, r, Acknowledged)
-	}))
-	mux.Handle("POST /v1/alerts/{id}/resolve", m.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return m.changeAlert(w, r, Resolved)
-	}))
-	mux.Handle("GET /v1/silences", m.handle(m.listSilences))
-	mux.Handle("GET /v1/silences/{id}", m.handle(m.getSilence))
-	mux.Handle("POST /v1/silences", m.handle(m.postSilence))
-	mux.Handle("DELETE /v1/silences/{id}", m.handle(m.deleteSilence))
-	return mux
+// Answers and errors go through httpx.
+func (m *Manager) Routes() []httpx.Route {
+	return []httpx.Route{
+		{Pattern: "GET /v1/alerts", Handler: m.handle(m.listAlerts)},
+		{Pattern: "GET /v1/alerts/{id}", Handler: m.handle(m.getAlert)},
+		{Pattern: "POST /v1/alerts/{id}/ack", Handler: m.handle(func(w http.ResponseWriter, r *http.Request) error {
+			return m.changeAlert(w, r, Acknowledged)
+		})},
+		{Pattern: "POST /v1/alerts/{id}/resolve", Handler: m.handle(func(w http.ResponseWriter, r *http.Request) error {
+			return m.changeAlert(w, r, Resolved)
+		})},
+		{Pattern: "GET /v1/silences", Handler: m.handle(m.listSilences)},
+		{Pattern: "GET /v1/silences/{id}", Handler: m.handle(m.getSilence)},
+		{Pattern: "POST /v1/silences", Handler: m.handle(m.postSilence)},
+		{Pattern: "DELETE /v1/silences/{id}", Handler: m.handle(m.deleteSilence)},
+	}
 }
 
-// APIError is the JSON error body of the alert and incident APIs.
-type APIError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-}
-
-func (e *APIError) Error() string { return e.Message }
-
-func (m *Manager) handle(f func(http.ResponseWriter, *http.Request) error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := f(w, r); err != nil {
-			if Internal(err) {
-				m.log.Error("alert API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-			}
-			WriteError(w, err)
-		}
-	})
-}
-
-// Internal reports whether WriteError would answer err with 500 "internal error"; such errors
-// belong in the server log, since the client is told nothing about them.
-func Internal(err error) bool {
-	var ae *APIError
-	var fe *FieldError
-	return !errors.As(err, &ae) && !errors.As(err, &fe) && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrState)
-}
-
-// WriteError maps err to a status and a JSON error body. Only messages chosen for clients are
-// shown: validation errors name their field, everything unexpected is "internal error".
-func WriteError(w http.ResponseWriter, err error) {
-	var ae *APIError
+// HTTPError maps the errors of this package (and of incidents, which share them) to the answer
+// a client sees: a FieldError is 400 naming its field, ErrNotFound 404, ErrState 409. Other
+// errors pass through unchanged, so httpx.Handle logs them and answers 500.
+func HTTPError(err error) error {
 	var fe *FieldError
 	switch {
-	case errors.As(err, &ae):
+	case err == nil:
+		return nil
 	case errors.As(err, &fe):
-		ae = &APIError{Status: http.StatusBadRequest, Code: "invalid", Message: fe.Msg, Field: fe.Field}
+		return httpx.Invalid(fe.Field, fe.Msg)
 	case errors.Is(err, ErrNotFound):
-		ae = &APIError{Status: http.StatusNotFound, Code: "not_found", Message: "not found"}
+		return &httpx.Error{Status: http.StatusNotFound, Code: "not_found", Message: "not found"}
 	case errors.Is(err, ErrState):
-		ae = &APIError{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
-	default:
-		ae = &APIError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
+		return &httpx.Error{Status: http.StatusConflict, Code: "conflict", Message: err.Error()}
 	}
-	writeJSON(w, ae.Status, map[string]any{"error": ae})
+	return err
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v) // the client may be gone; nothing to do
-}
-
-// DecodeJSON strictly decodes a JSON body of at most 1 MiB into v.
-func DecodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			return &APIError{Status: http.StatusBadRequest, Code: "invalid", Message: "wrong type", Field: ute.Field}
-		}
-		return &APIError{Status: http.StatusBadRequest, Code: "invalid", Message: "malformed JSON body"}
-	}
-	return nil
-}
-
-// ParseTime accepts RFC 3339 or a duration meaning "that long ago".
-func ParseTime(s string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor a positive duration", s)
-	}
-	return now.Add(-d), nil
+func (m *Manager) handle(f func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return httpx.Handle(m.log, func(w http.ResponseWriter, r *http.Request) error { return HTTPError(f(w, r)) })
 }
 
 func (m *Manager) listAlerts(w http.ResponseWriter, r *http.Request) error {
@@ -133,7 +73,7 @@ func (m *Manager) listAlerts(w http.ResponseWriter, r *http.Request) error {
 		return &FieldError{Field: "severity", Msg: "must be P1, P2, P3 or P4"}
 	}
 	if s := q.Get("since"); s != "" {
-		t, err := ParseTime(s, time.Now())
+		t, err := httpx.ParseTime(s, time.Now())
 		if err != nil {
 			return &FieldError{Field: "since", Msg: err.Error()}
 		}
@@ -150,7 +90,7 @@ func (m *Manager) listAlerts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": vs, "next_cursor": next})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"alerts": vs, "next_cursor": next})
 	return nil
 }
 
@@ -159,7 +99,7 @@ func (m *Manager) getAlert(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v)
+	httpx.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -182,7 +122,7 @@ func (m *Manager) actor(r *http.Request, body string) string {
 
 func (m *Manager) changeAlert(w http.ResponseWriter, r *http.Request, to State) error {
 	var b changeBody
-	if err := DecodeJSON(r, &b); err != nil {
+	if err := httpx.DecodeJSON(r, &b); err != nil {
 		return err
 	}
 	if len(b.Comment) > 4096 {
@@ -199,7 +139,7 @@ func (m *Manager) changeAlert(w http.ResponseWriter, r *http.Request, to State) 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, a)
+	httpx.WriteJSON(w, http.StatusOK, a)
 	return nil
 }
 
@@ -217,7 +157,7 @@ func (m *Manager) listSilences(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = append(out, view{s, s.State(now)})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"silences": out})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"silences": out})
 	return nil
 }
 
@@ -226,7 +166,7 @@ func (m *Manager) getSilence(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s)
+	httpx.WriteJSON(w, http.StatusOK, s)
 	return nil
 }
 
@@ -244,7 +184,7 @@ type silenceBody struct {
 
 func (m *Manager) postSilence(w http.ResponseWriter, r *http.Request) error {
 	var b silenceBody
-	if err := DecodeJSON(r, &b); err != nil {
+	if err := httpx.DecodeJSON(r, &b); err != nil {
 		return err
 	}
 	s := Silence{ID: b.ID, StartsAt: b.StartsAt, EndsAt: b.EndsAt, Comment: b.Comment, CreatedBy: m.actor(r, b.CreatedBy)}
@@ -283,7 +223,7 @@ func (m *Manager) postSilence(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, status, out)
+	httpx.WriteJSON(w, status, out)
 	return nil
 }
 
@@ -292,6 +232,6 @@ func (m *Manager) deleteSilence(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s)
+	httpx.WriteJSON(w, http.StatusOK, s)
 	return nil
 }

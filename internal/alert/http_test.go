@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warden-ai/warden/internal/httpx"
 )
 
 func newServer(t *testing.T) (*Manager, *httptest.Server, *Client) {
@@ -21,7 +23,7 @@ func newServer(t *testing.T) (*Manager, *httptest.Server, *Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(m.Handler())
+	srv := httptest.NewServer(httpx.Mux(m.Routes()...))
 	t.Cleanup(srv.Close)
 	return m, srv, &Client{BaseURL: srv.URL, Token: "secret-token"}
 }
@@ -85,7 +87,7 @@ func TestHTTPAlerts(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			var e struct{ Error APIError }
+			var e struct{ Error httpx.Error }
 			if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +142,7 @@ func TestCLI(t *testing.T) {
 			t.Errorf("%q: err = %v, want UsageError", args, err)
 		}
 	}
-	var ae *APIError
+	var ae *httpx.Error
 	err = RunCLI(ctx, []string{"ack", "missing"}, c, &bytes.Buffer{})
 	if !errors.As(err, &ae) || ae.Status != 404 || strings.Contains(err.Error(), c.Token) {
 		t.Errorf("ack missing: %v", err)

@@ -25,8 +25,8 @@ func (a *App) buildAccess() error {
 	if a.contain, err = contain.Open(contain.Options{Dir: filepath.Join(a.opts.DataDir, "contain"), Emitter: a.pipeline, Logger: a.log}); err != nil {
 		return fmt.Errorf("open containment store: %w", err)
 	}
-	kh, ch := a.admin(keys.AdminHandler(a.keys)), a.admin(contain.AdminHandler(a.contain))
-	a.routes = append(a.routes, route{"/v1/keys", kh}, route{"/v1/keys/", kh}, route{"/v1/containment", ch}, route{"/v1/containment/", ch})
+	a.mountAdmin(keys.AdminRoutes(a.keys)...)
+	a.mountAdmin(contain.AdminRoutes(a.contain)...)
 	a.refreshConsumers()
 	return nil
 }

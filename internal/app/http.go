@@ -20,24 +20,41 @@ func (a *App) admin(h http.Handler) http.Handler {
 	return a.tokens.Require(auth.Admin, httpx.WriteError, h)
 }
 
-// apiHandler builds the API listener's routes. Everything but /healthz and /readyz needs a token.
+// mountAdmin adds a package's routes to the API, each behind the admin token.
+func (a *App) mountAdmin(rs ...httpx.Route) {
+	for _, r := range rs {
+		a.routes = append(a.routes, route{r.Pattern, a.admin(r.Handler)})
+	}
+}
+
+// public lists the routes served without a token: the health checks.
+var public = map[string]bool{"GET /healthz": true, "GET /readyz": true}
+
+// apiRoutes lists every route of the API listener. Everything but the public health checks
+// needs a token.
+func (a *App) apiRoutes() []route {
+	ingest := func(h http.HandlerFunc) http.Handler { return a.tokens.Require(auth.Ingest, httpx.WriteError, h) }
+	rs := []route{
+		{"GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		})},
+		{"GET /readyz", http.HandlerFunc(a.handleReady)},
+		{"POST /v1/events", ingest(a.ingest.Events)},
+		{"POST /v1/traces", ingest(a.ingest.Traces)},
+		{"GET /v1/events", a.admin(http.HandlerFunc(a.handleSearch))},
+		{"GET /v1/audit/checkpoint", a.admin(http.HandlerFunc(a.handleCheckpoint))},
+		{"GET /v1/audit/key", a.admin(http.HandlerFunc(a.handleKey))},
+		{"GET /v1/audit/proof/{id}", a.admin(http.HandlerFunc(a.handleProof))},
+		{"GET /metrics", a.admin(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))},
+	}
+	return append(rs, a.routes...)
+}
+
+// apiHandler builds the API listener: every route, a JSON 404 for anything else, request ids.
 func (a *App) apiHandler() http.Handler {
 	mux := http.NewServeMux()
-	ingest := func(h http.HandlerFunc) http.Handler { return a.tokens.Require(auth.Ingest, httpx.WriteError, h) }
-
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", a.handleReady)
-	mux.Handle("POST /v1/events", ingest(a.ingest.Events))
-	mux.Handle("POST /v1/traces", ingest(a.ingest.Traces))
-	mux.Handle("GET /v1/events", a.admin(http.HandlerFunc(a.handleSearch)))
-	mux.Handle("GET /v1/audit/checkpoint", a.admin(http.HandlerFunc(a.handleCheckpoint)))
-	mux.Handle("GET /v1/audit/key", a.admin(http.HandlerFunc(a.handleKey)))
-	mux.Handle("GET /v1/audit/proof/{id}", a.admin(http.HandlerFunc(a.handleProof)))
-	mux.Handle("GET /metrics", a.admin(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})))
-	for _, ext := range a.routes {
-		mux.Handle(ext.pattern, ext.handler)
+	for _, rt := range a.apiRoutes() {
+		mux.Handle(rt.pattern, rt.handler)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
@@ -62,7 +79,7 @@ func (a *App) handleSearch(w http.ResponseWriter, r *http.Request) {
 		dst  *time.Time
 	}{{"since", &sq.Since}, {"until", &sq.Until}} {
 		if v := q.Get(p.name); v != "" {
-			t, err := parseTime(v)
+			t, err := httpx.ParseTime(v, time.Now())
 			if err != nil {
 				httpx.WriteErrorBody(w, r, http.StatusBadRequest, httpx.Error{Code: "invalid_parameter", Field: p.name, Message: "must be RFC 3339 (2026-01-02T15:04:05Z) or a duration ago (e.g. 15m)"})
 				return
@@ -92,18 +109,6 @@ func (a *App) handleSearch(w http.ResponseWriter, r *http.Request) {
 		page.Events = []*event.Event{}
 	}
 	httpx.WriteJSON(w, http.StatusOK, page)
-}
-
-// parseTime accepts RFC 3339 or a Go duration meaning "that long ago".
-func parseTime(v string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return time.Time{}, errors.New("bad time")
-	}
-	return time.Now().Add(-d), nil
 }
 
 func (a *App) handleCheckpoint(w http.ResponseWriter, r *http.Request) {

@@ -46,11 +46,8 @@ func (a *App) buildIncidents() error {
 		return fmt.Errorf("build incidents: %w", err)
 	}
 	a.incidentHook = a.incidents.ObserveAlert
-	ih := a.admin(a.incidents.Handler(func(*http.Request) string { return "admin" }))
-	a.routes = append(a.routes,
-		route{"/v1/incidents", ih}, route{"/v1/incidents/", ih},
-		route{"GET /v1/reports", a.admin(http.HandlerFunc(a.handleReport))},
-	)
+	a.mountAdmin(a.incidents.Routes(func(*http.Request) string { return "admin" })...)
+	a.routes = append(a.routes, route{"GET /v1/reports", a.admin(http.HandlerFunc(a.handleReport))})
 	return nil
 }
 

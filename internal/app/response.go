@@ -70,10 +70,7 @@ func (a *App) buildResponse() error {
 		return fmt.Errorf("build alert manager: %w", err)
 	}
 	a.cleanups = append(a.cleanups, a.alerts.Close)
-	admin := a.admin(a.alerts.Handler())
-	for _, p := range []string{"/v1/alerts", "/v1/alerts/", "/v1/silences", "/v1/silences/"} {
-		a.routes = append(a.routes, route{p, admin})
-	}
+	a.mountAdmin(a.alerts.Routes()...)
 	return nil
 }
 

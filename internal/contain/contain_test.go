@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/httpx"
 )
 
 type recorder struct {
@@ -191,7 +192,7 @@ func TestAdminHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := AdminHandler(s)
+	h := httpx.Mux(AdminRoutes(s)...)
 	do := func(method, path, body string) *httptest.ResponseRecorder {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(method, path, strings.NewReader(body)))

@@ -1,12 +1,14 @@
 package incident
 
 import (
+	"bytes"
 	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/httpx"
 )
 
 // View is an incident as the API shows it, with MTTD/MTTR in seconds.
@@ -20,7 +22,7 @@ func view(i Incident) View {
 	return View{Incident: i, MTTDSeconds: i.MTTD().Seconds(), MTTRSeconds: i.MTTR().Seconds()}
 }
 
-// Handler serves the incident API (mount it behind admin authentication). actor names the
+// Routes are the incident API (mount it behind admin authentication). actor names the
 // caller (e.g. from the token); nil uses the body's "actor", else "api".
 //
 //	GET   /v1/incidents                 ?phase=&type=&open=true|false&serious=true|false&since=
@@ -32,7 +34,7 @@ func view(i Incident) View {
 //	GET   /v1/incidents/{id}/casefile   the case file (JSON)
 //	GET   /v1/incidents/{id}/export     the case file archive (tar) with the evidence package
 //	GET   /v1/incidents/{id}/art73      ?format=json|html: the Art. 73 report draft
-func (m *Manager) Handler(actor func(*http.Request) string) http.Handler {
+func (m *Manager) Routes(actor func(*http.Request) string) []httpx.Route {
 	who := func(r *http.Request, body string) string {
 		if actor != nil {
 			if a := actor(r); a != "" {
@@ -44,18 +46,13 @@ func (m *Manager) Handler(actor func(*http.Request) string) http.Handler {
 		}
 		return "api"
 	}
-	mux := http.NewServeMux()
-	h := func(f func(http.ResponseWriter, *http.Request) error) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := f(w, r); err != nil {
-				if alert.Internal(err) {
-					m.log.Error("incident API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-				}
-				alert.WriteError(w, err)
-			}
-		})
+	var routes []httpx.Route
+	handle := func(pattern string, f func(http.ResponseWriter, *http.Request) error) {
+		routes = append(routes, httpx.Route{Pattern: pattern, Handler: httpx.Handle(m.log, func(w http.ResponseWriter, r *http.Request) error {
+			return alert.HTTPError(f(w, r))
+		})})
 	}
-	mux.Handle("GET /v1/incidents", h(func(w http.ResponseWriter, r *http.Request) error {
+	handle("GET /v1/incidents", func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		f := Filter{Phase: Phase(q.Get("phase")), Type: Type(q.Get("type"))}
 		if f.Phase != "" && !slices.Contains(Phases, f.Phase) {
@@ -78,7 +75,7 @@ func (m *Manager) Handler(actor func(*http.Request) string) http.Handler {
 			}
 		}
 		if s := q.Get("since"); s != "" {
-			t, err := alert.ParseTime(s, time.Now())
+			t, err := httpx.ParseTime(s, time.Now())
 			if err != nil {
 				return &alert.FieldError{Field: "since", Msg: err.Error()}
 			}
@@ -89,12 +86,12 @@ func (m *Manager) Handler(actor func(*http.Request) string) http.Handler {
 		for i, inc := range list {
 			out[i] = view(inc)
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"incidents": out})
 		return nil
-	}))
-	mux.Handle("POST /v1/incidents", h(func(w http.ResponseWriter, r *http.Request) error {
+	})
+	handle("POST /v1/incidents", func(w http.ResponseWriter, r *http.Request) error {
 		var req OpenRequest
-		if err := alert.DecodeJSON(r, &req); err != nil {
+		if err := httpx.DecodeJSON(r, &req); err != nil {
 			return err
 		}
 		req.Actor = who(r, req.Actor)
@@ -102,20 +99,20 @@ func (m *Manager) Handler(actor func(*http.Request) string) http.Handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusCreated, view(inc))
+		httpx.WriteJSON(w, http.StatusCreated, view(inc))
 		return nil
-	}))
-	mux.Handle("GET /v1/incidents/{id}", h(func(w http.ResponseWriter, r *http.Request) error {
+	})
+	handle("GET /v1/incidents/{id}", func(w http.ResponseWriter, r *http.Request) error {
 		inc, err := m.Get(r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, view(inc))
+		httpx.WriteJSON(w, http.StatusOK, view(inc))
 		return nil
-	}))
-	mux.Handle("PATCH /v1/incidents/{id}", h(func(w http.ResponseWriter, r *http.Request) error {
+	})
+	handle("PATCH /v1/incidents/{id}", func(w http.ResponseWriter, r *http.Request) error {
 		var u Update
-		if err := alert.DecodeJSON(r, &u); err != nil {
+		if err := httpx.DecodeJSON(r, &u); err != nil {
 			return err
 		}
 		u.Actor = who(r, u.Actor)
@@ -123,55 +120,55 @@ func (m *Manager) Handler(actor func(*http.Request) string) http.Handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, view(inc))
+		httpx.WriteJSON(w, http.StatusOK, view(inc))
 		return nil
-	}))
-	mux.Handle("POST /v1/incidents/{id}/serious", h(func(w http.ResponseWriter, r *http.Request) error {
+	})
+	handle("POST /v1/incidents/{id}/serious", func(w http.ResponseWriter, r *http.Request) error {
 		var b struct {
 			Category Category  `json:"category"`
 			AwareAt  time.Time `json:"aware_at"`
 			Actor    string    `json:"actor"`
 		}
-		if err := alert.DecodeJSON(r, &b); err != nil {
+		if err := httpx.DecodeJSON(r, &b); err != nil {
 			return err
 		}
 		inc, err := m.FlagSerious(r.Context(), r.PathValue("id"), b.Category, b.AwareAt, who(r, b.Actor))
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, view(inc))
+		httpx.WriteJSON(w, http.StatusOK, view(inc))
 		return nil
-	}))
-	mux.Handle("POST /v1/incidents/{id}/reported", h(func(w http.ResponseWriter, r *http.Request) error {
+	})
+	handle("POST /v1/incidents/{id}/reported", func(w http.ResponseWriter, r *http.Request) error {
 		var b struct {
 			Reference string `json:"reference"`
 			Actor     string `json:"actor"`
 		}
-		if err := alert.DecodeJSON(r, &b); err != nil {
+		if err := httpx.DecodeJSON(r, &b); err != nil {
 			return err
 		}
 		inc, err := m.MarkReported(r.Context(), r.PathValue("id"), b.Reference, who(r, b.Actor))
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, view(inc))
+		httpx.WriteJSON(w, http.StatusOK, view(inc))
 		return nil
-	}))
-	mux.Handle("GET /v1/incidents/{id}/casefile", h(func(w http.ResponseWriter, r *http.Request) error {
+	})
+	handle("GET /v1/incidents/{id}/casefile", func(w http.ResponseWriter, r *http.Request) error {
 		cf, err := m.CaseFile(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, cf)
+		httpx.WriteJSON(w, http.StatusOK, cf)
 		return nil
-	}))
-	mux.Handle("GET /v1/incidents/{id}/export", h(func(w http.ResponseWriter, r *http.Request) error {
+	})
+	handle("GET /v1/incidents/{id}/export", func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
 		if _, err := m.Get(id); err != nil {
 			return err
 		}
 		// Build fully before answering so a failure still gets a JSON error.
-		var buf bytesBuffer
+		var buf bytes.Buffer
 		if err := m.Export(r.Context(), id, &buf); err != nil {
 			return err
 		}
@@ -179,15 +176,15 @@ func (m *Manager) Handler(actor func(*http.Request) string) http.Handler {
 		w.Header().Set("Content-Disposition", `attachment; filename="`+id+`.tar"`)
 		_, _ = w.Write(buf.Bytes()) // the client may be gone
 		return nil
-	}))
-	mux.Handle("GET /v1/incidents/{id}/art73", h(func(w http.ResponseWriter, r *http.Request) error {
+	})
+	handle("GET /v1/incidents/{id}/art73", func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
 		inc, err := m.Get(id)
 		if err != nil {
 			return err
 		}
 		if inc.Serious == nil {
-			return &alert.APIError{Status: http.StatusConflict, Code: "conflict", Message: "incident is not flagged serious"}
+			return &httpx.Error{Status: http.StatusConflict, Code: "conflict", Message: "incident is not flagged serious"}
 		}
 		cf, err := m.CaseFile(r.Context(), id)
 		if err != nil {
@@ -197,9 +194,9 @@ func (m *Manager) Handler(actor func(*http.Request) string) http.Handler {
 		rep := BuildArt73Report(cf, m.opt.Provider, time.Now())
 		switch r.URL.Query().Get("format") {
 		case "", "json":
-			writeJSON(w, http.StatusOK, rep)
+			httpx.WriteJSON(w, http.StatusOK, rep)
 		case "html":
-			var buf bytesBuffer
+			var buf bytes.Buffer
 			if err := rep.WriteHTML(&buf); err != nil {
 				return err
 			}
@@ -209,6 +206,6 @@ func (m *Manager) Handler(actor func(*http.Request) string) http.Handler {
 			return &alert.FieldError{Field: "format", Msg: "must be json or html"}
 		}
 		return nil
-	}))
-	return mux
+	})
+	return routes
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/httpx"
 )
 
 func p1(name, model, actor string, events ...string) alert.Alert {
@@ -386,7 +387,7 @@ func TestHTTPAndCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(m.Handler(nil))
+	srv := httptest.NewServer(httpx.Mux(m.Routes(nil)...))
 	defer srv.Close()
 	c := &alert.Client{BaseURL: srv.URL, Token: "tok"}
 	ctx := context.Background()
@@ -434,7 +435,7 @@ func TestHTTPAndCLI(t *testing.T) {
 		{[]string{"open", "--title", "x", "--type", "weird"}, "type"},
 	} {
 		_, err := run(tt.args...)
-		var ae *alert.APIError
+		var ae *httpx.Error
 		if !errors.As(err, &ae) || ae.Status != 400 || ae.Field != tt.field {
 			t.Errorf("%v: %v", tt.args, err)
 		}

@@ -46,70 +46,70 @@ type createRequest struct {
 	Expires  string   `json:"expires"` // Go duration, e.g. "720h"
 }
 
-// AdminHandler serves the key admin API; mount it behind admin-token authentication:
+// AdminRoutes are the key admin API; mount it behind admin-token authentication:
 //
 //	POST   /v1/keys       {"consumer","groups","models","rpm","tpm","expires"} → 201 {"key": "wk-…", …view}
 //	GET    /v1/keys       → 200 {"keys": [view…]}
 //	DELETE /v1/keys/{id}  → 200 view (revoked), 404 if unknown
 //
 // The key appears only in the response to POST.
-func AdminHandler(s *Store) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/keys", func(w http.ResponseWriter, r *http.Request) {
-		var req createRequest
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			httpx.WriteError(w, r, http.StatusBadRequest, "invalid_body", fmt.Sprintf("invalid JSON body: %v", err))
-			return
-		}
-		var ttl time.Duration
-		if req.Expires != "" {
-			d, err := time.ParseDuration(req.Expires)
-			if err != nil || d <= 0 {
-				httpx.WriteError(w, r, http.StatusBadRequest, "invalid_expires", "expires must be a positive Go duration such as 720h")
+func AdminRoutes(s *Store) []httpx.Route {
+	return []httpx.Route{
+		{Pattern: "POST /v1/keys", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var req createRequest
+			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&req); err != nil {
+				httpx.WriteError(w, r, http.StatusBadRequest, "invalid_body", fmt.Sprintf("invalid JSON body: %v", err))
 				return
 			}
-			ttl = d
-		}
-		secret, k, err := s.Create(r.Context(), Spec{Consumer: req.Consumer, Groups: req.Groups, Models: req.Models, RPM: req.RPM, TPM: req.TPM, TTL: ttl})
-		if errors.Is(err, ErrInvalid) {
-			httpx.WriteError(w, r, http.StatusBadRequest, "invalid_key_spec", err.Error())
-			return
-		}
-		if err != nil {
-			httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not create key")
-			return
-		}
-		out := struct {
-			Key string `json:"key"`
-			View
-		}{secret, ViewOf(&k, time.Now())}
-		httpx.WriteJSON(w, http.StatusCreated, out)
-	})
-	mux.HandleFunc("GET /v1/keys", func(w http.ResponseWriter, r *http.Request) {
-		ks, err := s.List()
-		if err != nil {
-			httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not list keys")
-			return
-		}
-		views := make([]View, len(ks))
-		for i := range ks {
-			views[i] = ViewOf(&ks[i], time.Now())
-		}
-		httpx.WriteJSON(w, http.StatusOK, map[string]any{"keys": views})
-	})
-	mux.HandleFunc("DELETE /v1/keys/{id}", func(w http.ResponseWriter, r *http.Request) {
-		k, err := s.Revoke(r.Context(), r.PathValue("id"))
-		if errors.Is(err, ErrNotFound) {
-			httpx.WriteError(w, r, http.StatusNotFound, "not_found", "no key with that id")
-			return
-		}
-		if err != nil {
-			httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not revoke key")
-			return
-		}
-		httpx.WriteJSON(w, http.StatusOK, ViewOf(&k, time.Now()))
-	})
-	return mux
+			var ttl time.Duration
+			if req.Expires != "" {
+				d, err := time.ParseDuration(req.Expires)
+				if err != nil || d <= 0 {
+					httpx.WriteError(w, r, http.StatusBadRequest, "invalid_expires", "expires must be a positive Go duration such as 720h")
+					return
+				}
+				ttl = d
+			}
+			secret, k, err := s.Create(r.Context(), Spec{Consumer: req.Consumer, Groups: req.Groups, Models: req.Models, RPM: req.RPM, TPM: req.TPM, TTL: ttl})
+			if errors.Is(err, ErrInvalid) {
+				httpx.WriteError(w, r, http.StatusBadRequest, "invalid_key_spec", err.Error())
+				return
+			}
+			if err != nil {
+				httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not create key")
+				return
+			}
+			out := struct {
+				Key string `json:"key"`
+				View
+			}{secret, ViewOf(&k, time.Now())}
+			httpx.WriteJSON(w, http.StatusCreated, out)
+		})},
+		{Pattern: "GET /v1/keys", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ks, err := s.List()
+			if err != nil {
+				httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not list keys")
+				return
+			}
+			views := make([]View, len(ks))
+			for i := range ks {
+				views[i] = ViewOf(&ks[i], time.Now())
+			}
+			httpx.WriteJSON(w, http.StatusOK, map[string]any{"keys": views})
+		})},
+		{Pattern: "DELETE /v1/keys/{id}", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			k, err := s.Revoke(r.Context(), r.PathValue("id"))
+			if errors.Is(err, ErrNotFound) {
+				httpx.WriteError(w, r, http.StatusNotFound, "not_found", "no key with that id")
+				return
+			}
+			if err != nil {
+				httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not revoke key")
+				return
+			}
+			httpx.WriteJSON(w, http.StatusOK, ViewOf(&k, time.Now()))
+		})},
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/warden-ai/warden/internal/httpx"
 )
 
 func openStore(t *testing.T, dir string) *Store {
@@ -171,7 +173,7 @@ func TestCLI(t *testing.T) {
 
 func TestAdminHandler(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	h := AdminHandler(s)
+	h := httpx.Mux(AdminRoutes(s)...)
 	do := func(method, path, body string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
