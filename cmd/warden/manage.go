@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/alert/lifecycle"
 	"github.com/warden-ai/warden/internal/contain"
 	"github.com/warden-ai/warden/internal/incident"
 	"github.com/warden-ai/warden/internal/keys"
@@ -24,7 +24,7 @@ import (
 func mapUsage(err error) error {
 	var ku *keys.UsageError
 	var cu *contain.UsageError
-	var au *alert.UsageError
+	var au *lifecycle.UsageError
 	switch {
 	case errors.As(err, &ku):
 		return usagef("%s", ku.Error())
@@ -109,7 +109,7 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.data, "data", "./warden-data", "data directory holding the credentials file")
 }
 
-func (f *apiFlags) client() (*alert.Client, error) {
+func (f *apiFlags) client() (*lifecycle.Client, error) {
 	tok := f.token
 	if tok == "" {
 		tok = os.Getenv("WARDEN_ADMIN_TOKEN")
@@ -125,7 +125,7 @@ func (f *apiFlags) client() (*alert.Client, error) {
 			}
 		}
 	}
-	return &alert.Client{BaseURL: strings.TrimRight(f.url, "/"), Token: tok}, nil
+	return &lifecycle.Client{BaseURL: strings.TrimRight(f.url, "/"), Token: tok}, nil
 }
 
 func envOr(k, d string) string {
@@ -157,7 +157,7 @@ func splitAPIFlags(args []string) (api, rest []string) {
 // runAPICommand parses the connection flags out of args and runs a package's CLI against the
 // running server with the rest.
 func runAPICommand(ctx context.Context, name string, args []string, stdout, stderr io.Writer,
-	run func(ctx context.Context, args []string, c *alert.Client, stdout io.Writer) error) error {
+	run func(ctx context.Context, args []string, c *lifecycle.Client, stdout io.Writer) error) error {
 	apiArgs, rest := splitAPIFlags(args)
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var af apiFlags
@@ -173,7 +173,7 @@ func runAPICommand(ctx context.Context, name string, args []string, stdout, stde
 }
 
 func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runAPICommand(ctx, "alerts", args, stdout, stderr, alert.RunCLI)
+	return runAPICommand(ctx, "alerts", args, stdout, stderr, lifecycle.RunCLI)
 }
 
 func runBaseline(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,5 +1,5 @@
 // Package alert holds the alert record shared by the rules engine (which raises alerts), the
-// notifiers (which deliver them) and the response layer (lifecycle, grouping, escalation).
+// notifiers (which deliver them) and alert/lifecycle (dedup, grouping, escalation).
 package alert
 
 import "time"

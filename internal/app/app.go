@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/alert/lifecycle"
 	"github.com/warden-ai/warden/internal/analyze"
 	"github.com/warden-ai/warden/internal/audit"
 	"github.com/warden-ai/warden/internal/auth"
@@ -112,7 +113,7 @@ type App struct {
 	keys       *keys.Store
 	contain    *contain.Store
 	gateway    *gateway.Gateway
-	alerts     *alert.Manager
+	alerts     *lifecycle.Manager
 	dispatcher *notify.Dispatcher
 	incidents  *incident.Manager
 	consumers  atomic.Pointer[map[string]bool]

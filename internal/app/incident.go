@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/alert/lifecycle"
 	"github.com/warden-ai/warden/internal/audit"
 	"github.com/warden-ai/warden/internal/httpx"
 	"github.com/warden-ai/warden/internal/incident"
@@ -175,7 +176,7 @@ var _ report.Source = reportSource{}
 
 func (s reportSource) Alerts(_ context.Context, from, to time.Time) ([]alert.Alert, error) {
 	var out []alert.Alert
-	f := alert.Filter{Since: from, Limit: 1000}
+	f := lifecycle.Filter{Since: from, Limit: 1000}
 	for {
 		views, next, err := s.a.alerts.List(f)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/alert/lifecycle"
 	"github.com/warden-ai/warden/internal/notify"
 	"github.com/warden-ai/warden/internal/notify/receivers"
 	"github.com/warden-ai/warden/internal/rules"
@@ -43,7 +44,7 @@ func (a *App) buildResponse() error {
 	for _, n := range a.dispatcher.Receivers() {
 		known[n] = true
 	}
-	notifier := alert.NotifierFunc(func(ctx context.Context, receiver string, n alert.Notification) error {
+	notifier := lifecycle.NotifierFunc(func(ctx context.Context, receiver string, n lifecycle.Notification) error {
 		if !known[receiver] {
 			// Escalation names a receiver that is not configured (e.g. the default "manager"):
 			// the alert stays visible in the API; there is nothing to deliver to.
@@ -52,21 +53,21 @@ func (a *App) buildResponse() error {
 		}
 		kind := notify.KindFiring
 		switch n.Kind {
-		case alert.KindAcknowledged:
+		case lifecycle.KindAcknowledged:
 			kind = notify.KindAcknowledged
-		case alert.KindResolved:
+		case lifecycle.KindResolved:
 			kind = notify.KindResolved
 		}
 		return a.dispatcher.Deliver(ctx, receiver, &notify.Notification{Kind: kind, Level: n.Level, GroupKey: n.GroupKey, Alerts: n.Alerts, Time: n.Time})
 	})
-	mopts := alert.OptionsFromConfig(a.cfg)
+	mopts := lifecycle.OptionsFromConfig(a.cfg)
 	mopts.Dir = filepath.Join(a.opts.DataDir, "alerts")
 	mopts.Notifier = notifier
 	mopts.Logger = a.log
 	mopts.DeliveryStatus = func(id string) any { return a.dispatcher.Status().Alert(id) }
 	mopts.Audit = a.auditAction
 	mopts.OnChange = a.onAlertChange
-	if a.alerts, err = alert.New(mopts); err != nil {
+	if a.alerts, err = lifecycle.New(mopts); err != nil {
 		return fmt.Errorf("build alert manager: %w", err)
 	}
 	a.cleanups = append(a.cleanups, a.alerts.Close)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/alert/lifecycle"
 )
 
 // RunCLI runs `warden incidents <args>`:
@@ -26,8 +27,8 @@ import (
 //	reported ID [--reference REF]
 //	export ID --out FILE
 //	art73 ID [--format json|html] [--out FILE]
-func RunCLI(ctx context.Context, args []string, c *alert.Client, stdout io.Writer) error {
-	usage := &alert.UsageError{Msg: "usage: warden incidents list|show|open|phase|owner|note|action|serious|reported|export|art73 ..."}
+func RunCLI(ctx context.Context, args []string, c *lifecycle.Client, stdout io.Writer) error {
+	usage := &lifecycle.UsageError{Msg: "usage: warden incidents list|show|open|phase|owner|note|action|serious|reported|export|art73 ..."}
 	if len(args) == 0 {
 		return usage
 	}
@@ -37,7 +38,7 @@ func RunCLI(ctx context.Context, args []string, c *alert.Client, stdout io.Write
 		var pos []string
 		for len(rest) > 0 {
 			if err := fs.Parse(rest); err != nil {
-				return nil, &alert.UsageError{Msg: fmt.Sprintf("%s: %v", fs.Name(), err)}
+				return nil, &lifecycle.UsageError{Msg: fmt.Sprintf("%s: %v", fs.Name(), err)}
 			}
 			rest = fs.Args()
 			if len(rest) > 0 {
@@ -45,7 +46,7 @@ func RunCLI(ctx context.Context, args []string, c *alert.Client, stdout io.Write
 			}
 		}
 		if len(pos) != npos {
-			return nil, &alert.UsageError{Msg: fmt.Sprintf("%s: want %d argument(s), got %d", fs.Name(), npos, len(pos))}
+			return nil, &lifecycle.UsageError{Msg: fmt.Sprintf("%s: want %d argument(s), got %d", fs.Name(), npos, len(pos))}
 		}
 		return pos, nil
 	}
@@ -157,7 +158,7 @@ func RunCLI(ctx context.Context, args []string, c *alert.Client, stdout io.Write
 		if *aware != "" {
 			t, err := time.Parse(time.RFC3339, *aware)
 			if err != nil {
-				return &alert.UsageError{Msg: "--aware: want RFC 3339"}
+				return &lifecycle.UsageError{Msg: "--aware: want RFC 3339"}
 			}
 			body["aware_at"] = t
 		}
@@ -189,7 +190,7 @@ func RunCLI(ctx context.Context, args []string, c *alert.Client, stdout io.Write
 		if args[0] == "art73" {
 			p = path(pos[0], "/art73?format="+url.QueryEscape(*format))
 		} else if *out == "" {
-			return &alert.UsageError{Msg: "incidents export: --out is required"}
+			return &lifecycle.UsageError{Msg: "incidents export: --out is required"}
 		}
 		return download(ctx, c, p, *out, stdout)
 	}
@@ -197,7 +198,7 @@ func RunCLI(ctx context.Context, args []string, c *alert.Client, stdout io.Write
 }
 
 // download fetches a raw body (tar or HTML) to a file (0600) or to stdout.
-func download(ctx context.Context, c *alert.Client, p, out string, stdout io.Writer) error {
+func download(ctx context.Context, c *lifecycle.Client, p, out string, stdout io.Writer) error {
 	var raw []byte
 	if err := c.Do(ctx, http.MethodGet, p, nil, &raw); err != nil {
 		return err

@@ -6,5 +6,5 @@
 //
 // The package depends on the rest of Warden only through function values in Options
 // (Snapshot, Search, Containment, ExportEvidence, Raise, ResolveReminder, Audit), which the
-// composition root wires. ObserveAlert is meant to be alert.Options.OnChange.
+// composition root wires. ObserveAlert is meant to be lifecycle.Options.OnChange.
 package incident

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/alert/lifecycle"
 	"github.com/warden-ai/warden/internal/httpx"
 )
 
@@ -49,23 +49,23 @@ func (m *Manager) Routes(actor func(*http.Request) string) []httpx.Route {
 	var routes []httpx.Route
 	handle := func(pattern string, f func(http.ResponseWriter, *http.Request) error) {
 		routes = append(routes, httpx.Route{Pattern: pattern, Handler: httpx.Handle(m.log, func(w http.ResponseWriter, r *http.Request) error {
-			return alert.HTTPError(f(w, r))
+			return lifecycle.HTTPError(f(w, r))
 		})})
 	}
 	handle("GET /v1/incidents", func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		f := Filter{Phase: Phase(q.Get("phase")), Type: Type(q.Get("type"))}
 		if f.Phase != "" && !slices.Contains(Phases, f.Phase) {
-			return &alert.FieldError{Field: "phase", Msg: "unknown phase"}
+			return &lifecycle.FieldError{Field: "phase", Msg: "unknown phase"}
 		}
 		if f.Type != "" && !slices.Contains(Types, f.Type) {
-			return &alert.FieldError{Field: "type", Msg: "unknown type"}
+			return &lifecycle.FieldError{Field: "type", Msg: "unknown type"}
 		}
 		for _, name := range []string{"open", "serious"} {
 			if s := q.Get(name); s != "" {
 				b, err := strconv.ParseBool(s)
 				if err != nil {
-					return &alert.FieldError{Field: name, Msg: "must be true or false"}
+					return &lifecycle.FieldError{Field: name, Msg: "must be true or false"}
 				}
 				if name == "open" {
 					f.Open = &b
@@ -77,7 +77,7 @@ func (m *Manager) Routes(actor func(*http.Request) string) []httpx.Route {
 		if s := q.Get("since"); s != "" {
 			t, err := httpx.ParseTime(s, time.Now())
 			if err != nil {
-				return &alert.FieldError{Field: "since", Msg: err.Error()}
+				return &lifecycle.FieldError{Field: "since", Msg: err.Error()}
 			}
 			f.Since = t
 		}
@@ -203,7 +203,7 @@ func (m *Manager) Routes(actor func(*http.Request) string) []httpx.Route {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			_, _ = w.Write(buf.Bytes()) // the client may be gone
 		default:
-			return &alert.FieldError{Field: "format", Msg: "must be json or html"}
+			return &lifecycle.FieldError{Field: "format", Msg: "must be json or html"}
 		}
 		return nil
 	})

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/alert/lifecycle"
 	"github.com/warden-ai/warden/internal/httpx"
 )
 
@@ -28,9 +29,9 @@ func p1(name, model, actor string, events ...string) alert.Alert {
 		DedupKey: name + "/" + model, Summary: name + " on " + model, EventIDs: events, Tags: []string{"owasp-llm:LLM01:2025"}}
 }
 
-// stack wires an alert.Manager and an incident.Manager the way the composition root does.
+// stack wires an lifecycle.Manager and an incident.Manager the way the composition root does.
 type stack struct {
-	am   *alert.Manager
+	am   *lifecycle.Manager
 	im   *Manager
 	mu   sync.Mutex
 	sent []string
@@ -41,8 +42,8 @@ func newStack(t *testing.T, opt Options) *stack {
 	t.Helper()
 	s := &stack{}
 	start := time.Now()
-	am, err := alert.New(alert.Options{
-		Notifier: alert.NotifierFunc(func(_ context.Context, receiver string, n alert.Notification) error {
+	am, err := lifecycle.New(lifecycle.Options{
+		Notifier: lifecycle.NotifierFunc(func(_ context.Context, receiver string, n lifecycle.Notification) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.sent = append(s.sent, fmt.Sprintf("%v %s %s %s", time.Since(start), receiver, n.Kind, n.Alerts[0].Summary))
@@ -389,7 +390,7 @@ func TestHTTPAndCLI(t *testing.T) {
 	}
 	srv := httptest.NewServer(httpx.Mux(m.Routes(nil)...))
 	defer srv.Close()
-	c := &alert.Client{BaseURL: srv.URL, Token: "tok"}
+	c := &lifecycle.Client{BaseURL: srv.URL, Token: "tok"}
 	ctx := context.Background()
 	run := func(args ...string) (string, error) {
 		var out bytes.Buffer
@@ -440,7 +441,7 @@ func TestHTTPAndCLI(t *testing.T) {
 			t.Errorf("%v: %v", tt.args, err)
 		}
 	}
-	var ue *alert.UsageError
+	var ue *lifecycle.UsageError
 	if _, err := run("export", id); !errors.As(err, &ue) {
 		t.Errorf("export without --out: %v", err)
 	}

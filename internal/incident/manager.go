@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/alert/lifecycle"
 )
 
 // Options configures a Manager. Every func is optional unless noted; a missing one leaves the
@@ -41,7 +42,7 @@ type Options struct {
 	// escalation); ResolveReminder auto-resolves them once the report is submitted.
 	Raise           func(ctx context.Context, as []alert.Alert) error
 	ResolveReminder func(ctx context.Context, dedupKey string) (bool, error)
-	Audit           alert.AuditFunc
+	Audit           lifecycle.AuditFunc
 	// Provider fills the provider section of the Art. 73 report draft.
 	Provider Provider
 	// MaxEventIDs bounds the triggering event ids kept per incident (default 1000).
@@ -61,8 +62,8 @@ type Provider struct {
 
 // Errors.
 var (
-	ErrNotFound = alert.ErrNotFound
-	ErrState    = alert.ErrState
+	ErrNotFound = lifecycle.ErrNotFound
+	ErrState    = lifecycle.ErrState
 )
 
 // Manager keeps incidents. It is safe for concurrent use; Run drives reminders and case-file
@@ -190,7 +191,7 @@ func clone(i *Incident) Incident {
 	return c
 }
 
-// ObserveAlert follows the alert lifecycle (wire it as alert.Options.OnChange): a new firing
+// ObserveAlert follows the alert lifecycle (wire it as lifecycle.Options.OnChange): a new firing
 // alert of an auto severity opens an incident, or joins the open incident of its group; state
 // changes of linked alerts land on the timeline.
 func (m *Manager) ObserveAlert(ctx context.Context, a alert.Alert) {
@@ -373,13 +374,13 @@ type OpenRequest struct {
 func (m *Manager) Open(ctx context.Context, r OpenRequest) (Incident, error) {
 	switch {
 	case r.Title == "":
-		return Incident{}, &alert.FieldError{Field: "title", Msg: "required"}
+		return Incident{}, &lifecycle.FieldError{Field: "title", Msg: "required"}
 	case !slices.Contains(Types, r.Type):
-		return Incident{}, &alert.FieldError{Field: "type", Msg: "must be safety, performance, security, compliance or bias"}
+		return Incident{}, &lifecycle.FieldError{Field: "type", Msg: "must be safety, performance, security, compliance or bias"}
 	case !r.Severity.Valid():
-		return Incident{}, &alert.FieldError{Field: "severity", Msg: "must be P1..P4"}
+		return Incident{}, &lifecycle.FieldError{Field: "severity", Msg: "must be P1..P4"}
 	case r.Actor == "":
-		return Incident{}, &alert.FieldError{Field: "actor", Msg: "required"}
+		return Incident{}, &lifecycle.FieldError{Field: "actor", Msg: "required"}
 	}
 	inc := m.newIncident(ctx, r.Title, r.Type, r.Severity, r.Model, r.Actor)
 	inc.Owner = r.Owner
@@ -391,7 +392,7 @@ func (m *Manager) Open(ctx context.Context, r OpenRequest) (Incident, error) {
 	for _, id := range r.AlertIDs {
 		if other, ok := m.byAl[id]; ok {
 			m.mu.Unlock()
-			return Incident{}, &alert.FieldError{Field: "alert_ids", Msg: fmt.Sprintf("alert %s already belongs to %s", id, other)}
+			return Incident{}, &lifecycle.FieldError{Field: "alert_ids", Msg: fmt.Sprintf("alert %s already belongs to %s", id, other)}
 		}
 	}
 	for _, id := range r.AlertIDs {
@@ -470,16 +471,16 @@ type Update struct {
 // post-incident sets ResolvedAt (once) and leaving it clears it.
 func (m *Manager) Apply(ctx context.Context, id string, u Update) (Incident, error) {
 	if u.Actor == "" {
-		return Incident{}, &alert.FieldError{Field: "actor", Msg: "required"}
+		return Incident{}, &lifecycle.FieldError{Field: "actor", Msg: "required"}
 	}
 	if u.Phase != "" && !slices.Contains(Phases, u.Phase) {
-		return Incident{}, &alert.FieldError{Field: "phase", Msg: "must be detection, containment, investigation, resolution or post-incident"}
+		return Incident{}, &lifecycle.FieldError{Field: "phase", Msg: "must be detection, containment, investigation, resolution or post-incident"}
 	}
 	if u.Phase == "" && u.Owner == "" && u.Note == "" && u.Action == "" {
-		return Incident{}, &alert.FieldError{Field: "phase", Msg: "nothing to change: give phase, owner, note or action"}
+		return Incident{}, &lifecycle.FieldError{Field: "phase", Msg: "nothing to change: give phase, owner, note or action"}
 	}
 	if len(u.Note) > 16<<10 || len(u.Action) > 16<<10 {
-		return Incident{}, &alert.FieldError{Field: "note", Msg: "longer than 16 KiB"}
+		return Incident{}, &lifecycle.FieldError{Field: "note", Msg: "longer than 16 KiB"}
 	}
 	now := time.Now()
 	m.mu.Lock()
@@ -530,17 +531,17 @@ func (m *Manager) Apply(ctx context.Context, id string, u Update) (Incident, err
 // deadline from the original awareness.
 func (m *Manager) FlagSerious(ctx context.Context, id string, c Category, aware time.Time, actor string) (Incident, error) {
 	if actor == "" {
-		return Incident{}, &alert.FieldError{Field: "actor", Msg: "required"}
+		return Incident{}, &lifecycle.FieldError{Field: "actor", Msg: "required"}
 	}
 	now := time.Now()
 	if aware.IsZero() {
 		aware = now
 	}
 	if aware.After(now.Add(time.Minute)) {
-		return Incident{}, &alert.FieldError{Field: "aware_at", Msg: "must not be in the future"}
+		return Incident{}, &lifecycle.FieldError{Field: "aware_at", Msg: "must not be in the future"}
 	}
 	if _, err := Deadline(c, aware); err != nil {
-		return Incident{}, &alert.FieldError{Field: "category", Msg: err.Error()}
+		return Incident{}, &lifecycle.FieldError{Field: "category", Msg: err.Error()}
 	}
 	m.mu.Lock()
 	inc, ok := m.inc[id]
@@ -584,7 +585,7 @@ func (m *Manager) FlagSerious(ctx context.Context, id string, c Category, aware 
 // reminder alerts are resolved.
 func (m *Manager) MarkReported(ctx context.Context, id, reference, actor string) (Incident, error) {
 	if actor == "" {
-		return Incident{}, &alert.FieldError{Field: "actor", Msg: "required"}
+		return Incident{}, &lifecycle.FieldError{Field: "actor", Msg: "required"}
 	}
 	now := time.Now()
 	m.mu.Lock()

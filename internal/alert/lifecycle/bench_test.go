@@ -1,10 +1,12 @@
-package alert
+package lifecycle
 
 import (
 	"context"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/warden-ai/warden/internal/alert"
 )
 
 // BenchmarkReceiveDedup measures the hot path of a rule re-firing an active alert.
@@ -20,7 +22,7 @@ func BenchmarkReceiveDedup(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer m.Close()
-			batch := []Alert{mk("inject", P1, "bot")}
+			batch := []alert.Alert{mk("inject", alert.P1, "bot")}
 			batch[0].EventIDs = []string{"e"}
 			ctx := context.Background()
 			for b.Loop() {
@@ -41,9 +43,9 @@ func BenchmarkFlush(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			as := make([]Alert, n)
+			as := make([]alert.Alert, n)
 			for i := range as {
-				as[i] = mk(fmt.Sprintf("r%d", i%10), []Severity{P1, P2, P3, P4}[i%4], fmt.Sprintf("m%d", i/10))
+				as[i] = mk(fmt.Sprintf("r%d", i%10), []alert.Severity{alert.P1, alert.P2, alert.P3, alert.P4}[i%4], fmt.Sprintf("m%d", i/10))
 				as[i].DedupKey = fmt.Sprint(i)
 			}
 			ctx := context.Background()

@@ -1,4 +1,4 @@
-package alert
+package lifecycle
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/config"
 )
 
@@ -96,7 +97,7 @@ func (h *harness) at(d time.Duration) {
 	synctest.Wait()
 }
 
-func (h *harness) receive(as ...Alert) {
+func (h *harness) receive(as ...alert.Alert) {
 	h.t.Helper()
 	if err := h.m.Receive(context.Background(), as); err != nil {
 		h.t.Fatal(err)
@@ -104,8 +105,8 @@ func (h *harness) receive(as ...Alert) {
 	synctest.Wait()
 }
 
-func mk(name string, sev Severity, model string) Alert {
-	return Alert{RuleID: name, RuleName: name, Severity: sev, Model: model, DedupKey: name + "/" + model, Summary: name}
+func mk(name string, sev alert.Severity, model string) alert.Alert {
+	return alert.Alert{RuleID: name, RuleName: name, Severity: sev, Model: model, DedupKey: name + "/" + model, Summary: name}
 }
 
 func expect(t *testing.T, got []sent, want ...string) {
@@ -121,7 +122,7 @@ func TestEscalationTiming(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, Options{}, nil)
 		defer h.stop()
-		h.receive(mk("exfil", P1, "bot"), mk("slow", P2, "bot"))
+		h.receive(mk("exfil", alert.P1, "bot"), mk("slow", alert.P2, "bot"))
 		expect(t, h.rec.take(), "0s oncall firing/0 [exfil]", "0s oncall firing/0 [slow]")
 		h.at(15*time.Minute - time.Second)
 		expect(t, h.rec.take())
@@ -147,7 +148,7 @@ func TestAckStopsEscalation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, Options{}, nil)
 		defer h.stop()
-		h.receive(mk("exfil", P1, "bot"))
+		h.receive(mk("exfil", alert.P1, "bot"))
 		h.at(16 * time.Minute)
 		expect(t, h.rec.take(), "0s oncall firing/0 [exfil]", "15m0s manager escalated/1 [exfil]")
 		views, _, _ := h.m.List(Filter{})
@@ -155,7 +156,7 @@ func TestAckStopsEscalation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a.State != Acknowledged || a.AckedBy != "alice" || a.AckedAt == nil {
+		if a.State != alert.Acknowledged || a.AckedBy != "alice" || a.AckedAt == nil {
 			t.Fatalf("acked alert = %+v", a)
 		}
 		synctest.Wait()
@@ -189,9 +190,9 @@ func TestGrouping(t *testing.T) {
 		{
 			name: "P3 group waits group_wait and batches",
 			steps: func(h *harness) {
-				h.receive(mk("drift", P3, "bot"))
+				h.receive(mk("drift", alert.P3, "bot"))
 				h.at(10 * time.Second)
-				a := mk("drift", P3, "bot")
+				a := mk("drift", alert.P3, "bot")
 				a.DedupKey = "drift/bot/feature2" // same group (alertname, model), new alert
 				h.receive(a)
 				h.at(10 * time.Minute)
@@ -201,9 +202,9 @@ func TestGrouping(t *testing.T) {
 		{
 			name: "follow-up waits for group_interval after the last flush",
 			steps: func(h *harness) {
-				h.receive(mk("drift", P3, "bot"))
+				h.receive(mk("drift", alert.P3, "bot"))
 				h.at(time.Minute)
-				a := mk("drift", P3, "bot")
+				a := mk("drift", alert.P3, "bot")
 				a.DedupKey = "drift/bot/2"
 				h.receive(a)
 				h.at(10 * time.Minute)
@@ -213,9 +214,9 @@ func TestGrouping(t *testing.T) {
 		{
 			name: "first alert of a P1 group goes out at once, its follow-up is grouped",
 			steps: func(h *harness) {
-				h.receive(mk("inject", P1, "bot"))
+				h.receive(mk("inject", alert.P1, "bot"))
 				h.at(time.Second)
-				a := mk("inject", P1, "bot")
+				a := mk("inject", alert.P1, "bot")
 				a.DedupKey = "inject/bot/2"
 				h.receive(a)
 				h.at(6 * time.Minute)
@@ -225,11 +226,11 @@ func TestGrouping(t *testing.T) {
 		{
 			name: "a P2 raising a P3 group goes out at once",
 			steps: func(h *harness) {
-				a := mk("cost", P3, "bot")
+				a := mk("cost", alert.P3, "bot")
 				a.GroupKey = "model=bot"
 				h.receive(a)
 				h.at(time.Minute)
-				b := mk("errors", P2, "bot")
+				b := mk("errors", alert.P2, "bot")
 				b.GroupKey = "model=bot"
 				h.receive(b)
 				h.at(2 * time.Minute)
@@ -239,7 +240,7 @@ func TestGrouping(t *testing.T) {
 		{
 			name: "dedup updates the existing alert instead of notifying again",
 			steps: func(h *harness) {
-				a := mk("inject", P1, "bot")
+				a := mk("inject", alert.P1, "bot")
 				a.EventIDs = []string{"e1"}
 				h.receive(a)
 				a.EventIDs = []string{"e2", "e1"}
@@ -255,7 +256,7 @@ func TestGrouping(t *testing.T) {
 		{
 			name: "auto-resolve ends the group and a new alert starts a new one",
 			steps: func(h *harness) {
-				h.receive(mk("down", P1, "bot"))
+				h.receive(mk("down", alert.P1, "bot"))
 				h.at(time.Minute)
 				ok, err := h.m.ResolveCondition(context.Background(), "down/bot")
 				if err != nil || !ok {
@@ -263,7 +264,7 @@ func TestGrouping(t *testing.T) {
 				}
 				synctest.Wait()
 				h.at(20 * time.Minute) // past group_interval: the group is dropped
-				h.receive(mk("down", P1, "bot"))
+				h.receive(mk("down", alert.P1, "bot"))
 			},
 			want: []string{"0s oncall firing/0 [down]", "1m0s oncall resolved/0 [down]", "20m0s oncall firing/0 [down]"},
 		},
@@ -297,10 +298,10 @@ func TestSilence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.receive(mk("drift", P3, "bot"), mk("drift", P3, "other"), mk("inject", P2, "bot"))
+		h.receive(mk("drift", alert.P3, "bot"), mk("drift", alert.P3, "other"), mk("inject", alert.P2, "bot"))
 		h.at(20 * time.Minute)
 		expect(t, h.rec.take(), "0s oncall firing/0 [inject]", "30s tickets firing/0 [drift]")
-		v, _, err := h.m.List(Filter{Model: "bot", Severity: P3})
+		v, _, err := h.m.List(Filter{Model: "bot", Severity: alert.P3})
 		if err != nil || len(v) != 1 || !slices.Equal(v[0].SilencedBy, []string{s.ID}) {
 			t.Fatalf("silenced view = %+v, %v", v, err)
 		}
@@ -387,7 +388,7 @@ func TestInhibition(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				h := start(t, Options{Inhibit: tt.inhibit}, nil)
 				defer h.stop()
-				h.receive(mk("down", P1, "bot"), mk("drift", P3, "bot"), mk("cost", P4, "bot"), mk("drift", P3, "other"))
+				h.receive(mk("down", alert.P1, "bot"), mk("drift", alert.P3, "bot"), mk("cost", alert.P4, "bot"), mk("drift", alert.P3, "other"))
 				h.at(time.Minute)
 				expect(t, h.rec.take(), tt.want...)
 			})
@@ -397,7 +398,7 @@ func TestInhibition(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, Options{}, nil)
 		defer h.stop()
-		h.receive(mk("down", P1, "bot"), mk("drift", P3, "bot"))
+		h.receive(mk("down", alert.P1, "bot"), mk("drift", alert.P3, "bot"))
 		h.at(time.Minute)
 		h.rec.take()
 		if _, err := h.m.ResolveCondition(context.Background(), "down/bot"); err != nil {
@@ -413,7 +414,7 @@ func TestRestartKeepsTimers(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "state")
 		rec := &recorder{start: time.Now()}
 		h := start(t, Options{Dir: dir}, rec)
-		h.receive(mk("exfil", P1, "bot"), mk("drift", P3, "bot"))
+		h.receive(mk("exfil", alert.P1, "bot"), mk("drift", alert.P3, "bot"))
 		h.at(10 * time.Minute)
 		expect(t, rec.take(), "0s oncall firing/0 [exfil]") // drift is inhibited
 		h.stop()
@@ -433,13 +434,13 @@ func TestRestartKeepsTimers(t *testing.T) {
 		expect(t, rec.take(), "20m0s manager escalated/1 [exfil]")
 		h2.at(30 * time.Minute)
 		expect(t, rec.take(), "30m0s exec escalated/2 [exfil]")
-		vs, _, _ := h2.m.List(Filter{State: Firing})
+		vs, _, _ := h2.m.List(Filter{State: alert.Firing})
 		if len(vs) != 2 {
 			t.Fatalf("after restart: %d firing alerts, want 2", len(vs))
 		}
 		// The dedup index survived: the same key updates instead of creating.
-		h2.receive(mk("exfil", P1, "bot"))
-		vs, _, _ = h2.m.List(Filter{Severity: P1})
+		h2.receive(mk("exfil", alert.P1, "bot"))
+		vs, _, _ = h2.m.List(Filter{Severity: alert.P1})
 		if len(vs) != 1 || vs[0].Count != 2 {
 			t.Fatalf("dedup after restart: %+v", vs)
 		}
@@ -458,7 +459,7 @@ func TestJournalTornTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Receive(context.Background(), []Alert{mk("a", P2, "m"), mk("b", P3, "m")}); err != nil {
+	if err := m.Receive(context.Background(), []alert.Alert{mk("a", alert.P2, "m"), mk("b", alert.P3, "m")}); err != nil {
 		t.Fatal(err)
 	}
 	m.Close()
@@ -496,7 +497,7 @@ func TestListCursorAndFilters(t *testing.T) {
 		h := start(t, Options{}, nil)
 		defer h.stop()
 		for i := range 7 {
-			a := mk(fmt.Sprintf("r%d", i), []Severity{P1, P2, P3}[i%3], "bot")
+			a := mk(fmt.Sprintf("r%d", i), []alert.Severity{alert.P1, alert.P2, alert.P3}[i%3], "bot")
 			h.receive(a)
 			time.Sleep(time.Second)
 		}
@@ -518,7 +519,7 @@ func TestListCursorAndFilters(t *testing.T) {
 		if want := []string{"r6", "r5", "r4", "r3", "r2", "r1", "r0"}; !slices.Equal(names, want) {
 			t.Errorf("paged = %v, want %v", names, want)
 		}
-		vs, _, _ := h.m.List(Filter{Severity: P3})
+		vs, _, _ := h.m.List(Filter{Severity: alert.P3})
 		if len(vs) != 2 {
 			t.Errorf("P3 filter: %d", len(vs))
 		}
@@ -538,10 +539,10 @@ func TestJournalCompacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := mk("hot", P2, "bot")
+	a := mk("hot", alert.P2, "bot")
 	for i := range 1500 {
 		a.EventIDs = []string{fmt.Sprint(i)}
-		if err := m.Receive(context.Background(), []Alert{a}); err != nil {
+		if err := m.Receive(context.Background(), []alert.Alert{a}); err != nil {
 			t.Fatal(err)
 		}
 	}

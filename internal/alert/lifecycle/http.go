@@ -1,4 +1,4 @@
-package alert
+package lifecycle
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/httpx"
 )
 
@@ -27,10 +28,10 @@ func (m *Manager) Routes() []httpx.Route {
 		{Pattern: "GET /v1/alerts", Handler: m.handle(m.listAlerts)},
 		{Pattern: "GET /v1/alerts/{id}", Handler: m.handle(m.getAlert)},
 		{Pattern: "POST /v1/alerts/{id}/ack", Handler: m.handle(func(w http.ResponseWriter, r *http.Request) error {
-			return m.changeAlert(w, r, Acknowledged)
+			return m.changeAlert(w, r, alert.Acknowledged)
 		})},
 		{Pattern: "POST /v1/alerts/{id}/resolve", Handler: m.handle(func(w http.ResponseWriter, r *http.Request) error {
-			return m.changeAlert(w, r, Resolved)
+			return m.changeAlert(w, r, alert.Resolved)
 		})},
 		{Pattern: "GET /v1/silences", Handler: m.handle(m.listSilences)},
 		{Pattern: "GET /v1/silences/{id}", Handler: m.handle(m.getSilence)},
@@ -63,9 +64,9 @@ func (m *Manager) handle(f func(http.ResponseWriter, *http.Request) error) http.
 
 func (m *Manager) listAlerts(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	f := Filter{State: State(q.Get("state")), Severity: Severity(q.Get("severity")), Model: q.Get("model"), Cursor: q.Get("cursor")}
+	f := Filter{State: alert.State(q.Get("state")), Severity: alert.Severity(q.Get("severity")), Model: q.Get("model"), Cursor: q.Get("cursor")}
 	switch f.State {
-	case "", Firing, Acknowledged, Resolved:
+	case "", alert.Firing, alert.Acknowledged, alert.Resolved:
 	default:
 		return &FieldError{Field: "state", Msg: "must be firing, acknowledged or resolved"}
 	}
@@ -120,7 +121,7 @@ func (m *Manager) actor(r *http.Request, body string) string {
 	return "api"
 }
 
-func (m *Manager) changeAlert(w http.ResponseWriter, r *http.Request, to State) error {
+func (m *Manager) changeAlert(w http.ResponseWriter, r *http.Request, to alert.State) error {
 	var b changeBody
 	if err := httpx.DecodeJSON(r, &b); err != nil {
 		return err
@@ -129,9 +130,9 @@ func (m *Manager) changeAlert(w http.ResponseWriter, r *http.Request, to State) 
 		return &FieldError{Field: "comment", Msg: "longer than 4096 bytes"}
 	}
 	id, actor := r.PathValue("id"), m.actor(r, b.Actor)
-	var a Alert
+	var a alert.Alert
 	var err error
-	if to == Acknowledged {
+	if to == alert.Acknowledged {
 		a, err = m.Ack(r.Context(), id, actor, b.Comment)
 	} else {
 		a, err = m.Resolve(r.Context(), id, actor, b.Comment)

@@ -1,4 +1,4 @@
-package alert
+package lifecycle
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/warden-ai/warden/internal/alert"
 )
 
 // Run drives group flushes, repeats and escalations until ctx is done. Timers are absolute due
@@ -77,7 +79,7 @@ func (m *Manager) processDueLocked(now time.Time) {
 	// Escalations first, so a flush in the same instant sees the receivers they reached.
 	type escKey struct {
 		group string
-		sev   Severity
+		sev   alert.Severity
 		level int
 	}
 	batches := map[escKey][]*entry{}
@@ -89,7 +91,7 @@ func (m *Manager) processDueLocked(now time.Time) {
 		if e.EscalateAt.IsZero() || e.EscalateAt.After(now) {
 			continue
 		}
-		if e.A.State != Firing {
+		if e.A.State != alert.Firing {
 			e.EscalateAt = time.Time{}
 			recs = append(recs, alertRec(e))
 			continue
@@ -120,7 +122,7 @@ func (m *Manager) processDueLocked(now time.Time) {
 		es := batches[k]
 		sortEntries(es)
 		level := m.levels(k.sev)[k.level]
-		alerts := make([]Alert, len(es))
+		alerts := make([]alert.Alert, len(es))
 		for i, e := range es {
 			alerts[i] = e.A
 		}
@@ -165,7 +167,7 @@ func (m *Manager) flushLocked(g *group, members []*entry, mu *muter, now time.Ti
 	unresolved := 0
 	for _, e := range members {
 		unresolved++
-		if e.A.State == Firing && !mu.isMuted(&e.A) {
+		if e.A.State == alert.Firing && !mu.isMuted(&e.A) {
 			firing = append(firing, e)
 		}
 	}
@@ -204,7 +206,7 @@ func (m *Manager) flushLocked(g *group, members []*entry, mu *muter, now time.Ti
 		return false, nil
 	}
 	receivers := m.firstLevel(top)
-	alerts := make([]Alert, len(firing))
+	alerts := make([]alert.Alert, len(firing))
 	for i, e := range firing {
 		alerts[i] = e.A
 	}
@@ -228,7 +230,7 @@ func (m *Manager) flushLocked(g *group, members []*entry, mu *muter, now time.Ti
 }
 
 // firstLevel returns the receivers of sev's levels that apply at once (After 0).
-func (m *Manager) firstLevel(sev Severity) []string {
+func (m *Manager) firstLevel(sev alert.Severity) []string {
 	var rs []string
 	for _, l := range m.levels(sev) {
 		if l.After > 0 {
@@ -262,7 +264,7 @@ func sortEntries(es []*entry) {
 func (m *Manager) compactLocked(now time.Time) error {
 	cut := now.Add(-m.opt.RetainResolved)
 	for id, e := range m.alerts {
-		if e.A.State == Resolved && e.A.ResolvedAt != nil && e.A.ResolvedAt.Before(cut) {
+		if e.A.State == alert.Resolved && e.A.ResolvedAt != nil && e.A.ResolvedAt.Before(cut) {
 			delete(m.alerts, id)
 		}
 	}
@@ -314,7 +316,7 @@ func parseCursor(s string) (cursor, error) {
 }
 
 // before reports whether a sorts after the cursor position (newest first order).
-func (c cursor) before(a *Alert) bool {
+func (c cursor) before(a *alert.Alert) bool {
 	if cmp := a.StartsAt.Compare(c.T); cmp != 0 {
 		return cmp < 0
 	}

@@ -1,9 +1,11 @@
-package alert
+package lifecycle
 
 import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/warden-ai/warden/internal/alert"
 )
 
 // Silence mutes the alerts its matchers select between StartsAt and EndsAt. A muted alert keeps
@@ -91,7 +93,7 @@ type InhibitRule struct {
 // DefaultInhibitRules: a P1 for a model suppresses that model's P3 and P4 alerts.
 func DefaultInhibitRules() []InhibitRule {
 	return []InhibitRule{{
-		SourceMatch: Matchers{{Name: "severity", Type: MatchEqual, Value: string(P1)}},
+		SourceMatch: Matchers{{Name: "severity", Type: MatchEqual, Value: string(alert.P1)}},
 		TargetMatch: Matchers{{Name: "severity", Type: MatchRegexp, Value: "P3|P4"}},
 		Equal:       []string{"model"},
 	}}

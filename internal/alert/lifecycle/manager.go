@@ -1,4 +1,8 @@
-package alert
+// Package lifecycle runs the alerts raised by rules through their lifecycle: dedup, grouping,
+// silences, inhibition, escalation and reminders, acknowledgement and resolution, persisted in
+// a journal and served as /v1/alerts and /v1/silences. It hands each notification to the
+// notify pipeline; the alert record itself lives in package alert, which the notifiers share.
+package lifecycle
 
 import (
 	"cmp"
@@ -15,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/config"
 )
 
@@ -52,11 +57,11 @@ const (
 type Notification struct {
 	Kind Kind `json:"kind"`
 	// Level is the escalation level index that selected the receiver (0 = first level).
-	Level    int       `json:"level"`
-	GroupKey string    `json:"group_key,omitempty"`
-	Severity Severity  `json:"severity"`
-	Alerts   []Alert   `json:"alerts"`
-	Time     time.Time `json:"time"`
+	Level    int            `json:"level"`
+	GroupKey string         `json:"group_key,omitempty"`
+	Severity alert.Severity `json:"severity"`
+	Alerts   []alert.Alert  `json:"alerts"`
+	Time     time.Time      `json:"time"`
 	// Actor and Comment are set for acknowledged and resolved notifications.
 	Actor   string `json:"actor,omitempty"`
 	Comment string `json:"comment,omitempty"`
@@ -72,7 +77,7 @@ type Options struct {
 	Dir      string
 	Notifier Notifier
 	// Escalation lists, per severity, ordered levels; nil uses DefaultEscalation.
-	Escalation map[Severity][]config.EscalationLevel
+	Escalation map[alert.Severity][]config.EscalationLevel
 	// GroupBy names the labels (see Labels) whose values form a group key when the rule did
 	// not set Alert.GroupKey. Default: alertname, model.
 	GroupBy []string
@@ -90,7 +95,7 @@ type Options struct {
 	Audit          AuditFunc
 	// OnChange is called (outside the lock) after an alert is created, updated, acknowledged
 	// or resolved: the incident layer subscribes here.
-	OnChange func(ctx context.Context, a Alert)
+	OnChange func(ctx context.Context, a alert.Alert)
 	// DeliveryStatus, when set, is attached to GET /v1/alerts/{id} as "delivery".
 	DeliveryStatus func(alertID string) any
 	// RequestActor names the caller of an HTTP request (e.g. from its token); default: the
@@ -101,12 +106,12 @@ type Options struct {
 
 // DefaultEscalation is P1: oncall at once, manager after 15m, exec after 30m; P2: oncall at
 // once, manager after 1h; P3 and P4: the ticket queue.
-func DefaultEscalation() map[Severity][]config.EscalationLevel {
-	return map[Severity][]config.EscalationLevel{
-		P1: {{After: 0, Receivers: []string{"oncall"}}, {After: 15 * time.Minute, Receivers: []string{"manager"}}, {After: 30 * time.Minute, Receivers: []string{"exec"}}},
-		P2: {{After: 0, Receivers: []string{"oncall"}}, {After: time.Hour, Receivers: []string{"manager"}}},
-		P3: {{After: 0, Receivers: []string{"tickets"}}},
-		P4: {{After: 0, Receivers: []string{"tickets"}}},
+func DefaultEscalation() map[alert.Severity][]config.EscalationLevel {
+	return map[alert.Severity][]config.EscalationLevel{
+		alert.P1: {{After: 0, Receivers: []string{"oncall"}}, {After: 15 * time.Minute, Receivers: []string{"manager"}}, {After: 30 * time.Minute, Receivers: []string{"exec"}}},
+		alert.P2: {{After: 0, Receivers: []string{"oncall"}}, {After: time.Hour, Receivers: []string{"manager"}}},
+		alert.P3: {{After: 0, Receivers: []string{"tickets"}}},
+		alert.P4: {{After: 0, Receivers: []string{"tickets"}}},
 	}
 }
 
@@ -123,7 +128,7 @@ func OptionsFromConfig(c *config.Config) Options {
 		o.GroupWait = -1 // the file said 0s explicitly (config presets the default): no wait
 	}
 	for sev, levels := range c.Escalation {
-		o.Escalation[Severity(sev)] = slices.Clone(levels)
+		o.Escalation[alert.Severity(sev)] = slices.Clone(levels)
 	}
 	return o
 }
@@ -227,7 +232,7 @@ func New(opt Options) (*Manager, error) {
 		m.j = j
 		m.alerts, m.groups, m.silences = snap.alerts, snap.groups, snap.silences
 		for id, e := range m.alerts {
-			if e.A.State != Resolved {
+			if e.A.State != alert.Resolved {
 				m.active[e.A.DedupKey] = id
 			}
 		}
@@ -273,10 +278,10 @@ func (m *Manager) persist(recs ...record) error {
 func alertRec(e *entry) record { return record{Kind: recAlert, Alert: e} }
 func groupRec(g *group) record { return record{Kind: recGroup, Group: g} }
 
-func (m *Manager) levels(sev Severity) []config.EscalationLevel { return m.opt.Escalation[sev] }
+func (m *Manager) levels(sev alert.Severity) []config.EscalationLevel { return m.opt.Escalation[sev] }
 
 // groupKey is the rule's GroupKey when set, otherwise the GroupBy label values.
-func (m *Manager) groupKey(a *Alert) string {
+func (m *Manager) groupKey(a *alert.Alert) string {
 	if a.GroupKey != "" {
 		return a.GroupKey
 	}
@@ -297,7 +302,7 @@ func (m *Manager) groupKey(a *Alert) string {
 // unresolved one updates it (Count, UpdatedAt, Values, EventIDs appended up to MaxEventIDs);
 // otherwise a new firing alert is created and grouped. Invalid alerts are rejected as a whole
 // batch before anything is stored.
-func (m *Manager) Receive(ctx context.Context, in []Alert) error {
+func (m *Manager) Receive(ctx context.Context, in []alert.Alert) error {
 	for i := range in {
 		switch {
 		case in[i].DedupKey == "":
@@ -307,7 +312,7 @@ func (m *Manager) Receive(ctx context.Context, in []Alert) error {
 		}
 	}
 	now := time.Now()
-	var changed []Alert
+	var changed []alert.Alert
 	m.mu.Lock()
 	var recs []record
 	touched := map[string]*group{}
@@ -329,7 +334,7 @@ func (m *Manager) Receive(ctx context.Context, in []Alert) error {
 			continue
 		}
 		a.ID = newID()
-		a.State = Firing
+		a.State = alert.Firing
 		if a.StartsAt.IsZero() || a.StartsAt.After(now) {
 			a.StartsAt = now
 		}
@@ -369,7 +374,7 @@ func (m *Manager) Receive(ctx context.Context, in []Alert) error {
 // scheduleFlush applies the grouping rules for a new alert a in g: the first P1/P2 alert of a
 // group (or one that raises the group to P1/P2) is flushed at once; a new P3/P4 group waits
 // group_wait; follow-ups wait group_wait and at least group_interval after the last flush.
-func (m *Manager) scheduleFlush(g *group, a *Alert, now time.Time) {
+func (m *Manager) scheduleFlush(g *group, a *alert.Alert, now time.Time) {
 	urgent := a.Severity.Rank() <= 2 && (g.TopRank == 0 || a.Severity.Rank() < g.TopRank)
 	var due time.Time
 	switch {
@@ -427,7 +432,7 @@ func (m *Manager) kick() {
 	}
 }
 
-func (m *Manager) changed(ctx context.Context, as []Alert) {
+func (m *Manager) changed(ctx context.Context, as []alert.Alert) {
 	if m.opt.OnChange == nil {
 		return
 	}
@@ -443,13 +448,13 @@ func (m *Manager) audit(ctx context.Context, action string, details map[string]a
 }
 
 // Ack acknowledges a firing alert: escalation stops and the receivers notified so far are told.
-func (m *Manager) Ack(ctx context.Context, id, actor, comment string) (Alert, error) {
-	return m.transition(ctx, id, actor, comment, Acknowledged)
+func (m *Manager) Ack(ctx context.Context, id, actor, comment string) (alert.Alert, error) {
+	return m.transition(ctx, id, actor, comment, alert.Acknowledged)
 }
 
 // Resolve resolves a firing or acknowledged alert; the receivers notified so far are told.
-func (m *Manager) Resolve(ctx context.Context, id, actor, comment string) (Alert, error) {
-	return m.transition(ctx, id, actor, comment, Resolved)
+func (m *Manager) Resolve(ctx context.Context, id, actor, comment string) (alert.Alert, error) {
+	return m.transition(ctx, id, actor, comment, alert.Resolved)
 }
 
 // ResolveCondition auto-resolves the unresolved alert with dedupKey because its rule's
@@ -461,51 +466,51 @@ func (m *Manager) ResolveCondition(ctx context.Context, dedupKey string) (bool, 
 	if !ok {
 		return false, nil
 	}
-	_, err := m.transition(ctx, id, "warden", "condition cleared", Resolved)
+	_, err := m.transition(ctx, id, "warden", "condition cleared", alert.Resolved)
 	if errors.Is(err, ErrState) || errors.Is(err, ErrNotFound) {
 		return false, nil // resolved concurrently
 	}
 	return err == nil, err
 }
 
-func (m *Manager) transition(ctx context.Context, id, actor, comment string, to State) (Alert, error) {
+func (m *Manager) transition(ctx context.Context, id, actor, comment string, to alert.State) (alert.Alert, error) {
 	if actor == "" {
-		return Alert{}, &FieldError{Field: "actor", Msg: "required"}
+		return alert.Alert{}, &FieldError{Field: "actor", Msg: "required"}
 	}
 	now := time.Now()
 	m.mu.Lock()
 	e, ok := m.alerts[id]
 	if !ok {
 		m.mu.Unlock()
-		return Alert{}, fmt.Errorf("alert %s: %w", id, ErrNotFound)
+		return alert.Alert{}, fmt.Errorf("alert %s: %w", id, ErrNotFound)
 	}
 	from := e.A.State
-	if from == Resolved || (from == Acknowledged && to == Acknowledged) {
+	if from == alert.Resolved || (from == alert.Acknowledged && to == alert.Acknowledged) {
 		m.mu.Unlock()
-		return Alert{}, fmt.Errorf("alert %s is %s: %w", id, from, ErrState)
+		return alert.Alert{}, fmt.Errorf("alert %s is %s: %w", id, from, ErrState)
 	}
 	prev := *e
 	kind := KindAcknowledged
 	e.A.UpdatedAt = now
-	if to == Acknowledged {
-		e.A.State, e.A.AckedAt, e.A.AckedBy = Acknowledged, &now, actor
+	if to == alert.Acknowledged {
+		e.A.State, e.A.AckedAt, e.A.AckedBy = alert.Acknowledged, &now, actor
 	} else {
 		kind = KindResolved
-		e.A.State, e.A.ResolvedAt, e.A.ResolvedBy = Resolved, &now, actor
+		e.A.State, e.A.ResolvedAt, e.A.ResolvedBy = alert.Resolved, &now, actor
 		delete(m.active, e.A.DedupKey)
 	}
 	e.EscalateAt = time.Time{}
 	if err := m.persist(alertRec(e)); err != nil {
 		*e = prev
-		if to == Resolved {
+		if to == alert.Resolved {
 			m.active[e.A.DedupKey] = id
 		}
 		m.mu.Unlock()
-		return Alert{}, fmt.Errorf("%s alert %s: %w", to, id, err)
+		return alert.Alert{}, fmt.Errorf("%s alert %s: %w", to, id, err)
 	}
 	for _, r := range e.Reached {
 		m.outbox = append(m.outbox, delivery{receiver: r, n: Notification{
-			Kind: kind, GroupKey: e.A.GroupKey, Severity: e.A.Severity, Alerts: []Alert{e.A},
+			Kind: kind, GroupKey: e.A.GroupKey, Severity: e.A.Severity, Alerts: []alert.Alert{e.A},
 			Time: now, Actor: actor, Comment: comment,
 		}})
 	}
@@ -513,13 +518,13 @@ func (m *Manager) transition(ctx context.Context, id, actor, comment string, to 
 	m.mu.Unlock()
 	m.kick()
 	m.audit(ctx, "alert."+string(to), map[string]any{"alert_id": id, "actor": actor, "comment": comment, "from": string(from)})
-	m.changed(ctx, []Alert{a})
+	m.changed(ctx, []alert.Alert{a})
 	return a, nil
 }
 
 // View is an alert as the API shows it: the record plus why it is muted.
 type View struct {
-	Alert
+	alert.Alert
 	SilencedBy  []string `json:"silenced_by,omitempty"`
 	InhibitedBy []string `json:"inhibited_by,omitempty"`
 	Delivery    any      `json:"delivery,omitempty"`
@@ -594,8 +599,8 @@ func equalKey(names []string, l map[string]string) string {
 }
 
 // muted returns the active silences and the inhibiting alerts that mute a.
-func (mu *muter) muted(a *Alert) (silences, inhibitors []string) {
-	if a.State == Resolved {
+func (mu *muter) muted(a *alert.Alert) (silences, inhibitors []string) {
+	if a.State == alert.Resolved {
 		return nil, nil
 	}
 	labels := Labels(a)
@@ -619,15 +624,15 @@ func (mu *muter) muted(a *Alert) (silences, inhibitors []string) {
 	return silences, slices.Compact(inhibitors)
 }
 
-func (mu *muter) isMuted(a *Alert) bool {
+func (mu *muter) isMuted(a *alert.Alert) bool {
 	s, i := mu.muted(a)
 	return len(s) > 0 || len(i) > 0
 }
 
 // Filter selects alerts for List. Zero fields do not filter.
 type Filter struct {
-	State    State
-	Severity Severity
+	State    alert.State
+	Severity alert.Severity
 	Model    string
 	Since    time.Time // StartsAt at or after
 	Limit    int       // default 100, at most 1000

@@ -1,4 +1,4 @@
-package alert
+package lifecycle
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/warden-ai/warden/internal/alert"
 )
 
 // MatchType is how a Matcher compares a label value.
@@ -282,7 +284,7 @@ func (p *matcherParser) quoted() (string, error) {
 // Labels returns the label set that matchers, silences, inhibition and grouping see for a: the
 // alert's own labels plus the built-ins alertname (rule name), rule_id, severity, model,
 // environment and actor (built-ins win over same-named alert labels).
-func Labels(a *Alert) map[string]string {
+func Labels(a *alert.Alert) map[string]string {
 	l := make(map[string]string, len(a.Labels)+6)
 	for k, v := range a.Labels {
 		l[k] = v

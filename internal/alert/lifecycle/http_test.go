@@ -1,4 +1,4 @@
-package alert
+package lifecycle
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/httpx"
 )
 
@@ -31,7 +32,7 @@ func newServer(t *testing.T) (*Manager, *httptest.Server, *Client) {
 func TestHTTPAlerts(t *testing.T) {
 	m, srv, c := newServer(t)
 	ctx := context.Background()
-	if err := m.Receive(ctx, []Alert{mk("inject", P1, "bot"), mk("drift", P3, "other")}); err != nil {
+	if err := m.Receive(ctx, []alert.Alert{mk("inject", alert.P1, "bot"), mk("drift", alert.P3, "other")}); err != nil {
 		t.Fatal(err)
 	}
 	var page struct {
@@ -51,11 +52,11 @@ func TestHTTPAlerts(t *testing.T) {
 	if v["delivery"] == nil {
 		t.Errorf("delivery status not attached: %v", v)
 	}
-	var a Alert
+	var a alert.Alert
 	if err := c.Do(ctx, "POST", "/v1/alerts/"+id+"/ack", changeBody{Actor: "alice", Comment: "mine"}, &a); err != nil {
 		t.Fatal(err)
 	}
-	if a.State != Acknowledged || a.AckedBy != "alice" {
+	if a.State != alert.Acknowledged || a.AckedBy != "alice" {
 		t.Fatalf("ack = %+v", a)
 	}
 
@@ -101,7 +102,7 @@ func TestHTTPAlerts(t *testing.T) {
 func TestCLI(t *testing.T) {
 	m, _, c := newServer(t)
 	ctx := context.Background()
-	if err := m.Receive(ctx, []Alert{mk("inject", P1, "bot"), mk("drift", P3, "bot")}); err != nil {
+	if err := m.Receive(ctx, []alert.Alert{mk("inject", alert.P1, "bot"), mk("drift", alert.P3, "bot")}); err != nil {
 		t.Fatal(err)
 	}
 	run := func(args ...string) string {
@@ -116,7 +117,7 @@ func TestCLI(t *testing.T) {
 	if !strings.Contains(out, "drift") || strings.Contains(out, "inject") || !strings.Contains(out, "inhibited") {
 		t.Errorf("list output:\n%s", out)
 	}
-	vs, _, _ := m.List(Filter{Severity: P1})
+	vs, _, _ := m.List(Filter{Severity: alert.P1})
 	if out := run("ack", vs[0].ID, "--comment", "on it", "--actor", "alice"); !strings.Contains(out, "acknowledged by alice") {
 		t.Errorf("ack output: %s", out)
 	}

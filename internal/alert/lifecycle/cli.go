@@ -1,4 +1,4 @@
-package alert
+package lifecycle
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/httpx"
 )
 
@@ -193,7 +194,7 @@ func cliChange(ctx context.Context, verb string, args []string, c *Client, w io.
 	if fs.NArg() != 1 {
 		return &UsageError{Msg: fmt.Sprintf("usage: warden alerts %s ID [--comment C]", verb)}
 	}
-	var a Alert
+	var a alert.Alert
 	if err := c.Do(ctx, http.MethodPost, "/v1/alerts/"+url.PathEscape(fs.Arg(0))+"/"+verb, changeBody{Actor: *actor, Comment: *comment}, &a); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package alert
+package lifecycle
 
 import (
 	"bufio"
@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/warden-ai/warden/internal/alert"
 )
 
 // The Manager keeps its state in an append-only JSON Lines journal (<dir>/alerts.journal): each
@@ -40,7 +42,7 @@ type record struct {
 
 // entry is an alert plus the Manager's bookkeeping for it.
 type entry struct {
-	A alert `json:"a"`
+	A alert.Alert `json:"a"`
 	// NextLevel is the index of the next escalation level to notify.
 	NextLevel int `json:"next_level"`
 	// EscalateAt is the absolute due time of NextLevel; zero when nothing is pending.
@@ -48,8 +50,6 @@ type entry struct {
 	// Reached lists the receivers notified about this alert so far (for ack/resolve fan-out).
 	Reached []string `json:"reached,omitempty"`
 }
-
-type alert = Alert
 
 // group is one notification group.
 type group struct {
