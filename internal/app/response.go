@@ -40,29 +40,9 @@ func (a *App) buildResponse() error {
 	if a.dispatcher, err = notify.NewDispatcher(built, dopts); err != nil {
 		return err
 	}
-	known := map[string]bool{}
-	for _, n := range a.dispatcher.Receivers() {
-		known[n] = true
-	}
-	notifier := lifecycle.NotifierFunc(func(ctx context.Context, receiver string, n lifecycle.Notification) error {
-		if !known[receiver] {
-			// Escalation names a receiver that is not configured (e.g. the default "manager"):
-			// the alert stays visible in the API; there is nothing to deliver to.
-			a.log.Debug("no such receiver configured; notification not sent", "receiver", receiver, "kind", string(n.Kind))
-			return nil
-		}
-		kind := notify.KindFiring
-		switch n.Kind {
-		case lifecycle.KindAcknowledged:
-			kind = notify.KindAcknowledged
-		case lifecycle.KindResolved:
-			kind = notify.KindResolved
-		}
-		return a.dispatcher.Deliver(ctx, receiver, &notify.Notification{Kind: kind, Level: n.Level, GroupKey: n.GroupKey, Alerts: n.Alerts, Time: n.Time})
-	})
 	mopts := lifecycle.OptionsFromConfig(a.cfg)
 	mopts.Dir = filepath.Join(a.opts.DataDir, "alerts")
-	mopts.Notifier = notifier
+	mopts.Deliverer = a.dispatcher // the manager speaks the notify contract: nothing to adapt
 	mopts.Logger = a.log
 	mopts.DeliveryStatus = func(id string) any { return a.dispatcher.Status().Alert(id) }
 	mopts.Audit = a.auditAction

@@ -22,6 +22,7 @@ import (
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/alert/lifecycle"
 	"github.com/warden-ai/warden/internal/httpx"
+	"github.com/warden-ai/warden/internal/notify"
 )
 
 func p1(name, model, actor string, events ...string) alert.Alert {
@@ -43,10 +44,17 @@ func newStack(t *testing.T, opt Options) *stack {
 	s := &stack{}
 	start := time.Now()
 	am, err := lifecycle.New(lifecycle.Options{
-		Notifier: lifecycle.NotifierFunc(func(_ context.Context, receiver string, n lifecycle.Notification) error {
+		Deliverer: lifecycle.DelivererFunc(func(_ context.Context, receiver string, n *notify.Notification) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
-			s.sent = append(s.sent, fmt.Sprintf("%v %s %s %s", time.Since(start), receiver, n.Kind, n.Alerts[0].Summary))
+			kind := string(n.Kind)
+			switch {
+			case n.Reminder:
+				kind = "reminder"
+			case n.Kind == notify.KindFiring && n.Level > 0:
+				kind = "escalated"
+			}
+			s.sent = append(s.sent, fmt.Sprintf("%v %s %s %s", time.Since(start), receiver, kind, n.Alerts[0].Summary))
 			return nil
 		}),
 		OnChange: func(ctx context.Context, a alert.Alert) { s.im.ObserveAlert(ctx, a) },

@@ -38,12 +38,21 @@ type Notification struct {
 	// Level is the escalation level that sent this notification: 0 for the first level of a
 	// policy, 1 for the next one and so on. Escalations are firing notifications with Level > 0.
 	Level int `json:"level"`
+	// Reminder marks a firing notification re-sent because its alerts keep firing
+	// unacknowledged (response.repeat_interval).
+	Reminder bool `json:"reminder,omitempty"`
 	// GroupKey identifies the alert group, if the alerts were grouped.
 	GroupKey string `json:"group_key,omitempty"`
+	// Severity is the most urgent severity among the alerts (the one that chose the receivers).
+	Severity alert.Severity `json:"severity,omitempty"`
 	// Alerts are the alerts delivered; at least one.
 	Alerts []alert.Alert `json:"alerts"`
 	// Time is when the notification was created.
 	Time time.Time `json:"time"`
+	// Actor and Comment say who acknowledged or resolved the alerts and why (acknowledged and
+	// resolved notifications only).
+	Actor   string `json:"actor,omitempty"`
+	Comment string `json:"comment,omitempty"`
 }
 
 // Validate checks that n can be delivered.

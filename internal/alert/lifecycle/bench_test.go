@@ -13,7 +13,7 @@ import (
 func BenchmarkReceiveDedup(b *testing.B) {
 	for _, dir := range []string{"memory", "journal"} {
 		b.Run(dir, func(b *testing.B) {
-			opt := Options{Notifier: &recorder{}}
+			opt := Options{Deliverer: &recorder{}}
 			if dir == "journal" {
 				opt.Dir = b.TempDir()
 			}
@@ -39,7 +39,7 @@ func BenchmarkReceiveDedup(b *testing.B) {
 func BenchmarkFlush(b *testing.B) {
 	for _, n := range []int{100, 1000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			m, err := New(Options{Notifier: &recorder{}})
+			m, err := New(Options{Deliverer: &recorder{}})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -18,7 +18,7 @@ import (
 func newServer(t *testing.T) (*Manager, *httptest.Server, *Client) {
 	t.Helper()
 	m, err := New(Options{
-		Notifier:       &recorder{},
+		Deliverer:      &recorder{},
 		DeliveryStatus: func(id string) any { return map[string]string{"oncall": "delivered"} },
 	})
 	if err != nil {

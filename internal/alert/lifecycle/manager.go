@@ -21,51 +21,26 @@ import (
 
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/config"
+	"github.com/warden-ai/warden/internal/notify"
 )
 
-// Notifier delivers one notification to one named receiver. The Manager calls it from a single
-// goroutine (Run) and never while holding its lock; implementations should enqueue and return
-// (retries, backoff and dead letters belong to the delivery pipeline). An error is logged.
-type Notifier interface {
-	Notify(ctx context.Context, receiver string, n Notification) error
+// Deliverer hands one notification to one named receiver (*notify.Dispatcher). The Manager
+// calls it from a single goroutine (Run) and never while holding its lock. An error is logged;
+// notify.ErrUnknownReceiver (an escalation level names a receiver that is not configured, e.g.
+// the default "manager") only at debug, since the alert stays visible in the API.
+type Deliverer interface {
+	Deliver(ctx context.Context, receiver string, n *notify.Notification) error
 }
 
-// NotifierFunc adapts a function to Notifier.
-type NotifierFunc func(ctx context.Context, receiver string, n Notification) error
+// DelivererFunc adapts a function to Deliverer.
+type DelivererFunc func(ctx context.Context, receiver string, n *notify.Notification) error
 
-// Notify calls f.
-func (f NotifierFunc) Notify(ctx context.Context, receiver string, n Notification) error {
+// Deliver calls f.
+func (f DelivererFunc) Deliver(ctx context.Context, receiver string, n *notify.Notification) error {
 	return f(ctx, receiver, n)
 }
 
-var _ Notifier = NotifierFunc(nil)
-
-// Kind says why a notification is sent.
-type Kind string
-
-// Notification kinds. Escalated and reminder are firing notifications for delivery systems that
-// only know firing/acknowledged/resolved (PagerDuty, Alertmanager).
-const (
-	KindFiring       Kind = "firing"
-	KindAcknowledged Kind = "acknowledged"
-	KindResolved     Kind = "resolved"
-	KindEscalated    Kind = "escalated"
-	KindReminder     Kind = "reminder"
-)
-
-// Notification is what a receiver is told: one or more alerts of one group and why.
-type Notification struct {
-	Kind Kind `json:"kind"`
-	// Level is the escalation level index that selected the receiver (0 = first level).
-	Level    int            `json:"level"`
-	GroupKey string         `json:"group_key,omitempty"`
-	Severity alert.Severity `json:"severity"`
-	Alerts   []alert.Alert  `json:"alerts"`
-	Time     time.Time      `json:"time"`
-	// Actor and Comment are set for acknowledged and resolved notifications.
-	Actor   string `json:"actor,omitempty"`
-	Comment string `json:"comment,omitempty"`
-}
+var _ Deliverer = DelivererFunc(nil)
 
 // AuditFunc records a change (silence created/expired, alert acknowledged/resolved) in the
 // audit trail. details never holds secrets.
@@ -74,8 +49,9 @@ type AuditFunc func(ctx context.Context, action string, details map[string]any)
 // Options configures a Manager. Zero values take the documented defaults.
 type Options struct {
 	// Dir holds the state journal (created 0700, file 0600). Empty keeps state in memory only.
-	Dir      string
-	Notifier Notifier
+	Dir string
+	// Deliverer receives every notification (required).
+	Deliverer Deliverer
 	// Escalation lists, per severity, ordered levels; nil uses DefaultEscalation.
 	Escalation map[alert.Severity][]config.EscalationLevel
 	// GroupBy names the labels (see Labels) whose values form a group key when the rule did
@@ -159,14 +135,14 @@ type Manager struct {
 
 type delivery struct {
 	receiver string
-	n        Notification
+	n        *notify.Notification
 }
 
 // New opens (or creates) the state in opt.Dir and returns a Manager; call Run to drive timers
 // and Close to release the journal.
 func New(opt Options) (*Manager, error) {
-	if opt.Notifier == nil {
-		return nil, fmt.Errorf("alert manager: %w", &FieldError{Field: "Notifier", Msg: "required"})
+	if opt.Deliverer == nil {
+		return nil, fmt.Errorf("alert manager: %w", &FieldError{Field: "Deliverer", Msg: "required"})
 	}
 	if opt.Escalation == nil {
 		opt.Escalation = DefaultEscalation()
@@ -490,12 +466,12 @@ func (m *Manager) transition(ctx context.Context, id, actor, comment string, to 
 		return alert.Alert{}, fmt.Errorf("alert %s is %s: %w", id, from, ErrState)
 	}
 	prev := *e
-	kind := KindAcknowledged
+	kind := notify.KindAcknowledged
 	e.A.UpdatedAt = now
 	if to == alert.Acknowledged {
 		e.A.State, e.A.AckedAt, e.A.AckedBy = alert.Acknowledged, &now, actor
 	} else {
-		kind = KindResolved
+		kind = notify.KindResolved
 		e.A.State, e.A.ResolvedAt, e.A.ResolvedBy = alert.Resolved, &now, actor
 		delete(m.active, e.A.DedupKey)
 	}
@@ -509,7 +485,7 @@ func (m *Manager) transition(ctx context.Context, id, actor, comment string, to 
 		return alert.Alert{}, fmt.Errorf("%s alert %s: %w", to, id, err)
 	}
 	for _, r := range e.Reached {
-		m.outbox = append(m.outbox, delivery{receiver: r, n: Notification{
+		m.outbox = append(m.outbox, delivery{receiver: r, n: &notify.Notification{
 			Kind: kind, GroupKey: e.A.GroupKey, Severity: e.A.Severity, Alerts: []alert.Alert{e.A},
 			Time: now, Actor: actor, Comment: comment,
 		}})

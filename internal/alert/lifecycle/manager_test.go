@@ -15,12 +15,13 @@ import (
 
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/config"
+	"github.com/warden-ai/warden/internal/notify"
 )
 
 type sent struct {
 	at       time.Duration // since the bubble started
 	receiver string
-	n        Notification
+	n        *notify.Notification
 }
 
 type recorder struct {
@@ -29,7 +30,7 @@ type recorder struct {
 	got   []sent
 }
 
-func (r *recorder) Notify(_ context.Context, receiver string, n Notification) error {
+func (r *recorder) Deliver(_ context.Context, receiver string, n *notify.Notification) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, sent{at: time.Since(r.start), receiver: receiver, n: n})
@@ -44,6 +45,18 @@ func (r *recorder) take() []sent {
 	return g
 }
 
+// kind names why a notification was sent: firing, escalated (firing at a level past the
+// first), reminder, acknowledged or resolved.
+func kind(n *notify.Notification) string {
+	switch {
+	case n.Reminder:
+		return "reminder"
+	case n.Kind == notify.KindFiring && n.Level > 0:
+		return "escalated"
+	}
+	return string(n.Kind)
+}
+
 // summary renders deliveries as "receiver kind level [alert names]" lines.
 func summary(ss []sent) []string {
 	out := make([]string, len(ss))
@@ -52,7 +65,7 @@ func summary(ss []sent) []string {
 		for j, a := range s.n.Alerts {
 			names[j] = a.RuleName
 		}
-		out[i] = fmt.Sprintf("%v %s %s/%d %v", s.at, s.receiver, s.n.Kind, s.n.Level, names)
+		out[i] = fmt.Sprintf("%v %s %s/%d %v", s.at, s.receiver, kind(s.n), s.n.Level, names)
 	}
 	slices.Sort(out)
 	return out
@@ -70,7 +83,7 @@ func start(t *testing.T, opt Options, rec *recorder) *harness {
 	if rec == nil {
 		rec = &recorder{start: time.Now()}
 	}
-	opt.Notifier = rec
+	opt.Deliverer = rec
 	m, err := New(opt)
 	if err != nil {
 		t.Fatal(err)
@@ -321,7 +334,7 @@ func TestSilence(t *testing.T) {
 }
 
 func TestSilenceValidation(t *testing.T) {
-	m, err := New(Options{Notifier: &recorder{}})
+	m, err := New(Options{Deliverer: &recorder{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +468,7 @@ func TestRestartKeepsTimers(t *testing.T) {
 
 func TestJournalTornTail(t *testing.T) {
 	dir := t.TempDir()
-	m, err := New(Options{Dir: dir, Notifier: &recorder{}})
+	m, err := New(Options{Dir: dir, Deliverer: &recorder{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +483,7 @@ func TestJournalTornTail(t *testing.T) {
 	}
 	f.WriteString(`{"k":"alert","alert":{"a":{"id":"tor`)
 	f.Close()
-	m2, err := New(Options{Dir: dir, Notifier: &recorder{}})
+	m2, err := New(Options{Dir: dir, Deliverer: &recorder{}})
 	if err != nil {
 		t.Fatalf("reopen with torn tail: %v", err)
 	}
@@ -487,7 +500,7 @@ func TestJournalTornTail(t *testing.T) {
 	lines := strings.SplitAfter(string(data), "\n")
 	lines[0] = "garbage\n"
 	os.WriteFile(path, []byte(strings.Join(lines, "")), 0o600)
-	if _, err := New(Options{Dir: dir, Notifier: &recorder{}}); err == nil {
+	if _, err := New(Options{Dir: dir, Deliverer: &recorder{}}); err == nil {
 		t.Error("corrupt journal opened without error")
 	}
 }
@@ -535,7 +548,7 @@ func TestListCursorAndFilters(t *testing.T) {
 
 func TestJournalCompacts(t *testing.T) {
 	dir := t.TempDir()
-	m, err := New(Options{Dir: dir, Notifier: &recorder{}})
+	m, err := New(Options{Dir: dir, Deliverer: &recorder{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -554,7 +567,7 @@ func TestJournalCompacts(t *testing.T) {
 	if n := strings.Count(string(data), "\n"); n > 2*2+1024+2 {
 		t.Errorf("journal has %d lines for 1 alert and 1 group", n)
 	}
-	m2, err := New(Options{Dir: dir, Notifier: &recorder{}})
+	m2, err := New(Options{Dir: dir, Deliverer: &recorder{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -577,7 +590,7 @@ func TestExplicitZeroGroupWait(t *testing.T) {
 			t.Fatal(err)
 		}
 		o := OptionsFromConfig(c)
-		o.Notifier = &recorder{}
+		o.Deliverer = &recorder{}
 		m, err := New(o)
 		if err != nil {
 			t.Fatal(err)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/notify"
 )
 
 // Run drives group flushes, repeats and escalations until ctx is done. Timers are absolute due
@@ -33,8 +35,12 @@ func (m *Manager) Run(ctx context.Context) error {
 		m.mu.Unlock()
 
 		for _, d := range out {
-			if err := m.opt.Notifier.Notify(ctx, d.receiver, d.n); err != nil {
-				m.log.Warn("notify", "receiver", d.receiver, "kind", string(d.n.Kind), "group", d.n.GroupKey, "err", err)
+			err := m.opt.Deliverer.Deliver(ctx, d.receiver, d.n)
+			switch {
+			case errors.Is(err, notify.ErrUnknownReceiver):
+				m.log.Debug("no such receiver configured; notification not sent", "receiver", d.receiver, "kind", string(d.n.Kind))
+			case err != nil:
+				m.log.Warn("notify", "receiver", d.receiver, "kind", string(d.n.Kind), "level", d.n.Level, "group", d.n.GroupKey, "err", err)
 			}
 		}
 		if len(out) > 0 {
@@ -127,8 +133,8 @@ func (m *Manager) processDueLocked(now time.Time) {
 			alerts[i] = e.A
 		}
 		for _, r := range level.Receivers {
-			m.outbox = append(m.outbox, delivery{receiver: r, n: Notification{
-				Kind: KindEscalated, Level: k.level, GroupKey: k.group, Severity: k.sev, Alerts: alerts, Time: now,
+			m.outbox = append(m.outbox, delivery{receiver: r, n: &notify.Notification{
+				Kind: notify.KindFiring, Level: k.level, GroupKey: k.group, Severity: k.sev, Alerts: alerts, Time: now,
 			}})
 		}
 		for _, e := range es {
@@ -196,11 +202,11 @@ func (m *Manager) flushLocked(g *group, members []*entry, mu *muter, now time.Ti
 			break
 		}
 	}
-	kind := KindFiring
+	reminder := false
 	switch {
 	case fresh:
 	case now.Sub(g.LastSent) >= m.opt.RepeatInterval:
-		kind = KindReminder
+		reminder = true
 	default:
 		g.Sent = ids // the set may have shrunk
 		return false, nil
@@ -211,8 +217,8 @@ func (m *Manager) flushLocked(g *group, members []*entry, mu *muter, now time.Ti
 		alerts[i] = e.A
 	}
 	for _, r := range receivers {
-		m.outbox = append(m.outbox, delivery{receiver: r, n: Notification{
-			Kind: kind, GroupKey: g.Key, Severity: top, Alerts: alerts, Time: now,
+		m.outbox = append(m.outbox, delivery{receiver: r, n: &notify.Notification{
+			Kind: notify.KindFiring, Reminder: reminder, GroupKey: g.Key, Severity: top, Alerts: alerts, Time: now,
 		}})
 	}
 	g.Sent, g.LastSent = ids, now

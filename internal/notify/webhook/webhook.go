@@ -29,19 +29,25 @@ const SignatureHeader = "X-Warden-Signature"
 
 // Payload is the JSON body of a webhook delivery.
 type Payload struct {
-	Version  string        `json:"version"`
-	Kind     notify.Kind   `json:"kind"`
-	Level    int           `json:"level"`
-	GroupKey string        `json:"group_key,omitempty"`
-	Time     time.Time     `json:"time"`
-	Alerts   []alert.Alert `json:"alerts"`
+	Version  string         `json:"version"`
+	Kind     notify.Kind    `json:"kind"`
+	Level    int            `json:"level"`
+	Reminder bool           `json:"reminder,omitempty"`
+	GroupKey string         `json:"group_key,omitempty"`
+	Severity alert.Severity `json:"severity,omitempty"`
+	Time     time.Time      `json:"time"`
+	// Actor and Comment: who acknowledged or resolved, and why.
+	Actor   string        `json:"actor,omitempty"`
+	Comment string        `json:"comment,omitempty"`
+	Alerts  []alert.Alert `json:"alerts"`
 }
 
 // Render returns the JSON body for n.
 func Render(n *notify.Notification) ([]byte, error) {
 	b, err := json.Marshal(Payload{
-		Version: notify.PayloadVersion, Kind: n.Kind, Level: n.Level,
-		GroupKey: n.GroupKey, Time: n.Time.UTC(), Alerts: n.Alerts,
+		Version: notify.PayloadVersion, Kind: n.Kind, Level: n.Level, Reminder: n.Reminder,
+		GroupKey: n.GroupKey, Severity: n.Severity, Time: n.Time.UTC(),
+		Actor: n.Actor, Comment: n.Comment, Alerts: n.Alerts,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode webhook payload: %w", err)
