@@ -61,7 +61,7 @@ type Options struct {
 	ShutdownTimeout time.Duration
 }
 
-// DefaultOptions returns the defaults of ARCHITECTURE.md §5.
+// DefaultOptions returns the defaults of docs/ARCHITECTURE.md §5.
 func DefaultOptions() Options {
 	return Options{DataDir: "./warden-data", Listen: "127.0.0.1:7700", GatewayListen: "127.0.0.1:7701"}
 }

@@ -44,7 +44,7 @@ func startTestApp(t *testing.T) *App {
 var pathParam = regexp.MustCompile(`\{[^}]+\}`)
 
 // TestEveryRouteAnswersThroughOnePath walks every route registered on the running App's API
-// mux and checks the contract of ARCHITECTURE.md and httpx: without a token 401 (only the health
+// mux and checks the contract of docs/ARCHITECTURE.md and httpx: without a token 401 (only the health
 // checks are public), an ingest token on admin routes 403, and every answer — success or error,
 // JSON or not — carries Cache-Control: no-store and the request id; every error is
 // {"error":{"code","message"},"request_id"} with the id of the request.

@@ -1,4 +1,4 @@
-// Package config reads Warden's YAML configuration (ARCHITECTURE.md §5): the model inventory,
+// Package config reads Warden's YAML configuration (docs/ARCHITECTURE.md §5): the model inventory,
 // rules directory, receivers and escalation, and operational knobs. Every key is optional; Load
 // decodes strictly (unknown keys are errors) and reports problems with their line numbers.
 package config

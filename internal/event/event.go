@@ -1,4 +1,4 @@
-// Package event defines Warden's event schema v1 (ARCHITECTURE.md §5): the Go types, decoding of
+// Package event defines Warden's event schema v1 (docs/ARCHITECTURE.md §5): the Go types, decoding of
 // single events, JSON arrays and NDJSON, validation whose errors name the field and the index
 // inside a batch, and normalization (defaults, content hashes, the audit leaf without raw text).
 package event

@@ -39,7 +39,7 @@ func (e *Event) Text() Text {
 }
 
 // WithoutText returns a shallow copy of a normalized event with raw input and output removed;
-// hashes and lengths stay. This is what the audit log records (ARCHITECTURE.md §6).
+// hashes and lengths stay. This is what the audit log records (docs/ARCHITECTURE.md §6).
 func (e *Event) WithoutText() *Event {
 	c := *e
 	if e.Request != nil {

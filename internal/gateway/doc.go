@@ -1,4 +1,4 @@
-// Package gateway is Warden's inline, OpenAI-compatible proxy (ARCHITECTURE.md §5, "Gateway"):
+// Package gateway is Warden's inline, OpenAI-compatible proxy (docs/ARCHITECTURE.md §5, "Gateway"):
 // POST /v1/chat/completions (with and without SSE streaming), POST /v1/completions,
 // POST /v1/embeddings and GET /v1/models, in front of the upstreams of the model inventory.
 //

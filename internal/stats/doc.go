@@ -6,7 +6,7 @@
 // (demographic parity, disparate impact, equalized odds, per-group
 // calibration error).
 //
-// Two modes follow /work/shared/design/DRIFT.md:
+// Two modes follow docs/STATISTICS.md:
 //
 //   - Streaming (profile) mode: bins are frozen from a baseline
 //     ([NewNumericBins], [NewCategoricalBins]) and every window keeps a

@@ -1,5 +1,5 @@
 // Package receivers turns the `receivers:` section of Warden's configuration into notifiers:
-// [ReceiverConfig] mirrors the YAML contract of ARCHITECTURE.md §5, [Validate] checks it
+// [ReceiverConfig] mirrors the YAML contract of docs/ARCHITECTURE.md §5, [Validate] checks it
 // strictly, and [Build] resolves secrets from the environment and constructs one
 // notify.Notifier per receiver. Secrets are only ever read from environment variables named
 // in the config (the *_env keys); errors name the variable, never its value.

@@ -1,4 +1,4 @@
-// Package postgres is the PostgreSQL index store for the distributed mode (ARCHITECTURE.md §4),
+// Package postgres is the PostgreSQL index store for the distributed mode (docs/ARCHITECTURE.md §4),
 // on github.com/jackc/pgx/v5 (pgxpool). It implements store.Store with the same semantics as
 // store/sqlite and passes the same conformance suite (store/storetest).
 //
