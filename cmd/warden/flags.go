@@ -1,34 +1,18 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/warden-ai/warden/internal/cli"
 )
 
-var errHelp = errors.New("help requested")
-
-// parseFlags parses args with fs, turning flag errors into usage errors and -h into errHelp.
-// Positional arguments may come before or after flags.
+// parseFlags parses args with fs (see cli.Parse): flag errors are usage errors, -h prints every
+// flag to stderr and returns cli.ErrHelp.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, error) {
-	fs.SetOutput(stderr)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, errHelp
-			}
-			return nil, usagef("%v", err)
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
+	return cli.Parse(fs, args, "", stderr)
 }
 
 // listFlag is a comma-separated list.

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/warden-ai/warden/internal/cli"
 )
 
 // command is one subcommand.
@@ -21,12 +23,8 @@ type command struct {
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-// usageError means bad flags or input: exit 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+// usagef returns a cli.UsageError (bad flags or input: exit 2).
+func usagef(format string, args ...any) error { return cli.Usagef(format, args...) }
 
 // checkFailed means a verification or check did not hold: exit 1.
 type checkFailed struct{ err error }
@@ -76,12 +74,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	err := cmd.run(ctx, args[1:], stdout, stderr)
-	var ue *usageError
+	var ue *cli.UsageError
 	var cf *checkFailed
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errHelp):
+	case errors.Is(err, cli.ErrHelp):
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "warden %s: %v\n", args[0], err)
@@ -116,7 +114,12 @@ func subcommand(ctx context.Context, name string, args []string, stdout, stderr 
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		return usagef("usage: warden %s <%s> [flags]", name, strings.Join(keys, "|"))
+		usage := fmt.Sprintf("usage: warden %s <%s> [flags]", name, strings.Join(keys, "|"))
+		if len(args) > 0 && cli.IsHelp(args[0]) {
+			fmt.Fprintf(stderr, "%s\n\nRun 'warden %s <subcommand> -h' for its flags.\n", usage, name)
+			return cli.ErrHelp
+		}
+		return usagef("%s", usage)
 	}
 	fn, ok := subs[args[0]]
 	if !ok {

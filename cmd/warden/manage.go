@@ -9,10 +9,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert/lifecycle"
+	"github.com/warden-ai/warden/internal/cli"
 	"github.com/warden-ai/warden/internal/contain"
 	"github.com/warden-ai/warden/internal/incident"
 	"github.com/warden-ai/warden/internal/keys"
@@ -20,28 +22,12 @@ import (
 	"github.com/warden-ai/warden/internal/rules"
 )
 
-// mapUsage turns a package's own usage error type into this command's.
-func mapUsage(err error) error {
-	var ku *keys.UsageError
-	var cu *contain.UsageError
-	var au *lifecycle.UsageError
-	switch {
-	case errors.As(err, &ku):
-		return usagef("%s", ku.Error())
-	case errors.As(err, &cu):
-		return usagef("%s", cu.Error())
-	case errors.As(err, &au):
-		return usagef("%s", au.Error())
-	}
-	return err
-}
-
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return mapUsage(keys.Run(ctx, args, stdout, stderr))
+	return keys.Run(ctx, args, stdout, stderr)
 }
 
 func runContain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return mapUsage(contain.Run(ctx, args, stdout, stderr))
+	return contain.Run(ctx, args, stdout, stderr)
 }
 
 func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -165,11 +151,19 @@ func runAPICommand(ctx context.Context, name string, args []string, stdout, stde
 	if _, err := parseFlags(fs, apiArgs, stderr); err != nil {
 		return err
 	}
+	if slices.ContainsFunc(rest, cli.IsHelp) {
+		// Help needs no server: the subcommand prints its flags, then the connection flags.
+		err := run(ctx, rest, &lifecycle.Client{}, stderr)
+		if errors.Is(err, cli.ErrHelp) {
+			cli.PrintHelp(stderr, fs, "\nconnection flags (every "+name+" subcommand):")
+		}
+		return err
+	}
 	c, err := af.client()
 	if err != nil {
 		return err
 	}
-	return mapUsage(run(ctx, rest, c, stdout))
+	return run(ctx, rest, c, stdout)
 }
 
 func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {

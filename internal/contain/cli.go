@@ -11,16 +11,11 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 	"time"
+
+	"github.com/warden-ai/warden/internal/cli"
 )
 
-// UsageError is a command-line mistake; cmd/warden maps it to exit code 2.
-type UsageError struct{ Msg string }
-
-func (e *UsageError) Error() string { return e.Msg }
-
-func usagef(format string, args ...any) error {
-	return &UsageError{Msg: fmt.Sprintf(format, args...)}
-}
+func usagef(format string, args ...any) error { return cli.Usagef(format, args...) }
 
 const cliUsage = `usage:
   warden contain suspend-key    --data DIR [--ttl DUR] [--reason TEXT] [--by NAME] KEY_ID
@@ -39,16 +34,21 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usagef("%s", cliUsage)
 	}
+	if cli.IsHelp(args[0]) {
+		fmt.Fprintln(stderr, cliUsage)
+		return cli.ErrHelp
+	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("warden contain "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	data := fs.String("data", "./warden-data", "data directory")
 	by := fs.String("by", defaultBy(), "who takes the action (recorded in the audit event)")
 	reason := fs.String("reason", "", "why (recorded in the audit event)")
 	parseArgs := func() error {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return usagef("%s", cliUsage)
+				cli.PrintHelp(stderr, fs, cliUsage)
+				return cli.ErrHelp
 			}
 			return usagef("%v", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warden-ai/warden/internal/cli"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/httpx"
 )
@@ -168,7 +169,7 @@ func TestCLIActionAuditedByServer(t *testing.T) {
 		t.Fatalf("list: %v %s", err, out.String())
 	}
 	for _, args := range [][]string{nil, {"explode"}, {"pause-model", "--data", data}, {"rate-limit", "--data", data, "c"}, {"lift", "--data", data, "ct_none"}, {"list", "--bogus"}} {
-		var ue *UsageError
+		var ue *cli.UsageError
 		if err := Run(ctx, args, &out, &errb); !errors.As(err, &ue) {
 			t.Errorf("Run(%q) = %v, want UsageError", args, err)
 		}

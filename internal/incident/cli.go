@@ -15,6 +15,7 @@ import (
 
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/alert/lifecycle"
+	"github.com/warden-ai/warden/internal/cli"
 )
 
 // RunCLI runs `warden incidents <args>`:
@@ -28,25 +29,22 @@ import (
 //	export ID --out FILE
 //	art73 ID [--format json|html] [--out FILE]
 func RunCLI(ctx context.Context, args []string, c *lifecycle.Client, stdout io.Writer) error {
-	usage := &lifecycle.UsageError{Msg: "usage: warden incidents list|show|open|phase|owner|note|action|serious|reported|export|art73 ..."}
+	usage := &cli.UsageError{Msg: "usage: warden incidents list|show|open|phase|owner|note|action|serious|reported|export|art73 ..."}
 	if len(args) == 0 {
 		return usage
 	}
+	if cli.IsHelp(args[0]) {
+		fmt.Fprintln(stdout, usage.Msg+"\n\nRun 'warden incidents <subcommand> -h' for its flags.")
+		return cli.ErrHelp
+	}
 	fs := flag.NewFlagSet("incidents "+args[0], flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	parse := func(rest []string, npos int) ([]string, error) {
-		var pos []string
-		for len(rest) > 0 {
-			if err := fs.Parse(rest); err != nil {
-				return nil, &lifecycle.UsageError{Msg: fmt.Sprintf("%s: %v", fs.Name(), err)}
-			}
-			rest = fs.Args()
-			if len(rest) > 0 {
-				pos, rest = append(pos, rest[0]), rest[1:]
-			}
+		pos, err := cli.Parse(fs, rest, "", stdout)
+		if err != nil {
+			return nil, err
 		}
 		if len(pos) != npos {
-			return nil, &lifecycle.UsageError{Msg: fmt.Sprintf("%s: want %d argument(s), got %d", fs.Name(), npos, len(pos))}
+			return nil, &cli.UsageError{Msg: fmt.Sprintf("%s: want %d argument(s), got %d", fs.Name(), npos, len(pos))}
 		}
 		return pos, nil
 	}
@@ -158,7 +156,7 @@ func RunCLI(ctx context.Context, args []string, c *lifecycle.Client, stdout io.W
 		if *aware != "" {
 			t, err := time.Parse(time.RFC3339, *aware)
 			if err != nil {
-				return &lifecycle.UsageError{Msg: "--aware: want RFC 3339"}
+				return &cli.UsageError{Msg: "--aware: want RFC 3339"}
 			}
 			body["aware_at"] = t
 		}
@@ -190,7 +188,7 @@ func RunCLI(ctx context.Context, args []string, c *lifecycle.Client, stdout io.W
 		if args[0] == "art73" {
 			p = path(pos[0], "/art73?format="+url.QueryEscape(*format))
 		} else if *out == "" {
-			return &lifecycle.UsageError{Msg: "incidents export: --out is required"}
+			return &cli.UsageError{Msg: "incidents export: --out is required"}
 		}
 		return download(ctx, c, p, *out, stdout)
 	}

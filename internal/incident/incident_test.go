@@ -21,6 +21,7 @@ import (
 
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/alert/lifecycle"
+	"github.com/warden-ai/warden/internal/cli"
 	"github.com/warden-ai/warden/internal/httpx"
 	"github.com/warden-ai/warden/internal/notify"
 )
@@ -449,7 +450,7 @@ func TestHTTPAndCLI(t *testing.T) {
 			t.Errorf("%v: %v", tt.args, err)
 		}
 	}
-	var ue *lifecycle.UsageError
+	var ue *cli.UsageError
 	if _, err := run("export", id); !errors.As(err, &ue) {
 		t.Errorf("export without --out: %v", err)
 	}

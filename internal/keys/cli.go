@@ -11,16 +11,11 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/warden-ai/warden/internal/cli"
 )
 
-// UsageError is a command-line mistake; cmd/warden maps it to exit code 2.
-type UsageError struct{ Msg string }
-
-func (e *UsageError) Error() string { return e.Msg }
-
-func usagef(format string, args ...any) error {
-	return &UsageError{Msg: fmt.Sprintf(format, args...)}
-}
+func usagef(format string, args ...any) error { return cli.Usagef(format, args...) }
 
 const cliUsage = `usage:
   warden keys create --data DIR --consumer NAME [--groups a,b] [--models m1,m2] [--rpm N] [--tpm N] [--expires DUR]
@@ -31,6 +26,10 @@ const cliUsage = `usage:
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usagef("%s", cliUsage)
+	}
+	if cli.IsHelp(args[0]) {
+		fmt.Fprintln(stderr, cliUsage)
+		return cli.ErrHelp
 	}
 	switch args[0] {
 	case "create":
@@ -51,9 +50,12 @@ func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
+	help := fs.Output()
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return usagef("%s", cliUsage)
+			cli.PrintHelp(help, fs, cliUsage)
+			return cli.ErrHelp
 		}
 		return usagef("%v", err)
 	}

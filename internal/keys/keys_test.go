@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warden-ai/warden/internal/cli"
 	"github.com/warden-ai/warden/internal/httpx"
 )
 
@@ -164,7 +165,7 @@ func TestCLI(t *testing.T) {
 	}
 	waitFor(t, func() bool { _, err := s.Lookup(secret); return errors.Is(err, ErrRevoked) })
 	for _, args := range [][]string{nil, {"bogus"}, {"create", "--data", data}, {"create", "--data", data, "--consumer", "x", "--rpm", "-1"}, {"revoke", "--data", data}, {"revoke", "--data", data, "key_missing"}, {"create", "--nope"}} {
-		var ue *UsageError
+		var ue *cli.UsageError
 		if err := Run(ctx, args, &out, &errb); !errors.As(err, &ue) {
 			t.Errorf("Run(%q) err = %v, want UsageError", args, err)
 		}

@@ -210,24 +210,3 @@ func TestScheduler(t *testing.T) {
 		}
 	})
 }
-
-func TestRunCLI(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "w.html")
-	if err := RunCLI(context.Background(), []string{"--kind", "weekly", "--from", "2026-09-07T00:00:00Z", "--to", "2026-09-14T00:00:00Z", "--out", out}, fakeSource{}, nil); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil || !strings.Contains(string(data), "Weekly performance report") || !strings.HasPrefix(string(data), "<!DOCTYPE html>") {
-		t.Fatalf("html output: %v", err)
-	}
-	var stdout bytes.Buffer
-	if err := RunCLI(context.Background(), []string{"--kind", "daily"}, fakeSource{}, &stdout); err != nil || !strings.Contains(stdout.String(), `"kind": "daily"`) {
-		t.Fatalf("json to stdout: %v", err)
-	}
-	for _, args := range [][]string{{}, {"--kind", "hourly"}, {"--kind", "daily", "--from", "2026-01-01T00:00:00Z"}, {"--kind", "daily", "--format", "pdf"}, {"--kind", "daily", "x"}} {
-		if err := RunCLI(context.Background(), args, fakeSource{}, &bytes.Buffer{}); !errors.Is(err, ErrUsage) {
-			t.Errorf("%q: %v, want ErrUsage", args, err)
-		}
-	}
-}

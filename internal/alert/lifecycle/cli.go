@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/cli"
 	"github.com/warden-ai/warden/internal/httpx"
 )
 
@@ -25,11 +26,6 @@ type Client struct {
 	Token   string
 	HTTP    *http.Client // default: http.DefaultClient with a 30s timeout
 }
-
-// UsageError is a command-line mistake; cmd/warden maps it to exit code 2.
-type UsageError struct{ Msg string }
-
-func (e *UsageError) Error() string { return e.Msg }
 
 // Do sends a JSON request and decodes a JSON answer into out (if not nil; a *[]byte receives
 // the raw body, e.g. a tar or HTML). An API error comes back as *httpx.Error.
@@ -101,7 +97,11 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 //	silence expire ID
 func RunCLI(ctx context.Context, args []string, c *Client, stdout io.Writer) error {
 	if len(args) == 0 {
-		return &UsageError{Msg: "usage: warden alerts list|ack|resolve|silence ..."}
+		return &cli.UsageError{Msg: "usage: warden alerts list|ack|resolve|silence ..."}
+	}
+	if cli.IsHelp(args[0]) {
+		fmt.Fprintln(stdout, "usage: warden alerts list|ack|resolve|silence ...\n\nRun 'warden alerts <subcommand> -h' for its flags.")
+		return cli.ErrHelp
 	}
 	switch args[0] {
 	case "list":
@@ -111,7 +111,7 @@ func RunCLI(ctx context.Context, args []string, c *Client, stdout io.Writer) err
 	case "silence":
 		return cliSilence(ctx, args[1:], c, stdout)
 	}
-	return &UsageError{Msg: fmt.Sprintf("unknown alerts command %q (want list, ack, resolve or silence)", args[0])}
+	return &cli.UsageError{Msg: fmt.Sprintf("unknown alerts command %q (want list, ack, resolve or silence)", args[0])}
 }
 
 func newFlags(name string) *flag.FlagSet {
@@ -120,19 +120,12 @@ func newFlags(name string) *flag.FlagSet {
 	return fs
 }
 
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	// Allow positional arguments before flags (`ack ID --comment x`).
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return &UsageError{Msg: fmt.Sprintf("%s: %v", fs.Name(), err)}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+// parseFlags parses args, allowing positional arguments before flags (`ack ID --comment x`),
+// which fs.Args then returns; -h writes every flag to help.
+func parseFlags(fs *flag.FlagSet, args []string, help io.Writer) error {
+	pos, err := cli.Parse(fs, args, "", help)
+	if err != nil {
+		return err
 	}
 	return fs.Parse(append([]string{"--"}, pos...))
 }
@@ -146,7 +139,7 @@ func cliList(ctx context.Context, args []string, c *Client, w io.Writer) error {
 	limit := fs.Int("limit", 100, "page size")
 	cursor := fs.String("cursor", "", "next_cursor of the previous page")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, w); err != nil {
 		return err
 	}
 	q := url.Values{}
@@ -188,11 +181,11 @@ func cliChange(ctx context.Context, verb string, args []string, c *Client, w io.
 	fs := newFlags("alerts " + verb)
 	comment := fs.String("comment", "", "comment")
 	actor := fs.String("actor", "", "who (default: the token's identity)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, w); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return &UsageError{Msg: fmt.Sprintf("usage: warden alerts %s ID [--comment C]", verb)}
+		return &cli.UsageError{Msg: fmt.Sprintf("usage: warden alerts %s ID [--comment C]", verb)}
 	}
 	var a alert.Alert
 	if err := c.Do(ctx, http.MethodPost, "/v1/alerts/"+url.PathEscape(fs.Arg(0))+"/"+verb, changeBody{Actor: *actor, Comment: *comment}, &a); err != nil {
@@ -213,7 +206,11 @@ func firstNonEmpty(ss ...string) string {
 
 func cliSilence(ctx context.Context, args []string, c *Client, w io.Writer) error {
 	if len(args) == 0 {
-		return &UsageError{Msg: "usage: warden alerts silence add|list|expire ..."}
+		return &cli.UsageError{Msg: "usage: warden alerts silence add|list|expire ..."}
+	}
+	if cli.IsHelp(args[0]) {
+		fmt.Fprintln(w, "usage: warden alerts silence add|list|expire ...\n\nRun 'warden alerts silence <subcommand> -h' for its flags.")
+		return cli.ErrHelp
 	}
 	switch args[0] {
 	case "add":
@@ -223,23 +220,23 @@ func cliSilence(ctx context.Context, args []string, c *Client, w io.Writer) erro
 		ends := fs.String("ends", "", "end time, RFC 3339")
 		comment := fs.String("comment", "", "why (required)")
 		author := fs.String("author", "", "who (default: the token's identity)")
-		if err := parseFlags(fs, args[1:]); err != nil {
+		if err := parseFlags(fs, args[1:], w); err != nil {
 			return err
 		}
 		if _, err := ParseMatchers(*matchers); err != nil {
-			return &UsageError{Msg: fmt.Sprintf("--matchers: %v", err)}
+			return &cli.UsageError{Msg: fmt.Sprintf("--matchers: %v", err)}
 		}
 		if (*dur == "") == (*ends == "") {
-			return &UsageError{Msg: "give exactly one of --duration and --ends"}
+			return &cli.UsageError{Msg: "give exactly one of --duration and --ends"}
 		}
 		if *comment == "" {
-			return &UsageError{Msg: "--comment is required"}
+			return &cli.UsageError{Msg: "--comment is required"}
 		}
 		body := silenceBody{Matchers: json.RawMessage(mustJSON(*matchers)), Duration: *dur, Comment: *comment, CreatedBy: *author}
 		if *ends != "" {
 			t, err := time.Parse(time.RFC3339, *ends)
 			if err != nil {
-				return &UsageError{Msg: "--ends: want RFC 3339"}
+				return &cli.UsageError{Msg: "--ends: want RFC 3339"}
 			}
 			body.EndsAt = t
 		}
@@ -253,7 +250,7 @@ func cliSilence(ctx context.Context, args []string, c *Client, w io.Writer) erro
 		fs := newFlags("alerts silence list")
 		state := fs.String("state", "", "active, pending or expired")
 		asJSON := fs.Bool("json", false, "print JSON")
-		if err := parseFlags(fs, args[1:]); err != nil {
+		if err := parseFlags(fs, args[1:], w); err != nil {
 			return err
 		}
 		var out struct {
@@ -279,8 +276,12 @@ func cliSilence(ctx context.Context, args []string, c *Client, w io.Writer) erro
 		}
 		return tw.Flush()
 	case "expire":
+		if len(args) == 2 && cli.IsHelp(args[1]) {
+			fmt.Fprintln(w, "usage: warden alerts silence expire ID")
+			return cli.ErrHelp
+		}
 		if len(args) != 2 {
-			return &UsageError{Msg: "usage: warden alerts silence expire ID"}
+			return &cli.UsageError{Msg: "usage: warden alerts silence expire ID"}
 		}
 		if err := c.Do(ctx, http.MethodDelete, "/v1/silences/"+url.PathEscape(args[1]), nil, nil); err != nil {
 			return err
@@ -288,7 +289,7 @@ func cliSilence(ctx context.Context, args []string, c *Client, w io.Writer) erro
 		_, err := fmt.Fprintf(w, "%s expired\n", args[1])
 		return err
 	}
-	return &UsageError{Msg: fmt.Sprintf("unknown silence command %q (want add, list or expire)", args[0])}
+	return &cli.UsageError{Msg: fmt.Sprintf("unknown silence command %q (want add, list or expire)", args[0])}
 }
 
 func mustJSON(s string) []byte {

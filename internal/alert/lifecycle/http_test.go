@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/cli"
 	"github.com/warden-ai/warden/internal/httpx"
 )
 
@@ -137,7 +138,7 @@ func TestCLI(t *testing.T) {
 		t.Errorf("expired silence still active:\n%s", out)
 	}
 
-	var ue *UsageError
+	var ue *cli.UsageError
 	for _, args := range [][]string{{}, {"frob"}, {"ack"}, {"silence"}, {"silence", "add", "--matchers", "x"}, {"silence", "add", "--matchers", "a=b", "--duration", "1h"}, {"list", "--bogus"}} {
 		if err := RunCLI(ctx, args, c, &bytes.Buffer{}); !errors.As(err, &ue) {
 			t.Errorf("%q: err = %v, want UsageError", args, err)
