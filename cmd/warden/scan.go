@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/warden-ai/warden/internal/config"
 	"github.com/warden-ai/warden/internal/scan"
 )
 
@@ -22,9 +23,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *workers < 1 {
 		return usagef("-workers must be ≥ 1")
 	}
-	switch *tier {
-	case "critical", "high", "medium", "low":
-	default:
+	if !config.RiskTier(*tier).Valid() {
 		return usagef("-tier: %q is not one of critical, high, medium, low", *tier)
 	}
 	var r io.Reader = os.Stdin

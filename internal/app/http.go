@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/warden-ai/warden/internal/auth"
+	"github.com/warden-ai/warden/internal/config"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/httpx"
 	"github.com/warden-ai/warden/internal/store"
@@ -160,8 +161,8 @@ func (a *App) runRetention(ctx context.Context) error {
 
 func (a *App) retainOnce(ctx context.Context) {
 	now := time.Now()
-	for _, tier := range []string{"critical", "high", "medium", "low"} {
-		n, err := a.store.PruneText(ctx, tier, now.Add(-a.cfg.RetentionFor(tier)))
+	for _, tier := range config.RiskTiers {
+		n, err := a.store.PruneText(ctx, string(tier), now.Add(-a.cfg.RetentionFor(tier)))
 		if err != nil {
 			a.log.Error("retention failed", "tier", tier, "err", err)
 			continue

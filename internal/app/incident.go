@@ -26,14 +26,10 @@ import (
 // buildIncidents wires incidents (opened from P1/P2 alerts, case files with evidence from the
 // audit log) and the report generator.
 func (a *App) buildIncidents() error {
-	var sevs []alert.Severity
-	for _, s := range a.cfg.Response.IncidentFrom {
-		sevs = append(sevs, alert.Severity(s))
-	}
 	var err error
 	a.incidents, err = incident.New(incident.Options{
 		Dir:             filepath.Join(a.opts.DataDir, "incidents"),
-		AutoSeverities:  sevs,
+		AutoSeverities:  a.cfg.Response.IncidentFrom,
 		Snapshot:        a.snapshotPolicy,
 		Search:          a.actorActivity,
 		Containment:     a.containmentLog,

@@ -57,9 +57,9 @@ func (inv *inventory) get(name string) (config.Model, bool) {
 // policy returns a model's store_text policy and risk tier.
 func (inv *inventory) policy(name string) (string, string) {
 	if m, ok := inv.get(name); ok {
-		return m.StoreText, m.RiskTier
+		return string(m.StoreText), m.RiskTier
 	}
-	return "redacted", "medium"
+	return string(config.StoreRedacted), string(config.TierMedium)
 }
 
 // PolicyFunc returns the store_text policy and risk tier lookup of a configuration, for tools

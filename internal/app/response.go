@@ -9,6 +9,7 @@ import (
 
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/alert/lifecycle"
+	"github.com/warden-ai/warden/internal/config"
 	"github.com/warden-ai/warden/internal/notify"
 	"github.com/warden-ai/warden/internal/notify/receivers"
 	"github.com/warden-ai/warden/internal/rules"
@@ -88,12 +89,12 @@ func (a *App) containByPolicy(al alert.Alert) {
 		return
 	}
 	m, _ := a.models.get(al.Model)
-	tier := m.RiskTier
+	tier := config.RiskTier(m.RiskTier)
 	if tier == "" {
-		tier = "medium"
+		tier = config.TierMedium
 	}
 	for _, p := range a.cfg.Response.Containment {
-		if p.Severity != string(al.Severity) || (len(p.Tiers) > 0 && !slices.Contains(p.Tiers, tier)) {
+		if p.Severity != al.Severity || (len(p.Tiers) > 0 && !slices.Contains(p.Tiers, tier)) {
 			continue
 		}
 		a.goContain(al, []rules.Action{{Type: p.Action, TTL: p.TTL, RPM: p.RPM}})

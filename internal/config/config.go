@@ -14,27 +14,67 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/warden-ai/warden/internal/alert"
 )
 
-// Risk tiers, sensitivities and text-storage policies.
+// RiskTier is a model's risk tier: it picks the default scanning policy, the retention of
+// stored text and the automatic containment that applies.
+type RiskTier string
+
+// Risk tiers, most critical first.
+const (
+	TierCritical RiskTier = "critical"
+	TierHigh     RiskTier = "high"
+	TierMedium   RiskTier = "medium" // the default of a model that names none
+	TierLow      RiskTier = "low"
+)
+
+// Valid reports whether t is one of the four tiers.
+func (t RiskTier) Valid() bool { return slices.Contains(RiskTiers, t) }
+
+// StoreText is a model's text-storage policy for the index.
+type StoreText string
+
+// Text-storage policies.
+const (
+	StoreNone     StoreText = "none"
+	StoreRedacted StoreText = "redacted" // the default
+	StoreFull     StoreText = "full"
+)
+
+// Valid reports whether s is one of the policies.
+func (s StoreText) Valid() bool { return slices.Contains(StoreTexts, s) }
+
+// Risk tiers, sensitivities, text-storage policies and severities.
 var (
-	RiskTiers     = []string{"critical", "high", "medium", "low"}
+	RiskTiers     = []RiskTier{TierCritical, TierHigh, TierMedium, TierLow}
 	Sensitivities = []string{"public", "internal", "confidential", "restricted"}
-	StoreTexts    = []string{"none", "redacted", "full"}
+	StoreTexts    = []StoreText{StoreNone, StoreRedacted, StoreFull}
+	Severities    = []alert.Severity{alert.P1, alert.P2, alert.P3, alert.P4}
 	actions       = []string{"allow", "flag", "redact", "block"}
 )
 
+// join lists enum values for error messages.
+func join[T ~string](vs []T) string {
+	ss := make([]string, len(vs))
+	for i, v := range vs {
+		ss[i] = string(v)
+	}
+	return strings.Join(ss, ", ")
+}
+
 // Config is the whole configuration file.
 type Config struct {
-	Models     []Model                      `yaml:"models"`
-	RulesDir   string                       `yaml:"rules_dir"`
-	Receivers  []yaml.Node                  `yaml:"receivers"`
-	Escalation map[string][]EscalationLevel `yaml:"escalation"`
-	Ingest     Ingest                       `yaml:"ingest"`
-	Retention  Retention                    `yaml:"retention"`
-	Analysis   Analysis                     `yaml:"analysis"`
-	Response   Response                     `yaml:"response"`
-	Store      Store                        `yaml:"store"`
+	Models     []Model                              `yaml:"models"`
+	RulesDir   string                               `yaml:"rules_dir"`
+	Receivers  []yaml.Node                          `yaml:"receivers"`
+	Escalation map[alert.Severity][]EscalationLevel `yaml:"escalation"`
+	Ingest     Ingest                               `yaml:"ingest"`
+	Retention  Retention                            `yaml:"retention"`
+	Analysis   Analysis                             `yaml:"analysis"`
+	Response   Response                             `yaml:"response"`
+	Store      Store                                `yaml:"store"`
 
 	// root keeps the parsed document so later stages can report line numbers.
 	root *yaml.Node
@@ -47,7 +87,7 @@ type Model struct {
 	Owner         string            `yaml:"owner"`
 	RiskTier      string            `yaml:"risk_tier"`
 	Sensitivity   string            `yaml:"sensitivity"`
-	StoreText     string            `yaml:"store_text"`
+	StoreText     StoreText         `yaml:"store_text"`
 	AllowedGroups []string          `yaml:"allowed_groups"`
 	Upstream      Upstream          `yaml:"upstream"`
 	Fallbacks     []Upstream        `yaml:"fallbacks"`
@@ -106,10 +146,10 @@ type Analysis struct {
 
 // Response configures alert grouping and incidents.
 type Response struct {
-	GroupWait      time.Duration `yaml:"group_wait"`
-	GroupInterval  time.Duration `yaml:"group_interval"`
-	RepeatInterval time.Duration `yaml:"repeat_interval"`
-	IncidentFrom   []string      `yaml:"incident_severities"` // default P1, P2
+	GroupWait      time.Duration    `yaml:"group_wait"`
+	GroupInterval  time.Duration    `yaml:"group_interval"`
+	RepeatInterval time.Duration    `yaml:"repeat_interval"`
+	IncidentFrom   []alert.Severity `yaml:"incident_severities"` // default P1, P2
 	// Containment applies proportional containment automatically when an alert first fires,
 	// by severity and the model's risk tier (rules may also carry their own actions). Empty by
 	// default: nothing is contained without a rule action or a human.
@@ -118,11 +158,11 @@ type Response struct {
 
 // ContainmentPolicy is one level of automatic containment.
 type ContainmentPolicy struct {
-	Severity string        `yaml:"severity"` // P1..P4
-	Tiers    []string      `yaml:"tiers"`    // empty: every tier
-	Action   string        `yaml:"action"`   // suspend_key | pause_model | rate_limit | block
-	TTL      time.Duration `yaml:"ttl"`      // 0: until a human lifts it
-	RPM      int           `yaml:"rpm"`      // rate_limit only
+	Severity alert.Severity `yaml:"severity"` // P1..P4
+	Tiers    []RiskTier     `yaml:"tiers"`    // empty: every tier
+	Action   string         `yaml:"action"`   // suspend_key | pause_model | rate_limit | block
+	TTL      time.Duration  `yaml:"ttl"`      // 0: until a human lifts it
+	RPM      int            `yaml:"rpm"`      // rate_limit only
 }
 
 // Store selects the index store.
@@ -147,7 +187,7 @@ func (c *Config) presets() {
 	c.Retention = Retention{Critical: 365 * day, High: 182 * day, Medium: 91 * day, Low: 30 * day, Interval: time.Hour}
 	c.Analysis = Analysis{BaselineEvents: 1000, ChiSquareP: 0.05, BaselineDays: 7}
 	c.Response = Response{GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, RepeatInterval: 4 * time.Hour,
-		IncidentFrom: []string{"P1", "P2"}}
+		IncidentFrom: []alert.Severity{alert.P1, alert.P2}}
 	c.Store = Store{Driver: "sqlite"}
 }
 
@@ -157,13 +197,13 @@ func (c *Config) applyDefaults() {
 	for i := range c.Models {
 		m := &c.Models[i]
 		if m.RiskTier == "" {
-			m.RiskTier = "medium"
+			m.RiskTier = string(TierMedium)
 		}
 		if m.Sensitivity == "" {
 			m.Sensitivity = "internal"
 		}
 		if m.StoreText == "" {
-			m.StoreText = "redacted"
+			m.StoreText = StoreRedacted
 		}
 		if m.Upstream.Model == "" {
 			m.Upstream.Model = m.Name
@@ -289,14 +329,14 @@ func (c *Config) validate() error {
 			return at("name", "duplicate model %q", m.Name)
 		}
 		seen[m.Name] = true
-		if !slices.Contains(RiskTiers, m.RiskTier) {
-			return at("risk_tier", "%q is not one of %s", m.RiskTier, strings.Join(RiskTiers, ", "))
+		if !RiskTier(m.RiskTier).Valid() {
+			return at("risk_tier", "%q is not one of %s", m.RiskTier, join(RiskTiers))
 		}
 		if !slices.Contains(Sensitivities, m.Sensitivity) {
 			return at("sensitivity", "%q is not one of %s", m.Sensitivity, strings.Join(Sensitivities, ", "))
 		}
-		if !slices.Contains(StoreTexts, m.StoreText) {
-			return at("store_text", "%q is not one of %s", m.StoreText, strings.Join(StoreTexts, ", "))
+		if !m.StoreText.Valid() {
+			return at("store_text", "%q is not one of %s", m.StoreText, join(StoreTexts))
 		}
 		if m.Kind != "llm" && m.Kind != "ml" {
 			return at("kind", "%q is not one of llm, ml", m.Kind)
@@ -322,16 +362,21 @@ func (c *Config) validate() error {
 		}
 	}
 	for sev, levels := range c.Escalation {
-		if !slices.Contains([]string{"P1", "P2", "P3", "P4"}, sev) {
-			return &Error{Line: c.line("escalation"), Field: "escalation." + sev, Msg: "severity must be P1, P2, P3 or P4"}
+		if !sev.Valid() {
+			return &Error{Line: c.line("escalation", string(sev)), Field: "escalation." + string(sev), Msg: "severity must be P1, P2, P3 or P4"}
 		}
 		for j, l := range levels {
 			if l.After < 0 {
-				return &Error{Line: c.line("escalation"), Field: fmt.Sprintf("escalation.%s[%d].after", sev, j), Msg: "must be ≥ 0"}
+				return &Error{Line: c.line("escalation", string(sev), j), Field: fmt.Sprintf("escalation.%s[%d].after", sev, j), Msg: "must be ≥ 0"}
 			}
 			if len(l.Receivers) == 0 {
-				return &Error{Line: c.line("escalation"), Field: fmt.Sprintf("escalation.%s[%d].receivers", sev, j), Msg: "required"}
+				return &Error{Line: c.line("escalation", string(sev), j), Field: fmt.Sprintf("escalation.%s[%d].receivers", sev, j), Msg: "required"}
 			}
+		}
+	}
+	for i, sev := range c.Response.IncidentFrom {
+		if !sev.Valid() {
+			return &Error{Line: c.line("response", "incident_severities", i), Field: fmt.Sprintf("response.incident_severities[%d]", i), Msg: fmt.Sprintf("%q is not one of %s", sev, join(Severities))}
 		}
 	}
 	if c.Analysis.ChiSquareP <= 0 || c.Analysis.ChiSquareP >= 1 {
@@ -341,12 +386,12 @@ func (c *Config) validate() error {
 		at := func(field, format string, args ...any) error {
 			return &Error{Line: c.line("response", "containment", i), Field: fmt.Sprintf("response.containment[%d].%s", i, field), Msg: fmt.Sprintf(format, args...)}
 		}
-		if !slices.Contains([]string{"P1", "P2", "P3", "P4"}, p.Severity) {
-			return at("severity", "%q is not one of P1, P2, P3, P4", p.Severity)
+		if !p.Severity.Valid() {
+			return at("severity", "%q is not one of %s", p.Severity, join(Severities))
 		}
 		for _, t := range p.Tiers {
-			if !slices.Contains(RiskTiers, t) {
-				return at("tiers", "%q is not one of %s", t, strings.Join(RiskTiers, ", "))
+			if !t.Valid() {
+				return at("tiers", "%q is not one of %s", t, join(RiskTiers))
 			}
 		}
 		if !slices.Contains([]string{"suspend_key", "pause_model", "rate_limit", "block"}, p.Action) {
@@ -444,13 +489,13 @@ func (c *Config) Model(name string) (Model, bool) {
 }
 
 // RetentionFor returns how long detailed text is kept for a risk tier.
-func (c *Config) RetentionFor(tier string) time.Duration {
+func (c *Config) RetentionFor(tier RiskTier) time.Duration {
 	switch tier {
-	case "critical":
+	case TierCritical:
 		return c.Retention.Critical
-	case "high":
+	case TierHigh:
 		return c.Retention.High
-	case "low":
+	case TierLow:
 		return c.Retention.Low
 	}
 	return c.Retention.Medium

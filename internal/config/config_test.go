@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,7 +59,11 @@ func TestErrorsNameLine(t *testing.T) {
 		{"bad store_text", "models:\n  - name: x\n    store_text: some\n", 3, "models[0].store_text"},
 		{"wrong type", "ingest:\n  max_body_bytes: lots\n", 2, ""},
 		{"bad duration", "escalation:\n  P1: [{after: soon, receivers: [a]}]\n", 2, ""},
-		{"bad severity", "escalation:\n  P9: [{after: 1m, receivers: [a]}]\n", 1, "escalation.P9"},
+		{"bad severity", "escalation:\n  P1: [{after: 1m, receivers: [a]}]\n  P9: [{after: 1m, receivers: [a]}]\n", 3, "escalation.P9"},
+		{"escalation without receivers", "escalation:\n  P2:\n    - {after: 1m, receivers: [a]}\n    - {after: 2m}\n", 4, "escalation.P2[1].receivers"},
+		{"bad incident severity", "response:\n  incident_severities:\n    - P1\n    - p2\n", 4, "response.incident_severities[1]"},
+		{"bad containment severity", "response:\n  containment:\n    - {severity: high, action: block}\n", 3, "response.containment[0].severity"},
+		{"bad containment tier", "response:\n  containment:\n    - {severity: P1, tiers: [high, huge], action: block}\n", 3, "response.containment[0].tiers"},
 		{"syntax", "models: [\n", 0, ""},
 		{"bad containment action", "response:\n  containment:\n    - {severity: P1, action: nuke}\n", 3, "response.containment[0].action"},
 		{"rate limit without rpm", "response:\n  containment:\n    - {severity: P2, action: rate_limit}\n", 3, "response.containment[0].rpm"},
@@ -74,6 +80,18 @@ func TestErrorsNameLine(t *testing.T) {
 				t.Fatalf("got line %d field %q (%v), want line %d field %q", ce.Line, ce.Field, ce, tt.line, tt.field)
 			}
 		})
+	}
+}
+
+// TestLoadFileErrorNamesFileAndLine: an invalid enum value is reported as file:line.
+func TestLoadFileErrorNamesFileAndLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "warden.yaml")
+	if err := os.WriteFile(path, []byte("models:\n  - name: x\n    store_text: everything\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadFile(path)
+	if err == nil || !strings.HasPrefix(err.Error(), path+":3: models[0].store_text: ") {
+		t.Fatalf("error %v, want %s:3: models[0].store_text: …", err, path)
 	}
 }
 

@@ -104,7 +104,7 @@ func OptionsFromConfig(c *config.Config) Options {
 		o.GroupWait = -1 // the file said 0s explicitly (config presets the default): no wait
 	}
 	for sev, levels := range c.Escalation {
-		o.Escalation[alert.Severity(sev)] = slices.Clone(levels)
+		o.Escalation[sev] = slices.Clone(levels)
 	}
 	return o
 }
