@@ -196,8 +196,11 @@ func followerLag(client *http.Client, url, token string) (float64, error) {
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("read metrics: status %d: %v", resp.StatusCode, err)
+	if err != nil {
+		return 0, fmt.Errorf("read metrics: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("read metrics: status %d", resp.StatusCode)
 	}
 	var lag float64
 	seen := 0

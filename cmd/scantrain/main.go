@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	for name, m := range map[string]*linear.Model{"injection.wlm": inj, "harmful.wlm": harm} {
 		p := filepath.Join(*out, name)
-		if err := os.WriteFile(p, m.Marshal(), 0o644); err != nil {
+		if err := os.WriteFile(p, m.Marshal(), 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", p, err)
 		}
 		fmt.Printf("wrote %s (%d bytes)\n", p, len(m.Marshal()))

@@ -368,7 +368,7 @@ func ensurePrivateDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
+	if err := os.Chmod(dir, 0o700); err != nil { //nolint:gosec // G302 wants ≤0600, but a directory needs its x bit
 		return fmt.Errorf("make data directory private: %w", err)
 	}
 	return nil

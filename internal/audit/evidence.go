@@ -350,7 +350,7 @@ func exportSegment(dir string, first, limit uint64, fn func(e *entry, blobs io.R
 	fr := newFrameReader(f, segHeaderSize)
 	for next := first; next < limit; next++ {
 		e, _, err := fr.next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {

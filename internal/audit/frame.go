@@ -191,7 +191,7 @@ func (fr *frameReader) next() (entry, int64, error) {
 	var hdr [frameHeaderSize]byte
 	off := fr.off
 	n, err := io.ReadFull(fr.r, hdr[:])
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return entry{}, off, io.EOF
 	}
 	if err != nil {

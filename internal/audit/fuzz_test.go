@@ -22,7 +22,7 @@ func FuzzFrameReader(f *testing.F) {
 		for {
 			e, off, err := fr.next()
 			if err != nil {
-				if err != io.EOF && !errors.Is(err, errTorn) && !errors.Is(err, errCorrupt) {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, errTorn) && !errors.Is(err, errCorrupt) {
 					t.Fatalf("unexpected error kind: %v", err)
 				}
 				return

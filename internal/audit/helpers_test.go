@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -126,7 +127,7 @@ func frameOffsets(t testing.TB, path string) ([]int64, int64) {
 	var offs []int64
 	for {
 		_, off, err := fr.next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return offs, fr.off
 		}
 		if err != nil {

@@ -331,7 +331,7 @@ func (l *Log) loadSegment(first uint64, last bool) error {
 	var tailErr error
 	for {
 		e, off, err := fr.next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err == nil && e.index != next {
@@ -757,7 +757,7 @@ func readSegment(log, blobs *os.File, start, end int64, limit uint64, fn func(ui
 	fr := newFrameReader(io.NewSectionReader(log, start, end-start), start)
 	for {
 		e, _, err := fr.next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {

@@ -196,7 +196,7 @@ func TestReadOrder(t *testing.T) {
 		}
 	}
 	stop := errors.New("stop")
-	if err := l.Read(0, func(uint64, string, []byte, []byte) error { return stop }); err != stop {
+	if err := l.Read(0, func(uint64, string, []byte, []byte) error { return stop }); !errors.Is(err, stop) {
 		t.Fatalf("Read callback error not returned: %v", err)
 	}
 }

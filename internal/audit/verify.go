@@ -328,7 +328,7 @@ func (rd *segReader) segment(first uint64, last bool) error {
 	var blobBuf []byte
 	for {
 		e, off, err := fr.next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

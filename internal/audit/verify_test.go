@@ -53,7 +53,7 @@ func layout(t testing.TB, dir string) []segLayout {
 		fr := newFrameReader(io.NewSectionReader(f, segHeaderSize, 1<<40), segHeaderSize)
 		for {
 			e, off, err := fr.next()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {

@@ -164,7 +164,7 @@ type Probe struct {
 	Technique string `json:"technique,omitempty"`
 }
 
-// Actor key used for per-actor analytics: the most specific identity the event carries.
+// ActorKey is the key of per-actor analytics: the most specific identity the event carries.
 func (e *Event) ActorKey() string {
 	switch {
 	case e.Actor.User != "":

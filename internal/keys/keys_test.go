@@ -253,7 +253,7 @@ func TestKeyFromOtherProcessUsableAtOnce(t *testing.T) {
 	if _, err := server.Lookup(secret); err != nil {
 		t.Fatalf("new key not usable at once: %v", err)
 	}
-	if _, err := server.Lookup("wk-doesnotexist000000000000000000"); err != ErrUnknown {
+	if _, err := server.Lookup("wk-doesnotexist000000000000000000"); !errors.Is(err, ErrUnknown) {
 		t.Fatalf("unknown key: %v", err)
 	}
 }

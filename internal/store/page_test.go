@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/warden-ai/warden/internal/event"
@@ -8,7 +9,7 @@ import (
 
 func TestCursor(t *testing.T) {
 	for _, c := range []string{"", "!!", "AAAA", "gAAAAAAAAAA", "AAAAAAAAAAAA"} { // last: 9 bytes
-		if _, err := DecodeCursor(c); err != ErrBadCursor {
+		if _, err := DecodeCursor(c); !errors.Is(err, ErrBadCursor) {
 			t.Errorf("DecodeCursor(%q) = %v, want ErrBadCursor", c, err)
 		}
 	}

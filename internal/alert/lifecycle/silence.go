@@ -90,7 +90,8 @@ type InhibitRule struct {
 	Equal       []string `json:"equal"`
 }
 
-// DefaultInhibitRules: a P1 for a model suppresses that model's P3 and P4 alerts.
+// DefaultInhibitRules returns the default inhibition: a P1 for a model suppresses that
+// model's P3 and P4 alerts.
 func DefaultInhibitRules() []InhibitRule {
 	return []InhibitRule{{
 		SourceMatch: Matchers{{Name: "severity", Type: MatchEqual, Value: string(alert.P1)}},

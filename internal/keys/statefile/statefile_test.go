@@ -2,6 +2,7 @@ package statefile
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -87,7 +88,7 @@ func TestUpdateErrorLeavesFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := os.ErrInvalid
-	if err := Update(path, func([]byte) ([]byte, error) { return nil, want }); err != want {
+	if err := Update(path, func([]byte) ([]byte, error) { return nil, want }); !errors.Is(err, want) {
 		t.Fatalf("err = %v", err)
 	}
 	data, _, _ := Read(path)

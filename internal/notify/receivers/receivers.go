@@ -38,31 +38,31 @@ type ReceiverConfig struct {
 	Email        *EmailConfig        `yaml:"email,omitempty" json:"email,omitempty"`
 }
 
-// WebhookConfig: `webhook: {url, secret_env}`.
+// WebhookConfig is `webhook: {url, secret_env}`.
 type WebhookConfig struct {
 	URL       string `yaml:"url" json:"url"`
 	SecretEnv string `yaml:"secret_env" json:"secret_env"`
 }
 
-// PagerDutyConfig: `pagerduty: {routing_key_env, url}`; url defaults to the Events API v2.
+// PagerDutyConfig is `pagerduty: {routing_key_env, url}`; url defaults to the Events API v2.
 type PagerDutyConfig struct {
 	RoutingKeyEnv string `yaml:"routing_key_env" json:"routing_key_env"`
 	URL           string `yaml:"url,omitempty" json:"url,omitempty"`
 }
 
-// SlackConfig: `slack: {url_env}`; the incoming-webhook URL is a credential.
+// SlackConfig is `slack: {url_env}`; the incoming-webhook URL is a credential.
 type SlackConfig struct {
 	URLEnv string `yaml:"url_env" json:"url_env"`
 }
 
-// AlertmanagerConfig: `alertmanager: {url, ends_after}`.
+// AlertmanagerConfig is `alertmanager: {url, ends_after}`.
 type AlertmanagerConfig struct {
 	URL string `yaml:"url" json:"url"`
 	// EndsAfter, when set, gives firing alerts endsAt = now + ends_after.
 	EndsAfter time.Duration `yaml:"ends_after,omitempty" json:"ends_after,omitempty"`
 }
 
-// SyslogConfig: `syslog: {address, format, facility, hostname, ca_file}`.
+// SyslogConfig is `syslog: {address, format, facility, hostname, ca_file}`.
 type SyslogConfig struct {
 	Address  string `yaml:"address" json:"address"`
 	Format   string `yaml:"format,omitempty" json:"format,omitempty"`
@@ -72,7 +72,7 @@ type SyslogConfig struct {
 	CAFile string `yaml:"ca_file,omitempty" json:"ca_file,omitempty"`
 }
 
-// SplunkConfig: `splunk: {url, token_env, index, source, sourcetype}`.
+// SplunkConfig is `splunk: {url, token_env, index, source, sourcetype}`.
 type SplunkConfig struct {
 	URL        string `yaml:"url" json:"url"`
 	TokenEnv   string `yaml:"token_env" json:"token_env"`
@@ -81,7 +81,7 @@ type SplunkConfig struct {
 	Sourcetype string `yaml:"sourcetype,omitempty" json:"sourcetype,omitempty"`
 }
 
-// EmailConfig: `email: {smtp, from, to, username, password_env, starttls, ca_file}`.
+// EmailConfig is `email: {smtp, from, to, username, password_env, starttls, ca_file}`.
 type EmailConfig struct {
 	SMTP        string   `yaml:"smtp" json:"smtp"`
 	From        string   `yaml:"from" json:"from"`

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -53,7 +54,7 @@ func readOctetCounted(r io.Reader) ([]string, error) {
 	var out []string
 	for {
 		lenStr, err := br.ReadString(' ')
-		if err == io.EOF && lenStr == "" {
+		if errors.Is(err, io.EOF) && lenStr == "" {
 			return out, nil
 		}
 		if err != nil {

@@ -54,11 +54,11 @@ CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
 
 // Open opens (creating) the index database at path, mode 0600.
 func Open(ctx context.Context, path string) (*Store, error) {
-	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
 		return nil, fmt.Errorf("create index db: %w", err)
-	} else {
-		f.Close()
 	}
+	f.Close()
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_pragma=temp_store(MEMORY)"
 	// The writer gets a page cache that holds the hot right-hand pages of the secondary indexes
 	// (one per model/user pair) and checkpoints the WAL less often, so a page rewritten by many

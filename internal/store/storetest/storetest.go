@@ -3,6 +3,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -95,7 +96,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if len(p.Events) != 0 {
 			t.Fatalf("%% must be literal: %d", len(p.Events))
 		}
-		if _, err := s.Search(ctx, store.Query{Cursor: "!!"}); err != store.ErrBadCursor {
+		if _, err := s.Search(ctx, store.Query{Cursor: "!!"}); !errors.Is(err, store.ErrBadCursor) {
 			t.Fatalf("bad cursor: %v", err)
 		}
 	})
