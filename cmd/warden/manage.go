@@ -13,21 +13,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/warden-ai/warden/internal/alert/lifecycle"
 	"github.com/warden-ai/warden/internal/cli"
-	"github.com/warden-ai/warden/internal/contain"
-	"github.com/warden-ai/warden/internal/incident"
-	"github.com/warden-ai/warden/internal/keys"
 	"github.com/warden-ai/warden/internal/report"
 	"github.com/warden-ai/warden/internal/rules"
 )
 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return keys.Run(ctx, args, stdout, stderr)
+	return cli.RunKeys(ctx, args, stdout, stderr)
 }
 
 func runContain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return contain.Run(ctx, args, stdout, stderr)
+	return cli.RunContain(ctx, args, stdout, stderr)
 }
 
 func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -95,7 +91,7 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.data, "data", "./warden-data", "data directory holding the credentials file")
 }
 
-func (f *apiFlags) client() (*lifecycle.Client, error) {
+func (f *apiFlags) client() (*cli.Client, error) {
 	tok := f.token
 	if tok == "" {
 		tok = os.Getenv("WARDEN_ADMIN_TOKEN")
@@ -111,7 +107,7 @@ func (f *apiFlags) client() (*lifecycle.Client, error) {
 			}
 		}
 	}
-	return &lifecycle.Client{BaseURL: strings.TrimRight(f.url, "/"), Token: tok}, nil
+	return &cli.Client{BaseURL: strings.TrimRight(f.url, "/"), Token: tok}, nil
 }
 
 func envOr(k, d string) string {
@@ -143,7 +139,7 @@ func splitAPIFlags(args []string) (api, rest []string) {
 // runAPICommand parses the connection flags out of args and runs a package's CLI against the
 // running server with the rest.
 func runAPICommand(ctx context.Context, name string, args []string, stdout, stderr io.Writer,
-	run func(ctx context.Context, args []string, c *lifecycle.Client, stdout io.Writer) error) error {
+	run func(ctx context.Context, args []string, c *cli.Client, stdout io.Writer) error) error {
 	apiArgs, rest := splitAPIFlags(args)
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var af apiFlags
@@ -153,7 +149,7 @@ func runAPICommand(ctx context.Context, name string, args []string, stdout, stde
 	}
 	if slices.ContainsFunc(rest, cli.IsHelp) {
 		// Help needs no server: the subcommand prints its flags, then the connection flags.
-		err := run(ctx, rest, &lifecycle.Client{}, stderr)
+		err := run(ctx, rest, &cli.Client{}, stderr)
 		if errors.Is(err, cli.ErrHelp) {
 			cli.PrintHelp(stderr, fs, "\nconnection flags (every "+name+" subcommand):")
 		}
@@ -167,7 +163,7 @@ func runAPICommand(ctx context.Context, name string, args []string, stdout, stde
 }
 
 func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runAPICommand(ctx, "alerts", args, stdout, stderr, lifecycle.RunCLI)
+	return runAPICommand(ctx, "alerts", args, stdout, stderr, cli.RunAlerts)
 }
 
 func runBaseline(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -207,7 +203,7 @@ func runBaseline(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func runIncidents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runAPICommand(ctx, "incidents", args, stdout, stderr, incident.RunCLI)
+	return runAPICommand(ctx, "incidents", args, stdout, stderr, cli.RunIncidents)
 }
 
 // runReport fetches a report from the running server: warden report --kind weekly --out F.

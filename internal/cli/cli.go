@@ -1,4 +1,5 @@
-// Package cli holds what every warden subcommand shares: the one usage-error type (exit code
+// Package cli holds the warden subcommands that manage keys, containment, alerts and incidents
+// (moved out of those domain packages) and what every subcommand shares: the one usage-error type (exit code
 // 2), the help sentinel (exit code 0), and flag parsing that allows positional arguments
 // between flags and prints every flag on -h/--help.
 package cli

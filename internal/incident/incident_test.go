@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,8 +20,6 @@ import (
 
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/alert/lifecycle"
-	"github.com/warden-ai/warden/internal/cli"
-	"github.com/warden-ai/warden/internal/httpx"
 	"github.com/warden-ai/warden/internal/notify"
 )
 
@@ -391,73 +388,6 @@ func TestDeriveType(t *testing.T) {
 	}
 }
 
-func TestHTTPAndCLI(t *testing.T) {
-	var exports [][]string
-	m, err := New(Options{ExportEvidence: fakeExporter(&exports), Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(httpx.Mux(m.Routes(nil)...))
-	defer srv.Close()
-	c := &lifecycle.Client{BaseURL: srv.URL, Token: "tok"}
-	ctx := context.Background()
-	run := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := RunCLI(ctx, args, c, &out)
-		return out.String(), err
-	}
-	out, err := run("open", "--title", "leak", "--type", "safety", "--severity", "P2", "--model", "bot")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := strings.Fields(out)[0]
-	for _, args := range [][]string{{"owner", id, "bob"}, {"phase", id, "containment"}, {"note", id, "key rotated"}, {"serious", id, "--category", "death"}} {
-		if _, err := run(args...); err != nil {
-			t.Fatalf("%v: %v", args, err)
-		}
-	}
-	inc, _ := m.Get(id)
-	if inc.Owner != "bob" || inc.Phase != Containment || inc.Serious == nil || inc.Timeline[len(inc.Timeline)-2].Text != "key rotated" {
-		t.Errorf("after CLI: %+v", inc)
-	}
-	out, err = run("list", "--serious")
-	if err != nil || !strings.Contains(out, id) || !strings.Contains(out, inc.Serious.Deadline.UTC().Format(time.RFC3339)) {
-		t.Errorf("list: %v\n%s", err, out)
-	}
-	file := filepath.Join(t.TempDir(), "case.tar")
-	if _, err := run("export", id, "--out", file); err != nil {
-		t.Fatal(err)
-	}
-	f, _ := os.Open(file)
-	defer f.Close()
-	if _, err := VerifyExport(f); err != nil {
-		t.Errorf("exported file: %v", err)
-	}
-	if out, err := run("art73", id, "--format", "html"); err != nil || !strings.Contains(out, "Art. 3(49)(a)") {
-		t.Errorf("art73 html: %v", err)
-	}
-	for _, tt := range []struct {
-		args  []string
-		field string
-	}{
-		{[]string{"phase", id, "done"}, "phase"},
-		{[]string{"serious", id, "--category", "fire"}, "category"},
-		{[]string{"open", "--title", "x", "--type", "weird"}, "type"},
-	} {
-		_, err := run(tt.args...)
-		var ae *httpx.Error
-		if !errors.As(err, &ae) || ae.Status != 400 || ae.Field != tt.field {
-			t.Errorf("%v: %v", tt.args, err)
-		}
-	}
-	var ue *cli.UsageError
-	if _, err := run("export", id); !errors.As(err, &ue) {
-		t.Errorf("export without --out: %v", err)
-	}
-	if _, err := run("show", "inc-nope"); err == nil {
-		t.Error("show unknown incident succeeded")
-	}
-}
 
 func TestCaseFileCompiledAutomaticallyAndDebounced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warden-ai/warden/internal/cli"
 	"github.com/warden-ai/warden/internal/httpx"
 )
 
@@ -132,45 +131,6 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func TestCLI(t *testing.T) {
-	data := t.TempDir()
-	ctx := context.Background()
-	var out, errb bytes.Buffer
-	err := Run(ctx, []string{"create", "--data", data, "--consumer", "ops", "--groups", "a, b", "--models", "m1", "--rpm", "5", "--expires", "24h"}, &out, &errb)
-	if err != nil {
-		t.Fatalf("create: %v (%s)", err, errb.String())
-	}
-	secret := strings.TrimSpace(out.String())
-	if !strings.HasPrefix(secret, "wk-") || strings.Contains(secret, "\n") {
-		t.Fatalf("stdout = %q, want the key alone", out.String())
-	}
-	s := openStore(t, filepath.Join(data, "keys"))
-	k, err := s.Lookup(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(k.Groups, "|") != "a|b" || k.RPM != 5 || k.ExpiresAt.IsZero() {
-		t.Fatalf("key = %+v", k)
-	}
-	out.Reset()
-	if err := Run(ctx, []string{"list", "--data", data, "--json"}, &out, &errb); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(out.String(), k.Hash) || !strings.Contains(out.String(), k.ID) {
-		t.Fatalf("list --json = %s", out.String())
-	}
-	out.Reset()
-	if err := Run(ctx, []string{"revoke", "--data", data, k.ID}, &out, &errb); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, func() bool { _, err := s.Lookup(secret); return errors.Is(err, ErrRevoked) })
-	for _, args := range [][]string{nil, {"bogus"}, {"create", "--data", data}, {"create", "--data", data, "--consumer", "x", "--rpm", "-1"}, {"revoke", "--data", data}, {"revoke", "--data", data, "key_missing"}, {"create", "--nope"}} {
-		var ue *cli.UsageError
-		if err := Run(ctx, args, &out, &errb); !errors.As(err, &ue) {
-			t.Errorf("Run(%q) err = %v, want UsageError", args, err)
-		}
-	}
-}
 
 func TestAdminHandler(t *testing.T) {
 	s := openStore(t, t.TempDir())

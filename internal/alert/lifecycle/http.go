@@ -104,7 +104,8 @@ func (m *Manager) getAlert(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type changeBody struct {
+// ChangeRequest is the body of POST /v1/alerts/{id}/ack and /resolve.
+type ChangeRequest struct {
 	Actor   string `json:"actor"`
 	Comment string `json:"comment"`
 }
@@ -122,7 +123,7 @@ func (m *Manager) actor(r *http.Request, body string) string {
 }
 
 func (m *Manager) changeAlert(w http.ResponseWriter, r *http.Request, to alert.State) error {
-	var b changeBody
+	var b ChangeRequest
 	if err := httpx.DecodeJSON(r, &b); err != nil {
 		return err
 	}
@@ -171,9 +172,9 @@ func (m *Manager) getSilence(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// silenceBody accepts matchers either as a list or as one string in ParseMatchers syntax, and
+// SilenceRequest is the body of POST /v1/silences. It accepts matchers either as a list or as one string in ParseMatchers syntax, and
 // a duration instead of ends_at.
-type silenceBody struct {
+type SilenceRequest struct {
 	ID        string          `json:"id"`
 	Matchers  json.RawMessage `json:"matchers"`
 	StartsAt  time.Time       `json:"starts_at"`
@@ -184,7 +185,7 @@ type silenceBody struct {
 }
 
 func (m *Manager) postSilence(w http.ResponseWriter, r *http.Request) error {
-	var b silenceBody
+	var b SilenceRequest
 	if err := httpx.DecodeJSON(r, &b); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package contain
+package cli
 
 import (
 	"context"
@@ -12,12 +12,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/warden-ai/warden/internal/cli"
+	"github.com/warden-ai/warden/internal/contain"
 )
 
-func usagef(format string, args ...any) error { return cli.Usagef(format, args...) }
-
-const cliUsage = `usage:
+const containUsage = `usage:
   warden contain suspend-key    --data DIR [--ttl DUR] [--reason TEXT] [--by NAME] KEY_ID
   warden contain pause-model    --data DIR [--ttl DUR] [--reason TEXT] [--by NAME] MODEL
   warden contain rate-limit     --data DIR --rpm N [--ttl DUR] [--reason TEXT] [--by NAME] CONSUMER
@@ -27,16 +25,16 @@ const cliUsage = `usage:
 A TTL of 0 keeps the action until it is lifted. The audit event of a CLI action is recorded by
 the running server within a second.`
 
-var cliKinds = map[string]Kind{"suspend-key": SuspendKey, "pause-model": PauseModel, "rate-limit": RateLimit, "block-consumer": BlockConsumer}
+var containKinds = map[string]contain.Kind{"suspend-key": contain.SuspendKey, "pause-model": contain.PauseModel, "rate-limit": contain.RateLimit, "block-consumer": contain.BlockConsumer}
 
-// Run executes "warden contain <command> ...".
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// RunContain executes "warden contain <command> ...".
+func RunContain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("%s", cliUsage)
+		return Usagef("%s", containUsage)
 	}
-	if cli.IsHelp(args[0]) {
-		fmt.Fprintln(stderr, cliUsage)
-		return cli.ErrHelp
+	if IsHelp(args[0]) {
+		fmt.Fprintln(stderr, containUsage)
+		return ErrHelp
 	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("warden contain "+cmd, flag.ContinueOnError)
@@ -47,15 +45,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	parseArgs := func() error {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				cli.PrintHelp(stderr, fs, cliUsage)
-				return cli.ErrHelp
+				PrintHelp(stderr, fs, containUsage)
+				return ErrHelp
 			}
-			return usagef("%v", err)
+			return Usagef("%v", err)
 		}
 		return nil
 	}
-	open := func() (*Store, error) {
-		return Open(Options{Dir: filepath.Join(*data, "contain")})
+	open := func() (*contain.Store, error) {
+		return contain.Open(contain.Options{Dir: filepath.Join(*data, "contain")})
 	}
 	switch cmd {
 	case "list":
@@ -73,7 +71,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
 			if acts == nil {
-				acts = []Action{}
+				acts = []contain.Action{}
 			}
 			return enc.Encode(acts)
 		}
@@ -99,15 +97,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if fs.NArg() != 1 {
-			return usagef("lift takes exactly one containment id\n%s", cliUsage)
+			return Usagef("lift takes exactly one containment id\n%s", containUsage)
 		}
 		s, err := open()
 		if err != nil {
 			return err
 		}
 		a, err := s.Lift(ctx, fs.Arg(0), *by, *reason)
-		if errors.Is(err, ErrNotFound) {
-			return usagef("%v", err)
+		if errors.Is(err, contain.ErrNotFound) {
+			return Usagef("%v", err)
 		}
 		if err != nil {
 			return err
@@ -115,9 +113,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "lifted %s (%s %s)\n", a.ID, a.Kind, a.Target)
 		return nil
 	}
-	kind, ok := cliKinds[cmd]
+	kind, ok := containKinds[cmd]
 	if !ok {
-		return usagef("unknown contain command %q\n%s", cmd, cliUsage)
+		return Usagef("unknown contain command %q\n%s", cmd, containUsage)
 	}
 	ttl := fs.Duration("ttl", time.Hour, "how long the action lasts (0 = until lifted)")
 	rpm := fs.Int("rpm", 0, "requests per minute (rate-limit only)")
@@ -125,15 +123,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("%s takes exactly one target\n%s", cmd, cliUsage)
+		return Usagef("%s takes exactly one target\n%s", cmd, containUsage)
 	}
 	s, err := open()
 	if err != nil {
 		return err
 	}
-	a, err := s.Apply(ctx, Action{Kind: kind, Target: fs.Arg(0), TTL: *ttl, RPM: *rpm, Reason: *reason, By: *by})
-	if errors.Is(err, ErrInvalid) {
-		return usagef("%v", err)
+	a, err := s.Apply(ctx, contain.Action{Kind: kind, Target: fs.Arg(0), TTL: *ttl, RPM: *rpm, Reason: *reason, By: *by})
+	if errors.Is(err, contain.ErrInvalid) {
+		return Usagef("%v", err)
 	}
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package incident
+package cli
 
 import (
 	"context"
@@ -14,11 +14,10 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert"
-	"github.com/warden-ai/warden/internal/alert/lifecycle"
-	"github.com/warden-ai/warden/internal/cli"
+	"github.com/warden-ai/warden/internal/incident"
 )
 
-// RunCLI runs `warden incidents <args>`:
+// RunIncidents runs `warden incidents <args>`:
 //
 //	list [--open] [--serious] [--phase P] [--type T] [--json]
 //	show ID
@@ -28,30 +27,30 @@ import (
 //	reported ID [--reference REF]
 //	export ID --out FILE
 //	art73 ID [--format json|html] [--out FILE]
-func RunCLI(ctx context.Context, args []string, c *lifecycle.Client, stdout io.Writer) error {
-	usage := &cli.UsageError{Msg: "usage: warden incidents list|show|open|phase|owner|note|action|serious|reported|export|art73 ..."}
+func RunIncidents(ctx context.Context, args []string, c *Client, stdout io.Writer) error {
+	usage := &UsageError{Msg: "usage: warden incidents list|show|open|phase|owner|note|action|serious|reported|export|art73 ..."}
 	if len(args) == 0 {
 		return usage
 	}
-	if cli.IsHelp(args[0]) {
+	if IsHelp(args[0]) {
 		fmt.Fprintln(stdout, usage.Msg+"\n\nRun 'warden incidents <subcommand> -h' for its flags.")
-		return cli.ErrHelp
+		return ErrHelp
 	}
 	fs := flag.NewFlagSet("incidents "+args[0], flag.ContinueOnError)
 	parse := func(rest []string, npos int) ([]string, error) {
-		pos, err := cli.Parse(fs, rest, "", stdout)
+		pos, err := Parse(fs, rest, "", stdout)
 		if err != nil {
 			return nil, err
 		}
 		if len(pos) != npos {
-			return nil, &cli.UsageError{Msg: fmt.Sprintf("%s: want %d argument(s), got %d", fs.Name(), npos, len(pos))}
+			return nil, &UsageError{Msg: fmt.Sprintf("%s: want %d argument(s), got %d", fs.Name(), npos, len(pos))}
 		}
 		return pos, nil
 	}
 	path := func(id string, rest ...string) string {
 		return "/v1/incidents/" + url.PathEscape(id) + strings.Join(rest, "")
 	}
-	printOne := func(v View) error {
+	printOne := func(v incident.View) error {
 		_, err := fmt.Fprintf(stdout, "%s %s %s %s phase=%s owner=%s\n", v.ID, v.Severity, v.Type, v.Title, v.Phase, v.Owner)
 		return err
 	}
@@ -79,7 +78,7 @@ func RunCLI(ctx context.Context, args []string, c *lifecycle.Client, stdout io.W
 			q.Set("type", *typ)
 		}
 		var out struct {
-			Incidents []View `json:"incidents"`
+			Incidents []incident.View `json:"incidents"`
 		}
 		if err := c.Do(ctx, http.MethodGet, "/v1/incidents?"+q.Encode(), nil, &out); err != nil {
 			return err
@@ -109,7 +108,7 @@ func RunCLI(ctx context.Context, args []string, c *lifecycle.Client, stdout io.W
 		_, err = fmt.Fprintf(stdout, "%s\n", v)
 		return err
 	case "open":
-		var req OpenRequest
+		var req incident.OpenRequest
 		fs.StringVar(&req.Title, "title", "", "title")
 		typ := fs.String("type", "", "safety|performance|security|compliance|bias")
 		sev := fs.String("severity", "P2", "P1..P4")
@@ -118,8 +117,8 @@ func RunCLI(ctx context.Context, args []string, c *lifecycle.Client, stdout io.W
 		if _, err := parse(args[1:], 0); err != nil {
 			return err
 		}
-		req.Type, req.Severity = Type(*typ), alert.Severity(*sev)
-		var v View
+		req.Type, req.Severity = incident.Type(*typ), alert.Severity(*sev)
+		var v incident.View
 		if err := c.Do(ctx, http.MethodPost, "/v1/incidents", req, &v); err != nil {
 			return err
 		}
@@ -129,10 +128,10 @@ func RunCLI(ctx context.Context, args []string, c *lifecycle.Client, stdout io.W
 		if err != nil {
 			return err
 		}
-		var u Update
+		var u incident.Update
 		switch args[0] {
 		case "phase":
-			u.Phase = Phase(pos[1])
+			u.Phase = incident.Phase(pos[1])
 		case "owner":
 			u.Owner = pos[1]
 		case "note":
@@ -140,7 +139,7 @@ func RunCLI(ctx context.Context, args []string, c *lifecycle.Client, stdout io.W
 		case "action":
 			u.Action = pos[1]
 		}
-		var v View
+		var v incident.View
 		if err := c.Do(ctx, http.MethodPatch, path(pos[0]), u, &v); err != nil {
 			return err
 		}
@@ -156,11 +155,11 @@ func RunCLI(ctx context.Context, args []string, c *lifecycle.Client, stdout io.W
 		if *aware != "" {
 			t, err := time.Parse(time.RFC3339, *aware)
 			if err != nil {
-				return &cli.UsageError{Msg: "--aware: want RFC 3339"}
+				return &UsageError{Msg: "--aware: want RFC 3339"}
 			}
 			body["aware_at"] = t
 		}
-		var v View
+		var v incident.View
 		if err := c.Do(ctx, http.MethodPost, path(pos[0], "/serious"), body, &v); err != nil {
 			return err
 		}
@@ -172,7 +171,7 @@ func RunCLI(ctx context.Context, args []string, c *lifecycle.Client, stdout io.W
 		if err != nil {
 			return err
 		}
-		var v View
+		var v incident.View
 		if err := c.Do(ctx, http.MethodPost, path(pos[0], "/reported"), map[string]string{"reference": *ref}, &v); err != nil {
 			return err
 		}
@@ -188,7 +187,7 @@ func RunCLI(ctx context.Context, args []string, c *lifecycle.Client, stdout io.W
 		if args[0] == "art73" {
 			p = path(pos[0], "/art73?format="+url.QueryEscape(*format))
 		} else if *out == "" {
-			return &cli.UsageError{Msg: "incidents export: --out is required"}
+			return &UsageError{Msg: "incidents export: --out is required"}
 		}
 		return download(ctx, c, p, *out, stdout)
 	}
@@ -196,7 +195,7 @@ func RunCLI(ctx context.Context, args []string, c *lifecycle.Client, stdout io.W
 }
 
 // download fetches a raw body (tar or HTML) to a file (0600) or to stdout.
-func download(ctx context.Context, c *lifecycle.Client, p, out string, stdout io.Writer) error {
+func download(ctx context.Context, c *Client, p, out string, stdout io.Writer) error {
 	var raw []byte
 	if err := c.Do(ctx, http.MethodGet, p, nil, &raw); err != nil {
 		return err

@@ -1,4 +1,4 @@
-package keys
+package cli
 
 import (
 	"context"
@@ -12,52 +12,50 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/warden-ai/warden/internal/cli"
+	"github.com/warden-ai/warden/internal/keys"
 )
 
-func usagef(format string, args ...any) error { return cli.Usagef(format, args...) }
-
-const cliUsage = `usage:
+const keysUsage = `usage:
   warden keys create --data DIR --consumer NAME [--groups a,b] [--models m1,m2] [--rpm N] [--tpm N] [--expires DUR]
   warden keys list   --data DIR [--json]
   warden keys revoke --data DIR ID`
 
-// Run executes "warden keys <create|list|revoke> ...". create prints the new key alone on stdout.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// RunKeys executes "warden keys <create|list|revoke> ...". create prints the new key alone on stdout.
+func RunKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("%s", cliUsage)
+		return Usagef("%s", keysUsage)
 	}
-	if cli.IsHelp(args[0]) {
-		fmt.Fprintln(stderr, cliUsage)
-		return cli.ErrHelp
+	if IsHelp(args[0]) {
+		fmt.Fprintln(stderr, keysUsage)
+		return ErrHelp
 	}
 	switch args[0] {
 	case "create":
-		return RunCreate(ctx, args[1:], stdout, stderr)
+		return keysCreate(ctx, args[1:], stdout, stderr)
 	case "list":
-		return RunList(ctx, args[1:], stdout, stderr)
+		return keysList(ctx, args[1:], stdout, stderr)
 	case "revoke":
-		return RunRevoke(ctx, args[1:], stdout, stderr)
+		return keysRevoke(ctx, args[1:], stdout, stderr)
 	}
-	return usagef("unknown keys command %q\n%s", args[0], cliUsage)
+	return Usagef("unknown keys command %q\n%s", args[0], keysUsage)
 }
 
-func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+func keysFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("warden keys "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", "./warden-data", "data directory")
 	return fs, data
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
+func keysParse(fs *flag.FlagSet, args []string) error {
 	help := fs.Output()
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			cli.PrintHelp(help, fs, cliUsage)
-			return cli.ErrHelp
+			PrintHelp(help, fs, keysUsage)
+			return ErrHelp
 		}
-		return usagef("%v", err)
+		return Usagef("%v", err)
 	}
 	return nil
 }
@@ -72,34 +70,34 @@ func splitList(s string) []string {
 	return out
 }
 
-// RunCreate implements "warden keys create".
-func RunCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, data := newFlagSet("create", stderr)
+// keysCreate implements "warden keys create".
+func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, data := keysFlagSet("create", stderr)
 	consumer := fs.String("consumer", "", "consumer name (required)")
 	groups := fs.String("groups", "", "comma-separated groups")
 	models := fs.String("models", "", "comma-separated models the key may call (default: all its groups allow)")
 	rpm := fs.Int("rpm", 0, "requests per minute (0 = unlimited)")
 	tpm := fs.Int("tpm", 0, "tokens per minute (0 = unlimited)")
 	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (0 = never)")
-	if err := parse(fs, args); err != nil {
+	if err := keysParse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+		return Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if *consumer == "" {
-		return usagef("--consumer is required")
+		return Usagef("--consumer is required")
 	}
 	if *rpm < 0 || *tpm < 0 || *expires < 0 {
-		return usagef("--rpm, --tpm and --expires must not be negative")
+		return Usagef("--rpm, --tpm and --expires must not be negative")
 	}
-	st, err := Open(Options{Dir: filepath.Join(*data, "keys")})
+	st, err := keys.Open(keys.Options{Dir: filepath.Join(*data, "keys")})
 	if err != nil {
 		return err
 	}
-	secret, k, err := st.Create(ctx, Spec{Consumer: *consumer, Groups: splitList(*groups), Models: splitList(*models), RPM: *rpm, TPM: *tpm, TTL: *expires})
-	if errors.Is(err, ErrInvalid) {
-		return usagef("%v", err)
+	secret, k, err := st.Create(ctx, keys.Spec{Consumer: *consumer, Groups: splitList(*groups), Models: splitList(*models), RPM: *rpm, TPM: *tpm, TTL: *expires})
+	if errors.Is(err, keys.ErrInvalid) {
+		return Usagef("%v", err)
 	}
 	if err != nil {
 		return err
@@ -109,14 +107,14 @@ func RunCreate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// RunList implements "warden keys list".
-func RunList(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, data := newFlagSet("list", stderr)
+// keysList implements "warden keys list".
+func keysList(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, data := keysFlagSet("list", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
+	if err := keysParse(fs, args); err != nil {
 		return err
 	}
-	st, err := Open(Options{Dir: filepath.Join(*data, "keys")})
+	st, err := keys.Open(keys.Options{Dir: filepath.Join(*data, "keys")})
 	if err != nil {
 		return err
 	}
@@ -125,9 +123,9 @@ func RunList(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		views := make([]View, len(ks))
+		views := make([]keys.View, len(ks))
 		for i := range ks {
-			views[i] = ViewOf(&ks[i], time.Now())
+			views[i] = keys.ViewOf(&ks[i], time.Now())
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -152,22 +150,22 @@ func dash(s string) string {
 	return s
 }
 
-// RunRevoke implements "warden keys revoke ID".
-func RunRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, data := newFlagSet("revoke", stderr)
-	if err := parse(fs, args); err != nil {
+// keysRevoke implements "warden keys revoke ID".
+func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, data := keysFlagSet("revoke", stderr)
+	if err := keysParse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("revoke takes exactly one key id\n%s", cliUsage)
+		return Usagef("revoke takes exactly one key id\n%s", keysUsage)
 	}
-	st, err := Open(Options{Dir: filepath.Join(*data, "keys")})
+	st, err := keys.Open(keys.Options{Dir: filepath.Join(*data, "keys")})
 	if err != nil {
 		return err
 	}
 	k, err := st.Revoke(ctx, fs.Arg(0))
-	if errors.Is(err, ErrNotFound) {
-		return usagef("%v", err)
+	if errors.Is(err, keys.ErrNotFound) {
+		return Usagef("%v", err)
 	}
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package lifecycle
+package cli
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert"
-	"github.com/warden-ai/warden/internal/cli"
+	"github.com/warden-ai/warden/internal/alert/lifecycle"
 	"github.com/warden-ai/warden/internal/httpx"
 )
 
@@ -87,7 +87,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	return nil
 }
 
-// RunCLI runs `warden alerts <args>`:
+// RunAlerts runs `warden alerts <args>`:
 //
 //	list [--state S] [--severity P] [--model M] [--since T|DUR] [--limit N] [--json]
 //	ack ID [--comment C] [--actor A]
@@ -95,43 +95,43 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 //	silence add --matchers 'model=x,severity=~"P3|P4"' (--duration 2h | --ends T) --comment C [--author A]
 //	silence list [--state active|pending|expired] [--json]
 //	silence expire ID
-func RunCLI(ctx context.Context, args []string, c *Client, stdout io.Writer) error {
+func RunAlerts(ctx context.Context, args []string, c *Client, stdout io.Writer) error {
 	if len(args) == 0 {
-		return &cli.UsageError{Msg: "usage: warden alerts list|ack|resolve|silence ..."}
+		return &UsageError{Msg: "usage: warden alerts list|ack|resolve|silence ..."}
 	}
-	if cli.IsHelp(args[0]) {
+	if IsHelp(args[0]) {
 		fmt.Fprintln(stdout, "usage: warden alerts list|ack|resolve|silence ...\n\nRun 'warden alerts <subcommand> -h' for its flags.")
-		return cli.ErrHelp
+		return ErrHelp
 	}
 	switch args[0] {
 	case "list":
-		return cliList(ctx, args[1:], c, stdout)
+		return alertsList(ctx, args[1:], c, stdout)
 	case "ack", "resolve":
-		return cliChange(ctx, args[0], args[1:], c, stdout)
+		return alertsChange(ctx, args[0], args[1:], c, stdout)
 	case "silence":
-		return cliSilence(ctx, args[1:], c, stdout)
+		return alertsSilence(ctx, args[1:], c, stdout)
 	}
-	return &cli.UsageError{Msg: fmt.Sprintf("unknown alerts command %q (want list, ack, resolve or silence)", args[0])}
+	return &UsageError{Msg: fmt.Sprintf("unknown alerts command %q (want list, ack, resolve or silence)", args[0])}
 }
 
-func newFlags(name string) *flag.FlagSet {
+func alertsFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	return fs
 }
 
-// parseFlags parses args, allowing positional arguments before flags (`ack ID --comment x`),
+// alertsParse parses args, allowing positional arguments before flags (`ack ID --comment x`),
 // which fs.Args then returns; -h writes every flag to help.
-func parseFlags(fs *flag.FlagSet, args []string, help io.Writer) error {
-	pos, err := cli.Parse(fs, args, "", help)
+func alertsParse(fs *flag.FlagSet, args []string, help io.Writer) error {
+	pos, err := Parse(fs, args, "", help)
 	if err != nil {
 		return err
 	}
 	return fs.Parse(append([]string{"--"}, pos...))
 }
 
-func cliList(ctx context.Context, args []string, c *Client, w io.Writer) error {
-	fs := newFlags("alerts list")
+func alertsList(ctx context.Context, args []string, c *Client, w io.Writer) error {
+	fs := alertsFlags("alerts list")
 	state := fs.String("state", "", "firing, acknowledged or resolved")
 	sev := fs.String("severity", "", "P1..P4")
 	model := fs.String("model", "", "model name")
@@ -139,7 +139,7 @@ func cliList(ctx context.Context, args []string, c *Client, w io.Writer) error {
 	limit := fs.Int("limit", 100, "page size")
 	cursor := fs.String("cursor", "", "next_cursor of the previous page")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, args, w); err != nil {
+	if err := alertsParse(fs, args, w); err != nil {
 		return err
 	}
 	q := url.Values{}
@@ -150,8 +150,8 @@ func cliList(ctx context.Context, args []string, c *Client, w io.Writer) error {
 	}
 	q.Set("limit", fmt.Sprint(*limit))
 	var page struct {
-		Alerts []View `json:"alerts"`
-		Next   string `json:"next_cursor"`
+		Alerts []lifecycle.View `json:"alerts"`
+		Next   string           `json:"next_cursor"`
 	}
 	if err := c.Do(ctx, http.MethodGet, "/v1/alerts?"+q.Encode(), nil, &page); err != nil {
 		return err
@@ -177,18 +177,18 @@ func cliList(ctx context.Context, args []string, c *Client, w io.Writer) error {
 	return tw.Flush()
 }
 
-func cliChange(ctx context.Context, verb string, args []string, c *Client, w io.Writer) error {
-	fs := newFlags("alerts " + verb)
+func alertsChange(ctx context.Context, verb string, args []string, c *Client, w io.Writer) error {
+	fs := alertsFlags("alerts " + verb)
 	comment := fs.String("comment", "", "comment")
 	actor := fs.String("actor", "", "who (default: the token's identity)")
-	if err := parseFlags(fs, args, w); err != nil {
+	if err := alertsParse(fs, args, w); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return &cli.UsageError{Msg: fmt.Sprintf("usage: warden alerts %s ID [--comment C]", verb)}
+		return &UsageError{Msg: fmt.Sprintf("usage: warden alerts %s ID [--comment C]", verb)}
 	}
 	var a alert.Alert
-	if err := c.Do(ctx, http.MethodPost, "/v1/alerts/"+url.PathEscape(fs.Arg(0))+"/"+verb, changeBody{Actor: *actor, Comment: *comment}, &a); err != nil {
+	if err := c.Do(ctx, http.MethodPost, "/v1/alerts/"+url.PathEscape(fs.Arg(0))+"/"+verb, lifecycle.ChangeRequest{Actor: *actor, Comment: *comment}, &a); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "%s %s by %s\n", a.ID, a.State, firstNonEmpty(a.ResolvedBy, a.AckedBy))
@@ -204,58 +204,58 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-func cliSilence(ctx context.Context, args []string, c *Client, w io.Writer) error {
+func alertsSilence(ctx context.Context, args []string, c *Client, w io.Writer) error {
 	if len(args) == 0 {
-		return &cli.UsageError{Msg: "usage: warden alerts silence add|list|expire ..."}
+		return &UsageError{Msg: "usage: warden alerts silence add|list|expire ..."}
 	}
-	if cli.IsHelp(args[0]) {
+	if IsHelp(args[0]) {
 		fmt.Fprintln(w, "usage: warden alerts silence add|list|expire ...\n\nRun 'warden alerts silence <subcommand> -h' for its flags.")
-		return cli.ErrHelp
+		return ErrHelp
 	}
 	switch args[0] {
 	case "add":
-		fs := newFlags("alerts silence add")
+		fs := alertsFlags("alerts silence add")
 		matchers := fs.String("matchers", "", `e.g. 'model=bot,severity=~"P3|P4"'`)
 		dur := fs.String("duration", "", "how long, e.g. 2h")
 		ends := fs.String("ends", "", "end time, RFC 3339")
 		comment := fs.String("comment", "", "why (required)")
 		author := fs.String("author", "", "who (default: the token's identity)")
-		if err := parseFlags(fs, args[1:], w); err != nil {
+		if err := alertsParse(fs, args[1:], w); err != nil {
 			return err
 		}
-		if _, err := ParseMatchers(*matchers); err != nil {
-			return &cli.UsageError{Msg: fmt.Sprintf("--matchers: %v", err)}
+		if _, err := lifecycle.ParseMatchers(*matchers); err != nil {
+			return &UsageError{Msg: fmt.Sprintf("--matchers: %v", err)}
 		}
 		if (*dur == "") == (*ends == "") {
-			return &cli.UsageError{Msg: "give exactly one of --duration and --ends"}
+			return &UsageError{Msg: "give exactly one of --duration and --ends"}
 		}
 		if *comment == "" {
-			return &cli.UsageError{Msg: "--comment is required"}
+			return &UsageError{Msg: "--comment is required"}
 		}
-		body := silenceBody{Matchers: json.RawMessage(mustJSON(*matchers)), Duration: *dur, Comment: *comment, CreatedBy: *author}
+		body := lifecycle.SilenceRequest{Matchers: json.RawMessage(mustJSON(*matchers)), Duration: *dur, Comment: *comment, CreatedBy: *author}
 		if *ends != "" {
 			t, err := time.Parse(time.RFC3339, *ends)
 			if err != nil {
-				return &cli.UsageError{Msg: "--ends: want RFC 3339"}
+				return &UsageError{Msg: "--ends: want RFC 3339"}
 			}
 			body.EndsAt = t
 		}
-		var s Silence
+		var s lifecycle.Silence
 		if err := c.Do(ctx, http.MethodPost, "/v1/silences", body, &s); err != nil {
 			return err
 		}
 		_, err := fmt.Fprintln(w, s.ID)
 		return err
 	case "list":
-		fs := newFlags("alerts silence list")
+		fs := alertsFlags("alerts silence list")
 		state := fs.String("state", "", "active, pending or expired")
 		asJSON := fs.Bool("json", false, "print JSON")
-		if err := parseFlags(fs, args[1:], w); err != nil {
+		if err := alertsParse(fs, args[1:], w); err != nil {
 			return err
 		}
 		var out struct {
 			Silences []struct {
-				Silence
+				lifecycle.Silence
 				State string `json:"state"`
 			} `json:"silences"`
 		}
@@ -276,12 +276,12 @@ func cliSilence(ctx context.Context, args []string, c *Client, w io.Writer) erro
 		}
 		return tw.Flush()
 	case "expire":
-		if len(args) == 2 && cli.IsHelp(args[1]) {
+		if len(args) == 2 && IsHelp(args[1]) {
 			fmt.Fprintln(w, "usage: warden alerts silence expire ID")
-			return cli.ErrHelp
+			return ErrHelp
 		}
 		if len(args) != 2 {
-			return &cli.UsageError{Msg: "usage: warden alerts silence expire ID"}
+			return &UsageError{Msg: "usage: warden alerts silence expire ID"}
 		}
 		if err := c.Do(ctx, http.MethodDelete, "/v1/silences/"+url.PathEscape(args[1]), nil, nil); err != nil {
 			return err
@@ -289,7 +289,7 @@ func cliSilence(ctx context.Context, args []string, c *Client, w io.Writer) erro
 		_, err := fmt.Fprintf(w, "%s expired\n", args[1])
 		return err
 	}
-	return &cli.UsageError{Msg: fmt.Sprintf("unknown silence command %q (want add, list or expire)", args[0])}
+	return &UsageError{Msg: fmt.Sprintf("unknown silence command %q (want add, list or expire)", args[0])}
 }
 
 func mustJSON(s string) []byte {
