@@ -130,6 +130,7 @@ type apiError struct {
 	status     int
 	typ, code  string
 	msg        string
+	param      string // the offending request field, for invalid_request_error
 	retryAfter int
 }
 
@@ -138,7 +139,11 @@ func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
 }
 
 func writeAPIError(w http.ResponseWriter, e *apiError) {
-	body, _ := json.Marshal(map[string]any{"error": map[string]any{"message": e.msg, "type": e.typ, "code": e.code, "param": nil}})
+	var param any
+	if e.param != "" {
+		param = e.param
+	}
+	body, _ := json.Marshal(map[string]any{"error": map[string]any{"message": e.msg, "type": e.typ, "code": e.code, "param": param}})
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
