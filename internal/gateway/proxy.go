@@ -145,6 +145,9 @@ type call struct {
 	redactIn []scan.Finding
 	outFinds []scan.Finding
 	streamed bool
+	segs     []seg // texts the current SSE event added to output
+	// delivered is how much of output reached the client (before any redaction).
+	delivered int
 }
 
 type span struct{ start, end int }
@@ -181,6 +184,10 @@ func (c *call) serve(w http.ResponseWriter) {
 	g, r := c.g, c.r
 	k, aerr := g.authenticate(r)
 	c.key = k
+	if aerr != nil && isUnauthenticated(k, aerr) {
+		c.status = g.denyUnauthenticated(w, r, k, aerr).status
+		return
+	}
 	if aerr != nil {
 		g.accessEvent(r, k, "", "invoke", aerr, c.id)
 		c.status = aerr.status
@@ -857,18 +864,14 @@ func (c *call) stream(ctx context.Context, w http.ResponseWriter, resp *http.Res
 	var lastScan int
 	var firstByte bool
 	cut := !g.opts.KeepStreamOnBlock
+	if c.rt.holdOutput && g.opts.Scanner != nil && g.opts.StreamHoldback > 0 {
+		c.streamHeld(ctx, w, fl, br, &ev, addedUsage)
+		return
+	}
+	defer func() { c.setAttr("warden.stream_delivered_chars", float64(c.delivered)) }()
 	for {
 		tr := time.Now()
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A very long line: collect it whole.
-			long := append([]byte(nil), line...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = br.ReadSlice('\n')
-				long = append(long, line...)
-			}
-			line = long
-		}
+		line, err := c.readLine(br)
 		c.upWait += time.Since(tr)
 		if len(line) > 0 {
 			ev.Write(line)
@@ -876,6 +879,14 @@ func (c *call) stream(ctx context.Context, w http.ResponseWriter, resp *http.Res
 		if err != nil {
 			c.endStream(ctx, err)
 			if ev.Len() > 0 && c.outcome == "ok" {
+				c.onEvent(ev.Bytes(), addedUsage)
+			}
+			if g.opts.Scanner != nil && c.output.Len() > lastScan && c.scanStream(ctx) && cut && c.outcome == "ok" {
+				c.cutStream(w, fl)
+				return
+			}
+			if ev.Len() > 0 && c.outcome == "ok" {
+				c.delivered = c.output.Len()
 				w.Write(ev.Bytes())
 				if fl != nil {
 					fl.Flush()
@@ -904,6 +915,7 @@ func (c *call) stream(ctx context.Context, w http.ResponseWriter, resp *http.Res
 			if fl != nil {
 				fl.Flush()
 			}
+			c.delivered = c.output.Len()
 			if !firstByte && c.output.Len() > 0 {
 				firstByte = true
 				c.ttft = time.Since(c.start)
@@ -919,9 +931,35 @@ func (c *call) stream(ctx context.Context, w http.ResponseWriter, resp *http.Res
 	}
 }
 
+var errStreamTooLarge = errors.New("upstream stream exceeds the response limit")
+
+// readLine reads one SSE line; a line or a stream longer than MaxResponseBytes is an error, so
+// an upstream cannot make the gateway buffer without bound.
+func (c *call) readLine(br *bufio.Reader) ([]byte, error) {
+	limit := c.g.opts.MaxResponseBytes
+	if int64(c.output.Len()) > limit {
+		return nil, errStreamTooLarge
+	}
+	line, err := br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		// A very long line: collect it whole, up to the limit.
+		long := append([]byte(nil), line...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			if int64(len(long)) > limit {
+				return nil, errStreamTooLarge
+			}
+			line, err = br.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		line = long
+	}
+	return line, err
+}
+
 // onEvent inspects one complete SSE event.
 func (c *call) onEvent(ev []byte, addedUsage bool) (forward, done bool) {
 	forward = true
+	c.segs = c.segs[:0]
 	for line := range bytes.SplitSeq(ev, []byte("\n")) {
 		data, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:"))
 		if !ok {
@@ -936,10 +974,14 @@ func (c *call) onEvent(ev []byte, addedUsage bool) (forward, done bool) {
 			continue
 		}
 		for i, choice := range ch.Choices {
+			st := c.output.Len()
 			if choice.Delta != nil {
 				c.output.WriteString(choice.Delta.Content)
 			} else {
 				c.output.WriteString(choice.Text)
+			}
+			if c.output.Len() > st {
+				c.segs = append(c.segs, seg{choice: i, start: st, end: c.output.Len()})
 			}
 			if choice.FinishReason != nil && *choice.FinishReason != "" && i == 0 {
 				c.finish = *choice.FinishReason
@@ -1009,7 +1051,7 @@ func (g *Gateway) inferenceEvent(c *call) {
 		Time:        c.start.UTC(),
 		Environment: g.opts.Environment,
 		Model:       event.Model{Name: m.Name, Version: m.Version},
-		Source:      event.Source{IP: g.clientIP(c.r), Client: c.r.UserAgent(), Endpoint: c.ep.path()},
+		Source:      event.Source{IP: g.clientIP(c.r), Client: cleanHeader(c.r.UserAgent()), Endpoint: c.ep.path()},
 		Request:     &event.Request{ID: c.id},
 		Response:    &event.Response{Status: c.outcome, ErrorCode: c.errCode, FinishReason: c.finish},
 		Attributes:  c.attrs,
@@ -1023,11 +1065,11 @@ func (g *Gateway) inferenceEvent(c *call) {
 	if c.key != nil {
 		ev.Actor = event.Actor{APIKeyID: c.key.ID, Consumer: c.key.Consumer, Groups: c.key.Groups}
 	}
-	ev.Actor.User = c.f.User
-	if u := c.r.Header.Get("X-Warden-User"); u != "" {
+	ev.Actor.User = cleanHeader(c.f.User)
+	if u := cleanHeader(c.r.Header.Get("X-Warden-User")); u != "" {
 		ev.Actor.User = u
 	}
-	ev.Actor.Session = c.r.Header.Get("X-Warden-Session")
+	ev.Actor.Session = cleanHeader(c.r.Header.Get("X-Warden-Session"))
 	lat := float64(time.Since(c.start).Microseconds()) / 1000
 	ev.Response.LatencyMS = &lat
 	if c.f.Stream && c.ttft > 0 {
