@@ -620,6 +620,11 @@ func (c *call) forward(w http.ResponseWriter, body []byte, addUsage bool) {
 	}
 	ctx, cancel := context.WithTimeout(c.r.Context(), timeout)
 	defer cancel()
+	// The listener's read and write timeouts bound a request; a forwarded call may stream for
+	// its route's timeout. The body has been read, so the read deadline is lifted.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Now().Add(timeout + 10*time.Second))
 	t0 := time.Now()
 	resp, err := c.send(ctx, body, addUsage)
 	if err != nil {
