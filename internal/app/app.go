@@ -365,6 +365,9 @@ func Run(ctx context.Context, opts Options, started func(*App)) error {
 }
 
 func ensurePrivateDir(dir string) error {
+	if err := checkDataDirOwned(dir); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
