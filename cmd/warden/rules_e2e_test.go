@@ -123,7 +123,9 @@ func (s *server) waitAnalysed(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + s.addr + "/readyz")
+		req, _ := http.NewRequest("GET", "http://"+s.addr+"/readyz", nil)
+		req.Header.Set("Authorization", "Bearer "+s.admin) // lags are shown only with a token
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			var st struct {
 				IndexLag    uint64 `json:"index_lag"`

@@ -33,6 +33,7 @@ import (
 	"github.com/warden-ai/warden/internal/index"
 	"github.com/warden-ai/warden/internal/ingest"
 	"github.com/warden-ai/warden/internal/keys"
+	"github.com/warden-ai/warden/internal/listener"
 	"github.com/warden-ai/warden/internal/notify"
 	"github.com/warden-ai/warden/internal/pipeline"
 	"github.com/warden-ai/warden/internal/report"
@@ -261,11 +262,11 @@ func (a *App) Start(ctx context.Context) error {
 	a.goRun("consumers", func() error { return a.runConsumerRefresh(runCtx) })
 	a.goRun("retention", func() error { return a.runRetention(runCtx) })
 
-	a.apiSrv = &http.Server{Handler: a.apiHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	a.apiSrv = listener.Server(a.apiHandler(), listener.Limits{}, a.log)
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		if err := a.apiSrv.Serve(a.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := a.apiSrv.Serve(listener.Limit(a.apiLn, listener.Limits{})); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("API server stopped", "err", err)
 		}
 	}()
@@ -365,6 +366,9 @@ func Run(ctx context.Context, opts Options, started func(*App)) error {
 }
 
 func ensurePrivateDir(dir string) error {
+	if err := checkDataDirOwned(dir); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}

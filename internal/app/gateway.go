@@ -13,6 +13,7 @@ import (
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/gateway"
 	"github.com/warden-ai/warden/internal/keys"
+	"github.com/warden-ai/warden/internal/listener"
 	"github.com/warden-ai/warden/internal/rules"
 )
 
@@ -53,11 +54,12 @@ func (a *App) startGateway() error {
 		return fmt.Errorf("listen %s: %w", a.opts.GatewayListen, err)
 	}
 	a.gwLn = ln
-	a.gwSrv = &http.Server{Handler: a.gateway.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// The gateway extends the write deadline per request for its route's timeout (streams).
+	a.gwSrv = listener.Server(a.gateway.Handler(), listener.Limits{}, a.log)
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		if err := a.gwSrv.Serve(ln); err != nil && err != http.ErrServerClosed {
+		if err := a.gwSrv.Serve(listener.Limit(ln, listener.Limits{})); err != nil && err != http.ErrServerClosed {
 			a.log.Error("gateway server stopped", "err", err)
 		}
 	}()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -66,10 +67,22 @@ func (a *App) apiHandler() http.Handler {
 func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-a.ready:
-		httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": "ready", "audit_entries": a.audit.Size(), "index_lag": a.indexer.Lag(), "analysis_lag": a.worker.Lag()})
 	default:
 		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+		return
 	}
+	if failed := a.readiness(r.Context()); len(failed) > 0 {
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not_ready", "failed": failed})
+		return
+	}
+	body := map[string]any{"status": "ready"}
+	// Counts only for a caller with a token: /readyz itself is unauthenticated.
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		if _, ok := a.tokens.Check(tok); ok {
+			body["audit_entries"], body["index_lag"], body["analysis_lag"] = a.audit.Size(), a.indexer.Lag(), a.worker.Lag()
+		}
+	}
+	httpx.WriteJSON(w, http.StatusOK, body)
 }
 
 func (a *App) handleSearch(w http.ResponseWriter, r *http.Request) {

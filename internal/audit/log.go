@@ -629,6 +629,10 @@ func (l *Log) Append(ctx context.Context, recs []Record) ([]uint64, error) {
 	}
 }
 
+// Err reports why the log stopped accepting appends (a failed fsync makes it unusable until
+// reopened), or nil while it is usable.
+func (l *Log) Err() error { return l.fatalErr() }
+
 // Lookup returns the index of the entry with the given ID.
 func (l *Log) Lookup(id string) (uint64, bool) {
 	l.mu.RLock()

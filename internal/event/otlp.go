@@ -80,14 +80,23 @@ func UnmarshalOTLP(body []byte, contentType string) (ptrace.Traces, error) {
 	var td ptrace.Traces
 	switch mt {
 	case ContentTypeOTLPProto, "application/protobuf":
+		if err := checkOTLPProto(body); err != nil {
+			return ptrace.Traces{}, &FieldError{Message: "invalid OTLP protobuf trace export request: " + sanitizeErr(err)}
+		}
 		var u ptrace.ProtoUnmarshaler
 		td, err = u.UnmarshalTraces(body)
 		if err != nil {
 			return ptrace.Traces{}, &FieldError{Message: "invalid OTLP protobuf trace export request: " + sanitizeErr(err)}
 		}
 	case ContentTypeOTLPJSON:
+		if err := checkOTLPJSON(body); err != nil {
+			return ptrace.Traces{}, &FieldError{Message: "invalid OTLP JSON trace export request: " + sanitizeErr(err)}
+		}
 		var u ptrace.JSONUnmarshaler
 		td, err = u.UnmarshalTraces(body)
+		if err == nil {
+			err = checkOTLPDepth(td)
+		}
 		if err != nil {
 			return ptrace.Traces{}, &FieldError{Message: "invalid OTLP JSON trace export request: " + sanitizeErr(err)}
 		}

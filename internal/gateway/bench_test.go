@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -74,6 +75,85 @@ func BenchmarkGatewayRequest(b *testing.B) {
 					b.Fatalf("status %d %s", w.Code, w.Body)
 				}
 			}
+		})
+	}
+}
+
+// pacedTransport streams n chat chunks of one 4-byte token each, one every gap.
+type pacedTransport struct {
+	n   int
+	gap time.Duration
+}
+
+func (p pacedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	io.Copy(io.Discard, r.Body)
+	pr, pw := io.Pipe()
+	go func() {
+		for range p.n {
+			time.Sleep(p.gap)
+			if _, err := io.WriteString(pw, `data: {"choices":[{"index":0,"delta":{"content":"tok "}}]}`+"\n\n"); err != nil {
+				return
+			}
+		}
+		io.WriteString(pw, `data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}`+"\n\ndata: [DONE]\n\n")
+		pw.Close()
+	}()
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: pr, Request: r}, nil
+}
+
+// BenchmarkStreamHoldback measures what holding back streamed output costs: time to the first
+// content byte at the client and total stream time, for a 200-token stream at one token per
+// millisecond, on a route that is held (risk tier high) and one that is not (medium).
+// go test ./internal/gateway -run x -bench StreamHoldback -benchtime 20x
+func BenchmarkStreamHoldback(b *testing.B) {
+	for _, tier := range []string{"medium", "high"} {
+		b.Run("tier="+tier, func(b *testing.B) {
+			ks, err := keys.Open(keys.Options{Dir: b.TempDir()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			key, _, _ := ks.Create(context.Background(), keys.Spec{Consumer: "bench"})
+			models := []config.Model{{Name: "bench", RiskTier: tier, StoreText: "none",
+				Upstream: config.Upstream{URL: "http://upstream.invalid/v1"}, Timeout: time.Minute}}
+			eng, err := scan.New(scan.DefaultOptions())
+			if err != nil {
+				b.Fatal(err)
+			}
+			gw, err := New(Options{Models: func() []config.Model { return models }, Keys: ks, Emitter: discardEmitter{}, Scanner: eng,
+				Transport: pacedTransport{n: 200, gap: time.Millisecond}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer gw.Close(context.Background())
+			srv := httptest.NewServer(gw.Handler())
+			defer srv.Close()
+			body := `{"model":"bench","stream":true,"messages":[{"role":"user","content":"count"}]}`
+			var ttfb, total time.Duration
+			for b.Loop() {
+				req, _ := http.NewRequest("POST", srv.URL+"/v1/chat/completions", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+key)
+				t0 := time.Now()
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				br := bufio.NewReader(resp.Body)
+				first := true
+				for {
+					line, err := br.ReadString('\n')
+					if first && strings.Contains(line, `"tok `) {
+						ttfb += time.Since(t0)
+						first = false
+					}
+					if err != nil {
+						break
+					}
+				}
+				total += time.Since(t0)
+				resp.Body.Close()
+			}
+			b.ReportMetric(float64(ttfb.Microseconds())/1000/float64(b.N), "ttfb-ms")
+			b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "stream-ms")
 		})
 	}
 }

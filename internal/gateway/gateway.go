@@ -33,6 +33,9 @@ type Gateway struct {
 	handler http.Handler
 	bufs    sync.Pool // *bytes.Buffer
 	closed  atomic.Bool
+	unauth  unauthLog
+	// unauthStop ends runUnauth, which closes unauthDone after its last flush.
+	unauthStop, unauthDone chan struct{}
 
 	requests   *prometheus.CounterVec
 	ok         [3]prometheus.Counter // requests{endpoint, status="200"} per inference endpoint
@@ -75,8 +78,11 @@ func New(opts Options) (*Gateway, error) {
 		failed:  f.NewCounter(prometheus.CounterOpts{Name: "warden_gateway_events_failed_total", Help: "Gateway events the pipeline refused."}),
 		stop:    make(chan struct{}), done: make(chan struct{}),
 	}
+	g.unauth.max = opts.UnauthSources
 	if opts.Emitter != nil {
 		go g.events.run()
+		g.unauthStop, g.unauthDone = make(chan struct{}), make(chan struct{})
+		go g.runUnauth(g.unauthStop, g.unauthDone)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", g.serveInference(epChat))
@@ -101,6 +107,14 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 	if t, ok := g.opts.Transport.(interface{ CloseIdleConnections() }); ok {
 		defer t.CloseIdleConnections()
+	}
+	if g.unauthStop != nil {
+		close(g.unauthStop)
+		select {
+		case <-g.unauthDone:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	return g.events.close(ctx)
 }
@@ -130,6 +144,7 @@ type apiError struct {
 	status     int
 	typ, code  string
 	msg        string
+	param      string // the offending request field, for invalid_request_error
 	retryAfter int
 }
 
@@ -138,7 +153,11 @@ func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
 }
 
 func writeAPIError(w http.ResponseWriter, e *apiError) {
-	body, _ := json.Marshal(map[string]any{"error": map[string]any{"message": e.msg, "type": e.typ, "code": e.code, "param": nil}})
+	var param any
+	if e.param != "" {
+		param = e.param
+	}
+	body, _ := json.Marshal(map[string]any{"error": map[string]any{"message": e.msg, "type": e.typ, "code": e.code, "param": param}})
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -210,6 +229,11 @@ func (g *Gateway) authenticate(r *http.Request) (*keys.Key, *apiError) {
 // serveModels lists the models the key may use.
 func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request) {
 	k, aerr := g.authenticate(r)
+	if aerr != nil && isUnauthenticated(k, aerr) {
+		aerr = g.denyUnauthenticated(w, r, k, aerr)
+		g.requests.WithLabelValues("/v1/models", strconv.Itoa(aerr.status)).Inc()
+		return
+	}
 	g.accessEvent(r, k, "", "list_models", aerr, "")
 	if aerr != nil {
 		g.requests.WithLabelValues("/v1/models", strconv.Itoa(aerr.status)).Inc()
@@ -262,8 +286,9 @@ func (g *Gateway) accessEvent(r *http.Request, k *keys.Key, model, action string
 	if k != nil {
 		ev.Actor = event.Actor{APIKeyID: k.ID, Consumer: k.Consumer, Groups: k.Groups}
 	}
-	ev.Actor.User = r.Header.Get("X-Warden-User")
-	ev.Actor.Session = r.Header.Get("X-Warden-Session")
+	ev.Actor.User = cleanHeader(r.Header.Get("X-Warden-User"))
+	ev.Actor.Session = cleanHeader(r.Header.Get("X-Warden-Session"))
+	ev.Source.Client = cleanHeader(ev.Source.Client)
 	if denied != nil {
 		ev.Decision = "deny"
 		ev.Reason = denied.code + ": " + denied.msg

@@ -59,6 +59,17 @@ type Options struct {
 	// CutStreamOnBlock ends a stream with an error event when its output reaches a block-level
 	// finding (default true; set KeepStreamOnBlock to disable).
 	KeepStreamOnBlock bool
+	// StreamHoldback is how many bytes of streamed output text the gateway holds back from the
+	// client on routes whose output policy can block or redact (default 256; negative: none).
+	// A finding up to that long is scanned complete before any of it is released.
+	StreamHoldback int
+	// Requests without a valid virtual key are recorded as one access event per source per
+	// UnauthInterval (default 1m); a source sending more than UnauthPerInterval of them in an
+	// interval (default 60) gets 429. UnauthSources (default 10000) bounds the sources tracked
+	// per interval; further sources share one overflow aggregate.
+	UnauthInterval    time.Duration
+	UnauthPerInterval int
+	UnauthSources     int
 	// EventQueue bounds events waiting for the Emitter (default 65536); beyond it events are
 	// dropped and counted. EventBatch (default 100) and EventFlush (default 20ms) shape batches.
 	EventQueue int
@@ -95,6 +106,18 @@ func (o *Options) setDefaults() error {
 	}
 	if o.ScanTimeout <= 0 {
 		o.ScanTimeout = 200 * time.Millisecond
+	}
+	if o.StreamHoldback == 0 {
+		o.StreamHoldback = 256
+	}
+	if o.UnauthInterval <= 0 {
+		o.UnauthInterval = time.Minute
+	}
+	if o.UnauthPerInterval <= 0 {
+		o.UnauthPerInterval = 60
+	}
+	if o.UnauthSources <= 0 {
+		o.UnauthSources = 10000
 	}
 	if o.EventQueue <= 0 {
 		o.EventQueue = 65536

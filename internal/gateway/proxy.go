@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,8 +30,14 @@ import (
 // the same behaviour; decoding request and response bodies with it is several times faster.
 var v1Compat = jsonv1.DefaultOptionsV1()
 
+// strictJSON is how request bodies are read: case-sensitive names, no duplicates, valid UTF-8
+// (go-json-experiment's defaults), after checkBody has rejected any body another reader could
+// read differently (strict.go).
+var strictJSON = jsonv2.DefaultOptionsV2()
+
 // reqFields is the part of a request body the gateway reads; the body itself is forwarded
-// as is, apart from surgical patches of "model" and "stream_options".
+// as is, apart from surgical patches of "model" and "stream_options". Every field that carries
+// text to the model is read here and scanned.
 type reqFields struct {
 	Model         string `json:"model"`
 	Stream        bool   `json:"stream"`
@@ -39,11 +46,72 @@ type reqFields struct {
 	} `json:"stream_options"`
 	User     string `json:"user"`
 	Messages []struct {
-		Role    string         `json:"role"`
-		Content jsontext.Value `json:"content"`
+		Role         string         `json:"role"`
+		Content      jsontext.Value `json:"content"`
+		ToolCalls    []toolCall     `json:"tool_calls"`
+		FunctionCall *function      `json:"function_call"`
 	} `json:"messages"`
-	Prompt jsontext.Value `json:"prompt"`
-	Input  jsontext.Value `json:"input"`
+	Prompt    jsontext.Value `json:"prompt"`
+	Suffix    string         `json:"suffix"`
+	Input     jsontext.Value `json:"input"`
+	Tools     []tool         `json:"tools"`
+	Functions []function     `json:"functions"`
+}
+
+// tool is a tools[] entry; function is a tool's function, a legacy functions[] entry, or the
+// function of a tool call.
+type tool struct {
+	Function *function `json:"function"`
+}
+
+type toolCall struct {
+	Function *function `json:"function"`
+}
+
+type function struct {
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Parameters  jsontext.Value `json:"parameters"`
+	Arguments   string         `json:"arguments"`
+}
+
+// text is what of a function reaches the model as text: its description, the strings of its
+// parameter schema (property descriptions, enums) and call arguments.
+func (f *function) text() string {
+	if f == nil {
+		return ""
+	}
+	parts := make([]string, 0, 3)
+	for _, s := range []string{f.Description, schemaStrings(f.Parameters), f.Arguments} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, "\n")
+}
+
+// schemaStrings collects the string values (not the names) of a JSON value, such as the
+// descriptions and enums of a tool's parameter schema.
+func schemaStrings(v jsontext.Value) string {
+	if len(v) == 0 || v[0] != '{' && v[0] != '[' && v[0] != '"' {
+		return ""
+	}
+	var out []string
+	dec := jsontext.NewDecoder(bytes.NewReader(v))
+	for {
+		kind, n := dec.StackIndex(dec.StackDepth())
+		isName := kind == '{' && n%2 == 0
+		tok, err := dec.ReadToken()
+		if err != nil {
+			break
+		}
+		if tok.Kind() == '"' && !isName {
+			if s := tok.String(); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // call is the state of one inference request.
@@ -77,6 +145,9 @@ type call struct {
 	redactIn []scan.Finding
 	outFinds []scan.Finding
 	streamed bool
+	segs     []seg // texts the current SSE event added to output
+	// delivered is how much of output reached the client (before any redaction).
+	delivered int
 }
 
 type span struct{ start, end int }
@@ -113,6 +184,10 @@ func (c *call) serve(w http.ResponseWriter) {
 	g, r := c.g, c.r
 	k, aerr := g.authenticate(r)
 	c.key = k
+	if aerr != nil && isUnauthenticated(k, aerr) {
+		c.status = g.denyUnauthenticated(w, r, k, aerr).status
+		return
+	}
 	if aerr != nil {
 		g.accessEvent(r, k, "", "invoke", aerr, c.id)
 		c.status = aerr.status
@@ -134,9 +209,10 @@ func (c *call) serve(w http.ResponseWriter) {
 		return
 	}
 	body := buf.Bytes()
-	if err := jsonv2.Unmarshal(body, &c.f, v1Compat); err != nil {
-		c.status = http.StatusBadRequest
-		writeError(w, c.status, "invalid_request_error", "invalid_json", "The request body is not valid JSON for this endpoint.")
+	body, perr := parseRequest(body, &c.f)
+	if perr != nil {
+		c.status = perr.status
+		writeAPIError(w, perr)
 		return
 	}
 	if c.f.Model == "" {
@@ -238,6 +314,53 @@ func (c *call) authorize() *apiError {
 	return nil
 }
 
+// parseRequest is the gateway's one reading of a request body: checkBody, canonical escaping
+// when names were escaped, then a strict decode of the fields into f. It returns the body to
+// forward (the one that was read).
+func parseRequest(body []byte, f *reqFields) ([]byte, *apiError) {
+	escaped, rerr := checkBody(body)
+	if rerr != nil {
+		return nil, rerr.apiError()
+	}
+	if escaped {
+		nb, err := formatBody(body)
+		if err != nil {
+			return nil, &apiError{status: http.StatusBadRequest, typ: "invalid_request_error", code: "invalid_json", msg: "The request body is not valid JSON."}
+		}
+		body = nb
+	}
+	if err := jsonv2.Unmarshal(body, f, strictJSON); err != nil {
+		e := &apiError{status: http.StatusBadRequest, typ: "invalid_request_error", code: "invalid_field", msg: "The request body is not valid for this endpoint."}
+		var se *jsonv2.SemanticError
+		if errors.As(err, &se) {
+			e.param = pointerParam(se.JSONPointer)
+			e.msg = "Invalid type for " + strconv.Quote(e.param) + ": expected " + goTypeName(se) + "."
+		}
+		return nil, e
+	}
+	return body, nil
+}
+
+// goTypeName names the JSON type a decoding error expected.
+func goTypeName(se *jsonv2.SemanticError) string {
+	if se.GoType == nil {
+		return "another type"
+	}
+	switch se.GoType.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice:
+		return "an array"
+	case reflect.Struct, reflect.Pointer, reflect.Map:
+		return "an object"
+	case reflect.Int, reflect.Int64, reflect.Float64:
+		return "a number"
+	}
+	return "another type"
+}
+
 func estimateTokens(s string) int64 { return int64((len(s) + 3) / 4) }
 
 // extractInput collects the text of the request for scanning and the event. A single piece
@@ -276,6 +399,20 @@ func (c *call) extractInput() {
 	if len(c.f.Input) > 0 {
 		add(contentText(c.f.Input))
 	}
+	// Text the redaction path does not rewrite comes last, so spans above keep their order.
+	add(c.f.Suffix)
+	for _, m := range c.f.Messages {
+		for _, tc := range m.ToolCalls {
+			add(tc.Function.text())
+		}
+		add(m.FunctionCall.text())
+	}
+	for _, t := range c.f.Tools {
+		add(t.Function.text())
+	}
+	for i := range c.f.Functions {
+		add(c.f.Functions[i].text())
+	}
 	if len(c.spans) == 1 {
 		c.input = first
 	} else {
@@ -290,20 +427,20 @@ func contentText(raw []byte) string {
 	}
 	if raw[0] == '"' {
 		var s string
-		if jsonv2.Unmarshal(raw, &s, v1Compat) == nil {
+		if jsonv2.Unmarshal(raw, &s, strictJSON) == nil {
 			return s
 		}
 		return ""
 	}
 	var parts []jsontext.Value
-	if raw[0] != '[' || jsonv2.Unmarshal(raw, &parts, v1Compat) != nil {
+	if raw[0] != '[' || jsonv2.Unmarshal(raw, &parts, strictJSON) != nil {
 		return ""
 	}
 	var out []string
 	for _, p := range parts {
 		if len(p) > 0 && p[0] == '"' {
 			var s string
-			if jsonv2.Unmarshal(p, &s, v1Compat) == nil {
+			if jsonv2.Unmarshal(p, &s, strictJSON) == nil {
 				out = append(out, s)
 			}
 			continue
@@ -311,7 +448,7 @@ func contentText(raw []byte) string {
 		var part struct {
 			Text string `json:"text"`
 		}
-		if jsonv2.Unmarshal(p, &part, v1Compat) == nil && part.Text != "" {
+		if jsonv2.Unmarshal(p, &part, strictJSON) == nil && part.Text != "" {
 			out = append(out, part.Text)
 		}
 	}
@@ -483,6 +620,11 @@ func (c *call) forward(w http.ResponseWriter, body []byte, addUsage bool) {
 	}
 	ctx, cancel := context.WithTimeout(c.r.Context(), timeout)
 	defer cancel()
+	// The listener's read and write timeouts bound a request; a forwarded call may stream for
+	// its route's timeout. The body has been read, so the read deadline is lifted.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Now().Add(timeout + 10*time.Second))
 	t0 := time.Now()
 	resp, err := c.send(ctx, body, addUsage)
 	if err != nil {
@@ -727,18 +869,14 @@ func (c *call) stream(ctx context.Context, w http.ResponseWriter, resp *http.Res
 	var lastScan int
 	var firstByte bool
 	cut := !g.opts.KeepStreamOnBlock
+	if c.rt.holdOutput && g.opts.Scanner != nil && g.opts.StreamHoldback > 0 {
+		c.streamHeld(ctx, w, fl, br, &ev, addedUsage)
+		return
+	}
+	defer func() { c.setAttr("warden.stream_delivered_chars", float64(c.delivered)) }()
 	for {
 		tr := time.Now()
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A very long line: collect it whole.
-			long := append([]byte(nil), line...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = br.ReadSlice('\n')
-				long = append(long, line...)
-			}
-			line = long
-		}
+		line, err := c.readLine(br)
 		c.upWait += time.Since(tr)
 		if len(line) > 0 {
 			ev.Write(line)
@@ -746,6 +884,14 @@ func (c *call) stream(ctx context.Context, w http.ResponseWriter, resp *http.Res
 		if err != nil {
 			c.endStream(ctx, err)
 			if ev.Len() > 0 && c.outcome == "ok" {
+				c.onEvent(ev.Bytes(), addedUsage)
+			}
+			if g.opts.Scanner != nil && c.output.Len() > lastScan && c.scanStream(ctx) && cut && c.outcome == "ok" {
+				c.cutStream(w, fl)
+				return
+			}
+			if ev.Len() > 0 && c.outcome == "ok" {
+				c.delivered = c.output.Len()
 				w.Write(ev.Bytes())
 				if fl != nil {
 					fl.Flush()
@@ -774,6 +920,7 @@ func (c *call) stream(ctx context.Context, w http.ResponseWriter, resp *http.Res
 			if fl != nil {
 				fl.Flush()
 			}
+			c.delivered = c.output.Len()
 			if !firstByte && c.output.Len() > 0 {
 				firstByte = true
 				c.ttft = time.Since(c.start)
@@ -789,9 +936,35 @@ func (c *call) stream(ctx context.Context, w http.ResponseWriter, resp *http.Res
 	}
 }
 
+var errStreamTooLarge = errors.New("upstream stream exceeds the response limit")
+
+// readLine reads one SSE line; a line or a stream longer than MaxResponseBytes is an error, so
+// an upstream cannot make the gateway buffer without bound.
+func (c *call) readLine(br *bufio.Reader) ([]byte, error) {
+	limit := c.g.opts.MaxResponseBytes
+	if int64(c.output.Len()) > limit {
+		return nil, errStreamTooLarge
+	}
+	line, err := br.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		// A very long line: collect it whole, up to the limit.
+		long := append([]byte(nil), line...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			if int64(len(long)) > limit {
+				return nil, errStreamTooLarge
+			}
+			line, err = br.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		line = long
+	}
+	return line, err
+}
+
 // onEvent inspects one complete SSE event.
 func (c *call) onEvent(ev []byte, addedUsage bool) (forward, done bool) {
 	forward = true
+	c.segs = c.segs[:0]
 	for line := range bytes.SplitSeq(ev, []byte("\n")) {
 		data, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:"))
 		if !ok {
@@ -806,10 +979,14 @@ func (c *call) onEvent(ev []byte, addedUsage bool) (forward, done bool) {
 			continue
 		}
 		for i, choice := range ch.Choices {
+			st := c.output.Len()
 			if choice.Delta != nil {
 				c.output.WriteString(choice.Delta.Content)
 			} else {
 				c.output.WriteString(choice.Text)
+			}
+			if c.output.Len() > st {
+				c.segs = append(c.segs, seg{choice: i, start: st, end: c.output.Len()})
 			}
 			if choice.FinishReason != nil && *choice.FinishReason != "" && i == 0 {
 				c.finish = *choice.FinishReason
@@ -879,7 +1056,7 @@ func (g *Gateway) inferenceEvent(c *call) {
 		Time:        c.start.UTC(),
 		Environment: g.opts.Environment,
 		Model:       event.Model{Name: m.Name, Version: m.Version},
-		Source:      event.Source{IP: g.clientIP(c.r), Client: c.r.UserAgent(), Endpoint: c.ep.path()},
+		Source:      event.Source{IP: g.clientIP(c.r), Client: cleanHeader(c.r.UserAgent()), Endpoint: c.ep.path()},
 		Request:     &event.Request{ID: c.id},
 		Response:    &event.Response{Status: c.outcome, ErrorCode: c.errCode, FinishReason: c.finish},
 		Attributes:  c.attrs,
@@ -893,11 +1070,11 @@ func (g *Gateway) inferenceEvent(c *call) {
 	if c.key != nil {
 		ev.Actor = event.Actor{APIKeyID: c.key.ID, Consumer: c.key.Consumer, Groups: c.key.Groups}
 	}
-	ev.Actor.User = c.f.User
-	if u := c.r.Header.Get("X-Warden-User"); u != "" {
+	ev.Actor.User = cleanHeader(c.f.User)
+	if u := cleanHeader(c.r.Header.Get("X-Warden-User")); u != "" {
 		ev.Actor.User = u
 	}
-	ev.Actor.Session = c.r.Header.Get("X-Warden-Session")
+	ev.Actor.Session = cleanHeader(c.r.Header.Get("X-Warden-Session"))
 	lat := float64(time.Since(c.start).Microseconds()) / 1000
 	ev.Response.LatencyMS = &lat
 	if c.f.Stream && c.ttft > 0 {

@@ -28,8 +28,10 @@ type route struct {
 	upstreams []upstream
 	policy    scan.Policy
 	failOpen  bool
-	scanCtx   scan.Context
-	err       error // configuration problem, reported as 503 without details
+	// holdOutput: the output policy can block or redact, so streams are held back.
+	holdOutput bool
+	scanCtx    scan.Context
+	err        error // configuration problem, reported as 503 without details
 }
 
 type routeTable struct {
@@ -55,6 +57,7 @@ func buildRoutes(ms []config.Model, getenv func(string) string) *routeTable {
 	for _, m := range ms {
 		r := &route{model: m, policy: scan.ModelPolicy(m.RiskTier, m.Scanning), scanCtx: scan.Context{Model: m.Name, SystemPrompt: m.SystemPrompt, Canaries: m.Canaries}}
 		r.failOpen = !r.policy.FailClosed
+		r.holdOutput = canStopOutput(r.policy)
 		if m.FailOpen != nil {
 			r.failOpen = *m.FailOpen
 		}
