@@ -56,6 +56,9 @@ type Options struct {
 	Config        *config.Config
 	Logger        *slog.Logger
 	Getenv        func(string) string
+	// SigningKeyFile is the audit log's signing key kept outside the data directory
+	// (default $WARDEN_SIGNING_KEY_FILE; empty: <data>/log/log.key).
+	SigningKeyFile string
 	// ShutdownTimeout bounds Stop; default 15 s.
 	ShutdownTimeout time.Duration
 }
@@ -158,6 +161,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	aopts := audit.DefaultOptions(filepath.Join(opts.DataDir, "log"))
 	aopts.Logger = a.log
 	aopts.Registerer = a.reg
+	if err := a.signingKey(&aopts); err != nil {
+		return nil, err
+	}
 	if a.audit, err = audit.Open(aopts); err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}

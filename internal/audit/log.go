@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -48,8 +47,8 @@ type Log struct {
 	dir    string
 	logger *slog.Logger
 	m      *metrics
-	signer note.Signer
-	vkey   string
+	signer Signer
+	keys   keySet // every key the log has signed with, the current one last
 	lock   *os.File
 
 	reqs   chan *request
@@ -173,7 +172,7 @@ func Open(opts Options) (*Log, error) {
 		syncq:   make(chan *staged, 1),
 		fsync:   (*os.File).Sync,
 	}
-	if l.signer, l.vkey, err = loadOrCreateKey(opts.Dir, opts.Origin); err != nil {
+	if l.signer, l.keys, err = loadOrCreateKey(opts.Dir, &opts); err != nil {
 		l.closeFiles()
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -263,12 +262,8 @@ func (l *Log) loadCheckpoints() error {
 		}
 	}
 	l.cpFileSize = end
-	v, _, err := readVerifier(l.dir)
-	if err != nil {
-		return err
-	}
 	for _, r := range recs {
-		cp, err := openCheckpoint(r.signed, v)
+		cp, err := l.keys.open(r.signed)
 		if err != nil {
 			return fmt.Errorf("checkpoint history at %d: %w", r.off, errors.Join(err, ErrCorrupt))
 		}
@@ -652,7 +647,10 @@ func (l *Log) Size() uint64 {
 }
 
 // PublicKey returns the note verifier key of the log's signing key.
-func (l *Log) PublicKey() string { return l.vkey }
+func (l *Log) PublicKey() string { return l.keys.current() }
+
+// PublicKeys returns every verifier key the log has signed with, oldest first.
+func (l *Log) PublicKeys() []string { return append([]string(nil), l.keys.keys...) }
 
 // Origin returns the checkpoint origin.
 func (l *Log) Origin() string { return l.opts.Origin }
