@@ -77,8 +77,8 @@ func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return &checkFailed{err}
 	}
-	fmt.Fprintf(stdout, "audit log intact\n  entries:     %d\n  tree size:   %d\n  root hash:   %s\n  checkpoints: %d\n  blobs:       %d checked, %d segments pruned\n",
-		sum.Entries, sum.TreeSize, hex.EncodeToString(sum.RootHash), sum.Checkpoints, sum.Blobs, sum.PrunedBlobSegments)
+	fmt.Fprintf(stdout, "audit log intact\n  entries:     %d\n  tree size:   %d\n  root hash:   %s\n  checkpoints: %d\n  blobs:       %d checked (%d erased), %d segments pruned\n",
+		sum.Entries, sum.TreeSize, hex.EncodeToString(sum.RootHash), sum.Checkpoints, sum.Blobs, sum.ErasedBlobs, sum.PrunedBlobSegments)
 	if sum.Entries > sum.TreeSize {
 		fmt.Fprintf(stdout, "  unsigned:    %d entries after the latest checkpoint (a checkpoint is signed within a second, and on shutdown)\n", sum.Entries-sum.TreeSize)
 	}

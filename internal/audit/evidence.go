@@ -259,7 +259,7 @@ func ExportEvidence(dir string, w io.Writer, opts ExportOptions) (ExportSummary,
 				if err != nil {
 					return err
 				}
-				if opts.Blob != nil {
+				if opts.Blob != nil && len(b) > 0 {
 					b = opts.Blob(e.index, e.leaf, b)
 				}
 				if len(b) > 0 {

@@ -70,6 +70,13 @@ type Log struct {
 	cp        checkpoint
 	closed    bool
 
+	// eraseMu serializes blob pruning and erasure; erasedTo (under it) is the index below
+	// which every blob still on disk has been erased. blobMu is held for reading around
+	// every blob read and for writing while blobs are overwritten.
+	eraseMu  sync.Mutex
+	erasedTo uint64
+	blobMu   sync.RWMutex
+
 	// fatalMu guards fatal and serializes the stager's writes with the
 	// syncer's rollback after a failed fsync.
 	fatalMu sync.Mutex
@@ -693,7 +700,9 @@ func (l *Log) Blob(i uint64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	l.blobMu.RLock()
 	b, err := readBlobAt(f, &e)
+	l.blobMu.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -740,7 +749,7 @@ func (l *Log) Read(from uint64, fn func(i uint64, id string, leaf, blob []byte) 
 			}
 			blobs = f
 		}
-		err := readSegment(s.log, blobs, start, s.logSize, s.first+uint64(len(s.offsets)), fn)
+		err := readSegment(s.log, blobs, &l.blobMu, start, s.logSize, s.first+uint64(len(s.offsets)), fn)
 		if blobs != nil {
 			blobs.Close()
 		}
@@ -751,7 +760,7 @@ func (l *Log) Read(from uint64, fn func(i uint64, id string, leaf, blob []byte) 
 	return nil
 }
 
-func readSegment(log, blobs *os.File, start, end int64, limit uint64, fn func(uint64, string, []byte, []byte) error) error {
+func readSegment(log, blobs *os.File, blobMu *sync.RWMutex, start, end int64, limit uint64, fn func(uint64, string, []byte, []byte) error) error {
 	fr := newFrameReader(io.NewSectionReader(log, start, end-start), start)
 	for {
 		e, _, err := fr.next()
@@ -766,7 +775,10 @@ func readSegment(log, blobs *os.File, start, end int64, limit uint64, fn func(ui
 		}
 		var blob []byte
 		if e.blobLen > 0 && blobs != nil {
-			if blob, err = readBlobAt(blobs, &e); err != nil {
+			blobMu.RLock()
+			blob, err = readBlobAt(blobs, &e)
+			blobMu.RUnlock()
+			if err != nil {
 				return fmt.Errorf("audit: read: %w", errors.Join(err, ErrCorrupt))
 			}
 		}
@@ -776,9 +788,12 @@ func readSegment(log, blobs *os.File, start, end int64, limit uint64, fn func(ui
 	}
 }
 
-// PruneBlobs deletes every blob segment whose entries all lie below index
-// before (never the active segment). Leaves and the tree are untouched.
+// PruneBlobs removes every blob below index before from disk: it deletes the blob segments
+// whose entries all lie below before and erases in place (see [Log.EraseBlobs]) the blobs
+// below before in the rest, the active segment included. Leaves and the tree are untouched.
 func (l *Log) PruneBlobs(before uint64) error {
+	l.eraseMu.Lock()
+	defer l.eraseMu.Unlock()
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -803,6 +818,9 @@ func (l *Log) PruneBlobs(before uint64) error {
 	if pruned > 0 {
 		l.logger.Info("pruned blob segments", "segments", pruned, "before", before)
 		errs = append(errs, syncDir(l.dir))
+	}
+	if _, err := l.eraseBelow(before); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("audit: prune blobs: %w", err)

@@ -22,6 +22,8 @@ type Summary struct {
 	Blobs       uint64 // blobs checked
 	// PrunedBlobSegments counts segments whose blob side-file was pruned.
 	PrunedBlobSegments int
+	// ErasedBlobs counts blobs overwritten by retention or erasure (of the Blobs checked).
+	ErasedBlobs uint64
 	PublicKey          string   // the newest trusted key
 	PublicKeys         []string // every trusted key, oldest first
 	// Pinned is true when the keys came from the verifier (VerifyOptions.Keys), false when they
@@ -267,7 +269,7 @@ func (vf *verifier) scan() error {
 		}
 	}
 	vf.sum.Entries = vf.edge.n
-	vf.sum.Blobs, vf.sum.PrunedBlobSegments = rd.blobs, rd.pruned
+	vf.sum.Blobs, vf.sum.PrunedBlobSegments, vf.sum.ErasedBlobs = rd.blobs, rd.pruned, rd.erased
 	if n := len(vf.cps); n > 0 && vf.cps[n-1].size > vf.edge.n {
 		e := vf.fail(logSegName(lastOr(firsts)), "log ends after %d entries but a signed checkpoint covers %d (entries removed or truncated)", vf.edge.n, vf.cps[n-1].size)
 		e.Kind = KindRollback
@@ -323,6 +325,7 @@ type segReader struct {
 	frames *frameReader
 	blobR  *bufio.Reader
 	blobs  uint64
+	erased uint64
 	pruned int
 }
 
@@ -433,8 +436,15 @@ func (rd *segReader) segment(first uint64, last bool) error {
 			if _, err := io.ReadFull(blobs, blobBuf[:n]); err != nil {
 				return rd.fail(blobName, "blob: %v", err)
 			}
-			if _, err := checkBlobFrame(blobBuf[:n], &e); err != nil {
+			data, err := checkBlobFrame(blobBuf[:n], &e)
+			if err != nil {
 				return rd.fail(blobName, "blob: %v", err)
+			}
+			if data == nil {
+				if !blobFrameErased(blobBuf[:n], &e) {
+					return rd.fail(blobName, "blob of entry %d is marked erased but its data was not overwritten", e.index)
+				}
+				rd.erased++
 			}
 			blobPos += int64(n)
 			rd.blobs++
