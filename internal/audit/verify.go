@@ -24,8 +24,8 @@ type Summary struct {
 	PrunedBlobSegments int
 	// ErasedBlobs counts blobs overwritten by retention or erasure (of the Blobs checked).
 	ErasedBlobs uint64
-	PublicKey          string   // the newest trusted key
-	PublicKeys         []string // every trusted key, oldest first
+	PublicKey   string   // the newest trusted key
+	PublicKeys  []string // every trusted key, oldest first
 	// Pinned is true when the keys came from the verifier (VerifyOptions.Keys), false when they
 	// were taken from the directory's own log.pub (self-asserted: whoever can write the
 	// directory can replace them).
