@@ -188,6 +188,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	a.pipeline, err = pipeline.New(pipeline.Options{
 		Log: a.audit, MaxInFlight: a.cfg.Ingest.MaxInFlight, Registerer: a.reg,
 		TextPolicy: func(model string) string { p, _ := a.models.policy(model); return p },
+		Redact:     redactor,
 		Backlog:    a.indexer.Lag, MaxBacklog: 5_000_000,
 	})
 	if err != nil {
