@@ -210,6 +210,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err := a.buildIncidents(); err != nil {
 		return nil, err
 	}
+	a.buildSubjects()
 	if err := a.buildGateway(); err != nil {
 		return nil, err
 	}
