@@ -3,6 +3,8 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"io/fs"
 	"os"
@@ -152,4 +154,32 @@ func TestVerifyRejectsMarkedButUnwipedBlob(t *testing.T) {
 	if _, err := Verify(dir); err == nil {
 		t.Fatal("Verify accepted a blob marked erased whose text is still there")
 	}
+}
+
+// FuzzCheckBlobFrame: whatever bytes stand where an entry's blob should be, checkBlobFrame
+// returns data only when it is exactly the blob the entry names (length, checksum, index,
+// SHA-256) and reports an erased frame only when it carries the mark for that entry.
+func FuzzCheckBlobFrame(f *testing.F) {
+	blob := []byte(`{"input":"hello"}`)
+	e := entry{index: 7, blobLen: uint32(len(blob)), blobSum: sha256.Sum256(blob)}
+	good := appendBlobFrame(nil, blob)
+	sealBlob(good, 7)
+	f.Add(good)
+	f.Add(erasedBlobFrame(&e))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		data, err := checkBlobFrame(frame, &e)
+		if err != nil {
+			return
+		}
+		if data == nil {
+			if len(frame) != len(good) || binary.BigEndian.Uint64(frame[8:]) != e.index|blobErased {
+				t.Fatalf("frame %x accepted as erased", frame)
+			}
+			return
+		}
+		if !bytes.Equal(data, blob) {
+			t.Fatalf("frame %x accepted with data %q", frame, data)
+		}
+	})
 }
