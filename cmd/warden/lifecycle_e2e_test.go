@@ -107,6 +107,15 @@ retention: {low: 72h, medium: 8760h, high: 8760h, critical: 8760h, interval: `+i
 	if code != 0 || !strings.Contains(out, "CAROL-MARKER-9904") {
 		t.Fatalf("subjects export of carol: exit %d\n%s", code, out)
 	}
+	if code, b := s.do(t, "POST", "/v1/subjects/carol/erase", "", nil); code != 401 {
+		t.Fatalf("erasure without a token: %d %s", code, b)
+	}
+	if code, b := s.do(t, "POST", "/v1/subjects/carol/erase", s.ingt, nil); code != 403 {
+		t.Fatalf("erasure with the ingest token: %d %s", code, b)
+	}
+	if code, b := s.do(t, "GET", "/v1/subjects/carol?colour=red", s.admin, nil); code != 400 || !strings.Contains(string(b), `"colour"`) {
+		t.Fatalf("unknown parameter: %d %s", code, b)
+	}
 	if code, out, errOut := runCLI(t, "subjects", "erase"); code != 2 {
 		t.Fatalf("subjects erase without --user: exit %d, want 2\n%s%s", code, out, errOut)
 	}
