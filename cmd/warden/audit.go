@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/warden-ai/warden/internal/app"
 	"github.com/warden-ai/warden/internal/audit"
 	"github.com/warden-ai/warden/internal/event"
 )
@@ -19,6 +20,7 @@ import (
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return subcommand(ctx, "audit", args, stdout, stderr, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"verify": runAuditVerify,
+		"keygen": runAuditKeygen,
 	})
 }
 
@@ -37,24 +39,145 @@ func requireDataDir(data string) error {
 func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	data := fs.String("data", "./warden-data", "data directory")
+	key := fs.String("key", "", "trusted public key(s): a note verifier key, or a file with one key per line (old keys after a rotation included)")
+	cpFile := fs.String("checkpoint", "", "a signed checkpoint saved earlier (e.g. a copy of DATA/log/checkpoint): the log must be a consistent extension of it")
+	var witnessKeys listFlag
+	fs.Var(&witnessKeys, "witness-key", "witness public key (or file); the latest checkpoint must be cosigned by it (repeatable)")
 	if _, err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
 	if err := requireDataDir(*data); err != nil {
 		return err
 	}
+	var o audit.VerifyOptions
+	var err error
+	if *key != "" {
+		if o.Keys, err = readKeysArg("-key", *key); err != nil {
+			return err
+		}
+	}
+	if *cpFile != "" {
+		if o.Anchor, err = os.ReadFile(*cpFile); err != nil {
+			return usagef("-checkpoint: %v", err)
+		}
+	}
+	for _, w := range witnessKeys {
+		ks, err := readKeysArg("-witness-key", w)
+		if err != nil {
+			return err
+		}
+		o.WitnessKeys = append(o.WitnessKeys, ks...)
+	}
 	start := time.Now()
-	sum, err := audit.Verify(logDir(*data))
+	sum, err := audit.VerifyWith(logDir(*data), o)
 	if err != nil {
 		var ve *audit.VerifyError
 		if errors.As(err, &ve) {
-			return &checkFailed{fmt.Errorf("first bad entry: %d (%s): %s", ve.Index, ve.File, ve.Reason)}
+			return &checkFailed{fmt.Errorf("audit log NOT verified: %s: %s (first bad entry: %d, %s)", kindText(ve.Kind), ve.Reason, ve.Index, ve.File)}
 		}
 		return &checkFailed{err}
 	}
-	fmt.Fprintf(stdout, "audit log intact\n  entries:     %d\n  tree size:   %d\n  root hash:   %s\n  checkpoints: %d\n  blobs:       %d checked, %d segments pruned\n  public key:  %s\n  took:        %s\n",
-		sum.Entries, sum.TreeSize, hex.EncodeToString(sum.RootHash), sum.Checkpoints, sum.Blobs, sum.PrunedBlobSegments, sum.PublicKey, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "audit log intact\n  entries:     %d\n  tree size:   %d\n  root hash:   %s\n  checkpoints: %d\n  blobs:       %d checked (%d erased), %d segments pruned\n",
+		sum.Entries, sum.TreeSize, hex.EncodeToString(sum.RootHash), sum.Checkpoints, sum.Blobs, sum.ErasedBlobs, sum.PrunedBlobSegments)
+	if sum.Entries > sum.TreeSize {
+		fmt.Fprintf(stdout, "  unsigned:    %d entries after the latest checkpoint (a checkpoint is signed within a second, and on shutdown)\n", sum.Entries-sum.TreeSize)
+	}
+	for _, k := range sum.PublicKeys {
+		fmt.Fprintf(stdout, "  public key:  %s\n", k)
+	}
+	if sum.Pinned {
+		fmt.Fprintln(stdout, "  key source:  pinned by --key")
+	} else {
+		fmt.Fprintln(stdout, "  key source:  taken from the data directory (log.pub): SELF-ASSERTED — whoever can write the directory can replace the key and rewrite the log; pass --key with the published key and --checkpoint with a checkpoint saved earlier")
+	}
+	if o.Anchor != nil {
+		fmt.Fprintf(stdout, "  anchor:      consistent extension of the trusted checkpoint of size %d\n", sum.AnchorSize)
+	}
+	if len(o.WitnessKeys) > 0 {
+		fmt.Fprintf(stdout, "  witnessed:   checkpoint of size %d cosigned by %s\n", sum.WitnessedSize, strings.Join(sum.Witnesses, ", "))
+	}
+	fmt.Fprintf(stdout, "  took:        %s\n", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+func runAuditKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("audit keygen", flag.ContinueOnError)
+	out := fs.String("out", "", "signing key file to create (0600); the public key goes to FILE.pub")
+	origin := fs.String("origin", audit.DefaultOrigin, "log origin (the checkpoint's first line)")
+	if _, err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("-out is required")
+	}
+	skey, vkey, err := audit.GenerateKey(*origin)
+	if err != nil {
+		return usagef("-origin: %v", err)
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return usagef("-out: %v", err)
+	}
+	if _, err := f.WriteString(skey + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out+".pub", []byte(vkey+"\n"), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (secret, keep it off the data directory) and %s.pub\npublic key: %s\n", *out, *out, vkey)
+	return nil
+}
+
+// signingKeyFlag returns the signer named by a --signing-key flag or $WARDEN_SIGNING_KEY_FILE, or nil.
+func signingKeyFlag(path string) (audit.Signer, error) {
+	if path == "" {
+		path = os.Getenv(app.SigningKeyEnv)
+	}
+	if path == "" {
+		return nil, nil
+	}
+	s, _, err := audit.LoadSignerFile(path)
+	if err != nil {
+		return nil, usagef("-signing-key: %v", err)
+	}
+	return s, nil
+}
+
+// kindText names a verification failure for people.
+func kindText(kind string) string {
+	switch kind {
+	case audit.KindRollback:
+		return "rollback/truncation"
+	case audit.KindWrongKey:
+		return "wrong key"
+	case audit.KindInconsistent:
+		return "inconsistent with the trusted checkpoint"
+	case audit.KindUnwitnessed:
+		return "not witnessed"
+	}
+	return "corrupt"
+}
+
+// readKeysArg reads note verifier keys given on the command line: a key itself, or a file
+// holding one key per line.
+func readKeysArg(flagName, v string) ([]string, error) {
+	text := v
+	if _, err := audit.ParseKeys(v); err != nil {
+		b, rerr := os.ReadFile(v)
+		if rerr != nil {
+			return nil, usagef("%s: neither a public key nor a readable file: %v", flagName, rerr)
+		}
+		text = string(b)
+	}
+	keys, err := audit.ParseKeys(text)
+	if err != nil {
+		return nil, usagef("%s: %v", flagName, err)
+	}
+	return keys, nil
 }
 
 func runEvidence(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -74,6 +197,7 @@ func runEvidenceExport(_ context.Context, args []string, stdout, stderr io.Write
 	var ids listFlag
 	fs.Var(&ids, "ids", "only these event ids (comma-separated)")
 	noText := fs.Bool("no-text", false, "leave the stored text blobs out of the package")
+	signingKey := fs.String("signing-key", "", "the log's signing key when kept outside the data directory (default $WARDEN_SIGNING_KEY_FILE)")
 	if _, err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -95,7 +219,16 @@ func runEvidenceExport(_ context.Context, args []string, stdout, stderr io.Write
 			return usagef("-to: not RFC 3339: %q", *to)
 		}
 	}
-	opts := audit.ExportOptions{IDs: ids, Blobs: !*noText}
+	signer, err := signingKeyFlag(*signingKey)
+	if err != nil {
+		return err
+	}
+	if signer == nil {
+		if _, err := os.Stat(filepath.Join(logDir(*data), "log.key")); err != nil {
+			return usagef("the log's signing key is not in the data directory: pass -signing-key (or set %s)", app.SigningKeyEnv)
+		}
+	}
+	opts := audit.ExportOptions{IDs: ids, Blobs: !*noText, Signer: signer}
 	if *from != "" || *to != "" || *model != "" || len(ids) == 0 {
 		opts.Select = func(_ uint64, leaf []byte) bool {
 			if len(ids) > 0 && *from == "" && *to == "" && *model == "" {
@@ -145,13 +278,13 @@ func runEvidenceVerify(_ context.Context, args []string, stdout, stderr io.Write
 	if len(pos) != 1 {
 		return usagef("usage: warden evidence verify FILE [--key KEY]")
 	}
-	pinned := *key
-	if pinned != "" && !strings.Contains(pinned, "+") {
-		b, err := os.ReadFile(pinned)
+	var pinned string
+	if *key != "" {
+		keys, err := readKeysArg("-key", *key)
 		if err != nil {
-			return usagef("-key: neither a verifier key nor a readable file: %v", err)
+			return err
 		}
-		pinned = strings.TrimSpace(string(b))
+		pinned = strings.Join(keys, "\n")
 	}
 	f, err := os.Open(pos[0])
 	if err != nil {
@@ -168,5 +301,10 @@ func runEvidenceVerify(_ context.Context, args []string, stdout, stderr io.Write
 	}
 	fmt.Fprintf(stdout, "evidence package intact\n  origin:    %s\n  key:       %s\n  tree size: %d\n  root hash: %s\n  events:    %d (each with a verified inclusion proof)\n",
 		sum.Origin, sum.PublicKey, sum.TreeSize, hex.EncodeToString(sum.RootHash), len(sum.Entries))
+	if sum.Pinned {
+		fmt.Fprintln(stdout, "  key source: pinned by --key")
+	} else {
+		fmt.Fprintln(stdout, "  key source: taken from the package itself (log.pub): SELF-ASSERTED — anyone can build a package that verifies against its own key; pass --key with the operator's published key")
+	}
 	return nil
 }

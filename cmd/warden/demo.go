@@ -128,12 +128,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
   Try:  curl -s -H "Authorization: Bearer %s" http://%s/v1/alerts | head -c 2000
         curl -s -H "Authorization: Bearer %s" "http://%s/v1/events?limit=3"
+        warden audit verify --data %s   (after Ctrl-C; docs/TRUST.md: --key, --checkpoint)
+        warden subjects export --user data-scientist-7 --url http://%s --token %s   (or: erase)
 
 Synthetic traffic every %s: ordinary users, prompt injection and jailbreaks, PII and secrets
 leaking in outputs, a consumer outside its groups, revoked and expired keys, access and
 pipeline events. Alerts are printed as the webhook receiver gets them.
 
-`, simURL, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), *interval)
+`, simURL, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), dir, a.Addr(), a.Tokens().Admin, *interval)
 		go func() {
 			err := demo.Run(ctx, "http://"+a.GatewayAddr(), fixture, &lockedWriter{mu: &printMu, w: stdout}, demo.Options{Interval: *interval, Rounds: *rounds})
 			if err != nil && !errors.Is(err, context.Canceled) {

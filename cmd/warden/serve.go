@@ -18,7 +18,7 @@ import (
 )
 
 type serveFlags struct {
-	config, data, listen, gateway, logLevel, pprof string
+	config, data, listen, gateway, logLevel, pprof, signingKey string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -28,6 +28,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", d.Listen, "API and console address")
 	fs.StringVar(&f.gateway, "gateway-listen", d.GatewayListen, "OpenAI-compatible gateway address (\"off\" to disable)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.signingKey, "signing-key", "", "audit log signing key kept outside the data directory (default $WARDEN_SIGNING_KEY_FILE; create one with `warden audit keygen`)")
 	fs.StringVar(&f.pprof, "pprof-listen", "", "serve Go profiling (net/http/pprof) on this loopback address; off by default")
 }
 
@@ -47,7 +48,7 @@ func (f *serveFlags) options(stderr io.Writer) (app.Options, error) {
 	return app.Options{
 		DataDir: f.data, Listen: f.listen, GatewayListen: f.gateway, Config: cfg,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})),
-		Getenv: os.Getenv,
+		Getenv: os.Getenv, SigningKeyFile: f.signingKey,
 	}, nil
 }
 

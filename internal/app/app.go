@@ -58,6 +58,9 @@ type Options struct {
 	Config        *config.Config
 	Logger        *slog.Logger
 	Getenv        func(string) string
+	// SigningKeyFile is the audit log's signing key kept outside the data directory
+	// (default $WARDEN_SIGNING_KEY_FILE; empty: <data>/log/log.key).
+	SigningKeyFile string
 	// ShutdownTimeout bounds Stop; default 15 s.
 	ShutdownTimeout time.Duration
 }
@@ -160,6 +163,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	aopts := audit.DefaultOptions(filepath.Join(opts.DataDir, "log"))
 	aopts.Logger = a.log
 	aopts.Registerer = a.reg
+	if err := a.signingKey(&aopts); err != nil {
+		return nil, err
+	}
 	if a.audit, err = audit.Open(aopts); err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
@@ -184,6 +190,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	a.pipeline, err = pipeline.New(pipeline.Options{
 		Log: a.audit, MaxInFlight: a.cfg.Ingest.MaxInFlight, Registerer: a.reg,
 		TextPolicy: func(model string) string { p, _ := a.models.policy(model); return p },
+		Redact:     redactor,
 		Backlog:    a.indexer.Lag, MaxBacklog: 5_000_000,
 	})
 	if err != nil {
@@ -205,6 +212,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err := a.buildIncidents(); err != nil {
 		return nil, err
 	}
+	a.buildSubjects()
 	if err := a.buildGateway(); err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -39,58 +38,61 @@ func validKeyName(name string) bool {
 	return !strings.ContainsFunc(name, unicode.IsSpace)
 }
 
-// loadOrCreateKey loads the signing key of dir, creating it on first use.
-func loadOrCreateKey(dir, origin string) (note.Signer, string, error) {
+// loadOrCreateKey returns the signer of the log in dir and the log's key set. With an external
+// signer (opts.Signer) the key never touches dir: only its public key is added to log.pub.
+// Without one the key lives in dir/log.key, created on first use.
+func loadOrCreateKey(dir string, opts *Options) (Signer, keySet, error) {
+	origin := opts.Origin
+	if opts.Signer != nil {
+		if opts.Signer.Name() != origin {
+			return nil, keySet{}, fmt.Errorf("signing key is for origin %q, not %q", opts.Signer.Name(), origin)
+		}
+		v, err := note.NewVerifier(opts.PublicKey)
+		if err != nil {
+			return nil, keySet{}, fmt.Errorf("public key of the signing key: %w", err)
+		}
+		if v.KeyHash() != opts.Signer.KeyHash() || v.Name() != origin {
+			return nil, keySet{}, errors.New("Options.PublicKey does not belong to Options.Signer")
+		}
+		ks, err := publishKey(dir, opts.PublicKey)
+		return opts.Signer, ks, err
+	}
 	keyPath := filepath.Join(dir, keyFileName)
 	skey, err := os.ReadFile(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		sk, vk, err := note.GenerateKey(rand.Reader, origin)
+		sk, _, err := GenerateKey(origin)
 		if err != nil {
-			return nil, "", fmt.Errorf("generate log key: %w", err)
-		}
-		if err := writeFileSync(filepath.Join(dir, pubFileName), []byte(vk+"\n"), 0o600); err != nil {
-			return nil, "", err
+			return nil, keySet{}, fmt.Errorf("generate log key: %w", err)
 		}
 		if err := writeFileSync(keyPath, []byte(sk+"\n"), 0o600); err != nil {
-			return nil, "", err
+			return nil, keySet{}, err
 		}
 		if err := syncDir(dir); err != nil {
-			return nil, "", err
+			return nil, keySet{}, err
 		}
 		skey = []byte(sk)
 	} else if err != nil {
-		return nil, "", fmt.Errorf("read log key: %w", err)
+		return nil, keySet{}, fmt.Errorf("read log key: %w", err)
 	}
-	signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
+	signer, vkey, err := ParseSigner(strings.TrimSpace(string(skey)))
 	if err != nil {
 		// The key text itself is secret: never include it in the error.
-		return nil, "", errors.New("parse log key: invalid signer key")
+		return nil, keySet{}, errors.New("parse log key: invalid signer key")
 	}
 	if signer.Name() != origin {
-		return nil, "", fmt.Errorf("log key is for origin %q, not %q", signer.Name(), origin)
+		return nil, keySet{}, fmt.Errorf("log key is for origin %q, not %q", signer.Name(), origin)
 	}
-	v, vkey, err := readVerifier(dir)
+	ks, err := publishKey(dir, vkey)
+	return signer, ks, err
+}
+
+// readVerifier reads the current public verifier key of dir.
+func readVerifier(dir string) (note.Verifier, string, error) {
+	ks, err := readKeySet(dir)
 	if err != nil {
 		return nil, "", err
 	}
-	if v.KeyHash() != signer.KeyHash() || v.Name() != signer.Name() {
-		return nil, "", fmt.Errorf("%s does not match %s", pubFileName, keyFileName)
-	}
-	return signer, vkey, nil
-}
-
-// readVerifier reads the public verifier key of dir.
-func readVerifier(dir string) (note.Verifier, string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, pubFileName))
-	if err != nil {
-		return nil, "", fmt.Errorf("read public key: %w", err)
-	}
-	vkey := strings.TrimSpace(string(b))
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		return nil, "", fmt.Errorf("parse public key: %w", err)
-	}
-	return v, vkey, nil
+	return ks.verifiers[len(ks.verifiers)-1], ks.current(), nil
 }
 
 // checkpoint is a parsed, signature-checked checkpoint.
@@ -100,7 +102,7 @@ type checkpoint struct {
 	signed []byte
 }
 
-func signCheckpoint(s note.Signer, size uint64, root tlog.Hash) ([]byte, error) {
+func signCheckpoint(s Signer, size uint64, root tlog.Hash) ([]byte, error) {
 	body := log.Checkpoint{Origin: s.Name(), Size: size, Hash: root[:]}.Marshal()
 	signed, err := note.Sign(&note.Note{Text: string(body)}, s)
 	if err != nil {

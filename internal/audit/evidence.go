@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,12 @@ type ExportOptions struct {
 	IDs    []string
 	// Blobs includes the selected entries' blobs (when not pruned).
 	Blobs bool
+	// Blob, when set, decides what of an entry's stored blob goes into the package (e.g.
+	// nothing once its retention has passed): it returns the bytes to include, nil for none.
+	Blob func(index uint64, leaf, blob []byte) []byte
+	// Signer signs the manifest; nil uses the key in the log directory (log.key). It must be
+	// the log's current key.
+	Signer Signer
 }
 
 // ExportSummary describes a written evidence package.
@@ -71,10 +78,13 @@ type ExportSummary struct {
 // EvidenceSummary describes a verified evidence package.
 type EvidenceSummary struct {
 	Origin    string
-	PublicKey string
-	TreeSize  uint64
-	RootHash  []byte
-	Entries   []EvidenceEntry
+	PublicKey string // the key that signed the manifest
+	// Pinned is true when the keys came from the verifier, false when they were taken from
+	// the package itself (self-asserted).
+	Pinned   bool
+	TreeSize uint64
+	RootHash []byte
+	Entries  []EvidenceEntry
 }
 
 // EvidenceEntry is one verified entry of an evidence package.
@@ -150,13 +160,20 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // or a live log; it needs the log's private key to sign the manifest.
 func ExportEvidence(dir string, w io.Writer, opts ExportOptions) (ExportSummary, error) {
 	var sum ExportSummary
-	signer, err := readSigner(dir)
+	signer := opts.Signer
+	if signer == nil {
+		s, err := readSigner(dir)
+		if err != nil {
+			return sum, fmt.Errorf("audit: export: %w (pass the signing key if it is kept outside the data directory)", err)
+		}
+		signer = s
+	}
+	ks, err := readKeySet(dir)
 	if err != nil {
 		return sum, fmt.Errorf("audit: export: %w", err)
 	}
-	v, vkey, err := readVerifier(dir)
-	if err != nil {
-		return sum, fmt.Errorf("audit: export: %w", err)
+	if v := ks.verifiers[len(ks.verifiers)-1]; v.KeyHash() != signer.KeyHash() || v.Name() != signer.Name() {
+		return sum, fmt.Errorf("audit: export: the signing key is not the log's current key (%s)", ks.current())
 	}
 	data, err := os.ReadFile(filepath.Join(dir, checkpointsName))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -168,7 +185,7 @@ func ExportEvidence(dir string, w io.Writer, opts ExportOptions) (ExportSummary,
 	}
 	var cps []checkpoint
 	for _, r := range recs {
-		cp, err := openCheckpoint(r.signed, v)
+		cp, err := ks.open(r.signed)
 		if err != nil {
 			return sum, fmt.Errorf("audit: export: %w", errors.Join(err, ErrCorrupt))
 		}
@@ -242,11 +259,16 @@ func ExportEvidence(dir string, w io.Writer, opts ExportOptions) (ExportSummary,
 				if err != nil {
 					return err
 				}
-				line.Blob = evName("blob", e.index)
-				if err := ew.add(line.Blob, b, true); err != nil {
-					return err
+				if opts.Blob != nil && len(b) > 0 {
+					b = opts.Blob(e.index, e.leaf, b)
 				}
-				sum.Blobs++
+				if len(b) > 0 {
+					line.Blob = evName("blob", e.index)
+					if err := ew.add(line.Blob, b, true); err != nil {
+						return err
+					}
+					sum.Blobs++
+				}
 			}
 			j, err := json.Marshal(line)
 			if err != nil {
@@ -281,7 +303,7 @@ func ExportEvidence(dir string, w io.Writer, opts ExportOptions) (ExportSummary,
 		{evName("cp", first.size), first.signed},
 		{evName("cp", latest.size), latest.signed},
 		{evConsistency, ct.Bytes()},
-		{evPublicKey, []byte(vkey + "\n")},
+		{evPublicKey, []byte(ks.text())},
 	}
 	if first.size == latest.size {
 		files = append(files[:1], files[2:]...)
@@ -398,16 +420,22 @@ func VerifyEvidence(r io.ReaderAt, size int64, pinnedKey string) (EvidenceSummar
 		return sum, err
 	}
 	// Public key and manifest signature.
-	vkey := strings.TrimSuffix(string(files[evPublicKey]), "\n")
-	if _, ok := files[evPublicKey]; !ok || string(files[evPublicKey]) != vkey+"\n" {
+	pkgKeys, err := parseKeySet(string(files[evPublicKey]))
+	if err != nil || string(files[evPublicKey]) != pkgKeys.text() {
 		return sum, evFail(evPublicKey, "missing or malformed")
 	}
-	if pinnedKey != "" && strings.TrimSpace(pinnedKey) != vkey {
-		return sum, evFail(evPublicKey, "public key does not match the pinned key")
+	ks := pkgKeys
+	if strings.TrimSpace(pinnedKey) != "" {
+		if ks, err = parseKeySet(pinnedKey); err != nil {
+			return sum, evFail(evPublicKey, "pinned key: %v", err)
+		}
+		sum.Pinned = true
 	}
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		return sum, evFail(evPublicKey, "invalid verifier key: %v", err)
+	// The manifest is signed with the log's current key: the newest one the package lists.
+	v := pkgKeys.verifiers[len(pkgKeys.verifiers)-1]
+	vkey := pkgKeys.current()
+	if sum.Pinned && !slices.Contains(ks.keys, vkey) {
+		return sum, evFail(evPublicKey, "the package is signed by %s, which is not a pinned key (wrong key)", vkey)
 	}
 	manifest, ok := files[evManifest]
 	if !ok {
@@ -433,7 +461,7 @@ func VerifyEvidence(r io.ReaderAt, size int64, pinnedKey string) (EvidenceSummar
 		if m == nil {
 			continue
 		}
-		cp, err := openCheckpoint(files[name], v)
+		cp, err := ks.open(files[name])
 		if err != nil {
 			return sum, evFail(name, "%v", err)
 		}

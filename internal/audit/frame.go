@@ -29,6 +29,10 @@ const (
 	maxPayload = entryFixed + MaxIDLen + MaxLeafSize
 	// blobFrameHeader: data length(4) | crc32c(data)(4) | index(8).
 	blobFrameHeader = 16
+	// blobErased is set in the index field of a blob frame whose data was
+	// overwritten with zeros (retention or erasure); the length stays so the
+	// following frames keep their offsets.
+	blobErased = uint64(1) << 63
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -143,8 +147,31 @@ func appendBlobFrame(dst []byte, data []byte) []byte {
 
 func sealBlob(frame []byte, index uint64) { binary.BigEndian.PutUint64(frame[8:], index) }
 
+// erasedBlobFrame returns the frame that replaces the blob of e when it is
+// erased: same length, the erased mark, zero data.
+func erasedBlobFrame(e *entry) []byte {
+	f := make([]byte, blobFrameHeader+int(e.blobLen))
+	binary.BigEndian.PutUint32(f, e.blobLen)
+	binary.BigEndian.PutUint32(f[4:], crc32.Checksum(f[blobFrameHeader:], castagnoli))
+	binary.BigEndian.PutUint64(f[8:], e.index|blobErased)
+	return f
+}
+
+// blobFrameErased reports whether frame is fully erased (mark and zero data).
+func blobFrameErased(frame []byte, e *entry) bool {
+	if len(frame) < blobFrameHeader || binary.BigEndian.Uint64(frame[8:]) != e.index|blobErased {
+		return false
+	}
+	for _, b := range frame[blobFrameHeader:] {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // checkBlobFrame checks a whole blob frame (header and data) against the
-// entry that references it and returns the blob data.
+// entry that references it and returns the blob data: nil for an erased frame.
 func checkBlobFrame(frame []byte, e *entry) ([]byte, error) {
 	if len(frame) < blobFrameHeader {
 		return nil, fmt.Errorf("blob frame: %w", errTorn)
@@ -152,6 +179,9 @@ func checkBlobFrame(frame []byte, e *entry) ([]byte, error) {
 	n := binary.BigEndian.Uint32(frame)
 	if n != e.blobLen || len(frame) != blobFrameHeader+int(n) {
 		return nil, fmt.Errorf("blob frame length %d, entry says %d: %w", n, e.blobLen, errCorrupt)
+	}
+	if binary.BigEndian.Uint64(frame[8:]) == e.index|blobErased {
+		return nil, nil
 	}
 	if crc32.Checksum(frame[blobFrameHeader:], castagnoli) != binary.BigEndian.Uint32(frame[4:]) {
 		return nil, fmt.Errorf("blob frame checksum mismatch: %w", errCorrupt)

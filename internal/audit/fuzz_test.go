@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -124,6 +125,25 @@ func FuzzVerifyEvidence(f *testing.F) {
 			if len(s.Entries) == 0 || s.TreeSize == 0 {
 				t.Fatalf("accepted an empty package: %+v", s)
 			}
+		}
+	})
+}
+
+// FuzzParseKeys: trusted-key lists from files never panic, and what parses round-trips.
+func FuzzParseKeys(f *testing.F) {
+	_, vkey, _ := GenerateKey(DefaultOrigin)
+	f.Add(vkey)
+	f.Add(vkey + "\n# comment\n\n" + vkey + "\n")
+	f.Add("warden/audit-log+00000000+AAAA")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, text string) {
+		keys, err := ParseKeys(text)
+		if err != nil {
+			return
+		}
+		again, err := ParseKeys(strings.Join(keys, "\n"))
+		if err != nil || len(again) != len(keys) {
+			t.Fatalf("round trip: %v %v", again, err)
 		}
 	})
 }

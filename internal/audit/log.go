@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -48,8 +47,8 @@ type Log struct {
 	dir    string
 	logger *slog.Logger
 	m      *metrics
-	signer note.Signer
-	vkey   string
+	signer Signer
+	keys   keySet // every key the log has signed with, the current one last
 	lock   *os.File
 
 	reqs   chan *request
@@ -70,6 +69,13 @@ type Log struct {
 	ids       *idTable
 	cp        checkpoint
 	closed    bool
+
+	// eraseMu serializes blob pruning and erasure; erasedTo (under it) is the index below
+	// which every blob still on disk has been erased. blobMu is held for reading around
+	// every blob read and for writing while blobs are overwritten.
+	eraseMu  sync.Mutex
+	erasedTo uint64
+	blobMu   sync.RWMutex
 
 	// fatalMu guards fatal and serializes the stager's writes with the
 	// syncer's rollback after a failed fsync.
@@ -173,7 +179,7 @@ func Open(opts Options) (*Log, error) {
 		syncq:   make(chan *staged, 1),
 		fsync:   (*os.File).Sync,
 	}
-	if l.signer, l.vkey, err = loadOrCreateKey(opts.Dir, opts.Origin); err != nil {
+	if l.signer, l.keys, err = loadOrCreateKey(opts.Dir, &opts); err != nil {
 		l.closeFiles()
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -263,12 +269,8 @@ func (l *Log) loadCheckpoints() error {
 		}
 	}
 	l.cpFileSize = end
-	v, _, err := readVerifier(l.dir)
-	if err != nil {
-		return err
-	}
 	for _, r := range recs {
-		cp, err := openCheckpoint(r.signed, v)
+		cp, err := l.keys.open(r.signed)
 		if err != nil {
 			return fmt.Errorf("checkpoint history at %d: %w", r.off, errors.Join(err, ErrCorrupt))
 		}
@@ -656,7 +658,10 @@ func (l *Log) Size() uint64 {
 }
 
 // PublicKey returns the note verifier key of the log's signing key.
-func (l *Log) PublicKey() string { return l.vkey }
+func (l *Log) PublicKey() string { return l.keys.current() }
+
+// PublicKeys returns every verifier key the log has signed with, oldest first.
+func (l *Log) PublicKeys() []string { return append([]string(nil), l.keys.keys...) }
 
 // Origin returns the checkpoint origin.
 func (l *Log) Origin() string { return l.opts.Origin }
@@ -699,7 +704,9 @@ func (l *Log) Blob(i uint64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	l.blobMu.RLock()
 	b, err := readBlobAt(f, &e)
+	l.blobMu.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -746,7 +753,7 @@ func (l *Log) Read(from uint64, fn func(i uint64, id string, leaf, blob []byte) 
 			}
 			blobs = f
 		}
-		err := readSegment(s.log, blobs, start, s.logSize, s.first+uint64(len(s.offsets)), fn)
+		err := readSegment(s.log, blobs, &l.blobMu, start, s.logSize, s.first+uint64(len(s.offsets)), fn)
 		if blobs != nil {
 			blobs.Close()
 		}
@@ -757,7 +764,7 @@ func (l *Log) Read(from uint64, fn func(i uint64, id string, leaf, blob []byte) 
 	return nil
 }
 
-func readSegment(log, blobs *os.File, start, end int64, limit uint64, fn func(uint64, string, []byte, []byte) error) error {
+func readSegment(log, blobs *os.File, blobMu *sync.RWMutex, start, end int64, limit uint64, fn func(uint64, string, []byte, []byte) error) error {
 	fr := newFrameReader(io.NewSectionReader(log, start, end-start), start)
 	for {
 		e, _, err := fr.next()
@@ -772,7 +779,10 @@ func readSegment(log, blobs *os.File, start, end int64, limit uint64, fn func(ui
 		}
 		var blob []byte
 		if e.blobLen > 0 && blobs != nil {
-			if blob, err = readBlobAt(blobs, &e); err != nil {
+			blobMu.RLock()
+			blob, err = readBlobAt(blobs, &e)
+			blobMu.RUnlock()
+			if err != nil {
 				return fmt.Errorf("audit: read: %w", errors.Join(err, ErrCorrupt))
 			}
 		}
@@ -782,9 +792,12 @@ func readSegment(log, blobs *os.File, start, end int64, limit uint64, fn func(ui
 	}
 }
 
-// PruneBlobs deletes every blob segment whose entries all lie below index
-// before (never the active segment). Leaves and the tree are untouched.
+// PruneBlobs removes every blob below index before from disk: it deletes the blob segments
+// whose entries all lie below before and erases in place (see [Log.EraseBlobs]) the blobs
+// below before in the rest, the active segment included. Leaves and the tree are untouched.
 func (l *Log) PruneBlobs(before uint64) error {
+	l.eraseMu.Lock()
+	defer l.eraseMu.Unlock()
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -809,6 +822,9 @@ func (l *Log) PruneBlobs(before uint64) error {
 	if pruned > 0 {
 		l.logger.Info("pruned blob segments", "segments", pruned, "before", before)
 		errs = append(errs, syncDir(l.dir))
+	}
+	if _, err := l.eraseBelow(before); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("audit: prune blobs: %w", err)

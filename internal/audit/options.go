@@ -25,6 +25,12 @@ type Options struct {
 	// CheckpointInterval is the minimum time between two checkpoints
 	// written after batches. A checkpoint is always written on Close.
 	CheckpointInterval time.Duration
+	// Signer, when set, signs checkpoints instead of the key in Dir/log.key, so that the
+	// key can live outside the data directory (a file elsewhere, a KMS). Its name must be
+	// Origin. PublicKey is its note verifier key, added to Dir/log.pub (which lists every
+	// key the log has used, so checkpoints signed before a rotation still verify).
+	Signer    Signer
+	PublicKey string
 	// MaxBatchBytes bounds the bytes of records gathered into one batch
 	// (a single call larger than this is still written as one batch).
 	MaxBatchBytes int

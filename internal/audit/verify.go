@@ -8,8 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -22,8 +22,29 @@ type Summary struct {
 	Blobs       uint64 // blobs checked
 	// PrunedBlobSegments counts segments whose blob side-file was pruned.
 	PrunedBlobSegments int
-	PublicKey          string
+	// ErasedBlobs counts blobs overwritten by retention or erasure (of the Blobs checked).
+	ErasedBlobs uint64
+	PublicKey   string   // the newest trusted key
+	PublicKeys  []string // every trusted key, oldest first
+	// Pinned is true when the keys came from the verifier (VerifyOptions.Keys), false when they
+	// were taken from the directory's own log.pub (self-asserted: whoever can write the
+	// directory can replace them).
+	Pinned bool
+	// AnchorSize is the size of the trusted earlier checkpoint the log was checked against.
+	AnchorSize uint64
+	// WitnessedSize is the size of the witness-cosigned checkpoint, Witnesses its cosigners.
+	WitnessedSize uint64
+	Witnesses     []string
 }
+
+// Kinds of verification failure ([VerifyError.Kind]).
+const (
+	KindCorrupt      = "corrupt"      // framing, checksums, hashes or signatures do not hold
+	KindRollback     = "rollback"     // entries or checkpoints removed: fewer than a signed checkpoint attests
+	KindWrongKey     = "wrong-key"    // a checkpoint is not signed by a trusted key
+	KindInconsistent = "inconsistent" // the log is not an extension of a trusted checkpoint
+	KindUnwitnessed  = "unwitnessed"  // the latest checkpoint lacks a required witness cosignature
+)
 
 // VerifyError reports the first bad entry found by [Verify].
 type VerifyError struct {
@@ -33,32 +54,74 @@ type VerifyError struct {
 	Index  uint64
 	Reason string
 	File   string // the damaged file, relative to the directory
+	Kind   string // one of the Kind constants
 }
 
 func (e *VerifyError) Error() string {
-	return fmt.Sprintf("audit: verification failed at entry %d (%s): %s", e.Index, e.File, e.Reason)
+	return fmt.Sprintf("audit: verification failed (%s) at entry %d (%s): %s", e.Kind, e.Index, e.File, e.Reason)
+}
+
+// VerifyOptions are the trust anchors of [VerifyWith].
+type VerifyOptions struct {
+	// Keys are the verifier keys the auditor trusts (note verifier keys; several to cover
+	// rotations). Every checkpoint must be signed by one of them. Empty: the keys listed in
+	// the directory's log.pub are used, which proves integrity only against accidents and
+	// against someone who cannot write the directory.
+	Keys []string
+	// Anchor is a signed checkpoint the auditor saw earlier. The log must be a consistent
+	// extension of it: at least as many entries, the same root at its size, and a latest
+	// signed checkpoint no smaller. It defeats rollback and rewriting by anyone holding the
+	// signing key.
+	Anchor []byte
+	// WitnessKeys are witness verifier keys; the latest checkpoint must carry a valid
+	// cosignature (C2SP tlog-cosignature) of each, stored in the directory's "witnessed" file.
+	WitnessKeys []string
 }
 
 // Verify checks the log directory dir offline and read-only: the framing
 // and checksum of every entry and blob, that entries are numbered without
 // gaps or reordering, every stored Merkle hash against one recomputed from
-// the leaves, every checkpoint signature with the directory's public key,
+// the leaves, every checkpoint signature with the directory's public keys,
 // and that every checkpoint's root equals the recomputed root at its size
 // (which also proves successive checkpoints consistent). Damage yields a
 // *VerifyError naming the first bad entry.
-func Verify(dir string) (Summary, error) { return VerifyPinned(dir, "") }
+func Verify(dir string) (Summary, error) { return VerifyWith(dir, VerifyOptions{}) }
 
-// VerifyPinned is [Verify] with the public key pinned: the directory's key
-// must equal publicKey (a note verifier key) unless publicKey is empty.
+// VerifyPinned is [Verify] with the public key pinned (see [VerifyOptions.Keys]) unless
+// publicKey is empty.
 func VerifyPinned(dir, publicKey string) (Summary, error) {
-	v, vkey, err := readVerifier(dir)
-	if err != nil {
+	var o VerifyOptions
+	if publicKey != "" {
+		o.Keys = []string{publicKey}
+	}
+	return VerifyWith(dir, o)
+}
+
+// VerifyWith is [Verify] against the trust anchors of o.
+func VerifyWith(dir string, o VerifyOptions) (Summary, error) {
+	var ks keySet
+	var err error
+	if len(o.Keys) > 0 {
+		ks, err = parseKeySet(strings.Join(o.Keys, "\n"))
+		if err != nil {
+			return Summary{}, fmt.Errorf("audit: verify: pinned key: %w", err)
+		}
+	} else if ks, err = readKeySet(dir); err != nil {
 		return Summary{}, fmt.Errorf("audit: verify: %w", err)
 	}
-	if publicKey != "" && vkey != publicKey {
-		return Summary{}, &VerifyError{Index: 0, File: pubFileName, Reason: "public key does not match the pinned key"}
+	vf := &verifier{dir: dir, ks: ks, sum: Summary{PublicKey: ks.current(), PublicKeys: ks.keys, Pinned: len(o.Keys) > 0}}
+	if o.Anchor != nil {
+		cp, err := ks.open(o.Anchor)
+		if err != nil {
+			kind := KindCorrupt
+			if errors.Is(err, ErrUnknownKey) {
+				kind = KindWrongKey
+			}
+			return vf.sum, &VerifyError{Kind: kind, File: "(trusted checkpoint)", Reason: fmt.Sprintf("the trusted checkpoint does not verify: %v", err)}
+		}
+		vf.anchor = &cp
+		vf.sum.AnchorSize = cp.size
 	}
-	vf := &verifier{dir: dir, v: v, sum: Summary{PublicKey: vkey}}
 	cpErr := vf.loadCheckpoints()
 	entErr := vf.scan()
 	var verr *VerifyError
@@ -70,14 +133,24 @@ func VerifyPinned(dir, publicKey string) (Summary, error) {
 	case cpErr != nil:
 		return vf.sum, cpErr
 	}
+	if a := vf.anchor; a != nil && vf.sum.TreeSize < a.size {
+		return vf.sum, &VerifyError{Kind: KindRollback, Index: vf.sum.TreeSize, File: checkpointsName,
+			Reason: fmt.Sprintf("the latest signed checkpoint has size %d, older than the trusted checkpoint of size %d: checkpoints rolled back", vf.sum.TreeSize, a.size)}
+	}
+	if len(o.WitnessKeys) > 0 {
+		if err := vf.checkWitnessed(o.WitnessKeys); err != nil {
+			return vf.sum, err
+		}
+	}
 	return vf.sum, nil
 }
 
 type verifier struct {
 	dir    string
-	v      note.Verifier
+	ks     keySet
 	sum    Summary
 	cps    []checkpoint
+	anchor *checkpoint
 	nextCP int
 	edge   edge
 	hashes *bufio.Reader
@@ -86,23 +159,26 @@ type verifier struct {
 func (vf *verifier) loadCheckpoints() *VerifyError {
 	data, err := os.ReadFile(filepath.Join(vf.dir, checkpointsName))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return &VerifyError{File: checkpointsName, Reason: err.Error()}
+		return &VerifyError{Kind: KindCorrupt, File: checkpointsName, Reason: err.Error()}
 	}
 	recs, _, perr := parseCheckpointRecords(data)
 	var prev uint64
 	for _, r := range recs {
-		cp, err := openCheckpoint(r.signed, vf.v)
+		cp, err := vf.ks.open(r.signed)
 		if err != nil {
-			return &VerifyError{Index: prev, File: checkpointsName, Reason: fmt.Sprintf("record at offset %d: %v", r.off, err)}
+			if errors.Is(err, ErrUnknownKey) {
+				return &VerifyError{Kind: KindWrongKey, Index: prev, File: checkpointsName, Reason: fmt.Sprintf("record at offset %d: %v (the log was signed by another key than the trusted one)", r.off, err)}
+			}
+			return &VerifyError{Kind: KindCorrupt, Index: prev, File: checkpointsName, Reason: fmt.Sprintf("record at offset %d: %v", r.off, err)}
 		}
 		if cp.size < prev {
-			return &VerifyError{Index: prev, File: checkpointsName, Reason: fmt.Sprintf("record at offset %d: size %d after %d", r.off, cp.size, prev)}
+			return &VerifyError{Kind: KindRollback, Index: prev, File: checkpointsName, Reason: fmt.Sprintf("record at offset %d: size %d after %d", r.off, cp.size, prev)}
 		}
 		vf.cps = append(vf.cps, cp)
 		prev = cp.size
 	}
 	if perr != nil {
-		return &VerifyError{Index: prev, File: checkpointsName, Reason: perr.Error()}
+		return &VerifyError{Kind: KindCorrupt, Index: prev, File: checkpointsName, Reason: perr.Error()}
 	}
 	vf.sum.Checkpoints = len(vf.cps)
 	if n := len(vf.cps); n > 0 {
@@ -114,7 +190,7 @@ func (vf *verifier) loadCheckpoints() *VerifyError {
 		return nil
 	}
 	if err != nil {
-		return &VerifyError{File: latestCheckpoint, Reason: err.Error()}
+		return &VerifyError{Kind: KindCorrupt, File: latestCheckpoint, Reason: err.Error()}
 	}
 	for _, cp := range vf.cps {
 		if bytes.Equal(cp.signed, latest) {
@@ -125,11 +201,11 @@ func (vf *verifier) loadCheckpoints() *VerifyError {
 	if n := len(vf.cps); n > 1 {
 		idx = vf.cps[n-2].size
 	}
-	return &VerifyError{Index: idx, File: latestCheckpoint, Reason: "latest checkpoint is not a checkpoint of the history"}
+	return &VerifyError{Kind: KindCorrupt, Index: idx, File: latestCheckpoint, Reason: "latest checkpoint is not a checkpoint of the history"}
 }
 
 func (vf *verifier) fail(file, format string, args ...any) *VerifyError {
-	return &VerifyError{Index: vf.edge.n, File: file, Reason: fmt.Sprintf(format, args...)}
+	return &VerifyError{Kind: KindCorrupt, Index: vf.edge.n, File: file, Reason: fmt.Sprintf(format, args...)}
 }
 
 // verifyItem is one entry checked by the reading stage: its leaf hash, or
@@ -193,9 +269,16 @@ func (vf *verifier) scan() error {
 		}
 	}
 	vf.sum.Entries = vf.edge.n
-	vf.sum.Blobs, vf.sum.PrunedBlobSegments = rd.blobs, rd.pruned
+	vf.sum.Blobs, vf.sum.PrunedBlobSegments, vf.sum.ErasedBlobs = rd.blobs, rd.pruned, rd.erased
 	if n := len(vf.cps); n > 0 && vf.cps[n-1].size > vf.edge.n {
-		return vf.fail(logSegName(lastOr(firsts)), "log ends after %d entries but a signed checkpoint covers %d (entries removed or truncated)", vf.edge.n, vf.cps[n-1].size)
+		e := vf.fail(logSegName(lastOr(firsts)), "log ends after %d entries but a signed checkpoint covers %d (entries removed or truncated)", vf.edge.n, vf.cps[n-1].size)
+		e.Kind = KindRollback
+		return e
+	}
+	if a := vf.anchor; a != nil && a.size > vf.edge.n {
+		e := vf.fail(logSegName(lastOr(firsts)), "log ends after %d entries but the trusted checkpoint covers %d (entries removed: rollback or truncation)", vf.edge.n, a.size)
+		e.Kind = KindRollback
+		return e
 	}
 	if _, err := vf.hashes.ReadByte(); err != io.EOF {
 		return vf.fail(hashFileName, "hash file holds more hashes than the log has entries")
@@ -221,9 +304,13 @@ func (vf *verifier) checkpointsAt() *VerifyError {
 			if vf.nextCP > 0 {
 				prev = vf.cps[vf.nextCP-1].size
 			}
-			return &VerifyError{Index: prev, File: checkpointsName, Reason: fmt.Sprintf("checkpoint at size %d does not match the recomputed root", vf.edge.n)}
+			return &VerifyError{Kind: KindCorrupt, Index: prev, File: checkpointsName, Reason: fmt.Sprintf("checkpoint at size %d does not match the recomputed root", vf.edge.n)}
 		}
 		vf.nextCP++
+	}
+	if a := vf.anchor; a != nil && a.size == vf.edge.n && a.size > 0 && vf.edge.root() != a.root {
+		return &VerifyError{Kind: KindInconsistent, Index: 0, File: "(trusted checkpoint)",
+			Reason: fmt.Sprintf("the log's first %d entries do not have the root of the trusted checkpoint: history rewritten since it was signed", a.size)}
 	}
 	return nil
 }
@@ -238,6 +325,7 @@ type segReader struct {
 	frames *frameReader
 	blobR  *bufio.Reader
 	blobs  uint64
+	erased uint64
 	pruned int
 }
 
@@ -263,7 +351,7 @@ func (rd *segReader) flush() bool {
 }
 
 func (rd *segReader) fail(file, format string, args ...any) error {
-	return &VerifyError{Index: rd.n, File: file, Reason: fmt.Sprintf(format, args...)}
+	return &VerifyError{Kind: KindCorrupt, Index: rd.n, File: file, Reason: fmt.Sprintf(format, args...)}
 }
 
 func (rd *segReader) run(firsts []uint64) {
@@ -348,8 +436,15 @@ func (rd *segReader) segment(first uint64, last bool) error {
 			if _, err := io.ReadFull(blobs, blobBuf[:n]); err != nil {
 				return rd.fail(blobName, "blob: %v", err)
 			}
-			if _, err := checkBlobFrame(blobBuf[:n], &e); err != nil {
+			data, err := checkBlobFrame(blobBuf[:n], &e)
+			if err != nil {
 				return rd.fail(blobName, "blob: %v", err)
+			}
+			if data == nil {
+				if !blobFrameErased(blobBuf[:n], &e) {
+					return rd.fail(blobName, "blob of entry %d is marked erased but its data was not overwritten", e.index)
+				}
+				rd.erased++
 			}
 			blobPos += int64(n)
 			rd.blobs++
@@ -363,6 +458,33 @@ func (rd *segReader) segment(first uint64, last bool) error {
 		if _, err := blobs.ReadByte(); err != io.EOF {
 			return rd.fail(blobName, "blob segment has data after its last blob")
 		}
+	}
+	return nil
+}
+
+// checkWitnessed checks that the latest checkpoint carries a cosignature of every witness key.
+func (vf *verifier) checkWitnessed(witnessKeys []string) *VerifyError {
+	fail := func(format string, args ...any) *VerifyError {
+		return &VerifyError{Kind: KindUnwitnessed, Index: vf.sum.WitnessedSize, File: witnessedName, Reason: fmt.Sprintf(format, args...)}
+	}
+	data, err := os.ReadFile(filepath.Join(vf.dir, witnessedName))
+	if errors.Is(err, os.ErrNotExist) {
+		return fail("no witness-cosigned checkpoint in the directory")
+	}
+	if err != nil {
+		return fail("%v", err)
+	}
+	cp, names, err := openCosigned(data, vf.ks, witnessKeys)
+	if err != nil {
+		return fail("%v", err)
+	}
+	vf.sum.WitnessedSize, vf.sum.Witnesses = cp.size, names
+	if len(vf.cps) == 0 {
+		return fail("no signed checkpoint")
+	}
+	latest := vf.cps[len(vf.cps)-1]
+	if cp.size != latest.size || cp.root != latest.root {
+		return fail("the witnessed checkpoint (size %d) is not the latest checkpoint (size %d)", cp.size, latest.size)
 	}
 	return nil
 }

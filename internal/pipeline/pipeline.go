@@ -30,13 +30,17 @@ type Log interface {
 }
 
 // TextPolicy says how much text of an event the side blob keeps: "none", "redacted" or "full".
-// Redaction itself happens in the index writer; "none" keeps nothing on disk.
+// Under "redacted" the blob holds only the redacted text and under "none" there is no blob, so
+// raw text never reaches the disk; the analysis stage gets the raw text of both from memory
+// ([Pipeline.EphemeralText]).
 type TextPolicy func(model string) string
 
 // Options configure a Pipeline.
 type Options struct {
-	Log         Log
-	TextPolicy  TextPolicy
+	Log        Log
+	TextPolicy TextPolicy
+	// Redact turns text into what the "redacted" policy stores (required).
+	Redact      func(string) string
 	MaxInFlight int
 	Registerer  prometheus.Registerer
 	// Backlog, when set, reports how far the slowest follower (index, analysis) trails the log;
@@ -49,6 +53,7 @@ type Options struct {
 type Pipeline struct {
 	log        Log
 	policy     TextPolicy
+	redact     func(string) string
 	max        int64
 	inflight   atomic.Int64
 	backlog    func() uint64
@@ -56,7 +61,7 @@ type Pipeline struct {
 
 	mu      sync.Mutex
 	wake    chan struct{}
-	ephem   map[uint64]event.Text // text of store_text:none events, for the analysis stage only
+	ephem   map[uint64]event.Text // raw text of events not stored in full, for the analysis stage only
 	ephemQ  []uint64
 	metrics metrics
 }
@@ -81,8 +86,11 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.TextPolicy == nil {
 		opts.TextPolicy = func(string) string { return "redacted" }
 	}
+	if opts.Redact == nil {
+		return nil, errors.New("pipeline: Options.Redact is required")
+	}
 	p := &Pipeline{
-		log: opts.Log, policy: opts.TextPolicy, max: int64(opts.MaxInFlight),
+		log: opts.Log, policy: opts.TextPolicy, redact: opts.Redact, max: int64(opts.MaxInFlight),
 		backlog: opts.Backlog, maxBacklog: opts.MaxBacklog,
 		wake: make(chan struct{}), ephem: map[uint64]event.Text{},
 	}
@@ -122,7 +130,7 @@ func (p *Pipeline) Submit(ctx context.Context, evs []*event.Event) ([]string, er
 
 	recs := make([]audit.Record, len(evs))
 	ids := make([]string, len(evs))
-	var none []int
+	var ephem []int
 	for i, ev := range evs {
 		ev.Normalize()
 		leaf, err := ev.Leaf()
@@ -132,9 +140,14 @@ func (p *Pipeline) Submit(ctx context.Context, evs []*event.Event) ([]string, er
 		recs[i] = audit.Record{ID: ev.ID, Leaf: leaf}
 		ids[i] = ev.ID
 		if t := ev.Text(); !t.Empty() {
-			if p.policy(ev.Model.Name) == "none" {
-				none = append(none, i)
-			} else {
+			policy := p.policy(ev.Model.Name)
+			if policy != "full" {
+				ephem = append(ephem, i)
+			}
+			if policy == "redacted" {
+				t.Input, t.Output = p.redact(t.Input), p.redact(t.Output)
+			}
+			if policy == "full" || policy == "redacted" {
 				blob, err := t.Blob()
 				if err != nil {
 					return nil, fmt.Errorf("encode text of %s: %w", ev.ID, err)
@@ -152,7 +165,7 @@ func (p *Pipeline) Submit(ctx context.Context, evs []*event.Event) ([]string, er
 	p.metrics.batch.Observe(float64(n))
 
 	p.mu.Lock()
-	for _, i := range none {
+	for _, i := range ephem {
 		p.ephem[idx[i]] = evs[i].Text()
 		p.ephemQ = append(p.ephemQ, idx[i])
 	}
@@ -173,8 +186,10 @@ func (p *Pipeline) Appended() <-chan struct{} {
 	return p.wake
 }
 
-// EphemeralText returns, once, the in-memory text of a store_text:none event at log index i, so
-// the analysis stage can scan it although it was never written to disk. After a restart it is gone.
+// EphemeralText returns, once, the in-memory raw text of a store_text:none or redacted event at
+// log index i, so the analysis stage can scan it although it was never written to disk as such.
+// After a restart (or past the last 20,000 such events) it is gone and analysis sees the stored
+// text: the redacted version, or none.
 func (p *Pipeline) EphemeralText(i uint64) (event.Text, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -38,14 +38,17 @@ func inference(model, input string) *event.Event {
 		Request: &event.Request{Input: input}, Response: &event.Response{Output: "answer"}}
 }
 
+// testRedact stands in for the PII redactor: it replaces the word "secret".
+func testRedact(s string) string { return strings.ReplaceAll(s, "secret", "[SECRET_1]") }
+
 func TestSubmitRecordsLeafWithoutTextAndBlobPerPolicy(t *testing.T) {
 	l := &memLog{}
-	p, err := New(Options{Log: l, TextPolicy: func(model string) string { return strings.TrimPrefix(model, "m-") }})
+	p, err := New(Options{Log: l, Redact: testRedact, TextPolicy: func(model string) string { return strings.TrimPrefix(model, "m-") }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wake := p.Appended()
-	ids, err := p.Submit(context.Background(), []*event.Event{inference("m-redacted", "secret prompt"), inference("m-none", "other prompt")})
+	ids, err := p.Submit(context.Background(), []*event.Event{inference("m-redacted", "secret prompt"), inference("m-none", "other prompt"), inference("m-full", "secret kept")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +57,11 @@ func TestSubmitRecordsLeafWithoutTextAndBlobPerPolicy(t *testing.T) {
 	default:
 		t.Fatal("Appended channel not closed after an append")
 	}
-	if len(ids) != 2 || ids[0] == "" || ids[0] == ids[1] || l.recs[0].ID != ids[0] {
+	if len(ids) != 3 || ids[0] == "" || ids[0] == ids[1] || l.recs[0].ID != ids[0] {
 		t.Fatalf("ids %v, records %+v", ids, l.recs)
 	}
 	for i, r := range l.recs {
-		if strings.Contains(string(r.Leaf), "prompt") || strings.Contains(string(r.Leaf), "answer") {
+		if strings.Contains(string(r.Leaf), "prompt") || strings.Contains(string(r.Leaf), "answer") || strings.Contains(string(r.Leaf), "kept") {
 			t.Fatalf("leaf %d holds raw text: %s", i, r.Leaf)
 		}
 		ev, err := event.ParseLeaf(r.Leaf)
@@ -66,18 +69,28 @@ func TestSubmitRecordsLeafWithoutTextAndBlobPerPolicy(t *testing.T) {
 			t.Fatalf("leaf %d not normalized: %s (%v)", i, r.Leaf, err)
 		}
 	}
+	// store_text: redacted — the blob (on disk) holds only the redacted text.
 	text, err := event.ParseText(l.recs[0].Blob)
-	if err != nil || text.Input != "secret prompt" || text.Output != "answer" {
+	if err != nil || text.Input != "[SECRET_1] prompt" || text.Output != "answer" || strings.Contains(string(l.recs[0].Blob), "secret") {
 		t.Fatalf("blob of the redacted-policy event: %q (%v)", l.recs[0].Blob, err)
 	}
 	if l.recs[1].Blob != nil {
 		t.Fatalf("store_text none wrote text to the log: %q", l.recs[1].Blob)
 	}
-	if got, ok := p.EphemeralText(1); !ok || got.Input != "other prompt" {
-		t.Fatalf("ephemeral text = %+v, %v", got, ok)
+	if text, err := event.ParseText(l.recs[2].Blob); err != nil || text.Input != "secret kept" {
+		t.Fatalf("blob of the full-policy event: %q (%v)", l.recs[2].Blob, err)
 	}
-	if _, ok := p.EphemeralText(1); ok {
-		t.Fatal("ephemeral text handed out twice")
+	// The raw text of redacted and none events reaches analysis from memory, once; full has its blob.
+	for i, want := range map[uint64]string{0: "secret prompt", 1: "other prompt"} {
+		if got, ok := p.EphemeralText(i); !ok || got.Input != want {
+			t.Fatalf("ephemeral text %d = %+v, %v; want %q", i, got, ok, want)
+		}
+		if _, ok := p.EphemeralText(i); ok {
+			t.Fatalf("ephemeral text %d handed out twice", i)
+		}
+	}
+	if _, ok := p.EphemeralText(2); ok {
+		t.Fatal("full-policy text kept in memory as well")
 	}
 }
 
@@ -96,7 +109,7 @@ func TestSubmitRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := &memLog{err: tt.logErr}
-			tt.opts.Log = l
+			tt.opts.Log, tt.opts.Redact = l, testRedact
 			p, err := New(tt.opts)
 			if err != nil {
 				t.Fatal(err)
@@ -121,7 +134,7 @@ func TestSubmitRefuses(t *testing.T) {
 func TestSubmitBoundsEventsInFlight(t *testing.T) {
 	block := make(chan struct{})
 	l := &blockingLog{memLog: &memLog{}, block: block, entered: make(chan struct{})}
-	p, err := New(Options{Log: l, MaxInFlight: 3})
+	p, err := New(Options{Log: l, MaxInFlight: 3, Redact: testRedact})
 	if err != nil {
 		t.Fatal(err)
 	}

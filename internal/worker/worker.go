@@ -329,6 +329,13 @@ type item struct {
 
 const batchSize = 256
 
+func (w *Worker) ephemeral(i uint64) (event.Text, bool) {
+	if w.opts.Ephemeral == nil {
+		return event.Text{}, false
+	}
+	return w.opts.Ephemeral(i)
+}
+
 // CatchUp analyses every entry appended so far.
 func (w *Worker) CatchUp(ctx context.Context) error {
 	if w.Lag() == 0 {
@@ -345,12 +352,11 @@ func (w *Worker) CatchUp(ctx context.Context) error {
 			w.log.Error("unreadable audit entry skipped by analysis", "index", i, "err", err)
 			return nil
 		}
-		if len(blob) > 0 {
+		// The raw text kept in memory comes first: the blob holds at most the redacted text.
+		if t, ok := w.ephemeral(i); ok {
+			ev.SetText(t)
+		} else if len(blob) > 0 {
 			if t, err := event.ParseText(blob); err == nil {
-				ev.SetText(t)
-			}
-		} else if w.opts.Ephemeral != nil {
-			if t, ok := w.opts.Ephemeral(i); ok {
 				ev.SetText(t)
 			}
 		}

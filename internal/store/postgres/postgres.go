@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -380,7 +381,42 @@ func (s *Store) PruneText(ctx context.Context, tier string, before time.Time) (i
 	if err != nil {
 		return 0, fmt.Errorf("prune text: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	if tag.RowsAffected() == 0 {
+		return 0, nil
+	}
+	return tag.RowsAffected(), s.vacuumTexts(ctx)
+}
+
+// EraseText deletes the stored text of every event of actor and returns their log indices,
+// ascending.
+func (s *Store) EraseText(ctx context.Context, actor string) ([]uint64, error) {
+	rows, err := s.pool.Query(ctx, `DELETE FROM warden_texts WHERE seq IN (SELECT seq FROM warden_events WHERE actor = $1) RETURNING seq`, pgText(actor))
+	if err != nil {
+		return nil, fmt.Errorf("erase text: %w", err)
+	}
+	seqs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (uint64, error) {
+		var seq int64
+		err := r.Scan(&seq)
+		return uint64(seq), err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("erase text: %w", err)
+	}
+	slices.Sort(seqs)
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	return seqs, s.vacuumTexts(ctx)
+}
+
+// vacuumTexts removes the deleted rows' tuples from the table's pages at once instead of
+// whenever autovacuum runs. PostgreSQL's own WAL and backups are outside Warden's reach
+// (docs/TRUST.md).
+func (s *Store) vacuumTexts(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `VACUUM warden_texts`); err != nil {
+		return fmt.Errorf("vacuum texts: %w", err)
+	}
+	return nil
 }
 
 // num reads a JSON number at a jsonb path as float8, and NULL for anything else, so that one

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,7 +64,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// The writer gets a page cache that holds the hot right-hand pages of the secondary indexes
 	// (one per model/user pair) and checkpoints the WAL less often, so a page rewritten by many
 	// batches is copied to the database file once (ingest benchmark: fewer page writes per row).
-	wdsn := dsn + "&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(8192)"
+	// secure_delete: deleted and overwritten text is zeroed in its page, so retention and
+	// erasure leave none of it in the database file (the WAL is truncated after them).
+	wdsn := dsn + "&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(8192)&_pragma=secure_delete(ON)"
 	w, err := sql.Open("sqlite", wdsn)
 	if err != nil {
 		return nil, fmt.Errorf("open index db: %w", err)
@@ -220,13 +223,73 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 	return pb.Page(), nil
 }
 
-// PruneText implements store.Store.
+// PruneText implements store.Store. The deleted text is scrubbed from the database file and
+// the WAL before it returns.
 func (s *Store) PruneText(ctx context.Context, tier string, before time.Time) (int64, error) {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM texts WHERE tier = ? AND time < ?`, tier, before.UnixNano())
 	if err != nil {
 		return 0, fmt.Errorf("prune text: %w", err)
 	}
-	return res.RowsAffected()
+	n, err := res.RowsAffected()
+	if err != nil {
+		return n, err
+	}
+	if n > 0 {
+		return n, s.scrub(ctx)
+	}
+	// Also when nothing was deleted now: an earlier truncation may have been kept busy.
+	return n, s.truncateWAL(ctx)
+}
+
+// EraseText deletes the stored text of every event of actor (the event's user, or its service
+// account, consumer or key when it has no user) and returns their log indices, ascending.
+func (s *Store) EraseText(ctx context.Context, actor string) ([]uint64, error) {
+	rows, err := s.w.QueryContext(ctx, `DELETE FROM texts WHERE seq IN (SELECT seq FROM events WHERE user = ?) RETURNING seq`, actor)
+	if err != nil {
+		return nil, fmt.Errorf("erase text: %w", err)
+	}
+	var seqs []uint64
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("erase text: %w", err)
+		}
+		seqs = append(seqs, uint64(seq))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("erase text: %w", err)
+	}
+	slices.Sort(seqs)
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	return seqs, s.scrub(ctx)
+}
+
+// scrub removes every trace of deleted text from the files. secure_delete zeroes a deleted
+// cell, but when a page is rebalanced SQLite moves cells without clearing the bytes they
+// leave behind, so copies of text that was live at the time can survive in free space and
+// outlive its deletion. VACUUM rewrites the database from the live rows (its cost grows with
+// the database: see docs/TRUST.md); the checkpoint then truncates the WAL.
+func (s *Store) scrub(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `VACUUM`); err != nil {
+		return fmt.Errorf("vacuum index: %w", err)
+	}
+	return s.truncateWAL(ctx)
+}
+
+// truncateWAL copies the WAL into the database and truncates it to zero bytes.
+func (s *Store) truncateWAL(ctx context.Context) error {
+	var busy, logPages, done int
+	if err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done); err != nil {
+		return fmt.Errorf("checkpoint index WAL: %w", err)
+	}
+	if busy != 0 {
+		return errors.New("checkpoint index WAL: a reader kept it busy; the next retention run retries")
+	}
+	return nil
 }
 
 // Aggregate implements store.Store.

@@ -1,7 +1,10 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -58,5 +61,72 @@ func TestApplyOverwritesSameSeq(t *testing.T) {
 	}
 	if p, err := s.Position(ctx); err != nil || p != 8 {
 		t.Fatalf("position %d, %v; want 8", p, err)
+	}
+}
+
+// TestErasedTextLeavesNoBytes checks that erasure and retention leave none of the text in any
+// file of the database (main file, WAL, shared memory), not only out of search results.
+func TestErasedTextLeavesNoBytes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "index.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	secret := func(i int) string { return fmt.Sprintf("SSN 078-05-%04d card 4111111111111111", i) }
+	var rows []store.Row
+	for i := range 200 {
+		ev := &event.Event{ID: fmt.Sprintf("ev-%d", i), Type: event.TypeInference, Time: base.Add(time.Duration(i) * time.Second),
+			Model: event.Model{Name: "m"}, Actor: event.Actor{User: []string{"alice", "bob"}[i%2]}}
+		leaf, err := ev.Leaf()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, store.Row{Seq: uint64(i), Event: ev, Leaf: leaf, Text: event.Text{Input: secret(i), Output: "reply"}, Tier: []string{"low", "high"}[i/100]})
+	}
+	if err := s.Apply(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	onDisk := func() map[int]bool {
+		var all []byte
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, b...)
+		}
+		hits := map[int]bool{}
+		for i := range 200 {
+			if bytes.Contains(all, []byte(secret(i))) {
+				hits[i] = true
+			}
+		}
+		return hits
+	}
+	if n := len(onDisk()); n != 200 {
+		t.Fatalf("before: %d of 200 texts on disk", n)
+	}
+	seqs, err := s.EraseText(ctx, "alice") // even seqs
+	if err != nil || len(seqs) != 100 {
+		t.Fatalf("EraseText = %d seqs, %v", len(seqs), err)
+	}
+	// Retention for the "high" tier (seq 100..199) up to seq 150.
+	if n, err := s.PruneText(ctx, "high", base.Add(150*time.Second)); err != nil || n != 25 {
+		t.Fatalf("PruneText = %d, %v; want 25 (odd seqs 101..149)", n, err)
+	}
+	hits := onDisk()
+	for i := range 200 {
+		want := i%2 == 1 && (i < 100 || i >= 150)
+		if hits[i] != want {
+			t.Errorf("text %d on disk = %v, want %v", i, hits[i], want)
+		}
 	}
 }

@@ -185,4 +185,42 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("position after reset %d", pos)
 		}
 	})
+	t.Run("erase a subject's text", func(t *testing.T) {
+		s := newStore(t)
+		e, ok := s.(TextEraser)
+		if !ok {
+			t.Fatalf("%T does not implement EraseText", s)
+		}
+		if err := s.Apply(ctx, rows(0, 40)); err != nil {
+			t.Fatal(err)
+		}
+		seqs, err := e.EraseText(ctx, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Text rows: i%5==0; user u1: i%3==1 → 10, 25, 40>39 → 10, 25.
+		if fmt.Sprint(seqs) != "[10 25]" {
+			t.Fatalf("erased %v, want [10 25]", seqs)
+		}
+		p, err := s.Search(ctx, store.Query{User: "u1", Limit: 100})
+		if err != nil || len(p.Events) == 0 {
+			t.Fatalf("u1's events gone with their text: %d, %v", len(p.Events), err)
+		}
+		for _, ev := range p.Events {
+			if !ev.Text().Empty() {
+				t.Fatalf("u1's event %s still has text %+v", ev.ID, ev.Text())
+			}
+		}
+		if p, _ := s.Search(ctx, store.Query{Q: "number 15 "}); len(p.Events) != 1 {
+			t.Fatalf("another user's text went too: %d hits", len(p.Events))
+		}
+		if seqs, err := e.EraseText(ctx, "u1"); err != nil || len(seqs) != 0 {
+			t.Fatalf("second erasure = %v, %v", seqs, err)
+		}
+	})
+}
+
+// TextEraser is what a data-subject erasure needs from a store.
+type TextEraser interface {
+	EraseText(ctx context.Context, actor string) ([]uint64, error)
 }
