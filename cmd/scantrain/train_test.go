@@ -50,19 +50,3 @@ func TestSynthTextsDeterministic(t *testing.T) {
 	}
 }
 
-func TestIsDevExcludesSynthetic(t *testing.T) {
-	var dev, n int
-	for i := range 1000 {
-		l := labelled{text: strings.Repeat("x", i), src: "deepset"}
-		if isDev(l) {
-			dev++
-		}
-		n++
-		if isDev(labelled{text: l.text, src: "synthetic"}) {
-			t.Fatal("synthetic text in the dev split")
-		}
-	}
-	if dev < 120 || dev > 280 {
-		t.Fatalf("dev share %d/%d, want about a fifth", dev, n)
-	}
-}
