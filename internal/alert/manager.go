@@ -75,8 +75,10 @@ type Options struct {
 	Escalation map[Severity][]config.EscalationLevel
 	// GroupBy names the labels (see Labels) whose values form a group key when the rule did
 	// not set Alert.GroupKey. Default: alertname, model.
-	GroupBy        []string
-	GroupWait      time.Duration // default 30s: delay of a new P3/P4 group and of follow-ups
+	GroupBy []string
+	// GroupWait delays a new P3/P4 group and follow-ups: zero means the default 30s, a negative
+	// value means no wait (as net/http's IdleTimeout treats negative as none).
+	GroupWait      time.Duration
 	GroupInterval  time.Duration // default 5m
 	RepeatInterval time.Duration // default 4h
 	// Inhibit rules; nil uses DefaultInhibitRules, an empty non-nil slice disables inhibition.
@@ -116,6 +118,9 @@ func OptionsFromConfig(c *config.Config) Options {
 		GroupInterval:  c.Response.GroupInterval,
 		RepeatInterval: c.Response.RepeatInterval,
 		Escalation:     DefaultEscalation(),
+	}
+	if o.GroupWait == 0 {
+		o.GroupWait = -1 // the file said 0s explicitly (config presets the default): no wait
 	}
 	for sev, levels := range c.Escalation {
 		o.Escalation[Severity(sev)] = slices.Clone(levels)
@@ -173,8 +178,11 @@ func New(opt Options) (*Manager, error) {
 	if len(opt.GroupBy) == 0 {
 		opt.GroupBy = []string{"alertname", "model"}
 	}
-	if opt.GroupWait <= 0 {
+	switch {
+	case opt.GroupWait == 0:
 		opt.GroupWait = 30 * time.Second
+	case opt.GroupWait < 0:
+		opt.GroupWait = 0
 	}
 	if opt.GroupInterval <= 0 {
 		opt.GroupInterval = 5 * time.Minute

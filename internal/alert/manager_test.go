@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/warden-ai/warden/internal/config"
 )
 
 type sent struct {
@@ -559,5 +561,28 @@ func TestJournalCompacts(t *testing.T) {
 	vs, _, _ := m2.List(Filter{})
 	if len(vs) != 1 || vs[0].Count != 1500 || len(vs[0].EventIDs) != 100 || vs[0].EventIDs[0] != "0" {
 		t.Errorf("after compaction and reload: %d alerts, count %d, %d event ids", len(vs), vs[0].Count, len(vs[0].EventIDs))
+	}
+}
+
+// TestExplicitZeroGroupWait: `group_wait: 0s` in the configuration reaches the manager as no
+// wait, not as the 30 s default; a file without the key keeps 30 s.
+func TestExplicitZeroGroupWait(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want time.Duration
+	}{{"response:\n  group_wait: 0s\n", 0}, {"", 30 * time.Second}, {"response:\n  group_wait: 5s\n", 5 * time.Second}} {
+		c, err := config.Parse([]byte(tc.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := OptionsFromConfig(c)
+		o.Notifier = &recorder{}
+		m, err := New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.opt.GroupWait != tc.want {
+			t.Errorf("%q: group wait %v, want %v", tc.yaml, m.opt.GroupWait, tc.want)
+		}
 	}
 }

@@ -67,7 +67,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	ropts.Models = a.models.get
 	ropts.InventoryConfigured = func() bool { return len(a.models.list()) > 0 }
 	// The engine calls Actions under its lock: apply containment off the analysis path.
-	ropts.Actions = func(al alert.Alert, acts []rules.Action) { go a.containFromRule(al, acts) }
+	ropts.Actions = func(al alert.Alert, acts []rules.Action) { a.goContain(al, acts) }
 	// Window rules report when their condition clears; the worker delivers that after the
 	// alerts of the same batch.
 	ropts.Resolved = func(key string, _ time.Time) { a.worker.QueueResolved(key) }

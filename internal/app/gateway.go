@@ -98,6 +98,17 @@ func (a *App) knownConsumer(c string) bool {
 	return set == nil || len(*set) == 0 || (*set)[c]
 }
 
+// goContain applies a rule's containment actions in the background, as a goroutine Stop waits
+// for. It is only called from stages and handlers that Stop also waits for, so the WaitGroup
+// is never incremented from zero while Stop waits.
+func (a *App) goContain(al alert.Alert, actions []rules.Action) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.containFromRule(al, actions)
+	}()
+}
+
 // containFromRule applies a rule's containment actions, targeting the key, consumer or model of
 // the alert's most recent triggering event.
 func (a *App) containFromRule(al alert.Alert, actions []rules.Action) {

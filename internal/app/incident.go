@@ -77,7 +77,7 @@ func (a *App) exportEvidence(_ context.Context, w io.Writer, ids []string) error
 // inventory entry, the scanning policy and the rules (id and version).
 func (a *App) snapshotPolicy(_ context.Context, model string) (json.RawMessage, error) {
 	m, known := a.models.get(model)
-	policy := scan.DefaultPolicy(m.RiskTier)
+	policy := scan.ModelPolicy(m.RiskTier, m.Scanning)
 	type ruleRef struct {
 		ID, Version, Severity string
 	}

@@ -118,7 +118,7 @@ func (a *App) containByPolicy(al alert.Alert) {
 		if p.Severity != string(al.Severity) || (len(p.Tiers) > 0 && !slices.Contains(p.Tiers, tier)) {
 			continue
 		}
-		go a.containFromRule(al, []rules.Action{{Type: p.Action, TTL: p.TTL, RPM: p.RPM}})
+		a.goContain(al, []rules.Action{{Type: p.Action, TTL: p.TTL, RPM: p.RPM}})
 		return
 	}
 }

@@ -134,57 +134,26 @@ type Store struct {
 // Default returns the configuration used when no file is given.
 func Default() *Config {
 	c := &Config{}
+	c.presets()
 	c.applyDefaults()
 	return c
 }
 
-func (c *Config) applyDefaults() {
-	if c.Ingest.MaxBodyBytes == 0 {
-		c.Ingest.MaxBodyBytes = 10 << 20
-	}
-	if c.Ingest.MaxInFlight == 0 {
-		c.Ingest.MaxInFlight = 200_000
-	}
+// presets fills the operational knobs with their defaults before the file is decoded, so a
+// value the file sets explicitly — including a zero such as `group_wait: 0s` — survives.
+func (c *Config) presets() {
 	day := 24 * time.Hour
-	if c.Retention.Critical == 0 {
-		c.Retention.Critical = 365 * day
-	}
-	if c.Retention.High == 0 {
-		c.Retention.High = 182 * day
-	}
-	if c.Retention.Medium == 0 {
-		c.Retention.Medium = 91 * day
-	}
-	if c.Retention.Low == 0 {
-		c.Retention.Low = 30 * day
-	}
-	if c.Retention.Interval == 0 {
-		c.Retention.Interval = time.Hour
-	}
-	if c.Analysis.BaselineEvents == 0 {
-		c.Analysis.BaselineEvents = 1000
-	}
-	if c.Analysis.ChiSquareP == 0 {
-		c.Analysis.ChiSquareP = 0.05
-	}
-	if c.Analysis.BaselineDays == 0 {
-		c.Analysis.BaselineDays = 7
-	}
-	if c.Response.GroupWait == 0 {
-		c.Response.GroupWait = 30 * time.Second
-	}
-	if c.Response.GroupInterval == 0 {
-		c.Response.GroupInterval = 5 * time.Minute
-	}
-	if c.Response.RepeatInterval == 0 {
-		c.Response.RepeatInterval = 4 * time.Hour
-	}
-	if len(c.Response.IncidentFrom) == 0 {
-		c.Response.IncidentFrom = []string{"P1", "P2"}
-	}
-	if c.Store.Driver == "" {
-		c.Store.Driver = "sqlite"
-	}
+	c.Ingest = Ingest{MaxBodyBytes: 10 << 20, MaxInFlight: 200_000}
+	c.Retention = Retention{Critical: 365 * day, High: 182 * day, Medium: 91 * day, Low: 30 * day, Interval: time.Hour}
+	c.Analysis = Analysis{BaselineEvents: 1000, ChiSquareP: 0.05, BaselineDays: 7}
+	c.Response = Response{GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, RepeatInterval: 4 * time.Hour,
+		IncidentFrom: []string{"P1", "P2"}}
+	c.Store = Store{Driver: "sqlite"}
+}
+
+// applyDefaults completes what the file left out after decoding: the per-model defaults of the
+// inventory (list entries are decoded fresh, so they cannot be preset).
+func (c *Config) applyDefaults() {
 	for i := range c.Models {
 		m := &c.Models[i]
 		if m.RiskTier == "" {
@@ -264,6 +233,7 @@ func LoadFile(path string) (*Config, error) {
 // Parse decodes and validates YAML configuration.
 func Parse(data []byte) (*Config, error) {
 	c := &Config{}
+	c.presets()
 	if len(bytes.TrimSpace(data)) > 0 {
 		var root yaml.Node
 		dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -388,6 +358,28 @@ func (c *Config) validate() error {
 		if p.TTL < 0 {
 			return at("ttl", "must be ≥ 0")
 		}
+	}
+	for _, d := range []struct {
+		path []any
+		v    time.Duration
+	}{
+		{[]any{"retention", "critical"}, c.Retention.Critical}, {[]any{"retention", "high"}, c.Retention.High},
+		{[]any{"retention", "medium"}, c.Retention.Medium}, {[]any{"retention", "low"}, c.Retention.Low},
+		{[]any{"retention", "interval"}, c.Retention.Interval},
+		{[]any{"response", "group_interval"}, c.Response.GroupInterval}, {[]any{"response", "repeat_interval"}, c.Response.RepeatInterval},
+	} {
+		if d.v <= 0 {
+			return &Error{Line: c.line(d.path...), Field: fmt.Sprintf("%s.%s", d.path...), Msg: "must be > 0"}
+		}
+	}
+	if c.Response.GroupWait < 0 {
+		return &Error{Line: c.line("response", "group_wait"), Field: "response.group_wait", Msg: "must be ≥ 0"}
+	}
+	if c.Analysis.BaselineEvents <= 0 || c.Analysis.BaselineDays <= 0 {
+		return &Error{Line: c.line("analysis"), Field: "analysis.baseline_events/baseline_days", Msg: "must be > 0"}
+	}
+	if c.Ingest.MaxInFlight <= 0 {
+		return &Error{Line: c.line("ingest", "max_in_flight"), Field: "ingest.max_in_flight", Msg: "must be > 0"}
 	}
 	if c.Ingest.MaxBodyBytes < 1024 {
 		return &Error{Line: c.line("ingest"), Field: "ingest.max_body_bytes", Msg: "must be at least 1024"}

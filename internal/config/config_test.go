@@ -103,3 +103,38 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatalf("example receivers/escalation: %d %d", len(c.Receivers), len(c.Escalation))
 	}
 }
+
+// TestExplicitZerosSurvive: a value the file sets explicitly is kept even when it is the zero
+// value (defaults used to be filled in afterwards by zero checks: `group_wait: 0s` became 30 s),
+// while keys the file leaves out, or leaves empty, keep their defaults.
+func TestExplicitZerosSurvive(t *testing.T) {
+	c, err := Parse([]byte("response:\n  group_wait: 0s\nretention:\n  high: 48h\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Response.GroupWait != 0 {
+		t.Fatalf("group_wait = %v, want 0", c.Response.GroupWait)
+	}
+	if c.Response.GroupInterval != 5*time.Minute || c.Retention.High != 48*time.Hour || c.Retention.Critical != 365*24*time.Hour {
+		t.Fatalf("defaults next to explicit values lost: %+v %+v", c.Response, c.Retention)
+	}
+	c, err = Parse([]byte("retention:\nresponse:\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Retention.Low != 30*24*time.Hour || c.Response.GroupWait != 30*time.Second {
+		t.Fatalf("empty sections lost their defaults: %+v %+v", c.Retention, c.Response)
+	}
+	for _, bad := range []struct{ yaml, field string }{
+		{"retention:\n  low: 0s\n", "retention.low"},
+		{"response:\n  repeat_interval: 0s\n", "response.repeat_interval"},
+		{"response:\n  group_wait: -1s\n", "response.group_wait"},
+		{"ingest:\n  max_in_flight: 0\n", "ingest.max_in_flight"},
+	} {
+		_, err := Parse([]byte(bad.yaml))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Field != bad.field || ce.Line == 0 {
+			t.Errorf("%q: error %v, want one naming %s with its line", bad.yaml, err, bad.field)
+		}
+	}
+}

@@ -53,7 +53,7 @@ func (g *Gateway) routes() *routeTable {
 func buildRoutes(ms []config.Model, getenv func(string) string) *routeTable {
 	t := &routeTable{data: unsafe.SliceData(ms), n: len(ms), routes: make(map[string]*route, len(ms))}
 	for _, m := range ms {
-		r := &route{model: m, policy: policyFor(m), scanCtx: scan.Context{Model: m.Name, SystemPrompt: m.SystemPrompt, Canaries: m.Canaries}}
+		r := &route{model: m, policy: scan.ModelPolicy(m.RiskTier, m.Scanning), scanCtx: scan.Context{Model: m.Name, SystemPrompt: m.SystemPrompt, Canaries: m.Canaries}}
 		r.failOpen = !r.policy.FailClosed
 		if m.FailOpen != nil {
 			r.failOpen = *m.FailOpen
@@ -91,28 +91,6 @@ func buildRoutes(ms []config.Model, getenv func(string) string) *routeTable {
 		t.list = append(t.list, r)
 	}
 	return t
-}
-
-// policyFor is the tier default policy with the model's per-category overrides: an override
-// applies to the category in both roles from a score of 0.5, and role-qualified keys
-// ("output:pii") or detector names ("pii.email") may be given too.
-func policyFor(m config.Model) scan.Policy {
-	p := scan.DefaultPolicy(m.RiskTier)
-	for key, act := range m.Scanning {
-		r := scan.Rule{Threshold: 0.5, Action: scan.Action(act)}
-		if old, ok := p.Rules[key]; ok {
-			r.Threshold = old.Threshold
-		}
-		p.Rules[key] = r
-		if !strings.Contains(key, ":") {
-			for _, role := range []string{"input:", "output:"} {
-				if old, ok := p.Rules[role+key]; ok {
-					p.Rules[role+key] = scan.Rule{Threshold: old.Threshold, Action: scan.Action(act)}
-				}
-			}
-		}
-	}
-	return p
 }
 
 // allowedFor reports whether the key's groups and model list admit the route; reason and code

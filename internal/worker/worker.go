@@ -428,7 +428,7 @@ func (w *Worker) scan(ctx context.Context, it *item) {
 	if tier == "" {
 		tier = "medium"
 	}
-	policy := scan.DefaultPolicy(tier)
+	policy := scan.ModelPolicy(tier, m.Scanning)
 	var triggers []event.Trigger
 	for _, part := range []struct {
 		text string
