@@ -120,6 +120,7 @@ func evalSecrets(ctx context.Context, d *datasets, e *scan.Engine, w io.Writer) 
 		byFile[r.File] = append(byFile[r.File], r)
 	}
 	var c conf
+	perRule := map[string]*conf{}
 	for _, f := range sortedKeys(byFile) {
 		lines := byFile[f]
 		sort.Slice(lines, func(i, j int) bool { return lines[i].LineNum < lines[j].LineNum })
@@ -139,10 +140,25 @@ func evalSecrets(ctx context.Context, d *datasets, e *scan.Engine, w io.Writer) 
 					pred = true
 				}
 			}
-			c.add(pred, l.Label == nil || *l.Label == 1)
+			truth := l.Label == nil || *l.Label == 1
+			c.add(pred, truth)
+			if truth {
+				for _, ru := range l.Rules {
+					if perRule[ru] == nil {
+						perRule[ru] = &conf{}
+					}
+					perRule[ru].add(pred, true)
+				}
+			}
 		}
 	}
 	fmt.Fprintf(w, "\n## Secrets (credsweeper-secrets, line level, files scanned whole; labels are CredSweeper's own output)\n\n%s\n%s\n", confHeader, c.row("all 2,113 lines"))
+	fmt.Fprintf(w, "\nRecall per CredSweeper rule (rules with ≥ 5 positive lines):\n\n| CredSweeper rule | positive lines | recall |\n|---|---|---|\n")
+	for _, k := range sortedKeys(perRule) {
+		if pc := perRule[k]; pc.tp+pc.fn >= 5 {
+			fmt.Fprintf(w, "| %s | %d | %.3f |\n", k, pc.tp+pc.fn, ratio(pc.tp, pc.tp+pc.fn))
+		}
+	}
 	return nil
 }
 
@@ -172,4 +188,3 @@ func evalRefusal(ctx context.Context, d *datasets, e *scan.Engine, w io.Writer) 
 	}
 	return nil
 }
-

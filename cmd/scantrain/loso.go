@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"math"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -34,6 +37,48 @@ type pipeline struct {
 	feats map[*source][]linear.Prepared
 	syn   *source // team-authored texts: trained on, never evaluated
 	log   func(format string, a ...any)
+	// cache, when set, is a directory for the trained fold models, keyed
+	// by a fingerprint of the training data and options: a re-run that
+	// changed only rule-based detectors or the report skips training.
+	cache string
+}
+
+// fingerprint hashes everything training depends on.
+func (p *pipeline) fingerprint() string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d %+v %d\n", p.bits, trainOpts, len(allHeads))
+	for _, s := range append(slices.Clip(p.srcs), p.syn) {
+		fmt.Fprintf(h, "%s %v %d\n", s.name, s.evalOnly, len(s.items))
+		for _, it := range s.items {
+			h.Write([]byte(it.text))
+			for _, y := range it.y {
+				h.Write([]byte{byte(y)})
+			}
+		}
+	}
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+// trainCached is train with the fold model cached in p.cache.
+func (p *pipeline) trainCached(skip *source, fp string) *linear.Model {
+	if p.cache == "" {
+		return p.train(skip)
+	}
+	name := "all"
+	if skip != nil {
+		name = skip.name
+	}
+	path := filepath.Join(p.cache, fp+"-"+name+".wlm")
+	if b, err := os.ReadFile(path); err == nil {
+		if m, err := linear.Load(b); err == nil {
+			return m
+		}
+	}
+	m := p.train(skip)
+	if err := os.MkdirAll(p.cache, 0o700); err == nil {
+		_ = os.WriteFile(path, m.Marshal(), 0o600)
+	}
+	return m
 }
 
 func newPipeline(d *datasets, bits int, logf func(string, ...any)) (*pipeline, error) {
@@ -201,6 +246,7 @@ func (p *pipeline) run(ctx context.Context) (*result, error) {
 	}
 	folds = append(folds, nil) // nil: the model trained on everything
 	models := make([]*linear.Model, len(folds))
+	fp := p.fingerprint()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(1, min(2, runtime.GOMAXPROCS(0))))
 	for i, s := range folds {
@@ -210,7 +256,7 @@ func (p *pipeline) run(ctx context.Context) (*result, error) {
 			if ctx.Err() != nil {
 				return
 			}
-			models[i] = p.train(s)
+			models[i] = p.trainCached(s, fp)
 			name := "all sources"
 			if s != nil {
 				name = "without " + s.name
@@ -281,7 +327,7 @@ func (p *pipeline) run(ctx context.Context) (*result, error) {
 // source except skip.
 func (r *result) thresholds(skip *source) *scan.Calibration {
 	cal := &scan.Calibration{
-		Method: fmt.Sprintf("cmd/scantrain leave-one-source-out: Platt-calibrated held-out scores; lowest threshold with FPR ≤ %.3g (flag) / %.3g (block) on every benign validation source with ≥ %d negatives", flagFPR, blockFPR, minNeg),
+		Method:     fmt.Sprintf("cmd/scantrain leave-one-source-out: Platt-calibrated held-out scores; lowest threshold with FPR ≤ %.3g (flag) / %.3g (block) on every benign validation source with ≥ %d negatives", flagFPR, blockFPR, minNeg),
 		Categories: map[string]scan.CalibratedThreshold{},
 	}
 	for _, c := range calCats {

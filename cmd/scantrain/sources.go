@@ -127,7 +127,9 @@ func loadSources(d *datasets) ([]*source, error) {
 		s.items = capRows(keep, capN)
 		out = append(out, s)
 	}
-	in := func(text string, pos bool, y [nHeads]int8) item { return item{text: text, role: scan.Input, pos: pos, y: y} }
+	in := func(text string, pos bool, y [nHeads]int8) item {
+		return item{text: text, role: scan.Input, pos: pos, y: y}
+	}
 
 	// --- injection and jailbreak sources (input) ---
 	{

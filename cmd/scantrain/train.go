@@ -35,4 +35,3 @@ func personaOnly(text string) bool {
 	}
 	return true
 }
-

@@ -49,4 +49,3 @@ func TestSynthTextsDeterministic(t *testing.T) {
 		t.Fatalf("%d negatives", len(n1))
 	}
 }
-
