@@ -53,7 +53,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 var piiMap = map[string]string{"CREDIT_CARD": "pii.credit_card", "EMAIL_ADDRESS": "pii.email", "PHONE_NUMBER": "pii.phone",
-	"IBAN_CODE": "pii.iban", "US_SSN": "pii.us_ssn", "IP_ADDRESS": "pii.ip"}
+	"IBAN_CODE": "pii.iban", "US_SSN": "pii.us_ssn", "IP_ADDRESS": "pii.ip", "PERSON": "pii.person", "STREET_ADDRESS": "pii.address"}
 
 func evalPII(ctx context.Context, d *datasets, e *scan.Engine, w io.Writer) error {
 	rows, err := d.read("presidio-pii/pii_spans.jsonl")

@@ -56,6 +56,8 @@ func (piiScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 			}
 		}
 	}
+	personNames(t, add)
+	streetAddresses(t, add)
 	return out, nil
 }
 
