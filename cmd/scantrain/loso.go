@@ -153,42 +153,82 @@ func (p *pipeline) train(skip *source) *linear.Model {
 	return linear.TrainPrepared(allHeads, ex, fs, o)
 }
 
-// platt is a logistic map of a raw logit: p = sigmoid(a·z + b).
-type platt struct{ a, b float64 }
+// platt is a logistic map of a raw logit: p = sigmoid(a·z + b). off marks
+// a head whose held-out scores carry no cross-source signal (slope below
+// minSlope: its positives come from one source, or its held-out ranking is
+// inverted); such a head ships switched off (p ≈ 0) rather than guessing.
+type platt struct {
+	a, b float64
+	off  bool
+}
 
-// fitPlatt fits a and b by Newton's method on (logit, label) pairs.
+const minSlope = 0.05
+
+// fitPlatt fits a and b by damped Newton steps on (logit, label) pairs,
+// with Platt's smoothed targets ((n₊+1)/(n₊+2) and 1/(n₋+2)) so separable
+// heads keep a finite slope, and a step halving whenever the negative
+// log-likelihood would rise (plain Newton diverges on near-separable data).
 func fitPlatt(z []float64, y []bool) platt {
+	var np, nn float64
+	for _, v := range y {
+		if v {
+			np++
+		} else {
+			nn++
+		}
+	}
+	tp, tn := (np+1)/(np+2), 1/(nn+2)
+	target := func(i int) float64 {
+		if y[i] {
+			return tp
+		}
+		return tn
+	}
+	nll := func(a, b float64) float64 {
+		s := 0.0
+		for i := range z {
+			f := a*z[i] + b
+			// log(1+e^f) - t·f, computed stably
+			lse := math.Max(f, 0) + math.Log1p(math.Exp(-math.Abs(f)))
+			s += lse - target(i)*f
+		}
+		return s
+	}
 	a, b := 1.0, 0.0
-	for range 50 {
+	cur := nll(a, b)
+	for range 100 {
 		var ga, gb, haa, hab, hbb float64
 		for i := range z {
 			p := 1 / (1 + math.Exp(-(a*z[i] + b)))
-			t := 0.0
-			if y[i] {
-				t = 1
-			}
-			d := p - t
+			d := p - target(i)
 			ga += d * z[i]
 			gb += d
-			w := max(p*(1-p), 1e-9)
+			w := max(p*(1-p), 1e-12)
 			haa += w * z[i] * z[i]
 			hab += w * z[i]
 			hbb += w
 		}
-		haa += 1e-6
-		hbb += 1e-6
+		haa += 1e-3
+		hbb += 1e-3
 		det := haa*hbb - hab*hab
-		if det == 0 {
+		if det <= 0 {
 			break
 		}
 		da := (hbb*ga - hab*gb) / det
 		db := (haa*gb - hab*ga) / det
-		a, b = a-da, b-db
-		if math.Abs(da)+math.Abs(db) < 1e-9 {
+		step := 1.0
+		for range 30 {
+			if n := nll(a-step*da, b-step*db); n <= cur {
+				a, b, cur = a-step*da, b-step*db, n
+				break
+			}
+			step /= 2
+		}
+		if step*(math.Abs(da)+math.Abs(db)) < 1e-9 {
 			break
 		}
 	}
-	return platt{a, b}
+	return platt{a: a, b: b}
 }
 
 func logit(p float64) float64 {
@@ -204,6 +244,11 @@ func split(m *linear.Model, cal []platt) (inj, harm []byte) {
 		out := &linear.Model{Bits: m.Bits, Heads: m.Heads[lo:hi], W: make([]int8, (1<<m.Bits)*nh)}
 		for h := lo; h < hi; h++ {
 			c := cal[h]
+			if c.off {
+				out.Bias = append(out.Bias, -12)
+				out.Scale = append(out.Scale, 0)
+				continue
+			}
 			out.Bias = append(out.Bias, float32(c.a*float64(m.Bias[h])+c.b))
 			out.Scale = append(out.Scale, float32(c.a*float64(m.Scale[h])))
 		}
@@ -298,6 +343,7 @@ func (p *pipeline) run(ctx context.Context) (*result, error) {
 	res.cal = make([]platt, nHeads)
 	for h := range nHeads {
 		res.cal[h] = fitPlatt(zs[h], ys[h])
+		res.cal[h].off = res.cal[h].a < minSlope
 		p.log("scantrain: head %s: Platt a=%.3f b=%.3f over %d held-out texts\n", allHeads[h], res.cal[h].a, res.cal[h].b, len(zs[h]))
 	}
 	// Every held-out text through the engine with its fold's calibrated model.

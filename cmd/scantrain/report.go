@@ -137,8 +137,12 @@ func (r *result) report(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| %s | %.2f | %.4f | %s | %s |\n", c, t.Flag, t.FlagFPR, blk, blkF)
 	}
-	fmt.Fprintf(w, "\nPlatt maps (p = sigmoid(a·logit(raw) + b)) fitted on the held-out scores:\n\n| head | a | b |\n|---|---|---|\n")
+	fmt.Fprintf(w, "\nPlatt maps (p = sigmoid(a·logit(raw) + b)) fitted on the held-out scores; a head whose held-out slope a < %.2g carries no cross-source signal and ships switched off:\n\n| head | a | b | shipped |\n|---|---|---|---|\n", minSlope)
 	for h, c := range r.cal {
-		fmt.Fprintf(w, "| %s | %.3f | %.3f |\n", allHeads[h], c.a, c.b)
+		st := "yes"
+		if c.off {
+			st = "**off** (no cross-source signal)"
+		}
+		fmt.Fprintf(w, "| %s | %.3f | %.3f | %s |\n", allHeads[h], c.a, c.b, st)
 	}
 }
