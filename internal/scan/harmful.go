@@ -75,6 +75,12 @@ func newHarmfulScanner(l *learned) *harmfulScanner {
 
 func (*harmfulScanner) Name() string { return ScannerHarmful }
 
+// requestFloor is the lowest harmful-request score reported. The request
+// head is calibrated on a pool where about half the inputs are harmful
+// requests, so an ordinary greeting scores ≈ 0.4: reporting that on every
+// input would be noise, not evidence.
+const requestFloor = 0.5
+
 // lexScore is the score of a lexicon phrase; outputs encouraging
 // self-harm score higher (no benign reading).
 const (
@@ -118,8 +124,8 @@ func (s *harmfulScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 			Evidence: clip(s.lexP[id], 80)})
 	}
 	res := in.scores(s.model)
-	emit := func(det string, r float64, best [2]int) {
-		if r < minReport {
+	emit := func(det string, r float64, best [2]int, floor float64) {
+		if r < floor {
 			return
 		}
 		a, b := in.Span(best[0], best[1])
@@ -135,14 +141,14 @@ func (s *harmfulScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 	if in.Role == Input {
 		if s.request >= 0 {
 			sc, sp := pick(s.request)
-			emit("harmful_request.classifier", sc, sp)
+			emit("harmful_request.classifier", sc, sp, requestFloor)
 		}
 		return out, nil
 	}
 	for ci, c := range HarmCategories {
 		if h := s.heads[ci]; h >= 0 {
 			sc, sp := pick(h)
-			emit("harmful."+c, sc, sp)
+			emit("harmful."+c, sc, sp, minReport)
 		}
 	}
 	return out, nil
