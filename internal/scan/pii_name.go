@@ -94,22 +94,80 @@ func nameAfter(t string, i int) (s, e int, ok bool) {
 	return s, e, e > s
 }
 
-var nameCueRe = func() *regexp.Regexp {
-	qs := make([]string, len(nameCues))
-	for i, c := range nameCues {
-		qs[i] = regexp.QuoteMeta(c)
+// cueSet is nameCues as a set, for the look-back of personNames.
+var cueSet = func() map[string]bool {
+	m := make(map[string]bool, len(nameCues))
+	for _, c := range nameCues {
+		m[c] = true
 	}
-	return regexp.MustCompile(`(?i)(?:^|[^\p{L}])(` + strings.Join(qs, "|") + `)[ \t]*(?:\n[ \t]*)?`)
+	return m
 }()
 
-// personNames appends pii.person findings.
+// cueBefore returns the cue (one to three words, lower case) that ends
+// right before i, separated from it by spaces, tabs or one line break.
+func cueBefore(t string, i int) (string, bool) {
+	j := i
+	nl := 0
+	for j > 0 && (t[j-1] == ' ' || t[j-1] == '\t' || t[j-1] == '\n' || t[j-1] == '\r') {
+		if t[j-1] == '\n' {
+			nl++
+		}
+		j--
+	}
+	if j == i && i > 0 || nl > 1 || j == 0 {
+		return "", false
+	}
+	lo := max(0, j-20)
+	var buf [20]byte
+	w := buf[:0]
+	for k := lo; k < j; k++ {
+		c := t[k]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		w = append(w, c)
+	}
+	// Candidate cues: the last one, two and three space-separated words.
+	end := len(w)
+	start := end
+	for words := 0; words < 3; words++ {
+		for start > 0 && w[start-1] != ' ' && w[start-1] != '\n' && w[start-1] != '\t' {
+			start--
+		}
+		if start == 0 && lo > 0 {
+			break // the word may be cut by the window
+		}
+		cand := string(w[start:end])
+		if cueSet[cand] && (start == 0 || !isAlnum(w[start-1])) {
+			return cand, true
+		}
+		if start == 0 {
+			break
+		}
+		start--
+	}
+	return "", false
+}
+
+// personNames appends pii.person findings. It walks the capitalised
+// words of t and looks back for a cue, so ordinary text costs one pass.
 func personNames(t string, add func(det string, sc float64, s, e int)) {
 	if len(t) > maxContextScan {
 		t = t[:maxContextScan]
 	}
-	for _, m := range nameCueRe.FindAllStringSubmatchIndex(t, -1) {
-		cue := strings.ToLower(t[m[2]:m[3]])
-		s, e, ok := nameAfter(t, m[1])
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if i > 0 && t[i-1] != ' ' && t[i-1] != '\n' && t[i-1] != '\t' {
+			continue
+		}
+		if !(c >= 'A' && c <= 'Z' || c >= utf8.RuneSelf) {
+			continue
+		}
+		cue, ok := cueBefore(t, i)
+		if !ok {
+			continue
+		}
+		s, e, ok := nameAfter(t, i)
 		if !ok {
 			continue
 		}
@@ -123,6 +181,7 @@ func personNames(t string, add func(det string, sc float64, s, e int)) {
 			}
 		}
 		add("person", 0.7, s, e)
+		i = e
 	}
 }
 
@@ -136,16 +195,35 @@ var streetRe = regexp.MustCompile(`\b\d{1,6}[A-Za-z]?(?:[ \t]+[\p{Lu}][\p{L}'.-]
 
 var aptRe = regexp.MustCompile(`(?i)\b(?:apt\.?|apartment|suite|unit|flat)[ \t]+#?\d{1,5}[A-Za-z]?\b`)
 
-// streetAddresses appends pii.address findings.
+// streetAddresses appends pii.address findings. Every address form has a
+// house number, so the patterns run only in a window around each number.
 func streetAddresses(t string, add func(det string, sc float64, s, e int)) {
 	if len(t) > maxContextScan {
 		t = t[:maxContextScan]
 	}
-	for _, m := range streetRe.FindAllStringIndex(t, -1) {
-		e := m[1]
-		if a := aptRe.FindStringIndex(t[e:min(len(t), e+24)]); a != nil && strings.TrimSpace(t[e:e+a[0]]) == "" || a != nil && strings.TrimSpace(strings.Trim(t[e:e+a[0]], ", ")) == "" {
+	last := 0 // end of the last finding
+	for i := 0; i < len(t); i++ {
+		if !isDigit(t[i]) || i > 0 && isDigit(t[i-1]) {
+			continue
+		}
+		ws, we := max(last, i-60), min(len(t), i+80)
+		for ws > last && ws < len(t) && !utf8.RuneStart(t[ws]) {
+			ws++
+		}
+		for we < len(t) && !utf8.RuneStart(t[we]) {
+			we++
+		}
+		w := t[ws:we]
+		m := streetRe.FindStringIndex(w)
+		if m == nil || ws+m[0] > i || ws+m[1] < i {
+			continue // the match must contain this number
+		}
+		s, e := ws+m[0], ws+m[1]
+		if a := aptRe.FindStringIndex(t[e:min(len(t), e+24)]); a != nil && strings.TrimSpace(strings.Trim(t[e:e+a[0]], ", ")) == "" {
 			e += a[1]
 		}
-		add("address", 0.7, m[0], e)
+		add("address", 0.7, s, e)
+		last = e
+		i = e
 	}
 }
