@@ -137,9 +137,8 @@ func cueBefore(t string, i int) (string, bool) {
 		if start == 0 && lo > 0 {
 			break // the word may be cut by the window
 		}
-		cand := string(w[start:end])
-		if cueSet[cand] && (start == 0 || !isAlnum(w[start-1])) {
-			return cand, true
+		if cueSet[string(w[start:end])] { // no allocation for a map index
+			return string(w[start:end]), true
 		}
 		if start == 0 {
 			break
