@@ -2,6 +2,7 @@ package scan
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -22,7 +23,12 @@ var nameCues = []string{"my name is", "his name is", "her name is", "their name 
 	"customer:", "patient:", "employee:", "contact:", "attn:", "attention:", "dear", "hi", "hello", "mr.", "mrs.", "ms.",
 	"miss", "dr.", "prof.", "mr", "mrs", "ms", "dr", "sincerely,", "regards,", "best,", "cheers,", "signed,", "thanks,",
 	"i am", "i'm", "this is", "follow up with", "directed by:", "directed by", "written by", "written by:", "from:", "to:",
-	"ich bin", "ich heiße", "je m'appelle", "me llamo", "mi nombre es", "mi chiamo"}
+	"ich bin", "ich heiße", "je m'appelle", "me llamo", "mi nombre es", "mi chiamo",
+	// Weak cues (a two-word name must follow): roles and verbs of address.
+	"by", "said", "asked", "told", "met", "call", "ask", "tell", "email", "player", "commenter", "founder", "ceo",
+	"director", "author", "professor", "minister", "president", "actor", "actress", "singer", "agent", "manager",
+	"colleague", "friend", "wife", "husband", "son", "daughter", "brother", "sister", "mother", "father", "uncle",
+	"aunt", "cousin", "boss", "client", "doctor", "nurse", "lawyer", "teacher", "student", "coach", "captain", "sergeant"}
 
 // notName are capitalised words that follow the cues without being names.
 var notName = map[string]bool{"I": true, "The": true, "A": true, "An": true, "This": true, "That": true, "There": true,
@@ -93,6 +99,17 @@ func nameAfter(t string, i int) (s, e int, ok bool) {
 	}
 	return s, e, e > s
 }
+
+// weakCue are cues after which only a two-word name counts ("by Python"
+// and "said Yes" are not people; "by Jane Austen" is).
+var weakCue = func() map[string]bool {
+	m := map[string]bool{}
+	i := slices.Index(nameCues, "by")
+	for _, c := range nameCues[i:] {
+		m[c] = true
+	}
+	return m
+}()
 
 // cueSet is nameCues as a set, for the look-back of personNames.
 var cueSet = func() map[string]bool {
@@ -176,6 +193,10 @@ func personNames(t string, add func(det string, sc float64, s, e int)) {
 		switch cue {
 		case "hi", "hello", "i am", "i'm", "this is", "dear", "from:", "to:", "best,", "cheers,", "thanks,", "directed by", "written by":
 			if words < 2 {
+				continue
+			}
+		default:
+			if weakCue[cue] && words < 2 {
 				continue
 			}
 		}
