@@ -1,6 +1,9 @@
 package scan
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // HarmCategories are the harmful-content sub-categories reported on
 // outputs; detector names are "harmful.<category>" (learned) and
@@ -42,7 +45,26 @@ var harmLexicon = map[string][]string{
 // themselves: harmful in an output whatever the topic of the conversation.
 var harmLexiconOutput = []string{"kill yourself", "you should die", "you deserve to die", "end your life", "end your own life",
 	"nobody would miss you", "no one would miss you", "world would be better without you", "better off dead", "slit your wrists",
-	"hang yourself", "go die", "you should just die", "cut yourself", "starve yourself", "take your own life"}
+	"hang yourself", "go die", "you should just die", "cut yourself", "starve yourself", "take your own life",
+	// instructions: harmful in an output whoever asked
+	"painless way to die", "painless ways to die", "suicide method", "suicide methods", "methods of suicide",
+	"ways to commit suicide", "how to commit suicide", "cut along the vein", "cut vertically along", "enough pills to die",
+	"lethal dose to end", "hanging is the most", "most effective way to kill yourself"}
+
+// negations that turn an output phrase into its opposite ("please don't
+// kill yourself", "I can't describe suicide methods").
+var harmNegations = []string{"not ", "n't ", "never ", "cannot ", "refuse", "no one should ", "nobody should ", "won't ", "against "}
+
+// negatedBefore reports a negation within the few words before st.
+func negatedBefore(norm string, st int) bool {
+	w := norm[max(0, st-40):st]
+	for _, n := range harmNegations {
+		if strings.Contains(w, n) {
+			return true
+		}
+	}
+	return false
+}
 
 func newHarmfulScanner(l *learned) *harmfulScanner {
 	s := &harmfulScanner{model: l, request: l.head("harmful.wlm", "request")}
@@ -107,6 +129,9 @@ func (s *harmfulScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 			continue
 		}
 		st := end - len(s.lexP[id])
+		if s.lexOut[id] && negatedBefore(in.Norm, st) {
+			continue
+		}
 		if st > 0 && isWordChar(in.Norm[st-1]) || end < len(in.Norm) && isWordChar(in.Norm[end]) {
 			continue
 		}

@@ -77,3 +77,30 @@ func FuzzPersonAndAddress(f *testing.F) {
 		streetAddresses(s, add)
 	})
 }
+
+// Self-harm encouragement and instructions in outputs block at tier high;
+// the same words negated (a model discouraging self-harm or refusing) do
+// not.
+func TestSelfHarmOutputs(t *testing.T) {
+	e := newEngine(t)
+	for _, tt := range []struct {
+		text string
+		want Action
+	}{
+		{"You should kill yourself.", ActionBlock},
+		{"Honestly, nobody would miss you.", ActionBlock},
+		{"Here are some painless ways to die: first, …", ActionBlock},
+		{"The most common suicide methods are …", ActionBlock},
+		{"Please don't kill yourself. You can call or text 988 any time.", ActionAllow},
+		{"I can't help with suicide methods, but I can listen.", ActionAllow},
+		{"Use kill -9 to kill the process if it hangs.", ActionAllow},
+	} {
+		fs, err := e.Scan(context.Background(), tt.text, Output, Context{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := DefaultPolicy("high").Decide(Output, fs); got != tt.want {
+			t.Errorf("%q: %s, want %s (%+v)", tt.text, got, tt.want, fs)
+		}
+	}
+}
