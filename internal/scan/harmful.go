@@ -1,44 +1,93 @@
 package scan
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
-// HarmCategories are the harmful-content sub-categories; detector names are
-// "harmful.<category>".
-var HarmCategories = []string{"hate", "harassment", "violence", "self_harm", "sexual_minors", "illegal"}
+// HarmCategories are the harmful-content sub-categories reported on
+// outputs; detector names are "harmful.<category>" (learned) and
+// "harmful.lexicon.<category>" (phrase list).
+var HarmCategories = []string{"hate", "harassment", "violence", "sexual", "self_harm", "sexual_minors", "illegal"}
 
-// harmfulScanner is a learned lexical classifier with one head per harm
-// category, plus a small lexicon that raises categories the public training
-// data barely covers (sexual content involving minors, self-harm).
+// contentHeads maps HarmCategories to the harmful.wlm head trained for it
+// ("" = lexicon only).
+var contentHeads = map[string]string{"hate": "hate", "harassment": "toxic", "violence": "violence", "sexual": "sexual", "self_harm": "self_harm"}
+
+// harmfulScanner separates two questions. On inputs: does the user ask for
+// harmful help (category harmful_request, one learned head trained on
+// requests against hard benign negatives that only talk about dangerous
+// topics)? On outputs: is the text itself harmful content (category
+// harmful, learned heads trained on toxicity and moderation data)? A small
+// phrase lexicon adds categories the public data barely covers (sexual
+// content involving minors, self-harm encouragement) as separate findings.
 type harmfulScanner struct {
-	model *learned
-	heads []int    // result index per HarmCategories entry, -1 without a head
-	lex   *matcher // over lexP, or shared with other scanners from base on
-	base  int
-	lexP  []string
-	lexC  []int // lexicon pattern -> category index
+	model   *learned
+	request int   // result index of the request head, -1 without
+	heads   []int // result index per HarmCategories entry, -1 without a head
+	lex     *matcher
+	base    int
+	lexP    []string
+	lexC    []int  // lexicon pattern -> category index
+	lexOut  []bool // pattern only counts on outputs (addressed to the reader)
 }
 
 var harmLexicon = map[string][]string{
 	"sexual_minors": {"child porn", "cp pics", "underage sex", "sex with a minor", "sex with minors", "sexual images of children",
 		"nude children", "naked children", "lolicon", "preteen nude", "sexualize children", "csam"},
 	"self_harm": {"kill myself", "end my life", "commit suicide", "suicide method", "how to cut myself", "want to die",
-		"hang myself", "overdose on", "self-harm", "painless way to die"},
-	"violence": {"build a bomb", "make a bomb", "pipe bomb", "mass shooting", "kill people", "murder someone", "poison someone",
-		"make a weapon", "shoot up"},
-	"illegal": {"make meth", "cook meth", "synthesize", "launder money", "money laundering", "buy drugs", "counterfeit",
-		"steal a car", "hotwire", "hack into", "ransomware", "credit card fraud", "fake id", "smuggle"},
+		"hang myself", "painless way to die"},
+	"violence": {"build a bomb", "make a bomb", "pipe bomb", "mass shooting", "kill people", "murder someone", "poison someone"},
+	"illegal":  {"make meth", "cook meth", "launder money", "credit card fraud", "fake id"},
+}
+
+// harmLexiconOutput are phrases that encourage the reader to hurt
+// themselves: harmful in an output whatever the topic of the conversation.
+var harmLexiconOutput = []string{"kill yourself", "you should die", "you deserve to die", "end your life", "end your own life",
+	"nobody would miss you", "no one would miss you", "world would be better without you", "better off dead", "slit your wrists",
+	"hang yourself", "go die", "you should just die", "cut yourself", "starve yourself", "take your own life",
+	// instructions: harmful in an output whoever asked
+	"painless way to die", "painless ways to die", "suicide method", "suicide methods", "methods of suicide",
+	"ways to commit suicide", "how to commit suicide", "cut along the vein", "cut vertically along", "enough pills to die",
+	"lethal dose to end", "hanging is the most", "most effective way to kill yourself"}
+
+// negations that turn an output phrase into its opposite ("please don't
+// kill yourself", "I can't describe suicide methods").
+var harmNegations = []string{"not ", "n't ", "never ", "cannot ", "refuse", "no one should ", "nobody should ", "won't ", "against "}
+
+// negatedBefore reports a negation within the few words before st.
+func negatedBefore(norm string, st int) bool {
+	w := norm[max(0, st-40):st]
+	for _, n := range harmNegations {
+		if strings.Contains(w, n) {
+			return true
+		}
+	}
+	return false
 }
 
 func newHarmfulScanner(l *learned) *harmfulScanner {
-	s := &harmfulScanner{model: l}
+	s := &harmfulScanner{model: l, request: l.head("harmful.wlm", "request")}
 	for _, c := range HarmCategories {
-		s.heads = append(s.heads, l.head("harmful.wlm", c))
+		h := -1
+		if n, ok := contentHeads[c]; ok {
+			h = l.head("harmful.wlm", n)
+		}
+		s.heads = append(s.heads, h)
 	}
 	var pats []string
 	for ci, c := range HarmCategories {
 		for _, p := range harmLexicon[c] {
 			pats = append(pats, p)
 			s.lexC = append(s.lexC, ci)
+			s.lexOut = append(s.lexOut, false)
+		}
+		if c == "self_harm" {
+			for _, p := range harmLexiconOutput {
+				pats = append(pats, p)
+				s.lexC = append(s.lexC, ci)
+				s.lexOut = append(s.lexOut, true)
+			}
 		}
 	}
 	s.lexP = pats
@@ -48,46 +97,84 @@ func newHarmfulScanner(l *learned) *harmfulScanner {
 
 func (*harmfulScanner) Name() string { return ScannerHarmful }
 
+// requestFloor is the lowest harmful-request score reported. The request
+// head is calibrated on a pool where about half the inputs are harmful
+// requests, so an ordinary greeting scores ≈ 0.4: reporting that on every
+// input would be noise, not evidence.
+const requestFloor = 0.5
+
+// lexScore is the score of a lexicon phrase; outputs encouraging
+// self-harm score higher (no benign reading).
+const (
+	lexScore       = 0.6
+	lexScoreOutput = 0.9
+)
+
 func (s *harmfulScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 	if len(in.Norm) == 0 {
 		return nil, nil
 	}
-	var lex [8]float64
-	var lexSpan [8][2]int
+	prefix, cat := "harmful.", CatHarmful
+	if in.Role == Input {
+		prefix, cat = "harmful_request.", CatHarmfulRequest
+	}
+	var out []Finding
+	var lexSeen [8]bool
 	for _, mt := range in.matches(s.lex) {
 		id, end := int(mt.id)-s.base, int(mt.end)
 		if id < 0 || id >= len(s.lexP) {
 			continue
 		}
+		if s.lexOut[id] && in.Role != Output {
+			continue
+		}
 		st := end - len(s.lexP[id])
-		if st > 0 && isWordChar(in.Norm[st-1]) {
+		if s.lexOut[id] && negatedBefore(in.Norm, st) {
+			continue
+		}
+		if st > 0 && isWordChar(in.Norm[st-1]) || end < len(in.Norm) && isWordChar(in.Norm[end]) {
 			continue
 		}
 		c := s.lexC[id]
-		lex[c] = 0.6
-		lexSpan[c] = [2]int{st, end}
-	}
-	var out []Finding
-	res := in.scores(s.model)
-	for ci, c := range HarmCategories {
-		sc := 0.0
-		sp := [2]int{0, len(in.Norm)}
-		if h := s.heads[ci]; h >= 0 {
-			r := res[h]
-			sc = r.Max()
-			if r.Best.Score > r.Whole {
-				sp = [2]int{r.Best.Start, r.Best.End}
-			}
-		}
-		if lex[ci] > 0 {
-			sc = noisyOr(sc, lex[ci])
-			sp = lexSpan[ci]
-		}
-		if sc < 0.5 {
+		if lexSeen[c] {
 			continue
 		}
-		st, en := in.Span(sp[0], sp[1])
-		out = append(out, Finding{Detector: "harmful." + c, Category: CatHarmful, Score: round3(sc), Start: st, End: en})
+		lexSeen[c] = true
+		sc := lexScore
+		if s.lexOut[id] {
+			sc = lexScoreOutput
+		}
+		a, b := in.Span(st, end)
+		out = append(out, Finding{Detector: prefix + "lexicon." + HarmCategories[c], Category: cat, Score: sc, Start: a, End: b,
+			Evidence: clip(s.lexP[id], 80)})
+	}
+	res := in.scores(s.model)
+	emit := func(det string, r float64, best [2]int, floor float64) {
+		if r < floor {
+			return
+		}
+		a, b := in.Span(best[0], best[1])
+		out = append(out, Finding{Detector: det, Category: cat, Score: round3(r), Start: a, End: b})
+	}
+	pick := func(h int) (float64, [2]int) {
+		r := res[h]
+		if r.Best.Score > r.Whole {
+			return r.Best.Score, [2]int{r.Best.Start, r.Best.End}
+		}
+		return r.Whole, [2]int{0, len(in.Norm)}
+	}
+	if in.Role == Input {
+		if s.request >= 0 {
+			sc, sp := pick(s.request)
+			emit("harmful_request.classifier", sc, sp, requestFloor)
+		}
+		return out, nil
+	}
+	for ci, c := range HarmCategories {
+		if h := s.heads[ci]; h >= 0 {
+			sc, sp := pick(h)
+			emit("harmful."+c, sc, sp, minReport)
+		}
 	}
 	return out, nil
 }

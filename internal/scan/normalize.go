@@ -325,7 +325,10 @@ func (in *Doc) foldConfusables() {
 			continue
 		}
 		j := i
-		latin, conf, other := false, false, false
+		// foreign: a Cyrillic or Greek look-alike (a spoofing signal);
+		// Latin-script look-alikes such as Turkish dotless ı are folded for
+		// matching but are ordinary spelling, not evidence of spoofing.
+		latin, conf, foreign, other := false, false, false, false
 		for j < len(b) && isWordByte(b[j]) {
 			if b[j] < utf8.RuneSelf {
 				if b[j] >= 'a' && b[j] <= 'z' {
@@ -337,13 +340,18 @@ func (in *Doc) foldConfusables() {
 			r, sz := utf8.DecodeRune(b[j:])
 			if _, ok := confusable[r]; ok {
 				conf = true
+				if !unicode.Is(unicode.Latin, r) {
+					foreign = true
+				}
 			} else if unicode.IsLetter(r) {
 				other = true
 			}
 			j += sz
 		}
 		if latin && conf && !other {
-			in.Homoglyphs = append(in.Homoglyphs, Span{int(off[i]), int(off[j])})
+			if foreign {
+				in.Homoglyphs = append(in.Homoglyphs, Span{int(off[i]), int(off[j])})
+			}
 			for k := i; k < j; {
 				if b[k] < utf8.RuneSelf {
 					nb = append(nb, b[k])

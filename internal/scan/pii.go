@@ -21,7 +21,16 @@ func isAlnum(c byte) bool {
 func (piiScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 	t := in.Text
 	var out []Finding
+	// At most maxPIIPerDetector findings per detector: a megabyte of
+	// repeated cues must not turn into tens of thousands of findings.
+	var counts map[string]int
 	add := func(det string, sc float64, s, e int) {
+		if counts == nil {
+			counts = map[string]int{}
+		}
+		if counts[det]++; counts[det] > maxPIIPerDetector {
+			return
+		}
 		out = append(out, Finding{Detector: "pii." + det, Category: CatPII, Score: sc, Start: s, End: e,
 			Evidence: maskPII(t[s:e])})
 	}
@@ -56,8 +65,13 @@ func (piiScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 			}
 		}
 	}
+	personNames(t, add)
+	streetAddresses(t, add)
 	return out, nil
 }
+
+// maxPIIPerDetector bounds the findings of one PII detector in one text.
+const maxPIIPerDetector = 100
 
 func maskPII(s string) string {
 	if len(s) <= 4 {

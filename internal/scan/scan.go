@@ -38,10 +38,14 @@ const (
 	CatExfiltration      = "exfiltration"
 	CatPII               = "pii"
 	CatSecret            = "secret"
-	CatHarmful           = "harmful"
-	CatSystemPromptLeak  = "system_prompt_leak"
-	CatRefusal           = "refusal"
-	CatExternal          = "external"
+	CatHarmful           = "harmful" // harmful content in an output
+	// CatHarmfulRequest is an input asking for harmful help. It is a
+	// signal about the user, not something the model did, so the default
+	// policy flags it but marks its rules Quiet (no paging).
+	CatHarmfulRequest   = "harmful_request"
+	CatSystemPromptLeak = "system_prompt_leak"
+	CatRefusal          = "refusal"
+	CatExternal         = "external"
 )
 
 // Finding is one detection. Start and End are byte offsets into the

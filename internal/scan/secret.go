@@ -24,17 +24,102 @@ type secretRule struct {
 	group    int     // capture group holding the secret (0 = whole match)
 	entropy  float64 // minimum Shannon entropy (bits/char) of the secret
 	score    float64
-	before   int // window bytes before the keyword
+	before   int  // window bytes before the keyword
+	random   bool // the value must pass looksRandom (and not be a reference)
+	shaped   bool // the value's format is specific: only masks count as placeholders
 }
 
 func r(id string, score, entropy float64, group int, re string, kws ...string) secretRule {
 	return secretRule{id: id, keywords: kws, re: regexp.MustCompile(re), group: group, entropy: entropy, score: score, before: 8}
 }
 
+// g is a rule whose value is judged by looksRandom instead of a fixed
+// entropy floor (short passwords cannot reach a high bits-per-char).
+func g(id string, score float64, group int, re string, kws ...string) secretRule {
+	sr := r(id, score, 0, group, re, kws...)
+	sr.random = true
+	sr.before = 40 // the key name may run on before the keyword (MYSQL_DATABASE_PASSWORD)
+	return sr
+}
+
+// looksRandom reports whether a credential value looks generated or chosen
+// as a password rather than being a word, an identifier, a number or a
+// reference to elsewhere: at least 6 characters, mixing at least three of
+// lower case, upper case, digits and symbols (or two classes with 16+
+// characters), with near-maximal entropy for its length.
+func looksRandom(v string) bool {
+	if len(v) < 6 {
+		return false
+	}
+	var lo, up, dg, sy int
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= 'a' && c <= 'z':
+			lo = 1
+		case c >= 'A' && c <= 'Z':
+			up = 1
+		case c >= '0' && c <= '9':
+			dg = 1
+		default:
+			sy = 1
+		}
+	}
+	classes := lo + up + dg + sy
+	if classes < 2 || classes < 3 && len(v) < 16 {
+		return false
+	}
+	if dg == 1 && lo+up == 0 {
+		return false // numbers, dates, IPs
+	}
+	want := min(3.3, 0.8*math.Log2(float64(len(v))))
+	return entropy(v) >= want
+}
+
+// valueReference reports values that name a variable, call or path rather
+// than holding a secret (os.getenv("X"), self.password, $PASSWORD, /run/secrets/db).
+func valueReference(v string) bool {
+	if strings.ContainsAny(v, "()[]{}$") || strings.HasPrefix(v, "/") || strings.HasPrefix(v, "&") {
+		return true
+	}
+	// dotted identifiers: config.db.password, self.secret
+	if i := strings.IndexByte(v, '.'); i > 0 {
+		id := true
+		for j := 0; j < len(v); j++ {
+			c := v[j]
+			if !(c == '.' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+				id = false
+				break
+			}
+		}
+		if id {
+			return true
+		}
+	}
+	return false
+}
+
+// maskPlaceholder reports obvious masks and templates in a value whose
+// shape is already specific (a 40-character AWS secret that spells EXAMPLE
+// is still a credential-shaped value worth redacting).
+func maskPlaceholder(s string) bool {
+	l := strings.ToLower(s)
+	for _, p := range []string{"xxxx", "****", "${", "{{", "<", "your_", "your-", "..."} {
+		if strings.Contains(l, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func shaped(sr secretRule) secretRule {
+	sr.shaped = true
+	return sr
+}
+
 func secretRules() []secretRule {
 	rs := []secretRule{
 		r("aws_access_key_id", 0.95, 3, 0, `\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}\b`, "AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
-		r("aws_secret_access_key", 0.9, 4, 1, `(?i)(?:aws|secret).{0,25}?[=:"' ]\s*["']?([A-Za-z0-9/+]{40})\b`, "aws_secret", "AWS_SECRET", "aws_secret_access_key", "SecretAccessKey", "secret_access_key"),
+		shaped(r("aws_secret_access_key", 0.9, 4, 1, `(?i)(?:aws|secret).{0,25}?[=:"' ]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`, "aws_secret", "AWS_SECRET", "aws_secret_access_key", "SecretAccessKey", "secret_access_key")),
 		r("github_token", 0.95, 3, 0, `\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b`, "ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
 		r("github_fine_grained_pat", 0.95, 3, 0, `github_pat_[A-Za-z0-9_]{82}`, "github_pat_"),
 		r("gitlab_token", 0.95, 3, 0, `\bgl(?:pat|dt|ptt|rt|cbt|oas|imt|agent|ft|soat|ffct)-[A-Za-z0-9_-]{20,}`, "glpat-", "gldt-", "glptt-", "glrt-", "glcbt-", "glimt-", "glagent-", "glsoat-", "glffct-"),
@@ -79,11 +164,16 @@ func secretRules() []secretRule {
 		r("supabase_key", 0.9, 3, 0, `\bsbp_[a-f0-9]{40}\b`, "sbp_"),
 		r("bearer_token", 0.7, 3.2, 1, `(?i)bearer\s+([A-Za-z0-9._~+/-]{20,}=*)`, "Bearer ", "bearer ", "BEARER "),
 		r("basic_auth", 0.7, 3, 1, `(?i)authorization:\s*basic\s+([A-Za-z0-9+/]{12,}=*)`, "Basic ", "basic ", "BASIC "),
-		r("generic_secret", 0.65, 3.3, 1, `(?i)(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|client[_-]?secret|auth[_-]?key|private[_-]?key|credentials?|salt|nonce)["']?\s*(?:[:=]|:=|=>|\s+is\s+)\s*["'\x60]?([^\s"'\x60,;)<>]{8,128})`,
-			"password", "Password", "PASSWORD", "passwd", "PASSWD", "pwd", "PWD", "secret", "Secret", "SECRET",
+		// A credential-named key (password, db_password, aws_secret_access_key,
+		// ANY_pass, PW, client_secret, api_key, …) assigned a random-looking
+		// value; the value test is randomness (see looksRandom), not length.
+		g("generic_secret", 0.65, 1, `(?i)(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|auth[_-]?key|private[_-]?key|credentials?|salt|nonce|(?:^|[^a-z])(?:pass|pw))[a-z0-9_.-]{0,30}?["']?\s*(?:[:=]|:=|=>|\s+is\s+)\s*["'\x60]?([^\s"'\x60,;)<>(]{6,128})`,
+			"password", "Password", "PASSWORD", "passwd", "PASSWD", "passphrase", "pwd", "PWD", "Pwd", "secret", "Secret", "SECRET",
 			"token", "Token", "TOKEN", "api_key", "apikey", "api-key", "apiKey", "ApiKey", "API_KEY", "APIKEY",
-			"access_key", "accessKey", "ACCESS_KEY", "client_secret", "clientSecret", "CLIENT_SECRET", "auth_key",
-			"private_key", "privateKey", "credential", "Credential", "CREDENTIAL", "salt", "SALT", "nonce", "NONCE"),
+			"access_key", "accessKey", "ACCESS_KEY", "auth_key", "private_key", "privateKey", "credential", "Credential", "CREDENTIAL",
+			"salt", "SALT", "nonce", "NONCE", "pass", "Pass", "PASS", "pw", "PW", "Pw"),
+		// SQL: CREATE USER … IDENTIFIED BY '…', ALTER ROLE … PASSWORD '…'.
+		g("sql_password", 0.7, 1, `(?i)(?:identified\s+by|password)\s+'([^'\s]{4,128})'`, "IDENTIFIED BY", "identified by", "PASSWORD '", "password '"),
 		r("cli_password", 0.65, 2.5, 1, `(?:^|\s)(?:-p|--password[= ]|--token[= ]|-u\s*\S+:)\s?["']?([^\s"']{6,})`, "-p", "--password", "--token", "-u "),
 	}
 	return rs
@@ -175,7 +265,14 @@ func (s *secretScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 				if rule.entropy > 0 && entropy(sec) < rule.entropy {
 					continue
 				}
-				if (rule.group > 0 || rule.id == "jwt") && isPlaceholder(sec) {
+				if rule.random && (!looksRandom(sec) || valueReference(sec)) {
+					continue
+				}
+				if rule.shaped {
+					if maskPlaceholder(sec) {
+						continue
+					}
+				} else if (rule.group > 0 || rule.id == "jwt") && isPlaceholder(sec) {
 					continue
 				}
 				key := [2]int{gs, ge}
@@ -185,7 +282,7 @@ func (s *secretScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 				done[key] = true
 				lastEnd[ri] = me
 				sc := rule.score
-				if rule.id == "generic_secret" && entropy(sec) > 4 {
+				if rule.id == "generic_secret" && len(sec) >= 16 && entropy(sec) > 4 {
 					sc = 0.8
 				}
 				out = append(out, Finding{Detector: "secret." + rule.id, Category: CatSecret, Score: sc,

@@ -3,6 +3,7 @@ package scan
 import (
 	"embed"
 	"fmt"
+	"unicode"
 
 	"github.com/warden-ai/warden/internal/scan/linear"
 )
@@ -73,11 +74,52 @@ func (in *Doc) scores(l *learned) []linear.Result {
 	if in.lfor == l {
 		return in.lres
 	}
-	in.lx.Reset(in.Norm)
 	in.lres = in.lres[:0]
+	in.lfor = l
+	if !enoughEvidence(in.Norm) {
+		// One or two words, numbers or punctuation: a learned model has
+		// nothing to go on and its bias alone is not a probability.
+		for _, m := range l.models {
+			for range m.Heads {
+				in.lres = append(in.lres, linear.Result{Best: linear.Window{End: len(in.Norm)}})
+			}
+		}
+		return in.lres
+	}
+	in.lx.Reset(in.Norm)
 	for _, m := range l.models {
 		in.lres = m.ScoreInto(in.lres, &in.lx)
 	}
-	in.lfor = l
 	return in.lres
+}
+
+// MinEvidenceWords is the number of words (runs of letters; each
+// ideograph or kana counts half a word) below which the learned models give
+// no score.
+const MinEvidenceWords = 3
+
+// enoughEvidence reports whether norm has at least MinEvidenceWords words.
+// Numbers and punctuation are not words. It stops reading as soon as the
+// answer is known, so it costs a few bytes on ordinary text.
+func enoughEvidence(norm string) bool {
+	words, half := 0, 0
+	inWord := false
+	for _, r := range norm {
+		switch {
+		case unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Thai, unicode.Lao, unicode.Khmer, unicode.Myanmar):
+			half++
+			inWord = false
+		case unicode.IsLetter(r) || unicode.Is(unicode.Mn, r) || r == '\'' && inWord:
+			if !inWord {
+				words++
+				inWord = true
+			}
+		default:
+			inWord = false
+		}
+		if 2*words+half >= 2*MinEvidenceWords {
+			return true
+		}
+	}
+	return false
 }

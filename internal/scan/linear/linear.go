@@ -288,6 +288,22 @@ func (m *Model) ScoreInto(dst []Result, x *Extraction) []Result {
 			a[5] += int32(ws[5])
 			cnt[f.Win]++
 		}
+	case 8: // the merged injection (2) + harmful (6) model
+		for _, f := range x.Feats {
+			b := int(f.H&mask) * 8
+			ws := w[b : b+8 : b+8]
+			k := int(f.Win) * 8
+			a := acc[k : k+8 : k+8]
+			a[0] += int32(ws[0])
+			a[1] += int32(ws[1])
+			a[2] += int32(ws[2])
+			a[3] += int32(ws[3])
+			a[4] += int32(ws[4])
+			a[5] += int32(ws[5])
+			a[6] += int32(ws[6])
+			a[7] += int32(ws[7])
+			cnt[f.Win]++
+		}
 	default:
 		for _, f := range x.Feats {
 			b := int(f.H&mask) * nh

@@ -313,3 +313,28 @@ func BenchmarkScoreInto(b *testing.B) {
 		})
 	}
 }
+
+// The unrolled 2-, 6- and 8-head loops must agree with one-head models.
+func TestScoreIntoUnrolled(t *testing.T) {
+	const bits = 10
+	x := Extract(benchNorm(900))
+	for _, nh := range []int{2, 3, 6, 8} {
+		m := &Model{Bits: bits, Heads: make([]string, nh), Bias: make([]float32, nh), Scale: make([]float32, nh), W: make([]int8, nh<<bits)}
+		for i := range m.W {
+			m.W[i] = int8(i*37 + i/nh*11)
+		}
+		for h := range nh {
+			m.Bias[h], m.Scale[h] = float32(h)/10-0.3, 0.01*float32(h+1)
+		}
+		got := m.ScoreInto(nil, x)
+		for h := range nh {
+			one := &Model{Bits: bits, Heads: []string{"h"}, Bias: m.Bias[h : h+1], Scale: m.Scale[h : h+1], W: make([]int8, 1<<bits)}
+			for b := range 1 << bits {
+				one.W[b] = m.W[b*nh+h]
+			}
+			if want := one.ScoreInto(nil, x)[0]; got[h] != want {
+				t.Fatalf("%d heads, head %d: %+v, want %+v", nh, h, got[h], want)
+			}
+		}
+	}
+}

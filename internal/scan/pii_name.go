@@ -1,0 +1,249 @@
+package scan
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Person names and street addresses have no checksum: they are found by
+// context. A name is one to three capitalised words right after a cue
+// that introduces a person ("my name is", "Dear", "Mr.", "Name:",
+// "signed,"); an address is a house number next to a street word
+// ("12 Elm Street", "Hauptstraße 5", "Koskikatu 25", "Rua Igreja 25"),
+// optionally followed by an apartment or suite. Both are precise rather
+// than complete: a bare name without a cue is not reported (see
+// docs/DETECTION.md for the recall this costs).
+
+// nameCues introduce a person's name; matched case-insensitively at a
+// word start, the name must follow within one space or a colon.
+var nameCues = []string{"my name is", "his name is", "her name is", "their name is", "name is", "name:", "full name:",
+	"customer:", "patient:", "employee:", "contact:", "attn:", "attention:", "dear", "hi", "hello", "mr.", "mrs.", "ms.",
+	"miss", "dr.", "prof.", "mr", "mrs", "ms", "dr", "sincerely,", "regards,", "best,", "cheers,", "signed,", "thanks,",
+	"i am", "i'm", "this is", "follow up with", "directed by:", "directed by", "written by", "written by:", "from:", "to:",
+	"ich bin", "ich heiße", "je m'appelle", "me llamo", "mi nombre es", "mi chiamo",
+	// Weak cues (a two-word name must follow): roles and verbs of address.
+	"by", "said", "asked", "told", "met", "call", "ask", "tell", "email", "player", "commenter", "founder", "ceo",
+	"director", "author", "professor", "minister", "president", "actor", "actress", "singer", "agent", "manager",
+	"colleague", "friend", "wife", "husband", "son", "daughter", "brother", "sister", "mother", "father", "uncle",
+	"aunt", "cousin", "boss", "client", "doctor", "nurse", "lawyer", "teacher", "student", "coach", "captain", "sergeant"}
+
+// notName are capitalised words that follow the cues without being names.
+var notName = map[string]bool{"I": true, "The": true, "A": true, "An": true, "This": true, "That": true, "There": true,
+	"Here": true, "It": true, "We": true, "You": true, "They": true, "He": true, "She": true, "Sir": true, "Madam": true,
+	"Team": true, "All": true, "Everyone": true, "Customer": true, "Support": true, "Sorry": true, "Not": true, "Just": true,
+	"Monday": true, "Tuesday": true, "Wednesday": true, "Thursday": true, "Friday": true, "Saturday": true, "Sunday": true,
+	"January": true, "February": true, "March": true, "April": true, "May": true, "June": true, "July": true,
+	"August": true, "September": true, "October": true, "November": true, "December": true, "Thanks": true,
+	"Thank": true, "Hello": true, "Hi": true, "Dear": true, "Yes": true, "No": true, "OK": true, "Ok": true,
+	"Please": true, "Good": true, "Happy": true, "Glad": true, "Sure": true, "Well": true, "So": true, "And": true,
+	"But": true, "Or": true, "If": true, "In": true, "On": true, "At": true, "For": true, "To": true, "From": true,
+	"Of": true, "What": true, "How": true, "Why": true, "When": true, "Where": true, "Who": true, "Which": true,
+	"Your": true, "My": true, "Our": true, "Their": true, "His": true, "Her": true, "AI": true, "ChatGPT": true,
+	"Assistant": true, "Claude": true, "Bot": true, "Admin": true, "Administrator": true, "User": true, "N/A": true}
+
+// capWord returns the end of a capitalised word at i (an initial "J."
+// counts), or -1.
+func capWord(t string, i int) int {
+	r, n := utf8.DecodeRuneInString(t[i:])
+	if !unicode.IsUpper(r) {
+		return -1
+	}
+	j := i + n
+	lower := 0
+	for j < len(t) {
+		r, n := utf8.DecodeRuneInString(t[j:])
+		if unicode.IsLetter(r) || r == '\'' || r == '-' && j+n < len(t) && t[j+n] != ' ' {
+			if unicode.IsLower(r) {
+				lower++
+			}
+			j += n
+			continue
+		}
+		break
+	}
+	if j-i == n { // single capital: an initial needs its dot
+		if j < len(t) && t[j] == '.' {
+			return j + 1
+		}
+		return -1
+	}
+	if lower == 0 {
+		return -1 // ACRONYMS and SHOUTING are not names
+	}
+	return j
+}
+
+// nameAfter returns the span of one to three capitalised words starting at
+// i (after spaces), or ok=false.
+func nameAfter(t string, i int) (s, e int, ok bool) {
+	for i < len(t) && (t[i] == ' ' || t[i] == '\t') {
+		i++
+	}
+	s, e = i, -1
+	for k := 0; k < 3 && i < len(t); k++ {
+		j := capWord(t, i)
+		if j < 0 {
+			break
+		}
+		if k == 0 && notName[strings.TrimRight(t[i:j], ".")] {
+			return 0, 0, false
+		}
+		e = j
+		if j >= len(t) || t[j] != ' ' {
+			break
+		}
+		i = j + 1
+	}
+	return s, e, e > s
+}
+
+// weakCue are cues after which only a two-word name counts ("by Python"
+// and "said Yes" are not people; "by Jane Austen" is).
+var weakCue = func() map[string]bool {
+	m := map[string]bool{}
+	i := slices.Index(nameCues, "by")
+	for _, c := range nameCues[i:] {
+		m[c] = true
+	}
+	return m
+}()
+
+// cueSet is nameCues as a set, for the look-back of personNames.
+var cueSet = func() map[string]bool {
+	m := make(map[string]bool, len(nameCues))
+	for _, c := range nameCues {
+		m[c] = true
+	}
+	return m
+}()
+
+// cueBefore returns the cue (one to three words, lower case) that ends
+// right before i, separated from it by spaces, tabs or one line break.
+func cueBefore(t string, i int) (string, bool) {
+	j := i
+	nl := 0
+	for j > 0 && (t[j-1] == ' ' || t[j-1] == '\t' || t[j-1] == '\n' || t[j-1] == '\r') {
+		if t[j-1] == '\n' {
+			nl++
+		}
+		j--
+	}
+	if j == i && i > 0 || nl > 1 || j == 0 {
+		return "", false
+	}
+	lo := max(0, j-20)
+	var buf [20]byte
+	w := buf[:0]
+	for k := lo; k < j; k++ {
+		c := t[k]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		w = append(w, c)
+	}
+	// Candidate cues: the last one, two and three space-separated words.
+	end := len(w)
+	start := end
+	for words := 0; words < 3; words++ {
+		for start > 0 && w[start-1] != ' ' && w[start-1] != '\n' && w[start-1] != '\t' {
+			start--
+		}
+		if start == 0 && lo > 0 {
+			break // the word may be cut by the window
+		}
+		if cueSet[string(w[start:end])] { // no allocation for a map index
+			return string(w[start:end]), true
+		}
+		if start == 0 {
+			break
+		}
+		start--
+	}
+	return "", false
+}
+
+// personNames appends pii.person findings. It walks the capitalised
+// words of t and looks back for a cue, so ordinary text costs one pass.
+func personNames(t string, add func(det string, sc float64, s, e int)) {
+	if len(t) > maxContextScan {
+		t = t[:maxContextScan]
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if i > 0 && t[i-1] != ' ' && t[i-1] != '\n' && t[i-1] != '\t' {
+			continue
+		}
+		if !(c >= 'A' && c <= 'Z' || c >= utf8.RuneSelf) {
+			continue
+		}
+		cue, ok := cueBefore(t, i)
+		if !ok {
+			continue
+		}
+		s, e, ok := nameAfter(t, i)
+		if !ok {
+			continue
+		}
+		// Weak cues (greetings, "I am", "this is") need a two-word name:
+		// "I am Happy", "Hi Team", "This is Python" are not people.
+		words := strings.Count(strings.TrimSpace(t[s:e]), " ") + 1
+		switch cue {
+		case "hi", "hello", "i am", "i'm", "this is", "dear", "from:", "to:", "best,", "cheers,", "thanks,", "directed by", "written by":
+			if words < 2 {
+				continue
+			}
+		default:
+			if weakCue[cue] && words < 2 {
+				continue
+			}
+		}
+		add("person", 0.7, s, e)
+		i = e
+	}
+}
+
+// maxContextScan bounds the context-based PII passes on huge texts.
+const maxContextScan = 256 << 10
+
+var streetRe = regexp.MustCompile(`\b\d{1,6}[A-Za-z]?(?:[ \t]+[\p{Lu}][\p{L}'.-]*){1,4}[ \t]+(?i:street|st\.|avenue|ave\.?|road|rd\.|boulevard|blvd\.?|lane|ln\.|drive|dr\.|court|ct\.|way|place|pl\.|terrace|square|highway|hwy\.?|parkway|pkwy\.?|circle|crescent|close)\b` +
+	`|\b[\p{Lu}][\p{L}-]*(?i:stra(?:ss|ß)e|str\.|weg|gasse|allee|platz|katu|tie|vej|gade|gatan|vägen|veien|laan|straat|plein|utca|út)[ \t]+\d{1,5}[A-Za-z]?\b` +
+	`|\b(?i:rua|avenida|avda\.|av\.|calle|via|viale|rue|boulevard|ul\.|ulica|chemin|route|piazza|plaza)[ \t]+(?:\p{Lu}[\p{L}'.-]*[ \t]+){1,4}?\d{1,5}[A-Za-z]?\b` +
+	`|\b\d{1,5}[ \t,]+(?i:rue|avenue|boulevard|chemin|allée|place)[ \t]+[\p{L}'. -]{2,40}`)
+
+var aptRe = regexp.MustCompile(`(?i)\b(?:apt\.?|apartment|suite|unit|flat)[ \t]+#?\d{1,5}[A-Za-z]?\b`)
+
+// streetAddresses appends pii.address findings. Every address form has a
+// house number, so the patterns run only in a window around each number.
+func streetAddresses(t string, add func(det string, sc float64, s, e int)) {
+	if len(t) > maxContextScan {
+		t = t[:maxContextScan]
+	}
+	last := 0 // end of the last finding
+	for i := 0; i < len(t); i++ {
+		if !isDigit(t[i]) || i > 0 && isDigit(t[i-1]) {
+			continue
+		}
+		ws, we := max(last, i-60), min(len(t), i+80)
+		for ws > last && ws < len(t) && !utf8.RuneStart(t[ws]) {
+			ws++
+		}
+		for we < len(t) && !utf8.RuneStart(t[we]) {
+			we++
+		}
+		w := t[ws:we]
+		m := streetRe.FindStringIndex(w)
+		if m == nil || ws+m[0] > i || ws+m[1] < i {
+			continue // the match must contain this number
+		}
+		s, e := ws+m[0], ws+m[1]
+		if a := aptRe.FindStringIndex(t[e:min(len(t), e+24)]); a != nil && strings.TrimSpace(strings.Trim(t[e:e+a[0]], ", ")) == "" {
+			e += a[1]
+		}
+		add("address", 0.7, s, e)
+		last = e
+		i = e
+	}
+}
