@@ -104,7 +104,7 @@ func writeWeights(res *result, dir string) error {
 	for _, name := range []string{"injection.wlm", "harmful.wlm", "calibration.json"} {
 		b := map[string][]byte{"injection.wlm": inj, "harmful.wlm": harm, "calibration.json": append(cal, '\n')}[name]
 		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, b, 0o644); err != nil {
+		if err := os.WriteFile(path, b, 0o644); err != nil { //nolint:gosec // model weights are public files committed to the repository
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 		fmt.Fprintf(os.Stderr, "wrote %s (%d bytes)\n", path, len(b))

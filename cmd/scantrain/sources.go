@@ -185,11 +185,11 @@ func loadSources(d *datasets) ([]*source, error) {
 		add(inj, capDefault)
 		add(harm, capDefault)
 	}
-	if s, err := bipiaSource(d); err != nil {
+	s, err := bipiaSource(d)
+	if err != nil {
 		return nil, err
-	} else {
-		add(s, capDefault)
 	}
+	add(s, capDefault)
 	{
 		rows, err := d.read("giskard-injections/injections.jsonl")
 		if err != nil {

@@ -125,7 +125,7 @@ func runAuditKeygen(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.WriteFile(*out+".pub", []byte(vkey+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(*out+".pub", []byte(vkey+"\n"), 0o644); err != nil { //nolint:gosec // a public verification key is meant to be readable
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s (secret, keep it off the data directory) and %s.pub\npublic key: %s\n", *out, *out, vkey)

@@ -12,7 +12,7 @@ import (
 // existing Warden directories are accepted.
 func TestDataDirShared(t *testing.T) {
 	shared := t.TempDir()
-	os.Chmod(shared, 0o755)
+	os.Chmod(shared, 0o755) //nolint:gosec // the test needs a directory shared with others
 	os.WriteFile(filepath.Join(shared, "notes.txt"), []byte("someone else's"), 0o644)
 	err := ensurePrivateDir(shared)
 	if err == nil || !strings.Contains(err.Error(), "holds no Warden data") {
@@ -22,7 +22,7 @@ func TestDataDirShared(t *testing.T) {
 		t.Fatalf("shared directory mode changed to %v", fi.Mode().Perm())
 	}
 	warden := t.TempDir()
-	os.Chmod(warden, 0o755)
+	os.Chmod(warden, 0o755) //nolint:gosec // the test needs a directory shared with others
 	os.WriteFile(filepath.Join(warden, "credentials"), nil, 0o600)
 	for _, dir := range []string{filepath.Join(t.TempDir(), "new"), t.TempDir(), warden} {
 		if err := ensurePrivateDir(dir); err != nil {

@@ -159,7 +159,7 @@ func checkBody(body []byte) (escapedNames bool, err *requestError) {
 	for {
 		before := dec.InputOffset()
 		tok, rerr := dec.ReadToken()
-		if rerr == io.EOF {
+		if errors.Is(rerr, io.EOF) {
 			if len(stack) == 0 && before > 0 {
 				return escapedNames, nil
 			}

@@ -2,6 +2,7 @@ package listener
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -91,7 +92,7 @@ func TestBodyThatNeverArrives(t *testing.T) {
 		if resp.StatusCode != http.StatusRequestTimeout {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
-	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+	} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 		t.Fatal("connection still held after the read timeout")
 	}
 }
