@@ -65,6 +65,9 @@ func TestHelpListsFlags(t *testing.T) {
 		{"report", with("format", "from", "kind", "out", "to")},
 		{"baseline", nil},
 		{"baseline set", with("from", "model", "to")},
+		{"subjects", nil},
+		{"subjects export", with("user", "out")},
+		{"subjects erase", with("user", "out")},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {
