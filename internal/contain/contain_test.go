@@ -125,7 +125,6 @@ func TestValidation(t *testing.T) {
 	}
 }
 
-
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(time.Second)

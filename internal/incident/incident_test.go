@@ -388,7 +388,6 @@ func TestDeriveType(t *testing.T) {
 	}
 }
 
-
 func TestCaseFileCompiledAutomaticallyAndDebounced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex

@@ -131,7 +131,6 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-
 func TestAdminHandler(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	h := httpx.Mux(AdminRoutes(s)...)

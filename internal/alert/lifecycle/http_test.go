@@ -122,4 +122,3 @@ func TestHTTPAlerts(t *testing.T) {
 		})
 	}
 }
-
