@@ -102,7 +102,9 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	b := &Bus{opts: opts, log: opts.Logger.With("component", "bus"), prefix: strings.ToLower(opts.Stream), logged: opts.Stream + "_LOGGED"}
 	nc, err := nats.Connect(opts.URL, nats.Name(opts.Name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
 		nats.Timeout(3*time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { b.log.Warn("NATS connection lost; reconnecting", "url", opts.URL, "err", err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			b.log.Warn("NATS connection lost; reconnecting", "url", opts.URL, "err", err)
+		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { b.log.Info("NATS reconnected", "server", c.ConnectedUrlRedacted()) }))
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", opts.URL, err)
