@@ -184,7 +184,7 @@ func (s *Store) Create(_ context.Context, name string, role access.Role, passwor
 		return User{}, fmt.Errorf("%w: name must be 1..64 letters, digits, '.', '_', '@' or '-'", ErrInvalid)
 	}
 	if _, err := access.ParseRole(string(role)); err != nil {
-		return User{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return User{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if len(password) < MinPasswordLen || len(password) > 72 {
 		return User{}, fmt.Errorf("%w: password must be %d..72 bytes", ErrInvalid, MinPasswordLen)
