@@ -79,4 +79,3 @@ func BenchmarkAppender(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
 }
-
