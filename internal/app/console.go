@@ -51,7 +51,9 @@ func (b consoleBackend) Resolve(ctx context.Context, id, actor, comment string) 
 func (b consoleBackend) CreateSilence(ctx context.Context, s lifecycle.Silence) (lifecycle.Silence, error) {
 	return b.a.alerts.CreateSilence(ctx, s)
 }
-func (b consoleBackend) Incidents(f incident.Filter) []incident.Incident { return b.a.incidents.List(f) }
+func (b consoleBackend) Incidents(f incident.Filter) []incident.Incident {
+	return b.a.incidents.List(f)
+}
 func (b consoleBackend) Incident(id string) (incident.Incident, error) {
 	return b.a.incidents.Get(id)
 }

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/access"
-	"github.com/warden-ai/warden/internal/audit"
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/alert/lifecycle"
+	"github.com/warden-ai/warden/internal/audit"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/store"
 )

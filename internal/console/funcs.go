@@ -44,10 +44,10 @@ var funcs = template.FuncMap{
 		}
 		return short(*v)
 	},
-	"f3":      func(v float64) string { return fmt.Sprintf("%.3f", v) },
-	"usd":     func(v float64) string { return fmt.Sprintf("$%.2f", v) },
-	"join":    strings.Join,
-	"list":    func(xs ...string) []string { return xs },
+	"f3":   func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"usd":  func(v float64) string { return fmt.Sprintf("$%.2f", v) },
+	"join": strings.Join,
+	"list": func(xs ...string) []string { return xs },
 	"bytes": func(n int64) string {
 		switch {
 		case n >= 1<<30:
@@ -59,14 +59,14 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%d B", n)
 	},
-	"gauge":   gauge,
+	"gauge": gauge,
 	"gaugep": func(v *float64, thr float64) template.HTML {
 		if v == nil || thr <= 0 {
 			return ""
 		}
 		return gauge(*v, thr)
 	},
-	"lower":   strings.ToLower,
+	"lower": strings.ToLower,
 	"jsonText": func(v any) string {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {

@@ -125,7 +125,7 @@ func (c *Console) alertsPage(w http.ResponseWriter, r *http.Request, s *session)
 	models := c.opts.Backend.Models()
 	return c.render(w, r, s, http.StatusOK, "alerts", "Alerts", map[string]any{
 		"Groups": groups, "Count": len(list), "Filter": f, "Models": models,
-		"States": []alert.State{alert.Firing, alert.Acknowledged, alert.Resolved},
+		"States":     []alert.State{alert.Firing, alert.Acknowledged, alert.Resolved},
 		"Severities": []alert.Severity{alert.P1, alert.P2, alert.P3, alert.P4}, "Reasons": resolveReasons,
 	})
 }
