@@ -2,7 +2,8 @@
 // array, or NDJSON; all-or-nothing; 202 only after fsync) and POST /v1/traces (OTLP/HTTP traces,
 // protobuf or JSON, whose GenAI spans become inference events). It enforces the body limit (413),
 // bounds memory under overload (429 + Retry-After) and maps every failure to a JSON error that
-// names the offending index, line and field.
+// names the offending index, line and field. A re-sent event id is idempotent when the content is
+// the same and a 409 naming the id when it differs.
 package ingest
 
 import (
@@ -19,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/warden-ai/warden/internal/audit"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/httpx"
 	"github.com/warden-ai/warden/internal/pipeline"
@@ -80,7 +82,7 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 	}
 	ids, err := h.sub.Submit(r.Context(), evs)
 	if err != nil {
-		h.submitError(w, r, err)
+		h.submitError(w, r, err, "id")
 		return
 	}
 	httpx.WriteJSON(w, http.StatusAccepted, struct {
@@ -113,7 +115,7 @@ func (h *Handler) Traces(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(evs) > 0 {
 		if _, err := h.sub.Submit(r.Context(), evs); err != nil {
-			h.submitError(w, r, err)
+			h.submitError(w, r, err, "traceId/spanId")
 			return
 		}
 	}
@@ -181,8 +183,20 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffe
 	return buf, release, true
 }
 
-func (h *Handler) submitError(w http.ResponseWriter, r *http.Request, err error) {
+// submitError maps a Submit failure to its response; idField names what carries an event's id
+// in the request (for the 409 of a re-sent id with different content).
+func (h *Handler) submitError(w http.ResponseWriter, r *http.Request, err error, idField string) {
+	var conflict *audit.IDConflictError
 	switch {
+	case errors.As(err, &conflict):
+		h.log.Warn("re-sent event id with different content refused", "request_id", httpx.RequestID(r.Context()), "id", conflict.ID)
+		e := httpx.Error{Code: "id_conflict", Field: idField}
+		if idField == "id" { // the position in the batch; OTLP spans have no such index
+			idx := conflict.Record
+			e.Index = &idx
+		}
+		e.Message = fmt.Sprintf("event id %q was already accepted with different content; nothing from this request was stored (re-send the same content, or use a new id)", conflict.ID)
+		httpx.WriteErrorBody(w, r, http.StatusConflict, e)
 	case errors.Is(err, pipeline.ErrOverloaded):
 		w.Header().Set("Retry-After", "1")
 		httpx.WriteError(w, r, http.StatusTooManyRequests, "overloaded", "the ingest pipeline is full; retry after the Retry-After delay")
