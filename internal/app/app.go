@@ -7,6 +7,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -249,6 +250,10 @@ func withWake(w *index.Writer, p *pipeline.Pipeline) *index.Writer {
 // Start listens and starts the background stages.
 func (a *App) Start(ctx context.Context) error {
 	var err error
+	apiTLS, err := a.listenerCerts("api", a.cfg.TLS.API, tls.VerifyClientCertIfGiven)
+	if err != nil {
+		return err
+	}
 	if a.apiLn, err = net.Listen("tcp", a.opts.Listen); err != nil {
 		return fmt.Errorf("listen %s: %w", a.opts.Listen, err)
 	}
@@ -256,6 +261,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.cancel = cancel
 	if err := a.startGateway(); err != nil {
 		cancel()
+		a.apiLn.Close()
 		return err
 	}
 	a.goRun("index", func() error { return a.indexer.Run(runCtx) })
@@ -274,12 +280,12 @@ func (a *App) Start(ctx context.Context) error {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		if err := a.apiSrv.Serve(listener.Limit(a.apiLn, listener.Limits{})); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := listener.Serve(a.apiSrv, a.apiLn, listener.Limits{}, apiTLS); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("API server stopped", "err", err)
 		}
 	}()
 	close(a.ready)
-	a.log.Info("warden started", "api", a.Addr(), "gateway", a.GatewayAddr(), "data", a.opts.DataDir, "audit_entries", a.audit.Size())
+	a.log.Info("warden started", "api", a.Addr(), "api_tls", apiTLS != nil, "gateway_tls", a.cfg.TLS.Gateway.Enabled(), "gateway", a.GatewayAddr(), "data", a.opts.DataDir, "audit_entries", a.audit.Size())
 	return nil
 }
 

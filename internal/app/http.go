@@ -35,7 +35,9 @@ var public = map[string]bool{"GET /healthz": true, "GET /readyz": true}
 // apiRoutes lists every route of the API listener. Everything but the public health checks
 // needs a token.
 func (a *App) apiRoutes() []route {
-	ingest := func(h http.HandlerFunc) http.Handler { return a.tokens.Require(auth.Ingest, httpx.WriteError, h) }
+	ingest := func(h http.HandlerFunc) http.Handler {
+		return a.ingestClientCert(a.tokens.Require(auth.Ingest, httpx.WriteError, h))
+	}
 	rs := []route{
 		{"GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

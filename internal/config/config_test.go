@@ -67,6 +67,9 @@ func TestErrorsNameLine(t *testing.T) {
 		{"syntax", "models: [\n", 0, ""},
 		{"bad containment action", "response:\n  containment:\n    - {severity: P1, action: nuke}\n", 3, "response.containment[0].action"},
 		{"rate limit without rpm", "response:\n  containment:\n    - {severity: P2, action: rate_limit}\n", 3, "response.containment[0].rpm"},
+		{"tls cert without key", "tls:\n  api:\n    cert_file: a.crt\n", 2, "tls.api"},
+		{"tls client CA without cert", "tls:\n  gateway:\n    client_ca_file: ca.pem\n", 3, "tls.gateway.client_ca_file"},
+		{"tls unknown key", "tls:\n  api:\n    certificate: a.crt\n", 3, ""},
 		{"bad upstream", "models:\n  - name: x\n    upstream: {url: ftp://x}\n", 3, "models[0].upstream"},
 	}
 	for _, tt := range tests {
