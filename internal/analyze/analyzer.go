@@ -61,11 +61,11 @@ type Analyzer struct {
 	modelLRU    *lru.Order[string]
 	consumerLRU *lru.Order[string]
 	pairs       *lru.Order[uint64] // model × consumer seen
-	pending   map[string]pending  // request id → prediction awaiting label
-	pendRing  []string
-	pendHead  int
-	dropped   map[string]uint64
-	lastEvent time.Time
+	pending     map[string]pending // request id → prediction awaiting label
+	pendRing    []string
+	pendHead    int
+	dropped     map[string]uint64
+	lastEvent   time.Time
 }
 
 // pending is a prediction awaiting its feedback label.

@@ -32,10 +32,10 @@ type snapshot struct {
 	Pairs     []uint64                  `json:"pairs"` // least recently seen first
 	// ModelOrder and ConsumerOrder list the names least recently seen first, so eviction
 	// order survives a restart (absent in older snapshots: those names count as oldest).
-	ModelOrder    []string `json:"model_order,omitempty"`
-	ConsumerOrder []string `json:"consumer_order,omitempty"`
-	Pending   []pendingEntry            `json:"pending"` // oldest first
-	Dropped   map[string]uint64         `json:"dropped"`
+	ModelOrder    []string          `json:"model_order,omitempty"`
+	ConsumerOrder []string          `json:"consumer_order,omitempty"`
+	Pending       []pendingEntry    `json:"pending"` // oldest first
+	Dropped       map[string]uint64 `json:"dropped"`
 }
 
 // restoreOrder rebuilds an LRU order from a snapshot's list: names missing from the list first
