@@ -71,7 +71,7 @@ type Options struct {
 	// MaxAlerts bounds the alerts kept: beyond it the longest-resolved alerts are dropped
 	// before RetainResolved (default 50,000). Firing and acknowledged alerts are never dropped.
 	MaxAlerts int
-	Audit          AuditFunc
+	Audit     AuditFunc
 	// OnChange is called (outside the lock) after an alert is created, updated, acknowledged
 	// or resolved: the incident layer subscribes here.
 	OnChange func(ctx context.Context, a alert.Alert)
