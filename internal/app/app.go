@@ -64,6 +64,9 @@ type Options struct {
 	SigningKeyFile string
 	// ShutdownTimeout bounds Stop; default 15 s.
 	ShutdownTimeout time.Duration
+
+	// auditSync replaces the audit log's fsync, for fault injection in tests.
+	auditSync func(*os.File) error
 }
 
 // DefaultOptions returns the defaults of docs/ARCHITECTURE.md §5.
@@ -164,6 +167,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	aopts := audit.DefaultOptions(filepath.Join(opts.DataDir, "log"))
 	aopts.Logger = a.log
 	aopts.Registerer = a.reg
+	aopts.Sync = opts.auditSync
 	if err := a.signingKey(&aopts); err != nil {
 		return nil, err
 	}
@@ -198,7 +202,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.indexer = withWake(a.indexer, a.pipeline)
-	if a.ingest, err = ingest.New(ingest.Options{Submitter: a.pipeline, Logger: a.log, MaxBodyBytes: a.cfg.Ingest.MaxBodyBytes}); err != nil {
+	if a.ingest, err = ingest.New(ingest.Options{Submitter: a.pipeline, Logger: a.log, MaxBodyBytes: a.cfg.Ingest.MaxBodyBytes, Unusable: a.audit.Err}); err != nil {
 		return nil, err
 	}
 	if err := a.buildAccess(); err != nil {

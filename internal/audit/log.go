@@ -28,6 +28,9 @@ var (
 	ErrNoCheckpoint  = errors.New("audit: no checkpoint yet")
 	ErrInvalidRecord = errors.New("audit: invalid record")
 	ErrIDConflict    = errors.New("audit: id already in the log with different content")
+	// ErrUnusable: a write could not be made durable (a failed fsync, or a failed rollback);
+	// the log refuses every append until it is reopened, and nothing unsynced is kept.
+	ErrUnusable = errors.New("audit: log unusable until reopened")
 )
 
 // IDConflictError is returned by [Log.Append] when a record's ID is already in the log, or
@@ -222,6 +225,9 @@ func Open(opts Options) (*Log, error) {
 		pending: make(map[string]pendingID),
 		syncq:   make(chan *staged, 1),
 		fsync:   (*os.File).Sync,
+	}
+	if opts.Sync != nil {
+		l.fsync = opts.Sync
 	}
 	if l.signer, l.keys, err = loadOrCreateKey(opts.Dir, &opts); err != nil {
 		l.closeFiles()

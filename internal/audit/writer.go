@@ -309,7 +309,7 @@ func (l *Log) writeBatch(st *staged, logBuf, blobBuf []byte, hashes []tlog.Hash)
 		seg.blobW.Truncate(st.blobSize),
 		l.hashes.Truncate(st.hashOff*tlog.HashSize),
 	); rb != nil {
-		l.fatal = fmt.Errorf("audit: log unusable after failed rollback: %w", rb)
+		l.fatal = fmt.Errorf("%w: failed rollback: %w", ErrUnusable, rb)
 	}
 	return err
 }
@@ -396,7 +396,7 @@ func (l *Log) finish(st *staged) {
 	l.published.Store(st.seq)
 	if insErr != nil {
 		l.fatalMu.Lock()
-		l.fatal = fmt.Errorf("audit: %w", insErr)
+		l.fatal = fmt.Errorf("%w: %w", ErrUnusable, insErr)
 		l.fatalMu.Unlock()
 	}
 	l.m.appended.Add(float64(len(st.offsets)))
@@ -412,7 +412,7 @@ func (l *Log) finish(st *staged) {
 func (l *Log) failSync(st *staged, err error) {
 	l.logger.Error("audit fsync failed; log unusable until reopened", "err", err)
 	l.fatalMu.Lock()
-	l.fatal = fmt.Errorf("audit: %w", err)
+	l.fatal = fmt.Errorf("%w: %w", ErrUnusable, err)
 	l.mu.Lock()
 	var rb []error
 	keep := len(l.segs)
@@ -439,7 +439,7 @@ func (l *Log) failSync(st *staged, err error) {
 	if e := errors.Join(rb...); e != nil {
 		l.logger.Error("audit rollback after failed fsync incomplete", "err", e)
 	}
-	failAll(st.batch, fmt.Errorf("audit: append: %w", err))
+	failAll(st.batch, fmt.Errorf("%w: %w", ErrUnusable, err))
 }
 
 func (l *Log) checkpointLogged() {

@@ -38,6 +38,9 @@ type Options struct {
 	MaxBodyBytes int64 // per request; default 10 MiB
 	// MaxBodyBytesInFlight bounds the request bodies held in memory at once; default 64 × MaxBodyBytes.
 	MaxBodyBytesInFlight int64
+	// Unusable, when set, reports why nothing can be stored (the audit log's fatal error after a
+	// failed fsync); while it returns an error every request is refused with a 503 at once.
+	Unusable func() error
 }
 
 // Handler serves the ingest endpoints.
@@ -46,6 +49,7 @@ type Handler struct {
 	log       *slog.Logger
 	max       int64
 	maxFlight int64
+	unusable  func() error
 	flight    atomic.Int64
 	bufs      sync.Pool
 }
@@ -64,7 +68,7 @@ func New(opts Options) (*Handler, error) {
 	if opts.MaxBodyBytesInFlight <= 0 {
 		opts.MaxBodyBytesInFlight = 64 * opts.MaxBodyBytes
 	}
-	return &Handler{sub: opts.Submitter, log: opts.Logger.With("component", "ingest"), max: opts.MaxBodyBytes, maxFlight: opts.MaxBodyBytesInFlight,
+	return &Handler{sub: opts.Submitter, log: opts.Logger.With("component", "ingest"), max: opts.MaxBodyBytes, maxFlight: opts.MaxBodyBytesInFlight, unusable: opts.Unusable,
 		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}, nil
 }
 
@@ -132,6 +136,12 @@ func (h *Handler) Traces(w http.ResponseWriter, r *http.Request) {
 // readBody reads the request body within the per-request and in-flight limits, decompressing
 // gzip. On failure it has written the response.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, func(), bool) {
+	if h.unusable != nil {
+		if err := h.unusable(); err != nil {
+			writeUnusable(w, r)
+			return nil, nil, false
+		}
+	}
 	if r.ContentLength > h.max {
 		httpx.WriteError(w, r, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body larger than %d bytes; split the batch", h.max))
 		return nil, nil, false
@@ -200,6 +210,9 @@ func (h *Handler) submitError(w http.ResponseWriter, r *http.Request, err error,
 	case errors.Is(err, pipeline.ErrOverloaded):
 		w.Header().Set("Retry-After", "1")
 		httpx.WriteError(w, r, http.StatusTooManyRequests, "overloaded", "the ingest pipeline is full; retry after the Retry-After delay")
+	case errors.Is(err, audit.ErrUnusable):
+		h.log.Error("audit log unusable; refusing events", "request_id", httpx.RequestID(r.Context()), "err", err)
+		writeUnusable(w, r)
 	case errors.Is(err, context.Canceled):
 		httpx.WriteError(w, r, 499, "canceled", "request canceled before the events were durable; re-send them (ids make it idempotent)")
 	default:
@@ -207,6 +220,14 @@ func (h *Handler) submitError(w http.ResponseWriter, r *http.Request, err error,
 		w.Header().Set("Retry-After", strconv.Itoa(5))
 		httpx.WriteError(w, r, http.StatusServiceUnavailable, "unavailable", "events could not be stored durably; nothing from this request was kept")
 	}
+}
+
+// writeUnusable answers while the audit log cannot make anything durable. The reason is fixed
+// text: the underlying error names files and stays in the server log.
+func writeUnusable(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "30")
+	httpx.WriteError(w, r, http.StatusServiceUnavailable, "log_unusable",
+		"the audit log stopped accepting events after a write could not be made durable (fsync failed); nothing from this request was stored; an operator must fix the disk and restart Warden (see /readyz)")
 }
 
 func writeFieldError(w http.ResponseWriter, r *http.Request, err error) {
