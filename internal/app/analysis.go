@@ -77,7 +77,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 
 	a.worker, err = worker.New(worker.Options{
 		Log: a.audit, Scanner: eng, Analyzer: a.analyzer, Extraction: xd, Rules: a.rules,
-		Alerts: sink, Models: a.models.get, RulesState: a.rules, Ephemeral: a.pipeline.EphemeralText, Wake: a.pipeline.Appended,
+		Alerts: sink, Models: a.models.get, RulesState: a.rules, Probes: a.probes.tracker, Ephemeral: a.pipeline.EphemeralText, Wake: a.pipeline.Appended,
 		StateDir: filepath.Join(a.opts.DataDir, "state"), Logger: a.log, Registerer: a.reg,
 		Detections: a.recordDetections,
 		Resolve:    a.resolveAlerts,
@@ -192,7 +192,7 @@ func (a *App) logEvents(ctx context.Context, model string, from, to time.Time) i
 				return stop
 			}
 			ev, err := event.ParseLeaf(leaf)
-			if err != nil || ev.Time.Before(from) || !ev.Time.Before(to) {
+			if err != nil || ev.Time.Before(from) || !ev.Time.Before(to) || ev.IsProbeTraffic() {
 				return nil
 			}
 			if ev.Type == event.TypeInference && ev.Model.Name != model {

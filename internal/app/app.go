@@ -121,6 +121,7 @@ type App struct {
 	dispatcher *notify.Dispatcher
 	incidents  *incident.Manager
 	consumers  atomic.Pointer[map[string]bool]
+	probes     *probes
 
 	incidentHook func(ctx context.Context, al alert.Alert)
 
@@ -206,6 +207,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err := a.buildResponse(); err != nil {
 		return nil, err
 	}
+	if err := a.buildProbes(); err != nil {
+		return nil, err
+	}
 	if err := a.buildAnalysis(a.receiveAlerts); err != nil {
 		return nil, err
 	}
@@ -269,6 +273,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.goRun("containment", func() error { return a.contain.Run(runCtx) })
 	a.goRun("consumers", func() error { return a.runConsumerRefresh(runCtx) })
 	a.goRun("retention", func() error { return a.runRetention(runCtx) })
+	a.goRun("probes", func() error { return a.probes.scheduler.Run(runCtx) })
 
 	a.apiSrv = listener.Server(a.apiHandler(), listener.Limits{}, a.log)
 	a.wg.Add(1)

@@ -64,6 +64,14 @@ type Rules interface {
 	Tick(now time.Time) []alert.Alert
 }
 
+// Probes turns probe events (the verdicts of Warden's own adversarial probes) into detections:
+// regressions, low pass rates, newly failing families (probe.Tracker). Its state is
+// snapshotted with the analyzer.
+type Probes interface {
+	Observe(ev *event.Event) []rules.Detection
+	Snapshotter
+}
+
 // Snapshotter persists and restores learned state.
 type Snapshotter interface {
 	Snapshot(w io.Writer) error
@@ -80,6 +88,8 @@ type Options struct {
 	// RulesState, when set, is snapshotted and restored with the analyzer (first-seen values,
 	// learned baselines, suppression windows).
 	RulesState Snapshotter
+	// Probes, when set, observes probe events; nil: probe events reach the rules only.
+	Probes Probes
 	// Alerts receives every alert raised; it must not block for long.
 	Alerts func(ctx context.Context, alerts []alert.Alert)
 	// Resolve, when set, receives the dedup keys of alerts whose rule condition cleared; the
@@ -111,6 +121,8 @@ type Worker struct {
 	processed prometheus.Counter
 	alerts    prometheus.Counter
 	scanErrs  prometheus.Counter
+	// probeTraffic counts events of Warden's own probe traffic kept out of the analysis.
+	probeTraffic prometheus.Counter
 }
 
 // snapshot is the worker's persisted state.
@@ -118,6 +130,7 @@ type snapshot struct {
 	Position uint64          `json:"position"`
 	Analyzer json.RawMessage `json:"analyzer,omitempty"`
 	Rules    json.RawMessage `json:"rules,omitempty"`
+	Probes   json.RawMessage `json:"probes,omitempty"`
 }
 
 // New returns a Worker, restored from its last snapshot when there is one.
@@ -144,9 +157,10 @@ func New(opts Options) (*Worker, error) {
 	w.processed = prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_analysis_events_total", Help: "Events through the analysis stage."})
 	w.alerts = prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_analysis_alerts_total", Help: "Alerts raised by the analysis stage."})
 	w.scanErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_analysis_scan_errors_total", Help: "Scanner errors on ingested events (the event is still analysed)."})
+	w.probeTraffic = prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_analysis_probe_traffic_total", Help: "Events of Warden's own probe traffic kept out of baselines, drift, usage, cost and rules."})
 	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warden_analysis_lag_entries", Help: "Audit-log entries not yet analysed."}, func() float64 { return float64(w.Lag()) })
 	if opts.Registerer != nil {
-		for _, c := range []prometheus.Collector{w.processed, w.alerts, w.scanErrs, lag} {
+		for _, c := range []prometheus.Collector{w.processed, w.alerts, w.scanErrs, w.probeTraffic, lag} {
 			if err := opts.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("register worker metrics: %w", err)
 			}
@@ -187,6 +201,11 @@ func (w *Worker) restore() error {
 			w.log.Warn("rules snapshot rejected; rules relearn from the stream", "err", err)
 		}
 	}
+	if len(s.Probes) > 0 && w.opts.Probes != nil {
+		if err := w.opts.Probes.Restore(bytes.NewReader(s.Probes)); err != nil {
+			w.log.Warn("probe tracker snapshot rejected; probe history relearns from the stream", "err", err)
+		}
+	}
 	w.pos.Store(s.Position)
 	w.log.Info("analysis state restored", "position", s.Position)
 	return nil
@@ -208,6 +227,13 @@ func (w *Worker) Snapshot() error {
 			return fmt.Errorf("snapshot rules: %w", err)
 		}
 		snap.Rules = rb.Bytes()
+	}
+	if w.opts.Probes != nil {
+		var pb bytes.Buffer
+		if err := w.opts.Probes.Snapshot(&pb); err != nil {
+			return fmt.Errorf("snapshot probe tracker: %w", err)
+		}
+		snap.Probes = pb.Bytes()
 	}
 	b, err := json.Marshal(snap)
 	if err != nil {
@@ -398,7 +424,17 @@ func (w *Worker) process(ctx context.Context, batch []item) {
 	var alerts []alert.Alert
 	for k := range batch {
 		it := &batch[k]
+		if it.ev.IsProbeTraffic() {
+			// Warden's own probe traffic: its verdicts arrive as probe events; the attack
+			// prompts themselves stay out of baselines, drift, usage, cost and the rules.
+			w.probeTraffic.Inc()
+			w.pos.Store(it.i + 1)
+			continue
+		}
 		var dets []rules.Detection
+		if w.opts.Probes != nil && it.ev.Type == event.TypeProbe {
+			dets = append(dets, w.opts.Probes.Observe(it.ev)...)
+		}
 		for _, d := range w.opts.Analyzer.Observe(it.ev, it.findings) {
 			dets = append(dets, convert(d))
 		}
