@@ -62,8 +62,11 @@ func (a *App) buildProbes() error {
 		return m.Probes.PassRate
 	}})
 	p.scheduler, err = probe.NewScheduler(probe.SchedulerOptions{
-		Models:    a.dueProbes,
-		Run:       func(ctx context.Context, model string) error { _, err := a.RunProbes(ctx, model, nil, "schedule"); return err },
+		Models: a.dueProbes,
+		Run: func(ctx context.Context, model string) error {
+			_, err := a.RunProbes(ctx, model, nil, "schedule")
+			return err
+		},
 		StateFile: filepath.Join(a.opts.DataDir, "state", "probes.json"),
 		Logger:    a.log,
 	})
