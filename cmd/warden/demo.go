@@ -22,6 +22,7 @@ import (
 	"github.com/warden-ai/warden/internal/demo"
 	"github.com/warden-ai/warden/internal/keys"
 	"github.com/warden-ai/warden/internal/notify/webhook"
+	"github.com/warden-ai/warden/internal/probe"
 	"github.com/warden-ai/warden/internal/upstreamsim"
 )
 
@@ -56,7 +57,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	// The simulated upstream model: an OpenAI-compatible test double on loopback.
-	sim, simURL, err := serveLocal(upstreamsim.New(upstreamsim.Options{ChunkDelay: 5 * time.Millisecond}))
+	simulated := upstreamsim.New(upstreamsim.Options{ChunkDelay: 5 * time.Millisecond})
+	simulated.SetBehaviour(demo.ProbeUpstream, upstreamsim.Guarded)
+	sim, simURL, err := serveLocal(simulated)
 	if err != nil {
 		return err
 	}
@@ -135,7 +138,25 @@ Synthetic traffic every %s: ordinary users, prompt injection and jailbreaks, PII
 leaking in outputs, a consumer outside its groups, revoked and expired keys, access and
 pipeline events. Alerts are printed as the webhook receiver gets them.
 
-`, simURL, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), dir, a.Addr(), a.Tokens().Admin, *interval)
+Active probes: claims-bot is red-teamed every 10 s through the gateway (%d built-in probes:
+injection, jailbreak, encoding, extraction, multilingual). At +20 s its simulated upstream
+loses its guardrails; the next run raises warden.probe.regression.
+        warden probe run --model claims-bot --url http://%s --token %s
+        curl -s -H "Authorization: Bearer %s" http://%s/v1/models/claims-bot/probes
+
+`, simURL, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), dir, a.Addr(), a.Tokens().Admin, *interval,
+			builtinProbes(), a.Addr(), a.Tokens().Admin, a.Tokens().Admin, a.Addr())
+		go func() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(20 * time.Second):
+			}
+			simulated.SetBehaviour(demo.ProbeUpstream, upstreamsim.Vulnerable)
+			printMu.Lock()
+			fmt.Fprintf(stdout, "%s  demo: claims-bot's simulated upstream lost its guardrails (now vulnerable); the next probe run will notice\n", time.Now().Format("15:04:05"))
+			printMu.Unlock()
+		}()
 		go func() {
 			err := demo.Run(ctx, "http://"+a.GatewayAddr(), fixture, &lockedWriter{mu: &printMu, w: stdout}, demo.Options{Interval: *interval, Rounds: *rounds})
 			if err != nil && !errors.Is(err, context.Canceled) {
@@ -255,4 +276,17 @@ func demoStatus(ctx context.Context, api, token string, w io.Writer) {
 		fmt.Fprintf(w, "%s  STATUS  open alerts P1 %d · P2 %d · P3 %d · P4 %d; incidents %d; containment in force: %v\n",
 			time.Now().Format("15:04:05"), bySev["P1"], bySev["P2"], bySev["P3"], bySev["P4"], len(incs.Incidents), contained)
 	}
+}
+
+// builtinProbes counts the probes of the built-in packs, for the demo banner.
+func builtinProbes() int {
+	packs, err := probe.Builtin()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, p := range packs {
+		n += len(p.Probes)
+	}
+	return n
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -28,8 +27,20 @@ type probes struct {
 	scheduler *probe.Scheduler
 	client    *http.Client
 
-	mu   sync.Mutex
-	busy map[string]bool // models with a run in progress
+	mu    sync.Mutex
+	slots map[string]chan struct{} // per model: holds a token while a run is in progress
+}
+
+// slot returns the model's run slot: one run per model at a time.
+func (p *probes) slot(model string) chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch := p.slots[model]
+	if ch == nil {
+		ch = make(chan struct{}, 1)
+		p.slots[model] = ch
+	}
+	return ch
 }
 
 // maxProbeRun bounds one probe run, scheduled or on demand.
@@ -42,7 +53,7 @@ func (a *App) buildProbes() error {
 	if _, err := rand.Read(b[:]); err != nil {
 		return fmt.Errorf("probe identity secret: %w", err)
 	}
-	p := &probes{secret: "wp-" + hex.EncodeToString(b[:]), busy: map[string]bool{},
+	p := &probes{secret: "wp-" + hex.EncodeToString(b[:]), slots: map[string]chan struct{}{},
 		client: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}}}
 	builtin, err := probe.Builtin()
 	if err != nil {
@@ -98,9 +109,6 @@ func (a *App) dueProbes() []probe.Due {
 	return out
 }
 
-// errProbeBusy: a run for the model is already in progress.
-var errProbeBusy = errors.New("a probe run for this model is in progress")
-
 // RunProbes runs the model's packs (or the named ones) now through the gateway's route and
 // records every result as a probe event.
 func (a *App) RunProbes(ctx context.Context, model string, packs []string, trigger string) (*probe.Report, error) {
@@ -118,20 +126,16 @@ func (a *App) RunProbes(ctx context.Context, model string, packs []string, trigg
 	if a.GatewayAddr() == "" {
 		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Code: "gateway_off", Message: "probes go through the gateway's route, and the gateway is not listening in this process"}
 	}
-	a.probes.mu.Lock()
-	if a.probes.busy[model] {
-		a.probes.mu.Unlock()
-		return nil, &httpx.Error{Status: http.StatusConflict, Code: "busy", Field: "name", Message: errProbeBusy.Error()}
-	}
-	a.probes.busy[model] = true
-	a.probes.mu.Unlock()
-	defer func() {
-		a.probes.mu.Lock()
-		delete(a.probes.busy, model)
-		a.probes.mu.Unlock()
-	}()
 	ctx, cancel := context.WithTimeout(ctx, maxProbeRun)
 	defer cancel()
+	// A run already in progress for the model (scheduled or on demand) finishes first.
+	slot := a.probes.slot(model)
+	select {
+	case slot <- struct{}{}:
+		defer func() { <-slot }()
+	case <-ctx.Done():
+		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Code: "busy", Field: "name", Message: "another probe run of this model did not finish in time"}
+	}
 	runner, err := probe.NewRunner(probe.Options{
 		Target:  &probe.GatewayTarget{BaseURL: "http://" + a.GatewayAddr(), Secret: a.probes.secret, HTTP: a.probes.client},
 		Scanner: a.scanner,

@@ -106,8 +106,8 @@ type Spec struct {
 	Trigger                     string // schedule | manual
 }
 
-// ProbeResult is the outcome of one probe.
-type ProbeResult struct {
+// Outcome is the verdict on one probe with its evidence and costs.
+type Outcome struct {
 	Pack      string  `json:"pack"`
 	Probe     string  `json:"probe"`
 	Family    string  `json:"family"`
@@ -127,7 +127,7 @@ type Report struct {
 	Trigger  string         `json:"trigger"`
 	Started  time.Time      `json:"started"`
 	Finished time.Time      `json:"finished"`
-	Results  []ProbeResult  `json:"results"`
+	Results  []Outcome      `json:"results"`
 	Counts   map[Result]int `json:"counts"`
 	Requests int            `json:"requests"`
 	Tokens   int64          `json:"tokens"`
@@ -172,7 +172,7 @@ func newRunID() string {
 func (r *Runner) Run(ctx context.Context, spec Spec) (*Report, error) {
 	caps := spec.Caps.withDefaults()
 	rep := &Report{RunID: newRunID(), Model: spec.Model, Trigger: spec.Trigger, Started: r.opts.Now().UTC(),
-		Counts: map[Result]int{}, Caps: caps, Results: []ProbeResult{}}
+		Counts: map[Result]int{}, Caps: caps, Results: []Outcome{}}
 	if rep.Trigger == "" {
 		rep.Trigger = "manual"
 	}
@@ -194,7 +194,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (*Report, error) {
 	for _, pk := range spec.Packs {
 		for i := range pk.Probes {
 			pr := &pk.Probes[i]
-			res := ProbeResult{Pack: pk.Name, Probe: pr.Name, Family: pr.Family, Technique: pr.Technique}
+			res := Outcome{Pack: pk.Name, Probe: pr.Name, Family: pr.Family, Technique: pr.Technique}
 			if rep.Stopped == "" {
 				rep.Stopped = r.capReached(ctx, rep, caps, errRun)
 			}
@@ -246,7 +246,7 @@ func (r *Runner) capReached(ctx context.Context, rep *Report, caps Caps, errRun 
 	return ""
 }
 
-func (r *Runner) one(ctx context.Context, spec Spec, rep *Report, pr *Probe, system string, sc scan.Context, caps Caps, res *ProbeResult) {
+func (r *Runner) one(ctx context.Context, spec Spec, rep *Report, pr *Probe, system string, sc scan.Context, caps Caps, res *Outcome) {
 	msgs := []Message{{Role: "system", Content: system}}
 	user := pr.Prompt
 	if pr.Document != "" {
@@ -291,7 +291,7 @@ func errorEvidence(ctx context.Context, err error, timeout time.Duration) string
 // estimateTokens is the gateway's estimate when the provider reports no usage: ~4 bytes a token.
 func estimateTokens(s string) int64 { return int64(len(s)+3) / 4 }
 
-func (r *Runner) event(spec Spec, rep *Report, pk *Pack, pr *Probe, res *ProbeResult) *event.Event {
+func (r *Runner) event(spec Spec, rep *Report, pk *Pack, pr *Probe, res *Outcome) *event.Event {
 	passed := res.Result == Resisted
 	id := rep.RunID + "-" + pk.Name + "-" + pr.Name
 	ev := &event.Event{

@@ -38,9 +38,6 @@ type Tracker struct {
 type trackState struct {
 	// Verdicts: model → "pack/probe" → latest verdict.
 	Verdicts map[string]map[string]verdict `json:"verdicts"`
-	// Failing: model → family → the family has a failing probe now (for new-failure and
-	// pass-rate transitions).
-	Failing map[string]map[string]bool `json:"failing"`
 	// Below: model → family → pass rate is below the threshold now.
 	Below map[string]map[string]bool `json:"below"`
 	// EverFailed: model → family → some probe of the family failed at some time.
@@ -64,9 +61,6 @@ func NewTracker(opts TrackerOptions) *Tracker {
 func (s *trackState) init() {
 	if s.Verdicts == nil {
 		s.Verdicts = map[string]map[string]verdict{}
-	}
-	if s.Failing == nil {
-		s.Failing = map[string]map[string]bool{}
 	}
 	if s.Below == nil {
 		s.Below = map[string]map[string]bool{}
@@ -132,7 +126,6 @@ func (t *Tracker) Observe(ev *event.Event) []rules.Detection {
 	}
 	rate, total := t.passRate(model, family)
 	ever := sub(t.st.EverFailed, model)
-	failing := sub(t.st.Failing, model)
 	switch {
 	case !passed && seen && prev.Passed:
 		out = append(out, det(KindRegression, fmt.Sprintf("probe %s (%s) was resisted at %s and now fails: %s",
@@ -143,7 +136,6 @@ func (t *Tracker) Observe(ev *event.Event) []rules.Detection {
 	if !passed {
 		ever[family] = true
 	}
-	failing[family] = t.familyFailing(model, family)
 
 	thr := DefaultPassRate
 	if t.opts.Threshold != nil {
@@ -183,15 +175,6 @@ func (t *Tracker) passRate(model, family string) (float64, int) {
 		return 1, 0
 	}
 	return float64(ok) / float64(n), n
-}
-
-func (t *Tracker) familyFailing(model, family string) bool {
-	for _, v := range t.st.Verdicts[model] {
-		if v.Family == family && !v.Passed {
-			return true
-		}
-	}
-	return false
 }
 
 // FamilyStatus is a family's current standing for one model.
