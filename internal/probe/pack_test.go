@@ -194,3 +194,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzImport: the importers never panic, and a pack they return always parses back.
+func FuzzImport(f *testing.F) {
+	for _, name := range []string{"testdata/import/garak.json", "testdata/import/promptfoo.yaml"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"payloads": ["a", ""], "bcp47": "*"}`))
+	f.Add([]byte("tests:\n  - vars: {prompt: hi}\n    metadata: {pluginId: 'pii:direct'}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, imp := range []func([]byte, ImportOptions) (*Pack, error){ImportGarak, ImportPromptfoo} {
+			p, err := imp(data, ImportOptions{File: "in.txt"})
+			if err != nil {
+				continue
+			}
+			b, err := Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Parse("out.yaml", b); err != nil {
+				t.Fatalf("imported pack does not parse back: %v\n%s", err, b)
+			}
+		}
+	})
+}
