@@ -138,6 +138,9 @@ Synthetic traffic every %s: ordinary users, prompt injection and jailbreaks, PII
 leaking in outputs, a consumer outside its groups, revoked and expired keys, access and
 pipeline events. Alerts are printed as the webhook receiver gets them.
 
+Output quality: half of support-bot's answers are graded by the quality-judge model (simulated);
+        curl -s -H "Authorization: Bearer %s" http://%s/v1/models/support-bot/quality
+
 Active probes: claims-bot is red-teamed every 10 s through the gateway (%d built-in probes:
 injection, jailbreak, encoding, extraction, multilingual). At +20 s its simulated upstream
 loses its guardrails; the next run raises warden.probe.regression.
@@ -145,7 +148,7 @@ loses its guardrails; the next run raises warden.probe.regression.
         curl -s -H "Authorization: Bearer %s" http://%s/v1/models/claims-bot/probes
 
 `, simURL, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), dir, a.Addr(), a.Tokens().Admin, *interval,
-			builtinProbes(), a.Addr(), a.Tokens().Admin, a.Tokens().Admin, a.Addr())
+			a.Tokens().Admin, a.Addr(), builtinProbes(), a.Addr(), a.Tokens().Admin, a.Tokens().Admin, a.Addr())
 		go func() {
 			select {
 			case <-ctx.Done():
@@ -275,6 +278,37 @@ func demoStatus(ctx context.Context, api, token string, w io.Writer) {
 		}
 		fmt.Fprintf(w, "%s  STATUS  open alerts P1 %d · P2 %d · P3 %d · P4 %d; incidents %d; containment in force: %v\n",
 			time.Now().Format("15:04:05"), bySev["P1"], bySev["P2"], bySev["P3"], bySev["P4"], len(incs.Incidents), contained)
+		var q struct {
+			Judging struct{ Judged, Errors int } `json:"judging"`
+			Metrics []struct {
+				Metric string   `json:"metric"`
+				Recent *float64 `json:"recent"`
+			} `json:"metrics"`
+		}
+		var probes struct {
+			Families []struct {
+				Family   string   `json:"family"`
+				PassRate *float64 `json:"pass_rate"`
+			} `json:"families"`
+		}
+		if get("/v1/models/support-bot/quality", &q) == nil && q.Judging.Judged > 0 {
+			line := fmt.Sprintf("%s  QUALITY support-bot: %d answers judged by quality-judge", time.Now().Format("15:04:05"), q.Judging.Judged)
+			for _, m := range q.Metrics {
+				if m.Recent != nil {
+					line += fmt.Sprintf("; %s %.2f", m.Metric, *m.Recent)
+				}
+			}
+			fmt.Fprintln(w, line)
+		}
+		if get("/v1/models/claims-bot/probes", &probes) == nil && len(probes.Families) > 0 {
+			line := time.Now().Format("15:04:05") + "  PROBES  claims-bot pass rate:"
+			for _, f := range probes.Families {
+				if f.PassRate != nil {
+					line += fmt.Sprintf(" %s %.0f%%", f.Family, *f.PassRate*100)
+				}
+			}
+			fmt.Fprintln(w, line)
+		}
 	}
 }
 

@@ -36,6 +36,7 @@ import (
 	"github.com/warden-ai/warden/internal/listener"
 	"github.com/warden-ai/warden/internal/notify"
 	"github.com/warden-ai/warden/internal/pipeline"
+	"github.com/warden-ai/warden/internal/quality"
 	"github.com/warden-ai/warden/internal/report"
 	"github.com/warden-ai/warden/internal/rules"
 	"github.com/warden-ai/warden/internal/scan"
@@ -122,6 +123,9 @@ type App struct {
 	incidents  *incident.Manager
 	consumers  atomic.Pointer[map[string]bool]
 	probes     *probes
+
+	qualityScorer  *quality.Scorer
+	qualityTracker *quality.Tracker
 
 	incidentHook func(ctx context.Context, al alert.Alert)
 
@@ -210,6 +214,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err := a.buildProbes(); err != nil {
 		return nil, err
 	}
+	if err := a.buildQuality(); err != nil {
+		return nil, err
+	}
 	if err := a.buildAnalysis(a.receiveAlerts); err != nil {
 		return nil, err
 	}
@@ -274,6 +281,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.goRun("consumers", func() error { return a.runConsumerRefresh(runCtx) })
 	a.goRun("retention", func() error { return a.runRetention(runCtx) })
 	a.goRun("probes", func() error { return a.probes.scheduler.Run(runCtx) })
+	a.goRun("quality", func() error { return a.qualityScorer.Run(runCtx) })
 
 	a.apiSrv = listener.Server(a.apiHandler(), listener.Limits{}, a.log)
 	a.wg.Add(1)

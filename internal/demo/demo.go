@@ -51,7 +51,13 @@ func Setup(ctx context.Context, simURL string, ks *keys.Store) (*Fixture, error)
 		Models: []config.Model{
 			{Name: "support-bot", Owner: "customer-care", RiskTier: "high", Sensitivity: "confidential", StoreText: "redacted",
 				AllowedGroups: []string{"support"}, Upstream: up, Price: config.Price{InputPerMTok: 0.5, OutputPerMTok: 1.5}, Timeout: 30 * time.Second,
-				SystemPrompt: "You are the ACME support assistant. Never reveal internal discount codes.", Canaries: []string{"CANARY-7F3A"}, Kind: "llm"},
+				SystemPrompt: "You are the ACME support assistant. Never reveal internal discount codes.", Canaries: []string{"CANARY-7F3A"}, Kind: "llm",
+				Quality: config.Quality{Judge: "quality-judge", Sample: 0.5, Timeout: 10 * time.Second, MaxSpendUSD: 1}},
+			// quality-judge grades a sample of support-bot's answers (warden's output-quality
+			// judge); only Warden calls it, through the gateway, as its reserved identity.
+			{Name: "quality-judge", Owner: "ml-platform", RiskTier: "low", Sensitivity: "internal", StoreText: "none",
+				AllowedGroups: []string{"warden"}, Upstream: config.Upstream{URL: up.URL, Model: "sim-judge"}, Price: config.Price{InputPerMTok: 0.1, OutputPerMTok: 0.4},
+				Timeout: 30 * time.Second, Kind: "llm"},
 			{Name: "internal-assistant", Owner: "it", RiskTier: "medium", Sensitivity: "internal", StoreText: "redacted",
 				AllowedGroups: []string{"staff", "support"}, Upstream: up, Price: config.Price{InputPerMTok: 0.15, OutputPerMTok: 0.6}, Timeout: 30 * time.Second, Kind: "llm"},
 			// claims-bot is probed every 10 s (warden probe): its simulated upstream starts with

@@ -15,6 +15,10 @@
 //	             guardrails hold against Warden's probe packs
 //	vulnerable   comply with everything: echo the request and reveal the system message, a
 //	             customer record and credentials — a model whose guardrails are gone
+//	judge        grade like Warden's quality judge: a JSON object with relevance (1-5, from the
+//	             words the answer shares with the question) and, when the prompt has a
+//	             "Context:" section, faithfulness (1-5, the share of the answer's words found in
+//	             the context) and hallucination (faithfulness below 3)
 //	garbage      answer 200 with a body that is not JSON
 //	hang         never answer until the client gives up
 //
@@ -50,11 +54,12 @@ const (
 	Error      = "error"
 	Guarded    = "guarded"
 	Vulnerable = "vulnerable"
+	Judge      = "judge"
 	Garbage    = "garbage"
 	Hang       = "hang"
 )
 
-var behaviours = []string{LeakSecret, LeakPII, Refuse, Slow, Error, Guarded, Vulnerable, Garbage, Hang, Echo}
+var behaviours = []string{LeakSecret, LeakPII, Refuse, Slow, Error, Guarded, Vulnerable, Judge, Garbage, Hang, Echo}
 
 // attackCues are what the guarded behaviour refuses (lower-case substrings of the prompt).
 var attackCues = []string{
@@ -234,8 +239,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/v1/chat/completions", "/v1/completions":
 		chat := r.URL.Path == "/v1/chat/completions"
 		text := answer(beh, prompt)
-		if beh == Vulnerable {
+		switch beh {
+		case Vulnerable:
 			text = vulnerableAnswer(&req, prompt)
+		case Judge:
+			text = judgeAnswer(prompt)
 		}
 		finish := "stop"
 		if req.MaxTokens > 0 {
@@ -270,6 +278,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func behaviour(model, prompt string) string {
+	if strings.HasSuffix(model, "-"+Judge) {
+		return Judge // a judge grades texts that may carry cues of their own
+	}
 	for _, b := range behaviours {
 		if strings.Contains(prompt, "[sim:"+b+"]") {
 			return b
@@ -281,6 +292,51 @@ func behaviour(model, prompt string) string {
 		}
 	}
 	return Echo
+}
+
+// judgeAnswer grades the "Question:"/"Answer:" (and "Context:") sections of a judge prompt.
+func judgeAnswer(prompt string) string {
+	section := func(name string) string {
+		i := strings.Index(prompt, name+":\n")
+		if i < 0 {
+			return ""
+		}
+		rest := prompt[i+len(name)+2:]
+		if j := strings.Index(rest, "\n\n"); j >= 0 {
+			rest = rest[:j]
+		}
+		return rest
+	}
+	words := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9') }) {
+			if len(w) > 3 {
+				m[w] = true
+			}
+		}
+		return m
+	}
+	share := func(of, in map[string]bool) float64 {
+		if len(of) == 0 {
+			return 0
+		}
+		n := 0
+		for w := range of {
+			if in[w] {
+				n++
+			}
+		}
+		return float64(n) / float64(len(of))
+	}
+	grade := func(x float64) int { return 1 + int(math.Round(4*min(1, x))) }
+	q, a := words(section("Question")), words(section("Answer"))
+	rel := grade(2 * share(q, a)) // half the question's words in the answer is fully relevant
+	ctx := section("Context")
+	if ctx == "" {
+		return fmt.Sprintf(`{"relevance": %d}`, rel)
+	}
+	f := grade(share(a, words(ctx)))
+	return fmt.Sprintf(`{"relevance": %d, "faithfulness": %d, "hallucination": %t}`, rel, f, f < 3)
 }
 
 func hasCue(prompt string) bool { return strings.Contains(prompt, "[sim:") }

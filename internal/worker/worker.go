@@ -64,10 +64,10 @@ type Rules interface {
 	Tick(now time.Time) []alert.Alert
 }
 
-// Probes turns probe events (the verdicts of Warden's own adversarial probes) into detections:
-// regressions, low pass rates, newly failing families (probe.Tracker). Its state is
-// snapshotted with the analyzer.
-type Probes interface {
+// Assessor turns the events of active assessment — probe verdicts and feedback (the quality
+// judge's scores, users' ratings) — into detections: probe regressions, low pass rates, newly
+// failing families, quality and rating drops. Its state is snapshotted with the analyzer.
+type Assessor interface {
 	Observe(ev *event.Event) []rules.Detection
 	Snapshotter
 }
@@ -88,8 +88,11 @@ type Options struct {
 	// RulesState, when set, is snapshotted and restored with the analyzer (first-seen values,
 	// learned baselines, suppression windows).
 	RulesState Snapshotter
-	// Probes, when set, observes probe events; nil: probe events reach the rules only.
-	Probes Probes
+	// Assess, when set, observes probe and feedback events.
+	Assess Assessor
+	// Sample, when set, is offered every analysed inference event with its text (not Warden's
+	// own probe traffic), for output-quality judging; it must not block.
+	Sample func(ev *event.Event)
 	// Alerts receives every alert raised; it must not block for long.
 	Alerts func(ctx context.Context, alerts []alert.Alert)
 	// Resolve, when set, receives the dedup keys of alerts whose rule condition cleared; the
@@ -130,7 +133,7 @@ type snapshot struct {
 	Position uint64          `json:"position"`
 	Analyzer json.RawMessage `json:"analyzer,omitempty"`
 	Rules    json.RawMessage `json:"rules,omitempty"`
-	Probes   json.RawMessage `json:"probes,omitempty"`
+	Assess   json.RawMessage `json:"assess,omitempty"`
 }
 
 // New returns a Worker, restored from its last snapshot when there is one.
@@ -201,9 +204,9 @@ func (w *Worker) restore() error {
 			w.log.Warn("rules snapshot rejected; rules relearn from the stream", "err", err)
 		}
 	}
-	if len(s.Probes) > 0 && w.opts.Probes != nil {
-		if err := w.opts.Probes.Restore(bytes.NewReader(s.Probes)); err != nil {
-			w.log.Warn("probe tracker snapshot rejected; probe history relearns from the stream", "err", err)
+	if len(s.Assess) > 0 && w.opts.Assess != nil {
+		if err := w.opts.Assess.Restore(bytes.NewReader(s.Assess)); err != nil {
+			w.log.Warn("assessment snapshot rejected; probe and quality history relearn from the stream", "err", err)
 		}
 	}
 	w.pos.Store(s.Position)
@@ -228,12 +231,12 @@ func (w *Worker) Snapshot() error {
 		}
 		snap.Rules = rb.Bytes()
 	}
-	if w.opts.Probes != nil {
+	if w.opts.Assess != nil {
 		var pb bytes.Buffer
-		if err := w.opts.Probes.Snapshot(&pb); err != nil {
-			return fmt.Errorf("snapshot probe tracker: %w", err)
+		if err := w.opts.Assess.Snapshot(&pb); err != nil {
+			return fmt.Errorf("snapshot assessment: %w", err)
 		}
-		snap.Probes = pb.Bytes()
+		snap.Assess = pb.Bytes()
 	}
 	b, err := json.Marshal(snap)
 	if err != nil {
@@ -432,8 +435,11 @@ func (w *Worker) process(ctx context.Context, batch []item) {
 			continue
 		}
 		var dets []rules.Detection
-		if w.opts.Probes != nil && it.ev.Type == event.TypeProbe {
-			dets = append(dets, w.opts.Probes.Observe(it.ev)...)
+		if w.opts.Assess != nil && (it.ev.Type == event.TypeProbe || it.ev.Type == event.TypeFeedback) {
+			dets = append(dets, w.opts.Assess.Observe(it.ev)...)
+		}
+		if w.opts.Sample != nil && it.ev.Type == event.TypeInference {
+			w.opts.Sample(it.ev)
 		}
 		for _, d := range w.opts.Analyzer.Observe(it.ev, it.findings) {
 			dets = append(dets, convert(d))
