@@ -217,6 +217,35 @@ response: {group_wait: 0s}
 	if code != http.StatusOK || !strings.Contains(string(body), `"warden-probe"`) || strings.Contains(string(body), "CANARY-E2E-91") {
 		t.Errorf("probe events: %d %s", code, body)
 	}
+	// The report's trends carry the probe pass rates per family, worsening after the switch.
+	from := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+	to := time.Now().UTC().Add(time.Minute).Format(time.RFC3339)
+	reportFile := filepath.Join(dir, "report.json")
+	if code, _, errOut := runCLI(t, append([]string{"report", "--kind", "daily", "--from", from, "--to", to, "--out", reportFile}, api...)...); code != 0 {
+		t.Fatalf("report: exit %d %s", code, errOut)
+	}
+	rb, err := os.ReadFile(reportFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Trends []struct {
+			Model, Kind, Metric, Direction string
+			Breaches                       int
+		} `json:"trends"`
+	}
+	if err := json.Unmarshal(rb, &rep); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, tr := range rep.Trends {
+		if tr.Model == "claims-bot" && tr.Kind == "probe" && tr.Metric == "jailbreak pass rate" {
+			found = tr.Direction == "worsening" && tr.Breaches > 0
+		}
+	}
+	if !found {
+		t.Errorf("report trends lack claims-bot's worsening jailbreak pass rate: %+v", rep.Trends)
+	}
 	if code, _, errOut := runCLI(t, append([]string{"probe", "run"}, api...)...); code != 2 || !strings.Contains(errOut, "-model is required") {
 		t.Errorf("probe run without -model: exit %d %s", code, errOut)
 	}

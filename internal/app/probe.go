@@ -15,6 +15,7 @@ import (
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/httpx"
 	"github.com/warden-ai/warden/internal/probe"
+	"github.com/warden-ai/warden/internal/report"
 	"github.com/warden-ai/warden/internal/store"
 )
 
@@ -347,4 +348,68 @@ func sortedRuns(m map[string]*probeRun) []probeRun {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out
+}
+
+// probeSeries returns, per model and probe family, the pass rate of every run in [from, to)
+// (resisted / (resisted + failed)), for the reports' trends.
+func (a *App) probeSeries(ctx context.Context, from, to time.Time) ([]report.Series, error) {
+	type key struct{ model, family string }
+	runs := map[key]map[string]*probeRun{}
+	q := store.Query{Type: string(event.TypeProbe), Since: from, Until: to, Limit: 500}
+	for n := 0; n < 100; n++ { // at most 50,000 results
+		page, err := a.store.Search(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("probe series: %w", err)
+		}
+		for _, ev := range page.Events {
+			fam, _ := ev.Attributes[probe.AttrFamily].(string)
+			run, _ := ev.Attributes[probe.AttrRun].(string)
+			res, _ := ev.Attributes[probe.AttrResult].(string)
+			if fam == "" || run == "" {
+				continue
+			}
+			k := key{ev.Model.Name, fam}
+			if runs[k] == nil {
+				runs[k] = map[string]*probeRun{}
+			}
+			pr := runEntry(runs[k], run, ev.Time, "")
+			switch probe.Result(res) {
+			case probe.Resisted:
+				pr.Resisted++
+			case probe.Failed:
+				pr.Failed++
+			}
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		q.Cursor = page.NextCursor
+	}
+	keys := make([]key, 0, len(runs))
+	for k := range runs {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].model != keys[j].model {
+			return keys[i].model < keys[j].model
+		}
+		return keys[i].family < keys[j].family
+	})
+	var out []report.Series
+	for _, k := range keys {
+		thr := probe.DefaultPassRate
+		if m, ok := a.models.get(k.model); ok && m.Probes.PassRate > 0 {
+			thr = m.Probes.PassRate
+		}
+		s := report.Series{Model: k.model, Kind: "probe", Metric: k.family + " pass rate", Threshold: thr}
+		for _, pr := range sortedRuns(runs[k]) {
+			if pr.PassRate != nil {
+				s.Points = append(s.Points, report.Point{T: pr.Time, V: *pr.PassRate})
+			}
+		}
+		if len(s.Points) > 0 {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
