@@ -41,6 +41,7 @@ func TestHelpListsFlags(t *testing.T) {
 		{"contain lift", []string{"by", "data", "reason"}},
 		{"rules", nil},
 		{"rules check", nil},
+		{"rules kinds", []string{"json"}},
 		{"rules test", []string{"events", "no-builtin"}},
 		{"probe", api},
 		{"probe run", with("json", "model", "pack")},
