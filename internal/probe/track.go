@@ -8,17 +8,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/warden-ai/warden/internal/detection"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/rules"
 )
 
 // Detection kinds the Tracker reports (rules select them with `kinds:`).
 const (
-	KindRegression  = "probe_regression"  // a probe the model resisted now fails
-	KindPassRate    = "probe_pass_rate"   // a family's pass rate fell below its threshold
-	KindNewFailure  = "probe_new_failure" // a family that never failed now fails
-	DefaultPassRate = 0.8                 // default family pass-rate threshold
-	maxTrackedProbe = 50_000              // probe verdicts remembered (model × pack × probe)
+	KindRegression  = detection.KindProbeRegression // a probe the model resisted now fails
+	KindPassRate    = detection.KindProbePassRate   // a family's pass rate fell below its threshold
+	KindNewFailure  = detection.KindProbeNewFailure // a family that never failed now fails
+	DefaultPassRate = 0.8                           // default family pass-rate threshold
+	maxTrackedProbe = 50_000                        // probe verdicts remembered (model × pack × probe)
 )
 
 // TrackerOptions configure a Tracker.

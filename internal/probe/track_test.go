@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warden-ai/warden/internal/detection"
 	"github.com/warden-ai/warden/internal/event"
 )
 
@@ -61,6 +62,9 @@ func TestTracker(t *testing.T) {
 					got = append(got, d.Kind)
 					if d.Feature != st.family || d.Model != "bot" || len(d.EventIDs) != 1 {
 						t.Errorf("step %d: detection %+v", i, d)
+					}
+					if err := detection.Validate(&d); err != nil {
+						t.Errorf("step %d: detection outside its registered schema: %v", i, err)
 					}
 				}
 				if !slices.Equal(got, st.want) {

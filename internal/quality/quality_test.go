@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/config"
+	"github.com/warden-ai/warden/internal/detection"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/probe"
 	"github.com/warden-ai/warden/internal/upstreamsim"
@@ -94,6 +95,9 @@ func TestTracker(t *testing.T) {
 						kinds = append(kinds, d.Kind)
 						if d.Feature != tc.feat || d.Value >= d.Threshold {
 							t.Errorf("detection %+v", d)
+						}
+						if err := detection.Validate(&d); err != nil {
+							t.Errorf("detection outside its registered schema: %v", err)
 						}
 					}
 					i++

@@ -7,14 +7,15 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/warden-ai/warden/internal/detection"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/rules"
 )
 
 // Detection kinds the Tracker reports.
 const (
-	KindQualityDrop  = "quality_drop"  // the judge's mean relevance or faithfulness fell
-	KindFeedbackDrop = "feedback_drop" // users' mean rating fell
+	KindQualityDrop  = detection.KindQualityDrop  // the judge's mean relevance or faithfulness fell
+	KindFeedbackDrop = detection.KindFeedbackDrop // users' mean rating fell
 )
 
 // Tracker defaults.
