@@ -73,6 +73,11 @@ func TestHelpListsFlags(t *testing.T) {
 		{"subjects", nil},
 		{"subjects export", with("user", "out")},
 		{"subjects erase", with("user", "out")},
+		{"users", nil},
+		{"users create", []string{"data", "password-stdin", "role"}},
+		{"users token", []string{"data"}},
+		{"users list", []string{"data", "json"}},
+		{"users disable", []string{"data"}},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {
