@@ -86,6 +86,7 @@ func (a *App) buildProbes() error {
 		return err
 	}
 	a.probes = p
+	a.cleanups = append(a.cleanups, func() error { p.client.CloseIdleConnections(); return nil })
 	a.routes = append(a.routes,
 		route{"GET /v1/models/{name}/probes", a.admin(httpx.Handle(a.log, a.handleProbeHistory))},
 		route{"POST /v1/models/{name}/probes/run", a.admin(httpx.Handle(a.log, a.handleProbeRun))},
