@@ -34,6 +34,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/store"
 )
 

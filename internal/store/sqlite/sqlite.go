@@ -15,6 +15,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/store"
 )
 
