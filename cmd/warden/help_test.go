@@ -17,7 +17,7 @@ func TestHelpListsFlags(t *testing.T) {
 		args  string
 		flags []string
 	}{
-		{"serve", []string{"config", "data", "gateway-listen", "listen", "log-level", "pprof-listen"}},
+		{"serve", []string{"config", "data", "gateway-listen", "listen", "log-level", "pprof-listen", "role"}},
 		{"demo", []string{"data", "gateway-listen", "interval", "listen", "log-level", "rounds"}},
 		{"scan", []string{"in", "out", "tier", "workers"}},
 		{"audit", nil},
