@@ -28,6 +28,7 @@ import (
 	"github.com/warden-ai/warden/internal/audit"
 	"github.com/warden-ai/warden/internal/auth"
 	"github.com/warden-ai/warden/internal/config"
+	"github.com/warden-ai/warden/internal/console"
 	"github.com/warden-ai/warden/internal/contain"
 	"github.com/warden-ai/warden/internal/gateway"
 	"github.com/warden-ai/warden/internal/incident"
@@ -134,6 +135,7 @@ type App struct {
 	alerts     *lifecycle.Manager
 	dispatcher *notify.Dispatcher
 	incidents  *incident.Manager
+	console    *console.Console
 	consumers  atomic.Pointer[map[string]bool]
 	probes     *probes
 
@@ -257,6 +259,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.buildSubjects()
+	if err := a.buildConsole(); err != nil {
+		return nil, err
+	}
 	if err := a.buildGateway(); err != nil {
 		return nil, err
 	}
@@ -322,8 +327,12 @@ func (a *App) Start(ctx context.Context) error {
 	a.goRun("containment", func() error { return a.contain.Run(runCtx) })
 	a.goRun("consumers", func() error { return a.runConsumerRefresh(runCtx) })
 	a.goRun("retention", func() error { return a.runRetention(runCtx) })
-	a.goRun("probes", func() error { return a.probes.scheduler.Run(runCtx) })
-	a.goRun("quality", func() error { return a.qualityScorer.Run(runCtx) })
+	a.goRun("console", func() error { return a.console.Run(runCtx) })
+	if a.roles.Has(RoleGateway) {
+		// Probes and the quality judge call models through the gateway of this process.
+		a.goRun("probes", func() error { return a.probes.scheduler.Run(runCtx) })
+		a.goRun("quality", func() error { return a.qualityScorer.Run(runCtx) })
+	}
 
 	a.apiSrv = listener.Server(a.apiHandler(), listener.Limits{}, a.log)
 	a.wg.Add(1)
