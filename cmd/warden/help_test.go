@@ -68,6 +68,8 @@ func TestHelpListsFlags(t *testing.T) {
 		{"subjects", nil},
 		{"subjects export", with("user", "out")},
 		{"subjects erase", with("user", "out")},
+		{"witness", nil},
+		{"witness serve", []string{"listen", "log-key", "name", "state"}},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {

@@ -49,6 +49,7 @@ func commands() map[string]command {
 		"report":    {"reports: --kind daily|weekly|monthly|quarterly --out FILE(.html|.json)", runReport},
 		"baseline":  {"behavioural baselines: set --model M --from T --to T", runBaseline},
 		"subjects":  {"data subjects (GDPR) on a running server: export --user U, erase --user U", runSubjects},
+		"witness":   {"transparency-log witness: serve --state DIR --log-key PUB (cosigns consistent checkpoints)", runWitness},
 	}
 }
 

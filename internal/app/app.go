@@ -42,6 +42,7 @@ import (
 	"github.com/warden-ai/warden/internal/store"
 	"github.com/warden-ai/warden/internal/store/postgres"
 	"github.com/warden-ai/warden/internal/store/sqlite"
+	"github.com/warden-ai/warden/internal/witness"
 	"github.com/warden-ai/warden/internal/worker"
 )
 
@@ -103,12 +104,14 @@ type App struct {
 	reg    *prometheus.Registry
 	tokens *auth.Tokens
 
-	audit    *audit.Log
-	store    store.Store
-	pipeline *pipeline.Pipeline
-	indexer  *index.Writer
-	ingest   *ingest.Handler
-	models   *inventory
+	audit *audit.Log
+	// witnesses cosign the audit log's checkpoints (audit.witnesses).
+	witnesses []*witness.Client
+	store     store.Store
+	pipeline  *pipeline.Pipeline
+	indexer   *index.Writer
+	ingest    *ingest.Handler
+	models    *inventory
 
 	scanner    *scan.Engine
 	analyzer   *analyze.Analyzer
@@ -213,6 +216,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.buildSubjects()
+	if err := a.buildWitnessing(); err != nil {
+		return nil, err
+	}
 	if err := a.buildGateway(); err != nil {
 		return nil, err
 	}
@@ -269,6 +275,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.goRun("containment", func() error { return a.contain.Run(runCtx) })
 	a.goRun("consumers", func() error { return a.runConsumerRefresh(runCtx) })
 	a.goRun("retention", func() error { return a.runRetention(runCtx) })
+	a.goRun("witnessing", func() error { return a.runWitnessing(runCtx) })
 
 	a.apiSrv = listener.Server(a.apiHandler(), listener.Limits{}, a.log)
 	a.wg.Add(1)

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
+	tnote "github.com/transparency-dev/formats/note"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/warden-ai/warden/internal/alert"
@@ -75,6 +77,7 @@ type Config struct {
 	Analysis   Analysis                             `yaml:"analysis"`
 	Response   Response                             `yaml:"response"`
 	Store      Store                                `yaml:"store"`
+	Audit      Audit                                `yaml:"audit"`
 
 	// root keeps the parsed document so later stages can report line numbers.
 	root *yaml.Node
@@ -123,6 +126,19 @@ type EscalationLevel struct {
 type Ingest struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"` // default 10 MiB
 	MaxInFlight  int   `yaml:"max_in_flight"`  // events accepted but not yet durable; beyond → 429
+}
+
+// Audit configures the audit log's witnesses (C2SP tlog-witness): every new checkpoint is
+// submitted to each, and their cosignatures are stored with it (DATA/log/witnessed).
+type Audit struct {
+	Witnesses       []Witness     `yaml:"witnesses"`
+	WitnessInterval time.Duration `yaml:"witness_interval"` // how often a new checkpoint is submitted; default 10s
+}
+
+// Witness is one witness the server submits checkpoints to.
+type Witness struct {
+	URL string `yaml:"url"` // base URL; the protocol's POST /add-checkpoint is appended
+	Key string `yaml:"key"` // the witness's verifier key (its witness.pub)
 }
 
 // Retention keeps detailed text per risk tier; the audit log itself is never shortened by it.
@@ -184,6 +200,7 @@ func Default() *Config {
 func (c *Config) presets() {
 	day := 24 * time.Hour
 	c.Ingest = Ingest{MaxBodyBytes: 10 << 20, MaxInFlight: 200_000}
+	c.Audit = Audit{WitnessInterval: 10 * time.Second}
 	c.Retention = Retention{Critical: 365 * day, High: 182 * day, Medium: 91 * day, Low: 30 * day, Interval: time.Hour}
 	c.Analysis = Analysis{BaselineEvents: 1000, ChiSquareP: 0.05, BaselineDays: 7}
 	c.Response = Response{GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, RepeatInterval: 4 * time.Hour,
@@ -411,10 +428,22 @@ func (c *Config) validate() error {
 		{[]any{"retention", "critical"}, c.Retention.Critical}, {[]any{"retention", "high"}, c.Retention.High},
 		{[]any{"retention", "medium"}, c.Retention.Medium}, {[]any{"retention", "low"}, c.Retention.Low},
 		{[]any{"retention", "interval"}, c.Retention.Interval},
+		{[]any{"audit", "witness_interval"}, c.Audit.WitnessInterval},
 		{[]any{"response", "group_interval"}, c.Response.GroupInterval}, {[]any{"response", "repeat_interval"}, c.Response.RepeatInterval},
 	} {
 		if d.v <= 0 {
 			return &Error{Line: c.line(d.path...), Field: fmt.Sprintf("%s.%s", d.path...), Msg: "must be > 0"}
+		}
+	}
+	for i, w := range c.Audit.Witnesses {
+		at := func(field, msg string) error {
+			return &Error{Line: c.line("audit", "witnesses", i, field), Field: fmt.Sprintf("audit.witnesses[%d].%s", i, field), Msg: msg}
+		}
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return at("url", "must be an http:// or https:// URL")
+		}
+		if _, err := tnote.NewVerifierForCosignatureV1(strings.TrimSpace(w.Key)); err != nil {
+			return at("key", "must be the witness's verifier key (its witness.pub): "+err.Error())
 		}
 	}
 	if c.Response.GroupWait < 0 {
