@@ -85,7 +85,7 @@ func TestDriftEndToEnd(t *testing.T) {
 	}
 	// The P3 drift rule turns the finding into an alert.
 	deadline := time.Now().Add(10 * time.Second)
-	for !s.alertRules(t)["warden.ops.drift_psi"] {
+	for !s.alertRules(t)["warden.ops.drift"] {
 		if time.Now().After(deadline) {
 			t.Fatalf("no drift alert; rules fired: %v", s.alertRules(t))
 		}

@@ -41,6 +41,7 @@ func TestHelpListsFlags(t *testing.T) {
 		{"contain lift", []string{"by", "data", "reason"}},
 		{"rules", nil},
 		{"rules check", nil},
+		{"rules kinds", []string{"json"}},
 		{"rules test", []string{"events", "no-builtin"}},
 		{"alerts", api},
 		{"alerts list", with("cursor", "json", "limit", "model", "severity", "since", "state")},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/cli"
+	"github.com/warden-ai/warden/internal/detection"
 	"github.com/warden-ai/warden/internal/report"
 	"github.com/warden-ai/warden/internal/rules"
 )
@@ -30,7 +32,42 @@ func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return subcommand(ctx, "rules", args, stdout, stderr, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"check": runRulesCheck,
 		"test":  runRulesTest,
+		"kinds": runRulesKinds,
 	})
+}
+
+// runRulesKinds prints the detection contract: every kind a detector emits, with its statistics
+// and values (what a rule selecting detections may read).
+func runRulesKinds(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rules kinds", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print the registry as JSON")
+	pos, err := parseFlags(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("usage: warden rules kinds [--json]")
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(detection.Schemas()); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		return nil
+	}
+	for _, s := range detection.Schemas() {
+		fmt.Fprintf(stdout, "%s\t(%s) %s\n", s.Kind, s.Emitter, s.Doc)
+		fmt.Fprintf(stdout, "  statistic: %s; value in %s\n", strings.Join(s.Statistics, " | "), s.ValueUnit)
+		for _, f := range s.Values {
+			opt := ""
+			if f.Optional {
+				opt = " (optional)"
+			}
+			fmt.Fprintf(stdout, "  values.%s\t%s, %s%s: %s\n", f.Name, f.Type, f.Unit, opt, f.Doc)
+		}
+	}
+	return nil
 }
 
 func runRulesCheck(_ context.Context, args []string, stdout, stderr io.Writer) error {

@@ -10,50 +10,38 @@ import (
 	"sync"
 	"time"
 
+	"github.com/warden-ai/warden/internal/detection"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/stats"
 )
 
-// Detection kinds.
+// Detection kinds (the registry in internal/detection documents their values).
 const (
-	KindDrift           = "drift"
-	KindPredictionDrift = "prediction_drift"
-	KindLabelDrift      = "label_drift"
-	KindConceptDrift    = "concept_drift"
-	KindDatasetDrift    = "dataset_drift"
-	KindFairness        = "fairness"
-	KindLatency         = "latency"
-	KindErrorRate       = "error_rate"
-	KindVolume          = "volume"
-	KindNewConsumer     = "new_consumer"
-	KindShadowAI        = "shadow_ai"
-	KindCostSpike       = "cost_spike"
-	KindBaseline        = "baseline_frozen"
+	KindDrift           = detection.KindDrift
+	KindPredictionDrift = detection.KindPredictionDrift
+	KindLabelDrift      = detection.KindLabelDrift
+	KindConceptDrift    = detection.KindConceptDrift
+	KindDatasetDrift    = detection.KindDatasetDrift
+	KindFairness        = detection.KindFairness
+	KindLatency         = detection.KindLatency
+	KindErrorRate       = detection.KindErrorRate
+	KindRefusalRate     = detection.KindRefusalRate
+	KindVolume          = detection.KindVolume
+	KindNewConsumer     = detection.KindNewConsumer
+	KindShadowAI        = detection.KindShadowAI
+	KindCostSpike       = detection.KindCostSpike
+	KindBaseline        = detection.KindBaseline
 )
 
 // Detection is one finding of a stream detector, for the rules stage.
-type Detection struct {
-	Kind        string             `json:"kind"`
-	Model       string             `json:"model,omitempty"`
-	Version     string             `json:"version,omitempty"`
-	Environment string             `json:"environment,omitempty"`
-	Consumer    string             `json:"consumer,omitempty"`
-	Time        time.Time          `json:"time"`
-	Feature     string             `json:"feature,omitempty"`
-	Statistic   string             `json:"statistic,omitempty"`
-	Value       float64            `json:"value"`
-	Threshold   float64            `json:"threshold"`
-	Values      map[string]float64 `json:"values,omitempty"`
-	Windows     string             `json:"windows,omitempty"`
-	BaselineID  string             `json:"baseline_id,omitempty"`
-	EventIDs    []string           `json:"event_ids,omitempty"`
-	Message     string             `json:"message"`
-}
+type Detection = detection.Detection
 
 // Thresholds of the operational detections.
 const (
 	errorRateThreshold = 0.05
 	latencyFactor      = 2.0
+	refusalFactor      = 2.0  // refusal rate above this multiple of the baseline rate…
+	minRefusalRate     = 0.10 // …and above this share of requests
 	minOpsRequests     = 20
 	conceptDrop        = 0.05 // absolute accuracy drop
 	minLabels          = 100
@@ -356,6 +344,9 @@ func (a *Analyzer) observeInference(ev *event.Event, findings []Finding) []Detec
 	if len(findings) == 0 {
 		maxScore = 0
 	}
+	if refusal && v.Collect != nil {
+		v.Collect.Refusals++
+	}
 	out = a.observeDrift(m, v, ev, maxScore, out)
 
 	// Predictions awaiting labels.
@@ -502,8 +493,13 @@ func (a *Analyzer) SetBaseline(model string, from, to time.Time, events iter.Seq
 			}
 			maxScore := 0.0
 			if ev.Safety != nil {
+				refused := false
 				for _, t := range ev.Safety.Triggers {
 					maxScore = math.Max(maxScore, t.Score)
+					refused = refused || t.Category == "refusal"
+				}
+				if refused {
+					c.Refusals++
 				}
 			}
 			a.collect(c, ev, maxScore)

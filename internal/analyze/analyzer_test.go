@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/warden-ai/warden/internal/detection"
 	"github.com/warden-ai/warden/internal/event"
 )
 
@@ -118,6 +119,7 @@ func TestDriftScenario(t *testing.T) {
 	for range 501 {
 		got = append(got, a.Observe(g.next(), nil)...)
 	}
+	conforms(t, got)
 	var amount *Detection
 	for i := range got {
 		if got[i].Feature == "features.amount" && got[i].Kind == KindDrift {
@@ -315,6 +317,7 @@ func TestUsageDetections(t *testing.T) {
 		a.Observe(mk("known", "app", t0.Add(time.Duration(i)*time.Second), 0.05), nil)
 	}
 	spike = a.Tick(t0.Add(5 * time.Minute))
+	conforms(t, spike)
 	var vol, cost bool
 	for _, x := range spike {
 		vol = vol || x.Kind == KindVolume && x.Model == "known" && x.Value > 4
@@ -325,6 +328,24 @@ func TestUsageDetections(t *testing.T) {
 	}
 	if again := a.Tick(t0.Add(6 * time.Minute)); slices.ContainsFunc(again, func(d Detection) bool { return d.Kind == KindVolume && d.Model == "known" }) {
 		t.Errorf("volume spike repeated within the hour")
+	}
+	// The next hours and the next day are ordinary again: the spike and the cost recover.
+	var rec []Detection
+	for h := 1; h <= 24; h++ {
+		for i := range 30 {
+			a.Observe(mk("known", "app", t0.Add(time.Duration(h)*time.Hour+time.Duration(i)*time.Minute), 0.01), nil)
+		}
+		rec = append(rec, a.Tick(t0.Add(time.Duration(h)*time.Hour+59*time.Minute))...)
+	}
+	conforms(t, rec)
+	n := map[string]int{}
+	for _, x := range rec {
+		if x.Recovered && x.Model == "known" {
+			n[x.Kind]++
+		}
+	}
+	if n[KindVolume] != 1 || n[KindCostSpike] != 1 {
+		t.Errorf("recoveries %v in %v", n, kinds(rec))
 	}
 }
 
@@ -383,6 +404,7 @@ func TestFairnessDetection(t *testing.T) {
 		a.Observe(&event.Event{Type: event.TypeFeedback, Time: tt, RequestID: fmt.Sprint("r", i), Label: pred}, nil)
 	}
 	d := a.Tick(tt.Add(2 * time.Hour))
+	conforms(t, d)
 	var di *Detection
 	for i := range d {
 		if d[i].Kind == KindFairness && d[i].Statistic == "disparate_impact" {
@@ -504,6 +526,7 @@ func TestConceptDriftAndOps(t *testing.T) {
 		t.Fatalf("baseline accuracy: %+v", infos)
 	}
 	got := feed(1000, 0.6, 0, 1)
+	conforms(t, got)
 	var concept *Detection
 	for i := range got {
 		if got[i].Kind == KindConceptDrift {
@@ -517,6 +540,7 @@ func TestConceptDriftAndOps(t *testing.T) {
 	g.t = g.t.Add(10 * time.Minute)
 	feed(300, 0.9, 0.2, 3)
 	d := a.Tick(g.t)
+	conforms(t, d)
 	var er, lat bool
 	for _, x := range d {
 		er = er || x.Kind == KindErrorRate && x.Value > 0.1
@@ -527,6 +551,61 @@ func TestConceptDriftAndOps(t *testing.T) {
 	}
 	if again := a.Tick(g.t.Add(time.Second)); len(again) != 0 {
 		t.Errorf("ops detections repeated within 5m: %v", kinds(again))
+	}
+	// Healthy traffic for the next 10 minutes: both conditions recover, once.
+	g.t = g.t.Add(time.Minute)
+	for range 20 {
+		feed(30, 0.9, 0, 1)
+		g.t = g.t.Add(27 * time.Second)
+	}
+	d = a.Tick(g.t)
+	conforms(t, d)
+	recovered := map[string]int{}
+	for _, x := range d {
+		if x.Recovered {
+			recovered[x.Kind]++
+		} else if x.Kind == KindErrorRate || x.Kind == KindLatency {
+			t.Errorf("fired on healthy traffic: %+v", x)
+		}
+	}
+	if recovered[KindErrorRate] != 1 || recovered[KindLatency] != 1 {
+		t.Errorf("recoveries: %v (detections %v)", recovered, kinds(d))
+	}
+	if again := a.Tick(g.t.Add(time.Minute)); slices.ContainsFunc(again, func(x Detection) bool { return x.Recovered }) {
+		t.Errorf("recovery repeated: %v", kinds(again))
+	}
+	// Accuracy back at the baseline's: concept drift recovers at the next drift evaluation.
+	got = feed(1000, 0.9, 0, 1)
+	conforms(t, got)
+	if !slices.ContainsFunc(got, func(x Detection) bool { return x.Kind == KindConceptDrift && x.Recovered }) {
+		t.Errorf("concept drift did not recover: %v", kinds(got))
+	}
+	// Refusals: 40% of outputs refused against a baseline without refusals, then none.
+	refuse := func(n int, share float64) []Detection {
+		var out []Detection
+		for i := range n {
+			ev := g.next()
+			var fs []Finding
+			if float64(i%10) < share*10 {
+				fs = []Finding{{Detector: "refusal.phrase", Category: "refusal", Score: 0.9}}
+			}
+			out = append(out, a.Observe(ev, fs)...)
+		}
+		return out
+	}
+	g.t = g.t.Add(10 * time.Minute)
+	refuse(100, 0.4)
+	d = a.Tick(g.t)
+	conforms(t, d)
+	i := slices.IndexFunc(d, func(x Detection) bool { return x.Kind == KindRefusalRate && !x.Recovered })
+	if i < 0 || d[i].Value < 0.35 || d[i].Values["baseline_rate"] != 0 || d[i].Values["requests"] != 100 {
+		t.Fatalf("refusal rate: %+v", d)
+	}
+	g.t = g.t.Add(6 * time.Minute)
+	refuse(100, 0)
+	d = a.Tick(g.t)
+	if !slices.ContainsFunc(d, func(x Detection) bool { return x.Kind == KindRefusalRate && x.Recovered }) {
+		t.Errorf("refusal rate did not recover: %v", kinds(d))
 	}
 }
 
@@ -562,6 +641,7 @@ func TestTimeBasedBaselineWindowAndClasses(t *testing.T) {
 		t.Fatalf("judged before the window closed: %v", kinds(got))
 	}
 	d = a.Tick(g.t.Add(2 * time.Hour))
+	conforms(t, d)
 	if !slices.ContainsFunc(d, func(x Detection) bool { return x.Kind == KindLabelDrift && x.Feature == FeatLabel }) {
 		t.Errorf("label drift not reported: %v", kinds(d))
 	}
@@ -597,7 +677,20 @@ func TestVolumeDrop(t *testing.T) {
 		t.Fatalf("judged an incomplete hour: %v", kinds(d))
 	}
 	d := a.Tick(t0.Add(2*time.Hour + time.Minute))
+	conforms(t, d)
 	if len(d) != 1 || d[0].Kind != KindVolume || d[0].Value > -4 || d[0].Values["count"] != 2 {
 		t.Fatalf("volume drop: %+v", d)
+	}
+}
+
+// conforms fails the test when a detection breaks the contract in internal/detection (an
+// unregistered kind, a statistic or a value its schema does not list): rules are checked
+// against that registry, so a detection outside it would reach no rule.
+func conforms(t *testing.T, ds []Detection) {
+	t.Helper()
+	for i := range ds {
+		if err := detection.Validate(&ds[i]); err != nil {
+			t.Errorf("detection %d (%s %s): %v", i, ds[i].Kind, ds[i].Statistic, err)
+		}
 	}
 }

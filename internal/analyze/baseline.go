@@ -31,7 +31,9 @@ type collector struct {
 	Nulls   map[string]uint64            `json:"nulls"`
 	Labeled float64                      `json:"labeled"`
 	Correct float64                      `json:"correct"`
-	rng     *rand.Rand
+	// Refusals counts outputs the refusal scanner flagged.
+	Refusals float64 `json:"refusals"`
+	rng      *rand.Rand
 }
 
 func newCollector() *collector {
@@ -151,6 +153,7 @@ type Baseline struct {
 	Features map[string]*baselineFeature `json:"features"`
 	Labeled  float64                     `json:"labeled"`
 	Correct  float64                     `json:"correct"`
+	Refusals float64                     `json:"refusals"`
 }
 
 // BaselineInfo describes a stored baseline.
@@ -181,7 +184,7 @@ func (c *collector) freeze(id, model, version, source string, created time.Time)
 	b := &Baseline{
 		ID: id, Model: model, Version: version, Source: source, From: c.From, To: c.To,
 		Created: created, Events: c.N, Features: map[string]*baselineFeature{},
-		Labeled: c.Labeled, Correct: c.Correct,
+		Labeled: c.Labeled, Correct: c.Correct, Refusals: c.Refusals,
 	}
 	for name, kind := range c.Kinds {
 		f := &baselineFeature{Kind: kind}

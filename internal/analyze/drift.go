@@ -61,6 +61,8 @@ type DriftReport struct {
 	DatasetDrift bool            `json:"dataset_drift"`
 	Accuracy     *float64        `json:"accuracy"`
 	BaseAccuracy *float64        `json:"baseline_accuracy"`
+	// ConceptDrift: accuracy fell below the baseline's by more than 0.05 (at least 100 labels).
+	ConceptDrift bool `json:"concept_drift"`
 }
 
 func (a *Analyzer) observeDrift(m *modelState, v *versionState, ev *event.Event, maxScore float64, out []Detection) []Detection {
@@ -273,8 +275,9 @@ func (a *Analyzer) evaluate(m *modelState, v *versionState, now time.Time, out [
 		})
 	}
 	// Concept drift: accuracy degradation against the baseline.
-	if rep.Accuracy != nil && rep.BaseAccuracy != nil && w.Labeled >= minLabels && b.Labeled >= minLabels &&
-		*rep.Accuracy < *rep.BaseAccuracy-conceptDrop {
+	conceptJudged := rep.Accuracy != nil && rep.BaseAccuracy != nil && w.Labeled >= minLabels && b.Labeled >= minLabels
+	if conceptJudged && *rep.Accuracy < *rep.BaseAccuracy-conceptDrop {
+		rep.ConceptDrift = true
 		out = append(out, Detection{
 			Kind: KindConceptDrift, Model: m.Name, Version: v.Version, Time: now, Statistic: "accuracy",
 			Value: *rep.Accuracy, Threshold: *rep.BaseAccuracy - conceptDrop, Windows: windows, BaselineID: b.ID,
@@ -282,8 +285,59 @@ func (a *Analyzer) evaluate(m *modelState, v *versionState, now time.Time, out [
 			Message: fmt.Sprintf("%s accuracy %.3f fell below baseline %.3f − %.2f", m.Name, *rep.Accuracy, *rep.BaseAccuracy, conceptDrop),
 		})
 	}
+	out = recoveredDrift(v.Last, rep, conceptJudged, evaluated, Detection{Model: m.Name, Version: v.Version, Time: now,
+		Windows: windows, BaselineID: b.ID}, out)
 	v.Last = rep
 	v.Window = newDriftWindow(b)
 	a.met.drift(m.Name, rep)
+	return out
+}
+
+// recoveredDrift reports, against the previous evaluation prev, the drift conditions that held
+// then and were judged clear now: a feature evaluated again within every threshold, dataset
+// drift with at least two features evaluated, concept drift with enough labels. id carries the
+// model, version, time, windows and baseline of the current evaluation.
+func recoveredDrift(prev, cur *DriftReport, conceptJudged bool, evaluated int, id Detection, out []Detection) []Detection {
+	if prev == nil {
+		return out
+	}
+	id.Recovered = true
+	for _, pf := range prev.Features {
+		if !pf.Drifted || len(pf.Fired) == 0 {
+			continue
+		}
+		i := slices.IndexFunc(cur.Features, func(f FeatureReport) bool { return f.Feature == pf.Feature })
+		if i < 0 || cur.Features[i].Drifted {
+			continue // not judged this window, or still drifted
+		}
+		d := id
+		d.Kind = KindDrift
+		switch pf.Feature {
+		case FeatPrediction:
+			d.Kind = KindPredictionDrift
+		case FeatLabel:
+			d.Kind = KindLabelDrift
+		}
+		d.Feature, d.Statistic = pf.Feature, pf.Fired[0]
+		if p := cur.Features[i].Values[d.Statistic]; p != nil {
+			d.Value = *p
+		}
+		d.Threshold = cur.Features[i].Thresholds[d.Statistic]
+		d.Message = fmt.Sprintf("%s drift on %q recovered: every statistic within its threshold", id.Model, pf.Feature)
+		out = append(out, d)
+	}
+	if prev.DatasetDrift && !cur.DatasetDrift && evaluated >= 2 {
+		d := id
+		d.Kind, d.Statistic, d.Value, d.Threshold = KindDatasetDrift, "drift_share", cur.DatasetShare, stats.DatasetDriftThreshold
+		d.Message = fmt.Sprintf("%s dataset drift recovered: %d of %d features drifted", id.Model, len(cur.Drifted), evaluated)
+		out = append(out, d)
+	}
+	if prev.ConceptDrift && !cur.ConceptDrift && conceptJudged {
+		d := id
+		d.Kind, d.Statistic, d.Value = KindConceptDrift, "accuracy", *cur.Accuracy
+		d.Threshold = *cur.BaseAccuracy - conceptDrop
+		d.Message = fmt.Sprintf("%s accuracy recovered to %.3f (baseline %.3f)", id.Model, *cur.Accuracy, *cur.BaseAccuracy)
+		out = append(out, d)
+	}
 	return out
 }

@@ -3,6 +3,7 @@ package analyze
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/warden-ai/warden/internal/event"
@@ -70,33 +71,32 @@ func (a *Analyzer) fairLabel(m *modelState, p *pending, actual bool) {
 
 // fairnessCheck evaluates and resets a model's fairness window when it is
 // complete.
-func (a *Analyzer) fairnessCheck(m *modelState, now time.Time, out []Detection) []Detection {
+func (a *Analyzer) fairnessCheck(m *modelState, now0 time.Time, out []Detection) []Detection {
 	w := m.Fair
-	if w == nil || w.N < a.opts.FairnessMinEvents || (now.Sub(w.From) < a.opts.DriftWindow && w.N < a.opts.DriftWindowEvents) {
+	if w == nil || w.N < a.opts.FairnessMinEvents || (now0.Sub(w.From) < a.opts.DriftWindow && w.N < a.opts.DriftWindowEvents) {
 		return out
 	}
 	if m.LastFair == nil {
 		m.LastFair = map[string]stats.FairnessResult{}
 	}
-	windows := windowString(w.From, now, w.N)
+	windows := windowString(w.From, now0, w.N)
 	for i, attr := range a.opts.Protected {
 		r := stats.Fairness(w.Groups[i], a.opts.Privileged[attr])
+		prev, hadPrev := m.LastFair[attr]
 		m.LastFair[attr] = r
-		for _, v := range r.Violations() {
-			var val, thr float64
-			switch v {
-			case "demographic_parity":
-				val, thr = r.ParityRatio, stats.ParityLow
-				if val > 1 {
-					thr = stats.ParityHigh
+		violations := r.Violations()
+		if hadPrev {
+			// A metric that violated its threshold last window and is computed within it now.
+			for _, v := range prev.Violations() {
+				if val, thr := fairnessValue(r, v); !slices.Contains(violations, v) && !math.IsNaN(val) {
+					out = append(out, Detection{Kind: KindFairness, Model: m.Name, Time: now0, Feature: attr, Statistic: v,
+						Value: val, Threshold: thr, Windows: windows, Recovered: true,
+						Message: fmt.Sprintf("model %s fairness on %q recovered: %s %.3f", m.Name, attr, v, val)})
 				}
-			case "disparate_impact":
-				val, thr = r.DisparateImpact, stats.DisparateImpactMin
-			case "equalized_odds":
-				val, thr = r.EqualizedOdds, stats.EqualizedOddsMax
-			case "calibration":
-				val, thr = r.CalibrationGap, stats.CalibrationGapMax
 			}
+		}
+		for _, v := range violations {
+			val, thr := fairnessValue(r, v)
 			vals := map[string]float64{}
 			for k, x := range map[string]float64{"demographic_parity_ratio": r.ParityRatio, "demographic_parity_min_max": r.ParityMinMax,
 				"disparate_impact": r.DisparateImpact, "delta_tpr": r.DeltaTPR, "delta_fpr": r.DeltaFPR, "calibration_gap": r.CalibrationGap} {
@@ -105,7 +105,7 @@ func (a *Analyzer) fairnessCheck(m *modelState, now time.Time, out []Detection) 
 				}
 			}
 			out = append(out, Detection{
-				Kind: KindFairness, Model: m.Name, Time: now, Feature: attr, Statistic: v, Value: val, Threshold: thr,
+				Kind: KindFairness, Model: m.Name, Time: now0, Feature: attr, Statistic: v, Value: val, Threshold: thr,
 				Values: vals, Windows: windows,
 				Message: fmt.Sprintf("model %s fairness on %q: %s %.3f (privileged %q, group %q)", m.Name, attr, v, val, r.Privileged, r.ParityGroup),
 			})
@@ -113,4 +113,24 @@ func (a *Analyzer) fairnessCheck(m *modelState, now time.Time, out []Detection) 
 	}
 	m.Fair = nil
 	return out
+}
+
+// fairnessValue returns a fairness metric's value in r and the threshold it is judged against.
+func fairnessValue(r stats.FairnessResult, metric string) (val, thr float64) {
+	switch metric {
+	case "demographic_parity":
+		val, thr = r.ParityRatio, stats.ParityLow
+		if val > 1 {
+			thr = stats.ParityHigh
+		}
+	case "disparate_impact":
+		val, thr = r.DisparateImpact, stats.DisparateImpactMin
+	case "equalized_odds":
+		val, thr = r.EqualizedOdds, stats.EqualizedOddsMax
+	case "calibration":
+		val, thr = r.CalibrationGap, stats.CalibrationGapMax
+	default:
+		val = math.NaN()
+	}
+	return val, thr
 }

@@ -46,9 +46,9 @@ func (a *Analyzer) Tick(now time.Time) []Detection {
 	return out
 }
 
-// opsCheck fires error-rate and latency detections over the 5-minute
-// window of each model × version × environment series, and updates the
-// per-model gauges.
+// opsCheck fires error-rate, latency and refusal-rate detections over the 5-minute window of
+// each model × version × environment series, reports their recovery when the window is judged
+// clear again, and updates the per-model gauges.
 func (a *Analyzer) opsCheck(m *modelState, now time.Time, out []Detection) []Detection {
 	const w5 = 1 // index of "5m" in windowSpecs
 	var all counters
@@ -60,44 +60,70 @@ func (a *Analyzer) opsCheck(m *modelState, now time.Time, out []Detection) []Det
 		}
 		c, _ := s.Windows[w5].sum(ns)
 		all.merge(&c)
-		if c.N < minOpsRequests {
-			continue
-		}
-		fire := func(kind string) bool {
-			if now.Sub(s.LastFired[kind]) < windowSpecs[w5].Width {
-				return false
+		judged := c.N >= minOpsRequests
+		fire := func(d Detection) {
+			if s.Active == nil {
+				s.Active = map[string]Detection{}
+			}
+			s.Active[d.Kind] = d
+			if now.Sub(s.LastFired[d.Kind]) < windowSpecs[w5].Width {
+				return
 			}
 			if s.LastFired == nil {
 				s.LastFired = map[string]time.Time{}
 			}
-			s.LastFired[kind] = now
-			return true
+			s.LastFired[d.Kind] = now
+			out = append(out, d)
 		}
-		if er := c.Errors / c.N; er > errorRateThreshold && fire(KindErrorRate) {
-			out = append(out, Detection{Kind: KindErrorRate, Model: m.Name, Version: s.Version, Environment: s.Environment,
+		// clear reports the recovery of an active kind: with enough requests the condition is
+		// judged false; with none in the window there is nothing left to be slow or failing.
+		clear := func(kind string, value float64, msg string) {
+			d, ok := s.Active[kind]
+			if !ok || !(judged || c.N == 0) {
+				return
+			}
+			delete(s.Active, kind)
+			d.Recovered, d.Time, d.Value, d.EventIDs = true, now, value, nil
+			d.Values = map[string]float64{}
+			d.Message = fmt.Sprintf("model %s %s", m.Name, msg)
+			out = append(out, d)
+		}
+		er := 0.0
+		if c.N > 0 {
+			er = c.Errors / c.N
+		}
+		if judged && er > errorRateThreshold {
+			fire(Detection{Kind: KindErrorRate, Model: m.Name, Version: s.Version, Environment: s.Environment,
 				Time: now, Statistic: "error_rate", Value: er, Threshold: errorRateThreshold, Windows: "5m",
 				Values:  map[string]float64{"requests": c.N, "errors": c.Errors},
 				Message: fmt.Sprintf("model %s error rate %.1f%% over 5m (%.0f requests)", m.Name, 100*er, c.N)})
+		} else {
+			clear(KindErrorRate, er, fmt.Sprintf("error rate back to %.1f%% over 5m (%.0f requests)", 100*er, c.N))
 		}
 		v := m.Versions[s.Version]
-		if v == nil {
+		var b *Baseline
+		if v != nil {
+			b = v.active()
+		}
+		if b == nil {
 			continue
 		}
-		b := v.active()
-		p95 := quantile(c.Latency.DDSketch, 0.95)
-		if b == nil || p95 == nil {
-			continue
-		}
-		f := b.Features[FeatLatency]
-		if f == nil || f.Kind != stats.Numeric {
-			continue
-		}
-		base := f.Profile.Quantile(0.95)
-		if base > 0 && *p95 > latencyFactor*base && fire(KindLatency) {
-			out = append(out, Detection{Kind: KindLatency, Model: m.Name, Version: s.Version, Environment: s.Environment,
-				Time: now, Statistic: "latency_p95_ms", Value: *p95, Threshold: latencyFactor * base, Windows: "5m", BaselineID: b.ID,
-				Values:  map[string]float64{"baseline_p95_ms": base, "requests": c.N},
-				Message: fmt.Sprintf("model %s P95 latency %.0f ms over 5m is above 2× the baseline %.0f ms", m.Name, *p95, base)})
+		a.latencyCheck(b, &c, judged, fire, clear, m.Name, s, now)
+		if b.Events > 0 {
+			base := b.Refusals / float64(b.Events)
+			thr := max(minRefusalRate, refusalFactor*base)
+			rr := 0.0
+			if c.N > 0 {
+				rr = c.Refusals / c.N
+			}
+			if judged && rr > thr {
+				fire(Detection{Kind: KindRefusalRate, Model: m.Name, Version: s.Version, Environment: s.Environment,
+					Time: now, Statistic: "refusal_rate", Value: rr, Threshold: thr, Windows: "5m", BaselineID: b.ID,
+					Values:  map[string]float64{"baseline_rate": base, "requests": c.N, "refusals": c.Refusals},
+					Message: fmt.Sprintf("model %s refused %.0f of %.0f requests over 5m (%.1f%%; baseline %.1f%%)", m.Name, c.Refusals, c.N, 100*rr, 100*base)})
+			} else {
+				clear(KindRefusalRate, rr, fmt.Sprintf("refusal rate back to %.1f%% over 5m", 100*rr))
+			}
 		}
 	}
 	a.met.requests.WithLabelValues(m.Name).Set(all.N)
@@ -108,4 +134,32 @@ func (a *Analyzer) opsCheck(m *modelState, now time.Time, out []Detection) []Det
 		a.met.p95.WithLabelValues(m.Name).Set(*p)
 	}
 	return out
+}
+
+// latencyCheck compares a series' 5-minute P95 latency with twice its baseline P95.
+func (a *Analyzer) latencyCheck(b *Baseline, c *counters, judged bool, fire func(Detection), clear func(string, float64, string), model string, s *series, now time.Time) {
+	f := b.Features[FeatLatency]
+	if f == nil || f.Kind != stats.Numeric {
+		return
+	}
+	base := f.Profile.Quantile(0.95)
+	if base <= 0 {
+		return
+	}
+	p95 := quantile(c.Latency.DDSketch, 0.95)
+	if judged && p95 != nil && *p95 > latencyFactor*base {
+		fire(Detection{Kind: KindLatency, Model: model, Version: s.Version, Environment: s.Environment,
+			Time: now, Statistic: "latency_p95_ms", Value: *p95, Threshold: latencyFactor * base, Windows: "5m", BaselineID: b.ID,
+			Values:  map[string]float64{"baseline_p95_ms": base, "requests": c.N},
+			Message: fmt.Sprintf("model %s P95 latency %.0f ms over 5m is above 2× the baseline %.0f ms", model, *p95, base)})
+		return
+	}
+	if judged && p95 == nil {
+		return // requests without latency: not judged
+	}
+	v := 0.0
+	if p95 != nil {
+		v = *p95
+	}
+	clear(KindLatency, v, fmt.Sprintf("P95 latency back to %.0f ms over 5m (baseline %.0f ms)", v, base))
 }

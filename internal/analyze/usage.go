@@ -18,6 +18,9 @@ type hourly struct {
 	Started bool              `json:"started"`
 	Fired   int64             `json:"fired"`   // hour of the last spike reported
 	Checked int64             `json:"checked"` // last completed hour checked for a drop
+	// Open is the hour of the spike or drop last reported and not yet recovered (0: none): a
+	// later completed hour within the threshold reports the recovery.
+	Open int64 `json:"open,omitempty"`
 }
 
 const (
@@ -104,6 +107,8 @@ type daily struct {
 	First   int64      `json:"first"`
 	Started bool       `json:"started"`
 	Fired   int64      `json:"fired"`
+	// Open: a spike was reported and its recovery not yet (the day it fired is Fired).
+	Open bool `json:"open,omitempty"`
 }
 
 func (d *daily) add(t time.Time, v float64) {
@@ -248,16 +253,24 @@ func (a *Analyzer) volumeCheck(h *hourly, model, consumer string, now time.Time,
 	if p := h.peers(hr); len(p) >= minVolumePeers && h.Fired != hr {
 		x := h.count(hr)
 		if z, med, scale := robustZ(x, p); z > a.opts.VolumeZ && x >= minSpikeCount {
-			h.Fired = hr
+			h.Fired, h.Open = hr, hr
 			out = append(out, mk(x, z, med, scale, hr, "spike"))
 		}
 	}
-	// Drop: judged on completed hours only.
+	// Drop: judged on completed hours only; so is the recovery of a spike or a drop.
 	for done := h.Checked + 1; done < hr && done > hr-3; done++ {
 		if p := h.peers(done); len(p) >= minVolumePeers {
 			x := h.count(done)
-			if z, med, scale := robustZ(x, p); z < -a.opts.VolumeZ {
+			z, med, scale := robustZ(x, p)
+			switch {
+			case z < -a.opts.VolumeZ:
+				h.Open = done
 				out = append(out, mk(x, z, med, scale, done, "drop"))
+			case h.Open != 0 && done > h.Open && z <= a.opts.VolumeZ:
+				h.Open = 0
+				d := mk(x, z, med, scale, done, "back to normal")
+				d.Recovered, d.Values = true, nil
+				out = append(out, d)
 			}
 		}
 	}
@@ -276,9 +289,16 @@ func (a *Analyzer) costCheck(m *modelState, now time.Time, out []Detection) []De
 	avg, ok := d.trailing(day)
 	today := d.today(day)
 	if !ok || avg <= 0 || today <= a.opts.CostSpikeRatio*avg {
+		if d.Open && ok && avg > 0 && day > d.Fired {
+			// A new day under the ratio: the spike's day is over.
+			d.Open = false
+			out = append(out, Detection{Kind: KindCostSpike, Model: m.Name, Time: now, Statistic: "daily_cost_ratio",
+				Value: today / avg, Threshold: a.opts.CostSpikeRatio, Windows: "today vs trailing 7 days", Recovered: true,
+				Message: fmt.Sprintf("model %s cost today $%.2f is back under %.0f%% of the trailing daily average $%.2f", m.Name, today, 100*a.opts.CostSpikeRatio, avg)})
+		}
 		return out
 	}
-	d.Fired = day
+	d.Fired, d.Open = day, true
 	return append(out, Detection{
 		Kind: KindCostSpike, Model: m.Name, Time: now, Statistic: "daily_cost_ratio",
 		Value: today / avg, Threshold: a.opts.CostSpikeRatio, Windows: "today vs trailing 7 days",

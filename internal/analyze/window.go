@@ -162,6 +162,9 @@ type series struct {
 	Windows     [len(windowSpecs)]*ring `json:"windows"`
 	// LastFired records when a latency or error-rate detection last fired.
 	LastFired map[string]time.Time `json:"last_fired,omitempty"`
+	// Active holds the detection kinds that fired and have not recovered yet, with the identity
+	// of the detection the recovery must repeat.
+	Active map[string]Detection `json:"active,omitempty"`
 }
 
 func newSeries(version, env, class string) *series {

@@ -1,7 +1,6 @@
 package contain
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -34,27 +33,24 @@ type liftRequest struct {
 // Every change is audited through the Store's Emitter.
 func AdminRoutes(s *Store) []httpx.Route {
 	return []httpx.Route{
-		{Pattern: "GET /v1/containment", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		{Pattern: "GET /v1/containment", Handler: httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
 			acts := s.List(r.URL.Query().Get("all") == "true")
 			if acts == nil {
 				acts = []Action{}
 			}
 			httpx.WriteJSON(w, http.StatusOK, map[string]any{"actions": acts})
+			return nil
 		})},
-		{Pattern: "POST /v1/containment", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		{Pattern: "POST /v1/containment", Handler: httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
 			var req applyRequest
-			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&req); err != nil {
-				httpx.WriteError(w, r, http.StatusBadRequest, "invalid_body", fmt.Sprintf("invalid JSON body: %v", err))
-				return
+			if err := httpx.DecodeJSON(r, &req); err != nil {
+				return err
 			}
 			var ttl time.Duration
 			if req.TTL != "" {
 				d, err := time.ParseDuration(req.TTL)
 				if err != nil || d < 0 {
-					httpx.WriteError(w, r, http.StatusBadRequest, "invalid_ttl", "ttl must be a Go duration such as 30m (0 = until lifted)")
-					return
+					return httpx.Invalid("ttl", "must be a Go duration such as 30m (0 = until lifted)")
 				}
 				ttl = d
 			}
@@ -63,36 +59,31 @@ func AdminRoutes(s *Store) []httpx.Route {
 			}
 			a, err := s.Apply(r.Context(), Action{Kind: req.Kind, Target: req.Target, TTL: ttl, RPM: req.RPM, Reason: req.Reason, By: req.By})
 			if errors.Is(err, ErrInvalid) {
-				httpx.WriteError(w, r, http.StatusBadRequest, "invalid_action", err.Error())
-				return
+				return &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_action", Message: err.Error()}
 			}
 			if err != nil {
-				httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not record the containment action")
-				return
+				return fmt.Errorf("record containment action: %w", err)
 			}
 			httpx.WriteJSON(w, http.StatusCreated, a)
+			return nil
 		})},
-		{Pattern: "DELETE /v1/containment/{id}", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		{Pattern: "DELETE /v1/containment/{id}", Handler: httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
 			var req liftRequest
-			if r.ContentLength != 0 {
-				if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&req); err != nil {
-					httpx.WriteError(w, r, http.StatusBadRequest, "invalid_body", fmt.Sprintf("invalid JSON body: %v", err))
-					return
-				}
+			if err := httpx.DecodeJSON(r, &req); err != nil {
+				return err
 			}
 			if req.By == "" {
 				req.By = "api"
 			}
 			a, err := s.Lift(r.Context(), r.PathValue("id"), req.By, req.Reason)
 			if errors.Is(err, ErrNotFound) {
-				httpx.WriteError(w, r, http.StatusNotFound, "not_found", "no active containment with that id")
-				return
+				return &httpx.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no active containment with that id"}
 			}
 			if err != nil {
-				httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not lift the containment action")
-				return
+				return fmt.Errorf("lift containment action: %w", err)
 			}
 			httpx.WriteJSON(w, http.StatusOK, a)
+			return nil
 		})},
 	}
 }

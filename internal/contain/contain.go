@@ -19,8 +19,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/warden-ai/warden/internal/event"
@@ -113,7 +111,6 @@ type fileFormat struct {
 
 // snapshot indexes the actions that may be active; expiry is checked at lookup time.
 type snapshot struct {
-	stamp     statefile.Stamp
 	actions   []Action
 	keys      map[string]*Action
 	models    map[string]*Action
@@ -123,12 +120,10 @@ type snapshot struct {
 
 // Store is the containment state. It is safe for concurrent use, also across processes.
 type Store struct {
-	path   string
-	opts   Options
-	log    *slog.Logger
-	snap   atomic.Pointer[snapshot]
-	next   atomic.Int64
-	reload sync.Mutex
+	path  string
+	opts  Options
+	log   *slog.Logger
+	state *statefile.Cache[snapshot]
 }
 
 // Open opens (creating if needed) the store in opts.Dir.
@@ -157,24 +152,22 @@ func Open(opts Options) (*Store, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("open containment store: %w", err)
 	}
-	if err := s.load(); err != nil {
-		return nil, err
+	state, err := statefile.NewCache(s.path, opts.PollInterval, s.log, decodeState)
+	if err != nil {
+		return nil, fmt.Errorf("load containment: %w", err)
 	}
+	s.state = state
 	return s, nil
 }
 
-func (s *Store) load() error {
-	data, st, err := statefile.Read(s.path)
-	if err != nil {
-		return fmt.Errorf("load containment: %w", err)
-	}
+func decodeState(data []byte) (*snapshot, error) {
 	var f fileFormat
 	if len(data) > 0 {
 		if err := json.Unmarshal(data, &f); err != nil {
-			return fmt.Errorf("load containment: decode: %w", err)
+			return nil, err
 		}
 	}
-	sn := &snapshot{stamp: st, actions: f.Actions, keys: map[string]*Action{}, models: map[string]*Action{}, blocked: map[string]*Action{}, ratelimit: map[string]*Action{}}
+	sn := &snapshot{actions: f.Actions, keys: map[string]*Action{}, models: map[string]*Action{}, blocked: map[string]*Action{}, ratelimit: map[string]*Action{}}
 	for i := range f.Actions {
 		a := &f.Actions[i]
 		if !a.LiftedAt.IsZero() {
@@ -186,9 +179,7 @@ func (s *Store) load() error {
 			m[a.Target] = a
 		}
 	}
-	s.snap.Store(sn)
-	s.next.Store(time.Now().Add(s.opts.PollInterval).UnixNano())
-	return nil
+	return sn, nil
 }
 
 func lastsLonger(a, b *Action) bool {
@@ -210,33 +201,8 @@ func (sn *snapshot) index(k Kind) map[string]*Action {
 	return sn.ratelimit
 }
 
-func (s *Store) refresh(force bool) *snapshot {
-	if !force && time.Now().UnixNano() < s.next.Load() {
-		return s.snap.Load()
-	}
-	if force {
-		s.reload.Lock()
-	} else if !s.reload.TryLock() {
-		return s.snap.Load()
-	}
-	defer s.reload.Unlock()
-	s.next.Store(time.Now().Add(s.opts.PollInterval).UnixNano())
-	st, err := statefile.Stat(s.path)
-	if err != nil {
-		s.log.Warn("cannot check containment state", "err", err)
-		return s.snap.Load()
-	}
-	if cur := s.snap.Load(); cur.stamp == st && !force {
-		return cur
-	}
-	if err := s.load(); err != nil {
-		s.log.Error("cannot reload containment state; keeping the previous state", "err", err)
-	}
-	return s.snap.Load()
-}
-
 func (s *Store) active(k Kind, target string) (Action, bool) {
-	a := s.refresh(false).index(k)[target]
+	a := s.state.Get().index(k)[target]
 	if a == nil || !a.Active(s.opts.Now()) {
 		return Action{}, false
 	}
@@ -262,7 +228,7 @@ func (s *Store) ConsumerRateLimit(consumer string) (Action, bool) {
 // List returns the actions in force (all, including lifted and expired ones, when all is true),
 // newest first.
 func (s *Store) List(all bool) []Action {
-	sn := s.refresh(true)
+	sn := s.state.Fresh()
 	now := s.opts.Now()
 	var out []Action
 	for _, a := range sn.actions {
@@ -355,7 +321,7 @@ func (s *Store) update(fn func(*fileFormat) error) error {
 	if err != nil {
 		return err
 	}
-	s.refresh(true)
+	s.state.Fresh()
 	return nil
 }
 
@@ -415,7 +381,7 @@ func (s *Store) Run(ctx context.Context) error {
 	t := time.NewTicker(s.opts.PollInterval)
 	defer t.Stop()
 	for {
-		s.refresh(false)
+		s.state.Get()
 		if s.opts.Emitter != nil {
 			if err := s.auditPending(ctx); err != nil {
 				s.log.Warn("auditing containment actions", "err", err)
@@ -432,7 +398,7 @@ func (s *Store) Run(ctx context.Context) error {
 // auditPending emits the events of unaudited actions and marks them, under the file lock.
 func (s *Store) auditPending(ctx context.Context) error {
 	pending := false
-	for _, a := range s.snap.Load().actions {
+	for _, a := range s.state.Loaded().actions {
 		if !a.Audited || (!a.LiftedAt.IsZero() && !a.LiftAudited) {
 			pending = true
 			break

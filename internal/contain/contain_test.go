@@ -168,14 +168,19 @@ func TestAdminHandler(t *testing.T) {
 	for _, tc := range []struct {
 		method, path, body string
 		want               int
+		body2              string // the answer must contain this
 	}{
-		{"DELETE", "/v1/containment/" + a.ID, "", 404},
-		{"POST", "/v1/containment", `{"kind":"x","target":"y"}`, 400},
-		{"POST", "/v1/containment", `{"kind":"pause_model","target":"m","ttl":"later"}`, 400},
-		{"POST", "/v1/containment", `{"kind":"pause_model","target":"m","nope":1}`, 400},
+		{"DELETE", "/v1/containment/" + a.ID, "", 404, ""},
+		{"POST", "/v1/containment", `{"kind":"x","target":"y"}`, 400, ""},
+		{"POST", "/v1/containment", `{"kind":"pause_model","target":"m","ttl":"later"}`, 400, `"field":"ttl"`},
+		{"POST", "/v1/containment", `{"kind":"pause_model","target":"m","nope":1}`, 400, ""},
+		{"POST", "/v1/containment", `{"kind":"pause_model","target":7}`, 400, `"field":"target"`},
+		{"DELETE", "/v1/containment/x", `{"by":`, 400, `"code":"invalid"`},
 	} {
 		if w := do(tc.method, tc.path, tc.body); w.Code != tc.want {
 			t.Errorf("%s %s %s = %d, want %d", tc.method, tc.path, tc.body, w.Code, tc.want)
+		} else if !strings.Contains(w.Body.String(), tc.body2) {
+			t.Errorf("%s %s %s: body %s does not contain %s", tc.method, tc.path, tc.body, w.Body, tc.body2)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package keys
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -55,61 +54,55 @@ type createRequest struct {
 // The key appears only in the response to POST.
 func AdminRoutes(s *Store) []httpx.Route {
 	return []httpx.Route{
-		{Pattern: "POST /v1/keys", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		{Pattern: "POST /v1/keys", Handler: httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
 			var req createRequest
-			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&req); err != nil {
-				httpx.WriteError(w, r, http.StatusBadRequest, "invalid_body", fmt.Sprintf("invalid JSON body: %v", err))
-				return
+			if err := httpx.DecodeJSON(r, &req); err != nil {
+				return err
 			}
 			var ttl time.Duration
 			if req.Expires != "" {
 				d, err := time.ParseDuration(req.Expires)
 				if err != nil || d <= 0 {
-					httpx.WriteError(w, r, http.StatusBadRequest, "invalid_expires", "expires must be a positive Go duration such as 720h")
-					return
+					return httpx.Invalid("expires", "must be a positive Go duration such as 720h")
 				}
 				ttl = d
 			}
 			secret, k, err := s.Create(r.Context(), Spec{Consumer: req.Consumer, Groups: req.Groups, Models: req.Models, RPM: req.RPM, TPM: req.TPM, TTL: ttl})
 			if errors.Is(err, ErrInvalid) {
-				httpx.WriteError(w, r, http.StatusBadRequest, "invalid_key_spec", err.Error())
-				return
+				return &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_key_spec", Message: err.Error()}
 			}
 			if err != nil {
-				httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not create key")
-				return
+				return fmt.Errorf("create key: %w", err)
 			}
 			out := struct {
 				Key string `json:"key"`
 				View
 			}{secret, ViewOf(&k, time.Now())}
 			httpx.WriteJSON(w, http.StatusCreated, out)
+			return nil
 		})},
-		{Pattern: "GET /v1/keys", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		{Pattern: "GET /v1/keys", Handler: httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
 			ks, err := s.List()
 			if err != nil {
-				httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not list keys")
-				return
+				return fmt.Errorf("list keys: %w", err)
 			}
 			views := make([]View, len(ks))
 			for i := range ks {
 				views[i] = ViewOf(&ks[i], time.Now())
 			}
 			httpx.WriteJSON(w, http.StatusOK, map[string]any{"keys": views})
+			return nil
 		})},
-		{Pattern: "DELETE /v1/keys/{id}", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		{Pattern: "DELETE /v1/keys/{id}", Handler: httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
 			k, err := s.Revoke(r.Context(), r.PathValue("id"))
 			if errors.Is(err, ErrNotFound) {
-				httpx.WriteError(w, r, http.StatusNotFound, "not_found", "no key with that id")
-				return
+				return &httpx.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no key with that id"}
 			}
 			if err != nil {
-				httpx.WriteError(w, r, http.StatusInternalServerError, "internal", "could not revoke key")
-				return
+				return fmt.Errorf("revoke key: %w", err)
 			}
 			httpx.WriteJSON(w, http.StatusOK, ViewOf(&k, time.Now()))
+			return nil
 		})},
 	}
 }

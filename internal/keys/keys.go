@@ -24,8 +24,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/warden-ai/warden/internal/keys/statefile"
@@ -120,20 +118,16 @@ type fileFormat struct {
 }
 
 type snapshot struct {
-	stamp  statefile.Stamp
 	byHash map[[sha256.Size]byte]*Key
 	keys   []Key
 }
 
 // Store is the key store. It is safe for concurrent use, also across processes.
 type Store struct {
-	path   string
-	log    *slog.Logger
-	now    func() time.Time
-	poll   time.Duration
-	snap   atomic.Pointer[snapshot]
-	next   atomic.Int64 // unix nanos of the next stamp check
-	reload sync.Mutex
+	path  string
+	log   *slog.Logger
+	now   func() time.Time
+	state *statefile.Cache[snapshot]
 }
 
 // Open opens (creating if needed) the store in opts.Dir.
@@ -150,7 +144,7 @@ func Open(opts Options) (*Store, error) {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 250 * time.Millisecond
 	}
-	s := &Store{path: filepath.Join(opts.Dir, "keys.json"), log: opts.Logger.With("component", "keys"), now: opts.Now, poll: opts.PollInterval}
+	s := &Store{path: filepath.Join(opts.Dir, "keys.json"), log: opts.Logger.With("component", "keys"), now: opts.Now}
 	if err := statefile.Update(s.path, func(old []byte) ([]byte, error) {
 		if len(old) > 0 {
 			return old, nil
@@ -159,24 +153,22 @@ func Open(opts Options) (*Store, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("open key store: %w", err)
 	}
-	if err := s.load(); err != nil {
-		return nil, err
+	state, err := statefile.NewCache(s.path, opts.PollInterval, s.log, s.decode)
+	if err != nil {
+		return nil, fmt.Errorf("load keys: %w", err)
 	}
+	s.state = state
 	return s, nil
 }
 
-func (s *Store) load() error {
-	data, st, err := statefile.Read(s.path)
-	if err != nil {
-		return fmt.Errorf("load keys: %w", err)
-	}
+func (s *Store) decode(data []byte) (*snapshot, error) {
 	var f fileFormat
 	if len(data) > 0 {
 		if err := json.Unmarshal(data, &f); err != nil {
-			return fmt.Errorf("load keys: decode %s: %w", filepath.Base(s.path), err)
+			return nil, err
 		}
 	}
-	sn := &snapshot{stamp: st, byHash: make(map[[sha256.Size]byte]*Key, len(f.Keys)), keys: f.Keys}
+	sn := &snapshot{byHash: make(map[[sha256.Size]byte]*Key, len(f.Keys)), keys: f.Keys}
 	for i := range f.Keys {
 		var h [sha256.Size]byte
 		if n, err := hex.Decode(h[:], []byte(f.Keys[i].Hash)); err != nil || n != sha256.Size {
@@ -185,54 +177,7 @@ func (s *Store) load() error {
 		}
 		sn.byHash[h] = &f.Keys[i]
 	}
-	s.snap.Store(sn)
-	s.next.Store(time.Now().Add(s.poll).UnixNano())
-	return nil
-}
-
-// refresh re-reads the file if it changed; at most one caller does the work, the others keep
-// using the current snapshot.
-func (s *Store) refresh(force bool) {
-	if !force && time.Now().UnixNano() < s.next.Load() {
-		return
-	}
-	if force {
-		s.reload.Lock()
-	} else if !s.reload.TryLock() {
-		return
-	}
-	defer s.reload.Unlock()
-	s.next.Store(time.Now().Add(s.poll).UnixNano())
-	st, err := statefile.Stat(s.path)
-	if err != nil {
-		s.log.Warn("cannot check key store", "err", err)
-		return
-	}
-	if cur := s.snap.Load(); cur != nil && cur.stamp == st && !force {
-		return
-	}
-	if err := s.load(); err != nil {
-		s.log.Error("cannot reload key store; keeping the previous keys", "err", err)
-	}
-}
-
-// refreshChanged reloads at once if the file changed since the last load, ignoring the poll
-// interval. Concurrent callers do not queue: one checks, the others go on with what is loaded.
-func (s *Store) refreshChanged() {
-	if !s.reload.TryLock() {
-		return
-	}
-	defer s.reload.Unlock()
-	st, err := statefile.Stat(s.path)
-	if err != nil {
-		return
-	}
-	if cur := s.snap.Load(); cur != nil && cur.stamp == st {
-		return
-	}
-	if err := s.load(); err != nil {
-		s.log.Error("cannot reload key store; keeping the previous keys", "err", err)
-	}
+	return sn, nil
 }
 
 // Hash returns the stored form of a key.
@@ -244,14 +189,12 @@ func (s *Store) Lookup(key string) (*Key, error) {
 	if !strings.HasPrefix(key, Prefix) {
 		return nil, ErrUnknown
 	}
-	s.refresh(false)
 	h := Hash(key)
-	k := s.snap.Load().byHash[h]
+	k := s.state.Get().byHash[h]
 	if k == nil {
 		// A key created a moment ago by another process (the CLI): check the file's stamp now
 		// rather than at the next poll. A stat per miss; reloads only when the file changed.
-		s.refreshChanged()
-		k = s.snap.Load().byHash[h]
+		k = s.state.Changed().byHash[h]
 	}
 	if k == nil {
 		return nil, ErrUnknown
@@ -271,8 +214,7 @@ func (s *Store) Lookup(key string) (*Key, error) {
 
 // List returns every key record, newest first.
 func (s *Store) List() ([]Key, error) {
-	s.refresh(true)
-	out := slices.Clone(s.snap.Load().keys)
+	out := slices.Clone(s.state.Fresh().keys)
 	slices.SortStableFunc(out, func(a, b Key) int { return b.CreatedAt.Compare(a.CreatedAt) })
 	return out, nil
 }
@@ -340,7 +282,7 @@ func (s *Store) update(fn func(*fileFormat) error) error {
 	if err != nil {
 		return err
 	}
-	s.refresh(true)
+	s.state.Fresh()
 	return nil
 }
 

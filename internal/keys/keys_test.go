@@ -164,15 +164,19 @@ func TestAdminHandler(t *testing.T) {
 	for _, tc := range []struct {
 		method, path, body string
 		want               int
+		body2              string // the answer must contain this
 	}{
-		{"DELETE", "/v1/keys/key_none", "", 404},
-		{"POST", "/v1/keys", `{"consumer":""}`, 400},
-		{"POST", "/v1/keys", `{"consumer":"x","expires":"soon"}`, 400},
-		{"POST", "/v1/keys", `{"consumer":"x","extra":1}`, 400},
-		{"POST", "/v1/keys", `not json`, 400},
+		{"DELETE", "/v1/keys/key_none", "", 404, `"code":"not_found"`},
+		{"POST", "/v1/keys", `{"consumer":""}`, 400, `"code":"invalid_key_spec"`},
+		{"POST", "/v1/keys", `{"consumer":"x","expires":"soon"}`, 400, `"field":"expires"`},
+		{"POST", "/v1/keys", `{"consumer":"x","extra":1}`, 400, `"code":"invalid"`},
+		{"POST", "/v1/keys", `not json`, 400, `"code":"invalid"`},
+		{"POST", "/v1/keys", `{"consumer":"x","rpm":"many"}`, 400, `"field":"rpm"`},
 	} {
 		if rec := do(tc.method, tc.path, tc.body); rec.Code != tc.want {
 			t.Errorf("%s %s %s: %d, want %d", tc.method, tc.path, tc.body, rec.Code, tc.want)
+		} else if !strings.Contains(rec.Body.String(), tc.body2) {
+			t.Errorf("%s %s %s: body %s does not contain %s", tc.method, tc.path, tc.body, rec.Body, tc.body2)
 		}
 	}
 }

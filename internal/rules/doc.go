@@ -4,6 +4,9 @@
 // temporal_ordered) with group-by, timespan, thresholds such as "> 5%" and "for: 5m", plus
 // suppression windows, ATLAS/OWASP tags, runbooks and containment actions.
 //
+// Rules that select detections are checked at load against the detection contract
+// (internal/detection): unknown kinds, values, statistics and summary placeholders are errors.
+//
 // A built-in pack (pack/*.yaml, embedded) implements the standard alert matrix and the security
 // rules; user rules are loaded from extra directories beside it. Load parses and checks a set of
 // files (every error names file:line), New compiles it into an Engine, and the Engine turns
@@ -16,8 +19,9 @@
 // window slides) finds the group's window value no longer meeting the threshold, the engine
 // reports that alert's dedup key to Options.Resolved, once per firing, and lifts the key's
 // suppression so that a new breach alerts again. An empty window reads as 0 (no matches).
-// Per-event rules, detection rules (the analyzer reports breaches only) and temporal rules never
-// resolve. Resolved runs after the engine's lock is released, at the end of the Observe,
+// Detection rules whose selected kinds all report recovery (internal/detection) resolve too: a
+// detection with Recovered set fires nothing and resolves the alert the rule raised for the same
+// dedup key. Other per-event rules and temporal rules never resolve. Resolved runs after the engine's lock is released, at the end of the Observe,
 // ObserveDetection or Tick call that found the condition clear — always a later call than the
 // one that returned the alert. A caller that batches returned alerts before handing them to the
 // alert manager must keep that order: deliver the alerts returned so far before it acts on a

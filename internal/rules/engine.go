@@ -163,6 +163,9 @@ type compiled struct {
 	// yet (resolving rules only).
 	open     *lru[*openEntry]
 	resCount prometheus.Counter
+	// detOpen holds the dedup keys of alerts a resolving detection rule raised, until the
+	// detector reports the condition recovered.
+	detOpen *lru[time.Time]
 }
 
 // openEntry is a group whose alert fired and has not cleared.
@@ -240,6 +243,11 @@ func New(rs *RuleSet, opts Options) (*Engine, error) {
 				c.open = newLRU[*openEntry](opts.MaxGroups, func() { e.m.dropped.WithLabelValues("open:" + ruleID).Inc() })
 				c.resCount = e.m.resolved.WithLabelValues(ruleID)
 			}
+		}
+		if c.agg == nil && r.resolve {
+			ruleID := r.ID
+			c.detOpen = newLRU[time.Time](opts.MaxGroups, func() { e.m.dropped.WithLabelValues("open:" + ruleID).Inc() })
+			c.resCount = e.m.resolved.WithLabelValues(ruleID)
 		}
 		c.suppressed = newLRU[time.Time](opts.MaxGroups, nil)
 		c.supCount = e.m.suppressed.WithLabelValues(r.ID)
@@ -329,7 +337,9 @@ func (e *Engine) report(res []Resolution) {
 }
 
 // ObserveDetection evaluates one analysis detection against the rules selecting "detection".
-// Detection rules are per-input rules: they never resolve (the analyzer reports breaches only).
+// A detection marked Recovered fires nothing: it resolves the open alert that a resolving
+// detection rule raised for the same identity (see Rule.Resolves), reported through
+// Options.Resolved.
 func (e *Engine) ObserveDetection(d Detection) []alert.Alert {
 	out, res := e.observeDetection(d)
 	e.report(res)
@@ -365,6 +375,13 @@ func (e *Engine) evalAll(rules []*compiled, c *evalCtx) []alert.Alert {
 			continue
 		}
 		if c.det != nil && len(r.spec.Select.Kinds) > 0 && !slices.Contains(r.spec.Select.Kinds, c.det.Kind) {
+			continue
+		}
+		if c.det != nil && c.det.Recovered {
+			// An all-clear resolves what the detection raised; it never fires.
+			if r.detOpen != nil {
+				e.recovered(r, c)
+			}
 			continue
 		}
 		out = append(out, e.evalRule(r, c)...)
@@ -429,7 +446,11 @@ func (e *Engine) evalRule(r *compiled, c *evalCtx) []alert.Alert {
 		} else if c.det != nil {
 			ids = c.det.EventIDs
 		}
-		return e.fire(r, c, nil, key, vals, ids, now, now, 1)
+		out := e.fire(r, c, nil, key, vals, ids, now, now, 1)
+		if len(out) > 0 && r.detOpen != nil {
+			r.detOpen.put(out[0].DedupKey, now)
+		}
+		return out
 	}
 	switch r.agg.Kind {
 	case KindEventCount:
@@ -584,6 +605,28 @@ func (e *Engine) clear(r *compiled, key string, g *group, now time.Time) {
 	r.suppressed.delete(dedup)
 	r.resCount.Inc()
 	e.resolved = append(e.resolved, Resolution{RuleID: r.ID, DedupKey: dedup, At: now})
+}
+
+// recovered resolves the alert a resolving detection rule raised for the identity of the
+// recovered detection in c (the rule's dedup key), and lifts its suppression so that a new
+// breach alerts again.
+func (e *Engine) recovered(r *compiled, c *evalCtx) {
+	b := e.keyBuf[:0]
+	for i, vi := range r.dedupBy {
+		if i > 0 {
+			b = append(b, '|')
+		}
+		b = append(b, scalarString(vars[vi].get(c))...)
+	}
+	e.keyBuf = b
+	dedup := r.ID + "|" + string(b)
+	if _, ok := r.detOpen.get(dedup); !ok {
+		return
+	}
+	r.detOpen.delete(dedup)
+	r.suppressed.delete(dedup)
+	r.resCount.Inc()
+	e.resolved = append(e.resolved, Resolution{RuleID: r.ID, DedupKey: dedup, At: c.time()})
 }
 
 // Tick advances the engine clock to now (event time: pass the wall clock in production) and

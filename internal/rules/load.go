@@ -225,10 +225,11 @@ func compileRule(env *cel.Env, x *expander, file string, line int, s ruleSpec) (
 	if len(s.DedupBy) > 0 && s.Aggregate != nil {
 		bad("dedup_by applies to per-event rules; aggregated rules dedup by aggregate.group_by")
 	}
-	r.resolve = s.Aggregate != nil && (s.Aggregate.Kind == KindEventCount || s.Aggregate.Kind == KindValueCount)
+	r.resolve = s.Aggregate != nil && (s.Aggregate.Kind == KindEventCount || s.Aggregate.Kind == KindValueCount) ||
+		s.Aggregate == nil && recovers(s.Select)
 	if s.Resolve != nil {
 		if *s.Resolve && !r.resolve {
-			bad("resolve: true applies to event_count and value_count rules (per-event and temporal rules have no condition that clears)")
+			bad("resolve: true applies to event_count and value_count rules, and to detection rules whose kinds all report recovery (per-event and temporal rules have no condition that clears)")
 		}
 		r.resolve = r.resolve && *s.Resolve
 	}
@@ -241,6 +242,9 @@ func compileRule(env *cel.Env, x *expander, file string, line int, s ruleSpec) (
 		bad("summary: %v", err)
 	} else {
 		r.summary = parts
+	}
+	if len(errs) == 0 {
+		checkContract(r, s, bad)
 	}
 	if len(errs) > 0 {
 		return nil, errs

@@ -413,7 +413,8 @@ func TestResolveOptionChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range rs.Rules {
-		want := r.Aggregated() && (r.spec.Aggregate.Kind == KindEventCount || r.spec.Aggregate.Kind == KindValueCount)
+		want := r.Aggregated() && (r.spec.Aggregate.Kind == KindEventCount || r.spec.Aggregate.Kind == KindValueCount) ||
+			!r.Aggregated() && recovers(r.spec.Select)
 		if r.Resolves() != want {
 			t.Errorf("%s: Resolves() = %v, want %v", r.ID, r.Resolves(), want)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/config"
+	"github.com/warden-ai/warden/internal/detection"
 	"github.com/warden-ai/warden/internal/event"
 )
 
@@ -118,8 +119,8 @@ func ReplayAll(ctx context.Context, rs *RuleSet, opts Options, r io.Reader) (Rep
 				eng.opts.Models = opts.Models
 				eng.mu.Unlock()
 			case env.Detection != nil:
-				if env.Detection.Kind == "" {
-					return res, fmt.Errorf("line %d: detection.kind is required", line)
+				if err := detection.Validate(env.Detection); err != nil {
+					return res, fmt.Errorf("line %d: detection.%w", line, err)
 				}
 				for _, a := range eng.ObserveDetection(*env.Detection) {
 					res.Firings = append(res.Firings, Firing{Line: line, Alert: a})

@@ -23,6 +23,8 @@ type snapshot struct {
 	Last       []kv                    `json:"last,omitempty"`
 	Suppressed map[string][]untilEntry `json:"suppressed,omitempty"` // rule id → entries
 	Open       map[string][]openSnap   `json:"open,omitempty"`       // rule id → fired, not cleared
+	// DetOpen: rule id → dedup keys of detection alerts awaiting the detector's recovery.
+	DetOpen map[string][]openSnap `json:"det_open,omitempty"`
 }
 
 type openSnap struct {
@@ -72,6 +74,12 @@ func (e *Engine) Snapshot(w io.Writer) error {
 		})
 		if r.open != nil {
 			eachOldest(r.open, func(k string, o *openEntry) { s.Open[r.ID] = append(s.Open[r.ID], openSnap{k, o.at}) })
+		}
+		if r.detOpen != nil {
+			if s.DetOpen == nil {
+				s.DetOpen = map[string][]openSnap{}
+			}
+			eachOldest(r.detOpen, func(k string, t time.Time) { s.DetOpen[r.ID] = append(s.DetOpen[r.ID], openSnap{k, t}) })
 		}
 	}
 	e.mu.Unlock()
@@ -126,6 +134,11 @@ func (e *Engine) Restore(r io.Reader) error {
 		e.clock = s.Clock
 	}
 	for _, c := range e.rules {
+		if c.detOpen != nil {
+			for _, x := range s.DetOpen[c.ID] {
+				c.detOpen.put(x.Key, x.At)
+			}
+		}
 		if c.open == nil {
 			continue
 		}

@@ -11,31 +11,14 @@ import (
 	"cel.dev/cel-go/interpreter"
 
 	"github.com/warden-ai/warden/internal/config"
+	"github.com/warden-ai/warden/internal/detection"
 	"github.com/warden-ai/warden/internal/event"
 )
 
 // Detection is an analysis finding from the stream-analysis stage (drift, fairness, latency,
-// cost, extraction, ...), the input of ObserveDetection. Conventions the built-in pack relies
-// on: Value is the observed statistic, Threshold the limit the analyzer applied, and
-// Values["baseline"] the baseline it compared against (latency P95, daily cost average).
-type Detection struct {
-	// Kind: drift | dataset_drift | concept_drift | fairness | latency | error_rate | volume |
-	// new_consumer | shadow_ai | cost_spike | system_down | safety_rate | model_extraction.
-	Kind        string             `json:"kind"`
-	Model       string             `json:"model,omitempty"`
-	Version     string             `json:"version,omitempty"`
-	Environment string             `json:"environment,omitempty"`
-	Consumer    string             `json:"consumer,omitempty"`
-	Time        time.Time          `json:"time"`
-	Feature     string             `json:"feature,omitempty"`
-	Statistic   string             `json:"statistic,omitempty"` // psi, ks, disparate_impact, p95, ...
-	Value       float64            `json:"value"`
-	Threshold   float64            `json:"threshold,omitempty"`
-	Values      map[string]float64 `json:"values,omitempty"`
-	BaselineID  string             `json:"baseline_id,omitempty"`
-	EventIDs    []string           `json:"event_ids,omitempty"`
-	Message     string             `json:"message,omitempty"`
-}
+// cost, extraction, ...), the input of ObserveDetection. Its kinds and their values are
+// documented in internal/detection, and rules are checked against that registry at load.
+type Detection = detection.Detection
 
 // evalCtx is the lazy CEL activation for one event or detection: variables are computed only
 // when a program reads them.

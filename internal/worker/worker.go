@@ -267,7 +267,7 @@ func (w *Worker) tick(ctx context.Context) {
 	now := w.opts.Now()
 	var dets []rules.Detection
 	for _, d := range w.opts.Analyzer.Tick(now) {
-		dets = append(dets, convert(d))
+		dets = append(dets, d) // one type: internal/detection
 	}
 	if w.opts.Extraction != nil {
 		for _, f := range w.opts.Extraction.Flush(now) {
@@ -313,12 +313,6 @@ func (w *Worker) emit(ctx context.Context, alerts []alert.Alert) {
 	if len(keys) > 0 && w.opts.Resolve != nil {
 		w.opts.Resolve(ctx, keys)
 	}
-}
-
-func convert(d analyze.Detection) rules.Detection {
-	return rules.Detection{Kind: d.Kind, Model: d.Model, Version: d.Version, Environment: d.Environment, Consumer: d.Consumer,
-		Time: d.Time, Feature: d.Feature, Statistic: d.Statistic, Value: d.Value, Threshold: d.Threshold, Values: d.Values,
-		BaselineID: d.BaselineID, EventIDs: d.EventIDs, Message: d.Message}
 }
 
 type item struct {
@@ -400,7 +394,7 @@ func (w *Worker) process(ctx context.Context, batch []item) {
 		it := &batch[k]
 		var dets []rules.Detection
 		for _, d := range w.opts.Analyzer.Observe(it.ev, it.findings) {
-			dets = append(dets, convert(d))
+			dets = append(dets, d) // one type: internal/detection
 		}
 		if w.opts.Extraction != nil {
 			for _, f := range w.opts.Extraction.Observe(it.ev) {

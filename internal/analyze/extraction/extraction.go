@@ -35,12 +35,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/warden-ai/warden/internal/detection"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/rules"
 )
 
 // Kind is the detection kind findings carry.
-const Kind = "model_extraction"
+const Kind = detection.KindModelExtraction
 
 // Options configures a Detector.
 type Options struct {

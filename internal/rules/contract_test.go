@@ -1,0 +1,111 @@
+package rules
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/warden-ai/warden/internal/detection"
+)
+
+// TestContractEveryKindHasARule enumerates the detection registry: every kind a detector emits
+// must reach at least one built-in rule (else the detection is silent), and every built-in rule
+// that selects detections reads only values and statistics its kinds have (Load checks that;
+// this test makes the pack fail when it does not).
+func TestContractEveryKindHasARule(t *testing.T) {
+	rs, err := Load(true)
+	if err != nil {
+		t.Fatalf("built-in pack breaks the detection contract: %v", err)
+	}
+	covered := map[string][]string{}
+	for _, r := range rs.Rules {
+		for _, k := range r.spec.Select.Kinds {
+			covered[k] = append(covered[k], r.ID)
+		}
+	}
+	for _, sc := range detection.Schemas() {
+		k := sc.Kind
+		if sc.Informational {
+			continue
+		}
+		if sc.CoveredBy != "" {
+			if !slices.ContainsFunc(rs.Rules, func(r *Rule) bool { return r.ID == sc.CoveredBy }) {
+				t.Errorf("detection kind %q names %s as its covering rule, which is not in the pack", k, sc.CoveredBy)
+			}
+			continue
+		}
+		if len(covered[k]) == 0 {
+			t.Errorf("detection kind %q has no built-in rule: its detections never alert", k)
+		}
+	}
+	for k := range covered {
+		if _, ok := detection.Lookup(k); !ok {
+			t.Errorf("rules select kind %q, which no detector registers", k)
+		}
+	}
+}
+
+// TestContractRefusesUnknownFields: a rule reading a value, statistic or summary placeholder its
+// kinds do not have, or selecting an unknown kind, is refused at load with file:line.
+func TestContractRefusesUnknownFields(t *testing.T) {
+	cases := []struct {
+		name, rule, want string
+	}{
+		{"value typo", `condition: detection.value > 1.5 * detection.values['baseline']`, `detection.values["baseline"]: no selected kind (cost_spike)`},
+		{"in operator", `condition: "'baseline' in detection.values"`, `detection.values["baseline"]`},
+		{"field select", `condition: detection.values.today > 1.0`, `detection.values["today"]`},
+		{"statistic", `condition: detection.statistic == 'ratio'`, `detection.statistic "ratio"`},
+		{"statistic list", `condition: detection.statistic in ['daily_cost_ratio', 'psi']`, `detection.statistic "psi"`},
+		{"summary", "condition: \"true\"\n    summary: \"{baseline} USD\"", `summary: {baseline} is not a value`},
+		{"unknown kind", "condition: \"true\"\n    select: {types: [detection], kinds: [cost_spikes]}", `select.kinds: "cost_spikes" is not a detection kind`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			sel := "    select: {types: [detection], kinds: [cost_spike]}\n"
+			if strings.Contains(tc.rule, "select:") {
+				sel = ""
+			}
+			body := "rules:\n  - id: my.rule\n    severity: P3\n" + sel + "    " + tc.rule + "\n"
+			if err := os.WriteFile(filepath.Join(dir, "r.yaml"), []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			errs := Check(dir)
+			if len(errs) == 0 {
+				t.Fatalf("accepted:\n%s", body)
+			}
+			msg := errors.Join(errs...).Error()
+			if !strings.Contains(msg, tc.want) || !strings.Contains(msg, filepath.Join(dir, "r.yaml")+":2:") {
+				t.Fatalf("error %q: want %q with file:line", msg, tc.want)
+			}
+		})
+	}
+	// The correct spelling loads.
+	dir := t.TempDir()
+	ok := "rules:\n  - id: my.rule\n    severity: P3\n    select: {types: [detection], kinds: [cost_spike]}\n" +
+		"    condition: detection.statistic == 'daily_cost_ratio' && detection.values['today_usd'] > 2.0 * detection.values['trailing_daily_avg_usd']\n" +
+		"    summary: \"{today_usd} USD\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "r.yaml"), []byte(ok), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if errs := Check(dir); len(errs) > 0 {
+		t.Fatalf("correct rule refused: %v", errs)
+	}
+}
+
+// TestReplayRefusesOffContractDetections: a replayed detection with a value its kind does not
+// have is an input error naming the line and field.
+func TestReplayRefusesOffContractDetections(t *testing.T) {
+	rs, err := Load(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := `{"detection":{"kind":"cost_spike","statistic":"daily_cost_ratio","time":"2026-03-02T10:00:00Z","model":"m","value":2,"values":{"baseline":1}}}`
+	_, err = Replay(t.Context(), rs, Options{}, strings.NewReader(in))
+	if err == nil || !strings.Contains(err.Error(), "line 1: detection.values.baseline") {
+		t.Fatalf("err = %v", err)
+	}
+}
