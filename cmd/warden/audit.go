@@ -159,7 +159,7 @@ func kindText(kind string) string {
 	case audit.KindWrongKey:
 		return "wrong key"
 	case audit.KindInconsistent:
-		return "inconsistent with the trusted or witnessed checkpoint"
+		return "inconsistent with the trusted checkpoint"
 	case audit.KindUnwitnessed:
 		return "not witnessed"
 	}

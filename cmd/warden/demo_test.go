@@ -33,6 +33,9 @@ func TestDemoShowsDetectionsWithinAMinute(t *testing.T) {
 		"warden.pipe.unapproved_artifact": false,
 		"group_not_allowed":               false,
 		"SIMULATED":                       false,
+		"TRUST   witness witness.demo cosigned the audit log's checkpoint": false,
+		`TRUST   data subject "emp-12" erased`:                             false,
+		"the erasure changed no history":                                   false,
 	}
 	lines := make(chan string)
 	go func() {

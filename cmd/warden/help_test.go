@@ -69,6 +69,7 @@ func TestHelpListsFlags(t *testing.T) {
 		{"subjects", nil},
 		{"subjects export", with("user", "out")},
 		{"subjects erase", with("user", "out")},
+		{"aggregates", with("from", "json", "model", "to")},
 		{"witness", nil},
 		{"witness serve", []string{"listen", "log-key", "name", "state"}},
 	}

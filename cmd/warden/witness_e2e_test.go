@@ -120,7 +120,7 @@ func TestWitnessThroughBinary(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(forged, "log", "witnessed"), genuine, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code, out := verify(forged); code != 1 || !strings.Contains(out, "inconsistent with the trusted or witnessed checkpoint") {
+	if code, out := verify(forged); code != 1 || !strings.Contains(out, "do not have the root the witnesses cosigned") {
 		t.Fatalf("forged log with the genuine witnessed file: exit %d, want 1\n%s", code, out)
 	}
 	// Without --witness-key the forged log verifies (same key, internally consistent): the

@@ -37,6 +37,7 @@ import (
 	"github.com/warden-ai/warden/internal/notify"
 	"github.com/warden-ai/warden/internal/pipeline"
 	"github.com/warden-ai/warden/internal/report"
+	"github.com/warden-ai/warden/internal/rollup"
 	"github.com/warden-ai/warden/internal/rules"
 	"github.com/warden-ai/warden/internal/scan"
 	"github.com/warden-ai/warden/internal/store"
@@ -107,11 +108,13 @@ type App struct {
 	audit *audit.Log
 	// witnesses cosign the audit log's checkpoints (audit.witnesses).
 	witnesses []*witness.Client
-	store     store.Store
-	pipeline  *pipeline.Pipeline
-	indexer   *index.Writer
-	ingest    *ingest.Handler
-	models    *inventory
+	// rollup keeps the daily per-model aggregates (the long-term tier).
+	rollup   *rollup.Rollup
+	store    store.Store
+	pipeline *pipeline.Pipeline
+	indexer  *index.Writer
+	ingest   *ingest.Handler
+	models   *inventory
 
 	scanner    *scan.Engine
 	analyzer   *analyze.Analyzer
@@ -216,6 +219,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.buildSubjects()
+	if err := a.buildRollup(); err != nil {
+		return nil, err
+	}
 	if err := a.buildWitnessing(); err != nil {
 		return nil, err
 	}
@@ -276,6 +282,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.goRun("consumers", func() error { return a.runConsumerRefresh(runCtx) })
 	a.goRun("retention", func() error { return a.runRetention(runCtx) })
 	a.goRun("witnessing", func() error { return a.runWitnessing(runCtx) })
+	a.goRun("aggregates", func() error { return a.rollup.Run(runCtx) })
 
 	a.apiSrv = listener.Server(a.apiHandler(), listener.Limits{}, a.log)
 	a.wg.Add(1)

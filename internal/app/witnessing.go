@@ -99,3 +99,6 @@ func checkpointSize(cp []byte) (uint64, error) {
 	}
 	return strconv.ParseUint(lines[1], 10, 64)
 }
+
+// AuditSize is the number of entries in the audit log.
+func (a *App) AuditSize() uint64 { return a.audit.Size() }

@@ -328,6 +328,24 @@ func (l *Log) loadSegment(first uint64, last bool) error {
 		f.Close()
 		return fmt.Errorf("open blob segment: %w", err)
 	}
+	if !last {
+		if d := l.loadSegIndex(first, f); d != nil {
+			seg.offsets, seg.logSize, seg.blobSize, seg.indexed = d.offsets, int64(d.logSize), int64(d.blobSize), true
+			for i, id := range d.ids {
+				if err := l.ids.insert(l.ids.hash(id), first+uint64(i)); err != nil {
+					f.Close()
+					return err
+				}
+			}
+			l.segs = append(l.segs, seg)
+			l.size = first + uint64(len(d.offsets))
+			return nil
+		}
+	}
+	var idx *segIndexData // collected for a sealed segment without an index
+	if !last {
+		idx = &segIndexData{first: first}
+	}
 	fr := newFrameReader(io.NewSectionReader(f, segHeaderSize, 1<<62), segHeaderSize)
 	next := first
 	var tailErr error
@@ -367,7 +385,15 @@ func (l *Log) loadSegment(first uint64, last bool) error {
 			f.Close()
 			return err
 		}
+		if idx != nil {
+			idx.ids = append(idx.ids, append([]byte(nil), e.id...))
+		}
 		next++
+	}
+	if idx != nil && next > first {
+		idx.offsets, idx.logSize, idx.blobSize = seg.offsets, uint64(seg.logSize), uint64(seg.blobSize)
+		l.writeSegIndex(idx)
+		seg.indexed = true
 	}
 	if last {
 		st, err := f.Stat()
@@ -866,6 +892,7 @@ func (l *Log) Close() error {
 		l.mu.Lock()
 		l.closed = true
 		l.mu.Unlock()
+		l.indexSealed()
 		l.closeFiles()
 		l.logger.Info("audit log closed", "entries", l.size, "checkpoint_size", l.cp.size)
 	})

@@ -148,6 +148,8 @@ type Retention struct {
 	Medium   time.Duration `yaml:"medium"`
 	Low      time.Duration `yaml:"low"`
 	Interval time.Duration `yaml:"interval"`
+	// Aggregates is how long the daily per-model aggregates are kept (default 7 years).
+	Aggregates time.Duration `yaml:"aggregates"`
 }
 
 // Analysis configures the stream analysis stage.
@@ -201,7 +203,7 @@ func (c *Config) presets() {
 	day := 24 * time.Hour
 	c.Ingest = Ingest{MaxBodyBytes: 10 << 20, MaxInFlight: 200_000}
 	c.Audit = Audit{WitnessInterval: 10 * time.Second}
-	c.Retention = Retention{Critical: 365 * day, High: 182 * day, Medium: 91 * day, Low: 30 * day, Interval: time.Hour}
+	c.Retention = Retention{Critical: 365 * day, High: 182 * day, Medium: 91 * day, Low: 30 * day, Interval: time.Hour, Aggregates: 7 * 365 * day}
 	c.Analysis = Analysis{BaselineEvents: 1000, ChiSquareP: 0.05, BaselineDays: 7}
 	c.Response = Response{GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, RepeatInterval: 4 * time.Hour,
 		IncidentFrom: []alert.Severity{alert.P1, alert.P2}}
@@ -428,6 +430,7 @@ func (c *Config) validate() error {
 		{[]any{"retention", "critical"}, c.Retention.Critical}, {[]any{"retention", "high"}, c.Retention.High},
 		{[]any{"retention", "medium"}, c.Retention.Medium}, {[]any{"retention", "low"}, c.Retention.Low},
 		{[]any{"retention", "interval"}, c.Retention.Interval},
+		{[]any{"retention", "aggregates"}, c.Retention.Aggregates},
 		{[]any{"audit", "witness_interval"}, c.Audit.WitnessInterval},
 		{[]any{"response", "group_interval"}, c.Response.GroupInterval}, {[]any{"response", "repeat_interval"}, c.Response.RepeatInterval},
 	} {
