@@ -125,11 +125,12 @@ func TestKeysCLI(t *testing.T) {
 		t.Fatalf("list --json = %s", out.String())
 	}
 	out.Reset()
-	if err := RunKeys(ctx, []string{"revoke", "--data", data, k.ID}, &out, &errb); err != nil {
+	// Positional arguments may stand before the flags, as in every other subcommand.
+	if err := RunKeys(ctx, []string{"revoke", k.ID, "--data", data}, &out, &errb); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { _, err := s.Lookup(secret); return errors.Is(err, keys.ErrRevoked) })
-	for _, args := range [][]string{nil, {"bogus"}, {"create", "--data", data}, {"create", "--data", data, "--consumer", "x", "--rpm", "-1"}, {"revoke", "--data", data}, {"revoke", "--data", data, "key_missing"}, {"create", "--nope"}} {
+	for _, args := range [][]string{nil, {"bogus"}, {"create", "--data", data}, {"create", "--data", data, "--consumer", "x", "--rpm", "-1"}, {"revoke", "--data", data}, {"revoke", "--data", data, "key_missing"}, {"create", "--nope"}, {"list", "--data", data, "extra"}, {"revoke", "--data", data, "a", "b"}} {
 		var ue *UsageError
 		if err := RunKeys(ctx, args, &out, &errb); !errors.As(err, &ue) {
 			t.Errorf("Run(%q) err = %v, want UsageError", args, err)
@@ -169,7 +170,7 @@ func TestCLIActionAuditedByServer(t *testing.T) {
 		t.Fatalf("event = %+v", e)
 	}
 	out.Reset()
-	if err := RunContain(ctx, []string{"lift", "--data", data, "--by", "ops", id}, &out, &errb); err != nil {
+	if err := RunContain(ctx, []string{"lift", id, "--data", data, "--by", "ops"}, &out, &errb); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { _, ok := srv.ModelPaused("support-bot"); return !ok })
@@ -178,7 +179,7 @@ func TestCLIActionAuditedByServer(t *testing.T) {
 	if err := RunContain(ctx, []string{"list", "--data", data, "--all"}, &out, &errb); err != nil || !strings.Contains(out.String(), "lifted by ops") {
 		t.Fatalf("list: %v %s", err, out.String())
 	}
-	for _, args := range [][]string{nil, {"explode"}, {"pause-model", "--data", data}, {"rate-limit", "--data", data, "c"}, {"lift", "--data", data, "ct_none"}, {"list", "--bogus"}} {
+	for _, args := range [][]string{nil, {"explode"}, {"pause-model", "--data", data}, {"rate-limit", "--data", data, "c"}, {"lift", "--data", data, "ct_none"}, {"list", "--bogus"}, {"list", "--data", data, "extra"}, {"pause-model", "--data", data, "a", "b"}} {
 		var ue *UsageError
 		if err := RunContain(ctx, args, &out, &errb); !errors.As(err, &ue) {
 			t.Errorf("Run(%q) = %v, want UsageError", args, err)

@@ -38,19 +38,21 @@ func RunContain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("warden contain "+cmd, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	data := fs.String("data", "./warden-data", "data directory")
 	by := fs.String("by", defaultBy(), "who takes the action (recorded in the audit event)")
 	reason := fs.String("reason", "", "why (recorded in the audit event)")
-	parseArgs := func() error {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				PrintHelp(stderr, fs, containUsage)
-				return ErrHelp
-			}
-			return Usagef("%v", err)
+	parseArgs := func(want int, what string) (string, error) {
+		pos, err := Parse(fs, args, containUsage, stderr)
+		if err != nil {
+			return "", err
 		}
-		return nil
+		if len(pos) != want {
+			return "", Usagef("%s takes %s\n%s", cmd, what, containUsage)
+		}
+		if want == 0 {
+			return "", nil
+		}
+		return pos[0], nil
 	}
 	open := func() (*contain.Store, error) {
 		return contain.Open(contain.Options{Dir: filepath.Join(*data, "contain")})
@@ -59,7 +61,7 @@ func RunContain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "list":
 		all := fs.Bool("all", false, "include lifted and expired actions")
 		asJSON := fs.Bool("json", false, "print JSON")
-		if err := parseArgs(); err != nil {
+		if _, err := parseArgs(0, "no arguments"); err != nil {
 			return err
 		}
 		s, err := open()
@@ -93,17 +95,15 @@ func RunContain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return tw.Flush()
 	case "lift":
-		if err := parseArgs(); err != nil {
+		id, err := parseArgs(1, "exactly one containment id")
+		if err != nil {
 			return err
-		}
-		if fs.NArg() != 1 {
-			return Usagef("lift takes exactly one containment id\n%s", containUsage)
 		}
 		s, err := open()
 		if err != nil {
 			return err
 		}
-		a, err := s.Lift(ctx, fs.Arg(0), *by, *reason)
+		a, err := s.Lift(ctx, id, *by, *reason)
 		if errors.Is(err, contain.ErrNotFound) {
 			return Usagef("%v", err)
 		}
@@ -119,17 +119,15 @@ func RunContain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	ttl := fs.Duration("ttl", time.Hour, "how long the action lasts (0 = until lifted)")
 	rpm := fs.Int("rpm", 0, "requests per minute (rate-limit only)")
-	if err := parseArgs(); err != nil {
+	target, err := parseArgs(1, "exactly one target")
+	if err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return Usagef("%s takes exactly one target\n%s", cmd, containUsage)
 	}
 	s, err := open()
 	if err != nil {
 		return err
 	}
-	a, err := s.Apply(ctx, contain.Action{Kind: kind, Target: fs.Arg(0), TTL: *ttl, RPM: *rpm, Reason: *reason, By: *by})
+	a, err := s.Apply(ctx, contain.Action{Kind: kind, Target: target, TTL: *ttl, RPM: *rpm, Reason: *reason, By: *by})
 	if errors.Is(err, contain.ErrInvalid) {
 		return Usagef("%v", err)
 	}

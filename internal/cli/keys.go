@@ -47,19 +47,6 @@ func keysFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 	return fs, data
 }
 
-func keysParse(fs *flag.FlagSet, args []string) error {
-	help := fs.Output()
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			PrintHelp(help, fs, keysUsage)
-			return ErrHelp
-		}
-		return Usagef("%v", err)
-	}
-	return nil
-}
-
 func splitList(s string) []string {
 	var out []string
 	for p := range strings.SplitSeq(s, ",") {
@@ -79,11 +66,12 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	rpm := fs.Int("rpm", 0, "requests per minute (0 = unlimited)")
 	tpm := fs.Int("tpm", 0, "tokens per minute (0 = unlimited)")
 	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (0 = never)")
-	if err := keysParse(fs, args); err != nil {
+	pos, err := Parse(fs, args, keysUsage, stderr)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return Usagef("unexpected argument %q", fs.Arg(0))
+	if len(pos) > 0 {
+		return Usagef("unexpected argument %q", pos[0])
 	}
 	if *consumer == "" {
 		return Usagef("--consumer is required")
@@ -111,8 +99,12 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func keysList(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, data := keysFlagSet("list", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := keysParse(fs, args); err != nil {
+	pos, err := Parse(fs, args, keysUsage, stderr)
+	if err != nil {
 		return err
+	}
+	if len(pos) > 0 {
+		return Usagef("unexpected argument %q", pos[0])
 	}
 	st, err := keys.Open(keys.Options{Dir: filepath.Join(*data, "keys")})
 	if err != nil {
@@ -153,17 +145,18 @@ func dash(s string) string {
 // keysRevoke implements "warden keys revoke ID".
 func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, data := keysFlagSet("revoke", stderr)
-	if err := keysParse(fs, args); err != nil {
+	pos, err := Parse(fs, args, keysUsage, stderr)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		return Usagef("revoke takes exactly one key id\n%s", keysUsage)
 	}
 	st, err := keys.Open(keys.Options{Dir: filepath.Join(*data, "keys")})
 	if err != nil {
 		return err
 	}
-	k, err := st.Revoke(ctx, fs.Arg(0))
+	k, err := st.Revoke(ctx, pos[0])
 	if errors.Is(err, keys.ErrNotFound) {
 		return Usagef("%v", err)
 	}

@@ -78,6 +78,7 @@ type Config struct {
 	Response   Response                             `yaml:"response"`
 	Store      Store                                `yaml:"store"`
 	Audit      Audit                                `yaml:"audit"`
+	Bus        Bus                                  `yaml:"bus"`
 
 	// root keeps the parsed document so later stages can report line numbers.
 	root *yaml.Node
@@ -189,6 +190,17 @@ type Store struct {
 	DSN    string `yaml:"dsn"`
 }
 
+// Bus selects the pipeline transport between roles (docs/SCALE-OUT.md): inproc (the embedded
+// default: one process, the audit log appended directly) or nats (NATS JetStream, for running
+// `warden serve --role` processes on several machines).
+type Bus struct {
+	Driver     string `yaml:"driver"`     // inproc (default) | nats
+	URL        string `yaml:"url"`        // NATS server URL(s), comma-separated; default nats://127.0.0.1:4222
+	Stream     string `yaml:"stream"`     // JetStream stream name; subjects are <lower(stream)>.events.<partition>; default WARDEN
+	Replicas   int    `yaml:"replicas"`   // JetStream replicas of the streams and KV buckets (1, 3 or 5); default 1
+	Partitions int    `yaml:"partitions"` // models hash into this many subjects; default 16
+}
+
 // Default returns the configuration used when no file is given.
 func Default() *Config {
 	c := &Config{}
@@ -208,6 +220,7 @@ func (c *Config) presets() {
 	c.Response = Response{GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, RepeatInterval: 4 * time.Hour,
 		IncidentFrom: []alert.Severity{alert.P1, alert.P2}}
 	c.Store = Store{Driver: "sqlite"}
+	c.Bus = Bus{Driver: "inproc", URL: "nats://127.0.0.1:4222", Stream: "WARDEN", Replicas: 1, Partitions: 16}
 }
 
 // applyDefaults completes what the file left out after decoding: the per-model defaults of the
@@ -466,6 +479,31 @@ func (c *Config) validate() error {
 	}
 	if c.Store.Driver == "postgres" && c.Store.DSN == "" {
 		return &Error{Line: c.line("store"), Field: "store.dsn", Msg: "required for the postgres driver"}
+	}
+	return c.validateBus()
+}
+
+// validateBus checks the bus section: a known driver, a stream name NATS accepts as a subject
+// token, replicas JetStream supports, and a partition count that keeps consumers manageable.
+func (c *Config) validateBus() error {
+	b := c.Bus
+	at := func(field, msg string) error {
+		return &Error{Line: c.line("bus", field), Field: "bus." + field, Msg: msg}
+	}
+	switch {
+	case b.Driver != "inproc" && b.Driver != "nats":
+		return at("driver", fmt.Sprintf("%q is not one of inproc, nats", b.Driver))
+	case b.Driver == "nats" && strings.TrimSpace(b.URL) == "":
+		return at("url", "required for the nats driver")
+	case b.Stream == "" || strings.ContainsAny(b.Stream, ". *>\t\r\n/\\"):
+		return at("stream", fmt.Sprintf("%q must be a non-empty name without dots, spaces, wildcards or slashes", b.Stream))
+	case b.Replicas != 1 && b.Replicas != 3 && b.Replicas != 5:
+		return at("replicas", "must be 1, 3 or 5")
+	case b.Partitions < 1 || b.Partitions > 1024:
+		return at("partitions", "must be from 1 to 1024")
+	}
+	if b.Driver == "nats" && c.Store.Driver != "postgres" {
+		return &Error{Line: c.line("store"), Field: "store.driver", Msg: "the nats bus needs the shared postgres index store (workers write it, the api role searches it)"}
 	}
 	return nil
 }

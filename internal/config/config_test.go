@@ -45,6 +45,16 @@ func TestDefaults(t *testing.T) {
 	if m := c.Models[0]; m.StoreText != "redacted" || m.RiskTier != "medium" || m.Upstream.Model != "x" {
 		t.Fatalf("model defaults: %+v", m)
 	}
+	if b := c.Bus; b.Driver != "inproc" || b.Stream != "WARDEN" || b.Replicas != 1 || b.Partitions != 16 || b.URL != "nats://127.0.0.1:4222" {
+		t.Fatalf("bus defaults: %+v", b)
+	}
+	c, err = Parse([]byte("store: {driver: postgres, dsn: \"postgres://x\"}\nbus: {driver: nats, url: \"nats://10.0.0.1:4222\", replicas: 3}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := c.Bus; b.Driver != "nats" || b.Replicas != 3 || b.Stream != "WARDEN" || b.URL != "nats://10.0.0.1:4222" {
+		t.Fatalf("bus section: %+v", b)
+	}
 }
 
 func TestErrorsNameLine(t *testing.T) {
@@ -68,6 +78,12 @@ func TestErrorsNameLine(t *testing.T) {
 		{"bad containment action", "response:\n  containment:\n    - {severity: P1, action: nuke}\n", 3, "response.containment[0].action"},
 		{"rate limit without rpm", "response:\n  containment:\n    - {severity: P2, action: rate_limit}\n", 3, "response.containment[0].rpm"},
 		{"bad upstream", "models:\n  - name: x\n    upstream: {url: ftp://x}\n", 3, "models[0].upstream"},
+		{"bad bus driver", "bus:\n  driver: kafka\n", 2, "bus.driver"},
+		{"bus stream with a dot", "bus:\n  stream: a.b\n", 2, "bus.stream"},
+		{"bus replicas", "bus:\n  replicas: 2\n", 2, "bus.replicas"},
+		{"bus partitions", "bus:\n  partitions: 0\n", 2, "bus.partitions"},
+		{"nats bus without postgres", "bus:\n  driver: nats\n", 0, "store.driver"},
+		{"nats bus without url", "store: {driver: postgres, dsn: x}\nbus:\n  driver: nats\n  url: \"\"\n", 4, "bus.url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

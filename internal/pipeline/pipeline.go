@@ -29,6 +29,14 @@ type Log interface {
 	Append(ctx context.Context, recs []audit.Record) ([]uint64, error)
 }
 
+// Publisher makes records durable through the bus (internal/bus): the in-process transport
+// appends to the audit log and returns the indexes; the JetStream transport returns once the
+// stream acknowledged every record, and returns nil indexes (the appender assigns them later).
+// models[i] is the model of recs[i], which picks its partition.
+type Publisher interface {
+	Publish(ctx context.Context, recs []audit.Record, models []string) ([]uint64, error)
+}
+
 // TextPolicy says how much text of an event the side blob keeps: "none", "redacted" or "full".
 // Under "redacted" the blob holds only the redacted text and under "none" there is no blob, so
 // raw text never reaches the disk; the analysis stage gets the raw text of both from memory
@@ -37,7 +45,10 @@ type TextPolicy func(model string) string
 
 // Options configure a Pipeline.
 type Options struct {
-	Log        Log
+	// Log is appended to directly when Publisher is nil.
+	Log Log
+	// Publisher, when set, replaces Log: events are durable once it returns.
+	Publisher  Publisher
 	TextPolicy TextPolicy
 	// Redact turns text into what the "redacted" policy stores (required).
 	Redact      func(string) string
@@ -52,6 +63,7 @@ type Options struct {
 // Pipeline accepts events durably.
 type Pipeline struct {
 	log        Log
+	pub        Publisher
 	policy     TextPolicy
 	redact     func(string) string
 	max        int64
@@ -77,8 +89,8 @@ const maxEphemeral = 20_000
 
 // New returns a Pipeline.
 func New(opts Options) (*Pipeline, error) {
-	if opts.Log == nil {
-		return nil, errors.New("pipeline: Options.Log is required")
+	if opts.Log == nil && opts.Publisher == nil {
+		return nil, errors.New("pipeline: Options.Log or Options.Publisher is required")
 	}
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 200_000
@@ -90,7 +102,7 @@ func New(opts Options) (*Pipeline, error) {
 		return nil, errors.New("pipeline: Options.Redact is required")
 	}
 	p := &Pipeline{
-		log: opts.Log, policy: opts.TextPolicy, redact: opts.Redact, max: int64(opts.MaxInFlight),
+		log: opts.Log, pub: opts.Publisher, policy: opts.TextPolicy, redact: opts.Redact, max: int64(opts.MaxInFlight),
 		backlog: opts.Backlog, maxBacklog: opts.MaxBacklog,
 		wake: make(chan struct{}), ephem: map[uint64]event.Text{},
 	}
@@ -130,6 +142,7 @@ func (p *Pipeline) Submit(ctx context.Context, evs []*event.Event) ([]string, er
 
 	recs := make([]audit.Record, len(evs))
 	ids := make([]string, len(evs))
+	models := make([]string, len(evs))
 	var ephem []int
 	for i, ev := range evs {
 		ev.Normalize()
@@ -139,6 +152,7 @@ func (p *Pipeline) Submit(ctx context.Context, evs []*event.Event) ([]string, er
 		}
 		recs[i] = audit.Record{ID: ev.ID, Leaf: leaf}
 		ids[i] = ev.ID
+		models[i] = ev.Model.Name
 		if t := ev.Text(); !t.Empty() {
 			policy := p.policy(ev.Model.Name)
 			if policy != "full" {
@@ -156,15 +170,24 @@ func (p *Pipeline) Submit(ctx context.Context, evs []*event.Event) ([]string, er
 			}
 		}
 	}
-	idx, err := p.log.Append(ctx, recs)
+	var idx []uint64
+	var err error
+	if p.pub != nil {
+		idx, err = p.pub.Publish(ctx, recs, models)
+	} else {
+		idx, err = p.log.Append(ctx, recs)
+	}
 	if err != nil {
 		p.metrics.rejected.WithLabelValues("append_error").Add(float64(n))
-		return nil, fmt.Errorf("append to audit log: %w", err)
+		return nil, fmt.Errorf("make events durable: %w", err)
 	}
 	p.metrics.accepted.Add(float64(n))
 	p.metrics.batch.Observe(float64(n))
 
 	p.mu.Lock()
+	if len(idx) != len(recs) {
+		ephem = nil // positions unknown until the remote appender assigns them
+	}
 	for _, i := range ephem {
 		p.ephem[idx[i]] = evs[i].Text()
 		p.ephemQ = append(p.ephemQ, idx[i])
