@@ -72,6 +72,11 @@ func TestHelpListsFlags(t *testing.T) {
 		{"aggregates", with("from", "json", "model", "to")},
 		{"witness", nil},
 		{"witness serve", []string{"listen", "log-key", "name", "state"}},
+		{"users", nil},
+		{"users create", []string{"data", "password-stdin", "role"}},
+		{"users token", []string{"data"}},
+		{"users list", []string{"data", "json"}},
+		{"users disable", []string{"data"}},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {

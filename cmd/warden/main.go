@@ -42,6 +42,7 @@ func commands() map[string]command {
 		"index":      {"index store: rebuild from the audit log", runIndex},
 		"version":    {"print version and commit", runVersion},
 		"keys":       {"virtual keys for the gateway: create, list, revoke", runKeys},
+		"users":      {"people and roles of the console and API: create, token, list, disable", runUsers},
 		"contain":    {"containment: suspend-key, pause-model, rate-limit, block-consumer, list, lift", runContain},
 		"rules":      {"detection rules: check DIR, test DIR --events FILE", runRules},
 		"alerts":     {"alerts and silences of a running server: list, ack, resolve, silence", runAlerts},

@@ -295,3 +295,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "wrote %s report to %s (%d bytes)\n", *kind, *out, len(body))
 	return nil
 }
+
+func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return cli.RunUsers(ctx, args, os.Stdin, stdout, stderr)
+}

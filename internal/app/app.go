@@ -7,6 +7,7 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,7 @@ import (
 	"github.com/warden-ai/warden/internal/store"
 	"github.com/warden-ai/warden/internal/store/postgres"
 	"github.com/warden-ai/warden/internal/store/sqlite"
+	"github.com/warden-ai/warden/internal/users"
 	"github.com/warden-ai/warden/internal/witness"
 	"github.com/warden-ai/warden/internal/worker"
 )
@@ -104,6 +106,10 @@ type App struct {
 	log    *slog.Logger
 	reg    *prometheus.Registry
 	tokens *auth.Tokens
+	users  *users.Store
+
+	metricsToken string
+	metricsHash  [sha256.Size]byte
 
 	audit *audit.Log
 	// witnesses cosign the audit log's checkpoints (audit.witnesses).
@@ -164,6 +170,13 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	a.models = newInventory(a.cfg.Models)
 	if a.tokens, err = auth.Load(opts.DataDir, opts.Getenv); err != nil {
 		return nil, fmt.Errorf("load API tokens: %w", err)
+	}
+	if a.metricsToken, err = loadMetricsToken(opts.DataDir, opts.Getenv); err != nil {
+		return nil, fmt.Errorf("load metrics token: %w", err)
+	}
+	a.metricsHash = sha256.Sum256([]byte(a.metricsToken))
+	if a.users, err = users.Open(users.Options{Dir: filepath.Join(opts.DataDir, "users")}); err != nil {
+		return nil, err
 	}
 
 	aopts := audit.DefaultOptions(filepath.Join(opts.DataDir, "log"))
@@ -325,6 +338,12 @@ func (a *App) GatewayAddr() string {
 
 // Tokens returns the API tokens.
 func (a *App) Tokens() *auth.Tokens { return a.tokens }
+
+// MetricsToken returns the token that may only scrape /metrics.
+func (a *App) MetricsToken() string { return a.metricsToken }
+
+// Users returns the user store.
+func (a *App) Users() *users.Store { return a.users }
 
 // Stop drains HTTP, lets the stages finish what was accepted, writes a final checkpoint and
 // closes everything, in that order. It is idempotent.

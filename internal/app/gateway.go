@@ -27,7 +27,7 @@ func (a *App) buildAccess() error {
 		return fmt.Errorf("open containment store: %w", err)
 	}
 	a.mountAdmin(keys.AdminRoutes(a.keys)...)
-	a.mountAdmin(contain.AdminRoutes(a.contain)...)
+	a.mountAdmin(contain.AdminRoutes(a.contain, requestUser)...)
 	a.refreshConsumers()
 	return nil
 }

@@ -10,22 +10,21 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/warden-ai/warden/internal/auth"
 	"github.com/warden-ai/warden/internal/config"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/httpx"
 	"github.com/warden-ai/warden/internal/store"
 )
 
-// admin wraps h so that it needs the admin token (ingest tokens get 403, none 401).
-func (a *App) admin(h http.Handler) http.Handler {
-	return a.tokens.Require(auth.Admin, httpx.WriteError, h)
-}
+// admin marks a handler as an authenticated API handler. It returns h unchanged: apiRoutes
+// wraps every route but the public ones in authorize, which checks the caller's token and the
+// permission the route's pattern needs (see routePerms).
+func (a *App) admin(h http.Handler) http.Handler { return h }
 
-// mountAdmin adds a package's routes to the API, each behind the admin token.
+// mountAdmin adds a package's routes to the API; apiRoutes puts each behind authorize.
 func (a *App) mountAdmin(rs ...httpx.Route) {
 	for _, r := range rs {
-		a.routes = append(a.routes, route{r.Pattern, a.admin(r.Handler)})
+		a.routes = append(a.routes, route{r.Pattern, r.Handler})
 	}
 }
 
@@ -33,9 +32,9 @@ func (a *App) mountAdmin(rs ...httpx.Route) {
 var public = map[string]bool{"GET /healthz": true, "GET /readyz": true}
 
 // apiRoutes lists every route of the API listener. Everything but the public health checks
-// needs a token.
+// needs a token whose role grants the route's permission (authorize).
 func (a *App) apiRoutes() []route {
-	ingest := func(h http.HandlerFunc) http.Handler { return a.tokens.Require(auth.Ingest, httpx.WriteError, h) }
+	ingest := func(h http.HandlerFunc) http.Handler { return h }
 	rs := []route{
 		{"GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -49,7 +48,23 @@ func (a *App) apiRoutes() []route {
 		{"GET /v1/audit/proof/{id}", a.admin(http.HandlerFunc(a.handleProof))},
 		{"GET /metrics", a.admin(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))},
 	}
-	return append(rs, a.routes...)
+	rs = append(rs, a.routes...)
+	out := make([]route, 0, len(rs))
+	for _, rt := range rs {
+		h := rt.handler
+		if public[rt.pattern] {
+			pattern := rt.pattern
+			h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if checkQuery(pattern, w, r) {
+					rt.handler.ServeHTTP(w, r)
+				}
+			})
+		} else {
+			h = a.authorize(rt.pattern, h)
+		}
+		out = append(out, route{rt.pattern, h})
+	}
+	return out
 }
 
 // apiHandler builds the API listener: every route, a JSON 404 for anything else, request ids.

@@ -43,7 +43,7 @@ func (a *App) buildIncidents() error {
 		return fmt.Errorf("build incidents: %w", err)
 	}
 	a.incidentHook = a.incidents.ObserveAlert
-	a.mountAdmin(a.incidents.Routes(func(*http.Request) string { return "admin" })...)
+	a.mountAdmin(a.incidents.Routes(requestUser)...)
 	a.routes = append(a.routes, route{"GET /v1/reports", a.admin(http.HandlerFunc(a.handleReport))})
 	return nil
 }

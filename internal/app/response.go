@@ -48,6 +48,7 @@ func (a *App) buildResponse() error {
 	mopts.DeliveryStatus = func(id string) any { return a.dispatcher.Status().Alert(id) }
 	mopts.Audit = a.auditAction
 	mopts.OnChange = a.onAlertChange
+	mopts.RequestActor = requestUser
 	if a.alerts, err = lifecycle.New(mopts); err != nil {
 		return fmt.Errorf("build alert manager: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/warden-ai/warden/internal/access"
 	"github.com/warden-ai/warden/internal/config"
 )
 
@@ -90,6 +91,20 @@ func TestEveryRouteAnswersThroughOnePath(t *testing.T) {
 		return resp, b
 	}
 
+	// A personal token per role, and the metrics-only token.
+	roleTokens := map[access.Role]string{}
+	for _, role := range access.PersonRoles {
+		name := "u-" + string(role)
+		if _, err := a.Users().Create(context.Background(), name, role, "password-"+name); err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err := a.Users().IssueToken(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roleTokens[role] = tok
+	}
+
 	routes := a.apiRoutes()
 	if len(routes) < 30 {
 		t.Fatalf("only %d routes registered; the alert, incident, key and containment APIs are missing", len(routes))
@@ -112,6 +127,7 @@ func TestEveryRouteAnswersThroughOnePath(t *testing.T) {
 				if resp.StatusCode != http.StatusOK {
 					t.Errorf("public route answered %d without a token, want 200", resp.StatusCode)
 				}
+				checkUnknownParam(t, do, method, path, "")
 				return
 			}
 			if resp.StatusCode != http.StatusUnauthorized {
@@ -133,6 +149,23 @@ func TestEveryRouteAnswersThroughOnePath(t *testing.T) {
 			if resp, _ := do(t, method, path, testAdminToken, body); resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 				t.Errorf("with the admin token: %d", resp.StatusCode)
 			}
+			// Each person's token: 403 exactly when the role lacks the route's permission.
+			need := permissionFor(rt.pattern)
+			for role, tok := range roleTokens {
+				resp, _ := do(t, method, path, tok, body)
+				if denied := resp.StatusCode == http.StatusForbidden; denied == role.Can(need) || resp.StatusCode == http.StatusUnauthorized {
+					t.Errorf("role %s (can %s: %v): %d", role, need, role.Can(need), resp.StatusCode)
+				}
+			}
+			// The metrics-only token scrapes /metrics and nothing else.
+			wantMetrics := http.StatusForbidden
+			if rt.pattern == "GET /metrics" {
+				wantMetrics = http.StatusOK
+			}
+			if resp, _ := do(t, method, path, a.MetricsToken(), body); resp.StatusCode != wantMetrics {
+				t.Errorf("with the metrics token: %d, want %d", resp.StatusCode, wantMetrics)
+			}
+			checkUnknownParam(t, do, method, path, testAdminToken)
 		})
 	}
 	t.Run("unknown path", func(t *testing.T) {
@@ -140,6 +173,21 @@ func TestEveryRouteAnswersThroughOnePath(t *testing.T) {
 			t.Errorf("unknown path: %d, want 404", resp.StatusCode)
 		}
 	})
+}
+
+// checkUnknownParam sends an unknown query parameter: 400 naming it, before the handler runs.
+func checkUnknownParam(t *testing.T, do func(*testing.T, string, string, string, string) (*http.Response, []byte), method, path, token string) {
+	t.Helper()
+	resp, b := do(t, method, path+"?consumer=x", token, "")
+	var e struct {
+		Error struct {
+			Field string `json:"field"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(b, &e)
+	if resp.StatusCode != http.StatusBadRequest || e.Error.Field != "consumer" {
+		t.Errorf("unknown parameter consumer: %d %s, want 400 naming it", resp.StatusCode, b)
+	}
 }
 
 func checkErrorShape(t *testing.T, what string, resp *http.Response, b []byte) {

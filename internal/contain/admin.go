@@ -30,8 +30,21 @@ type liftRequest struct {
 //	POST   /v1/containment             {"kind","target","ttl","rpm","reason","by"} → 201 action
 //	DELETE /v1/containment/{id}        optional body {"by","reason"} → 200 action (lifted)
 //
-// Every change is audited through the Store's Emitter.
-func AdminRoutes(s *Store) []httpx.Route {
+// Every change is audited through the Store's Emitter. actor (may be nil) names the
+// authenticated caller; when it does, it overrides the body's "by", so a change is attributed
+// to the person who made it.
+func AdminRoutes(s *Store, actor func(*http.Request) string) []httpx.Route {
+	who := func(r *http.Request, by string) string {
+		if actor != nil {
+			if a := actor(r); a != "" {
+				return a
+			}
+		}
+		if by == "" {
+			return "api"
+		}
+		return by
+	}
 	return []httpx.Route{
 		{Pattern: "GET /v1/containment", Handler: httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
 			acts := s.List(r.URL.Query().Get("all") == "true")
@@ -54,9 +67,7 @@ func AdminRoutes(s *Store) []httpx.Route {
 				}
 				ttl = d
 			}
-			if req.By == "" {
-				req.By = "api"
-			}
+			req.By = who(r, req.By)
 			a, err := s.Apply(r.Context(), Action{Kind: req.Kind, Target: req.Target, TTL: ttl, RPM: req.RPM, Reason: req.Reason, By: req.By})
 			if errors.Is(err, ErrInvalid) {
 				return &httpx.Error{Status: http.StatusBadRequest, Code: "invalid_action", Message: err.Error()}
@@ -72,9 +83,7 @@ func AdminRoutes(s *Store) []httpx.Route {
 			if err := httpx.DecodeJSON(r, &req); err != nil {
 				return err
 			}
-			if req.By == "" {
-				req.By = "api"
-			}
+			req.By = who(r, req.By)
 			a, err := s.Lift(r.Context(), r.PathValue("id"), req.By, req.Reason)
 			if errors.Is(err, ErrNotFound) {
 				return &httpx.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no active containment with that id"}

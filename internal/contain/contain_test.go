@@ -142,7 +142,7 @@ func TestAdminHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := httpx.Mux(AdminRoutes(s)...)
+	h := httpx.Mux(AdminRoutes(s, nil)...)
 	do := func(method, path, body string) *httptest.ResponseRecorder {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(method, path, strings.NewReader(body)))

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,7 +108,9 @@ type Options struct {
 }
 
 // Run sends rounds of demo traffic to the gateway at gatewayURL (without /v1) until ctx ends or
-// opts.Rounds rounds ran, writing one line per request to w. It returns nil when ctx ends.
+// opts.Rounds rounds ran. The first round writes one line per request to w; later rounds write
+// one summary line, plus a full line for each request whose outcome changed since the round
+// before, so the alerts printed beside them stay readable. It returns nil when ctx ends.
 func Run(ctx context.Context, gatewayURL string, f *Fixture, w io.Writer, opts Options) error {
 	if opts.Interval <= 0 {
 		opts.Interval = 3 * time.Second
@@ -116,13 +119,22 @@ func Run(ctx context.Context, gatewayURL string, f *Fixture, w io.Writer, opts O
 		opts.Client = &http.Client{Timeout: 30 * time.Second}
 	}
 	base := strings.TrimRight(gatewayURL, "/")
+	prev := map[string]string{}
 	for round := 1; opts.Rounds == 0 || round <= opts.Rounds; round++ {
+		statuses := map[string]int{}
 		for _, k := range kinds {
 			if ctx.Err() != nil {
 				return nil
 			}
 			line := send(ctx, opts.Client, base, f.Keys[k.persona], k)
-			fmt.Fprintf(w, "demo round %d: %-26s %s\n", round, k.name, line)
+			statuses[statusOf(line)]++
+			if round == 1 || outcome(prev[k.name]) != outcome(line) {
+				fmt.Fprintf(w, "demo round %d: %-26s %s\n", round, k.name, line)
+			}
+			prev[k.name] = line
+		}
+		if round > 1 {
+			fmt.Fprintf(w, "demo round %d: %d requests (%s); unchanged outcomes not repeated\n", round, len(kinds), countList(statuses))
 		}
 		select {
 		case <-ctx.Done():
@@ -131,6 +143,38 @@ func Run(ctx context.Context, gatewayURL string, f *Fixture, w io.Writer, opts O
 		}
 	}
 	return nil
+}
+
+// statusOf is the HTTP status (or "error") a line of send reports.
+func statusOf(line string) string {
+	rest, ok := strings.CutPrefix(line, "→ ")
+	if !ok {
+		return "error"
+	}
+	code, _, _ := strings.Cut(rest, " ")
+	return code
+}
+
+// outcome is what counts as a change between rounds: the status and, for refusals, their code;
+// the text of a 200 answer varies (streamed chunks) without telling anything new.
+func outcome(line string) string {
+	if st := statusOf(line); st != "200" {
+		return line
+	}
+	return "200"
+}
+
+func countList(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d× %s", m[k], k)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // send makes one request and summarises the outcome.

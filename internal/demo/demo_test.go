@@ -34,12 +34,16 @@ func TestDemoRound(t *testing.T) {
 	srv := httptest.NewServer(gw.Handler())
 	defer srv.Close()
 	var out bytes.Buffer
-	if err := Run(ctx, srv.URL, f, &out, Options{Rounds: 1, Interval: time.Millisecond}); err != nil {
+	if err := Run(ctx, srv.URL, f, &out, Options{Rounds: 2, Interval: time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != len(kinds) {
-		t.Fatalf("%d lines, want one per kind:\n%s", len(lines), out.String())
+	// Round 1 is the tour, one line per kind; round 2 has the same outcomes, so one summary line.
+	if len(lines) != len(kinds)+1 {
+		t.Fatalf("%d lines, want one per kind and one summary:\n%s", len(lines), out.String())
+	}
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "demo round 2: ") || !strings.Contains(last, "× 200") || !strings.Contains(last, "× 401") {
+		t.Errorf("summary line = %q", last)
 	}
 	for want, kindName := range map[string]string{
 		"→ 200 \"You said":                        "ordinary question",

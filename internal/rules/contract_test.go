@@ -109,3 +109,26 @@ func TestReplayRefusesOffContractDetections(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestEveryCountingRuleHasAMinimumVolume: a built-in rule that counts never fires on a handful of
+// events — a ratio needs min_count ≥ 5 selected events, an absolute count a threshold of ≥ 5
+// matches (or min_count ≥ 5).
+func TestEveryCountingRuleHasAMinimumVolume(t *testing.T) {
+	rs, err := Load(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs.Rules {
+		a := r.spec.Aggregate
+		if a == nil || (a.Kind != KindEventCount && a.Kind != KindValueCount) {
+			continue
+		}
+		least := float64(a.MinCount)
+		if !r.threshold.Percent && (r.threshold.Op == ">" || r.threshold.Op == ">=") {
+			least = max(least, r.threshold.Value)
+		}
+		if least < 5 {
+			t.Errorf("%s counts with no minimum volume (min_count %d, threshold %s)", r.ID, a.MinCount, r.threshold)
+		}
+	}
+}

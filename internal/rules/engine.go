@@ -522,6 +522,15 @@ func (e *Engine) checkCount(r *compiled, g *group, c *evalCtx, now time.Time) []
 	if e.judgeClear(g, now) && !r.threshold.Holds(countValue(r, matched, total)) {
 		e.clear(r, g.key, g, now)
 	}
+	if r.agg.BaselineFactor > 0 && now.Sub(g.sampled) >= r.agg.Timespan {
+		// Learn the group's ordinary level once per timespan: every window until minBaselineSamples
+		// are in, then only windows within the factor, so a burst does not teach its own level.
+		if v := countValue(r, matched, total); g.baseN < minBaselineSamples || v <= r.agg.BaselineFactor*g.baseMean {
+			g.baseN++
+			g.baseMean += (v - g.baseMean) / float64(g.baseN)
+		}
+		g.sampled = now
+	}
 	x := float64(matched)
 	if r.threshold.Percent {
 		if total < r.minCount || total == 0 {
@@ -537,6 +546,10 @@ func (e *Engine) checkCount(r *compiled, g *group, c *evalCtx, now time.Time) []
 		g.pending = time.Time{}
 		return nil
 	}
+	if r.agg.BaselineFactor > 0 && g.baseN >= minBaselineSamples && x <= r.agg.BaselineFactor*g.baseMean {
+		g.pending = time.Time{}
+		return nil // at the group's own usual level
+	}
 	if r.agg.For > 0 {
 		if g.pending.IsZero() {
 			g.pending = now
@@ -546,6 +559,9 @@ func (e *Engine) checkCount(r *compiled, g *group, c *evalCtx, now time.Time) []
 		}
 	}
 	vals := map[string]float64{"count": float64(matched), "threshold": r.threshold.Value}
+	if r.agg.BaselineFactor > 0 && g.baseN >= minBaselineSamples {
+		vals["baseline"] = g.baseMean
+	}
 	if r.threshold.Percent {
 		vals["total"] = float64(total)
 		vals["ratio"] = x
@@ -896,6 +912,10 @@ type group struct {
 	first                  time.Time
 	pending                time.Time
 	open                   *openEntry // fired and not cleared (resolving rules)
+	// baseline_factor: the mean of baseN per-timespan values, last sampled at sampled.
+	baseN    int
+	baseMean float64
+	sampled  time.Time
 
 	buckets []bucket
 	values  map[string]time.Time
@@ -908,6 +928,9 @@ type bucket struct {
 	idx            int64
 	matched, total int
 }
+
+// minBaselineSamples is how many per-timespan values a group learns before baseline_factor applies.
+const minBaselineSamples = 10
 
 const (
 	nBuckets  = 60

@@ -29,8 +29,22 @@ type funcState struct {
 	seen    *lru[*seenEntry]
 	base    *lru[*baseEntry]
 	last    *lru[string]
+	hours   *lru[*hourEntry]
 	dropped func(store string)
 }
+
+// hourEntry is one key's hour-of-week activity history (unusual_hour).
+type hourEntry struct {
+	first time.Time
+	n     int
+	slots [168]uint16
+}
+
+// Learning of unusual_hour: a key is judged after this many observations over at least a week.
+const (
+	minHourSamples = 20
+	hourLearning   = 7 * 24 * time.Hour
+)
 
 type seenEntry struct {
 	first  time.Time
@@ -55,6 +69,7 @@ func newFuncState(learning time.Duration, minSamples, maxKeys int, dropped func(
 		seen:       newLRU[*seenEntry](maxKeys, func() { dropped("first_seen") }),
 		base:       newLRU[*baseEntry](maxKeys, func() { dropped("baseline") }),
 		last:       newLRU[string](maxKeys, func() { dropped("value_changed") }),
+		hours:      newLRU[*hourEntry](maxKeys, func() { dropped("unusual_hour") }),
 		dropped:    dropped,
 	}
 }
@@ -128,6 +143,17 @@ func (s *funcState) valueChanged(key, value string) bool {
 	return ok && prev != value
 }
 
+// valueSame reports whether key held exactly value before, and records value.
+func (s *funcState) valueSame(key, value string) bool {
+	if s.cur == nil || value == "" {
+		return false
+	}
+	k := s.ruleID + "\x00" + key
+	prev, ok := s.last.get(k)
+	s.last.put(k, value)
+	return ok && prev == value
+}
+
 // aboveBaseline reports whether value exceeds factor × the mean of key's earlier values (after
 // minSamples of them). Values flagged as anomalous are not folded into the baseline, so an
 // attacker cannot raise it with the very exports it flags.
@@ -146,6 +172,52 @@ func (s *funcState) aboveBaseline(key string, value, factor float64) bool {
 	}
 	e.n++
 	e.mean += (value - e.mean) / float64(e.n)
+	return false
+}
+
+// unusualHour reports whether t falls outside key's own activity pattern, learned from its
+// hour-of-week history: after at least minHourSamples observations spanning a week, an hour is
+// unusual when key was never active within an hour of it in the same hour of week, and fewer
+// than twice within an hour of it on any day of the same kind (weekday or weekend). Usual hours
+// are recorded; unusual ones are not, so an intruder cannot teach the baseline its own hours.
+func (s *funcState) unusualHour(key string, t time.Time) bool {
+	if s.cur == nil || key == "" {
+		return false
+	}
+	k := s.ruleID + "\x00" + key
+	e, ok := s.hours.get(k)
+	if !ok {
+		e = &hourEntry{first: t}
+		s.hours.put(k, e)
+	}
+	t = t.UTC()
+	how := int(t.Weekday())*24 + t.Hour()
+	if e.n >= minHourSamples && t.Sub(e.first) >= hourLearning {
+		near := 0
+		for d := -1; d <= 1; d++ {
+			near += int(e.slots[(how+d+168)%168])
+		}
+		sameKind := 0
+		weekend := func(day int) bool { return day == 0 || day == 6 }
+		for day := range 7 {
+			if weekend(day) != weekend(int(t.Weekday())) {
+				continue
+			}
+			for d := -1; d <= 1; d++ {
+				sameKind += int(e.slots[(day*24+t.Hour()+d+168)%168])
+			}
+		}
+		if near == 0 && sameKind < 2 {
+			return true
+		}
+	}
+	if e.slots[how] < 65535 {
+		e.slots[how]++
+	}
+	e.n++
+	if t.Before(e.first) {
+		e.first = t
+	}
 	return false
 }
 
@@ -272,6 +344,9 @@ func newEnv(lists map[string][]string, st *funcState) (*cel.Env, error) {
 		cel.Function("value_changed", noGuards,
 			cel.Overload("value_changed_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
 				cel.BinaryBinding(func(k, v ref.Val) ref.Val { return types.Bool(st.valueChanged(str(k), str(v))) }))),
+		cel.Function("value_same", noGuards,
+			cel.Overload("value_same_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
+				cel.BinaryBinding(func(k, v ref.Val) ref.Val { return types.Bool(st.valueSame(str(k), str(v))) }))),
 		cel.Function("above_baseline", noGuards,
 			cel.Overload("above_baseline_string_double_double", []*cel.Type{cel.StringType, cel.DoubleType, cel.DoubleType}, cel.BoolType,
 				cel.FunctionBinding(func(args ...ref.Val) ref.Val {
@@ -284,6 +359,12 @@ func newEnv(lists map[string][]string, st *funcState) (*cel.Env, error) {
 				cel.UnaryBinding(func(t ref.Val) ref.Val {
 					ts, _ := t.(types.Timestamp)
 					return types.Bool(offHours(ts.Time))
+				}))),
+		cel.Function("unusual_hour", noGuards,
+			cel.Overload("unusual_hour_string_timestamp", []*cel.Type{cel.StringType, cel.TimestampType}, cel.BoolType,
+				cel.BinaryBinding(func(k, t ref.Val) ref.Val {
+					ts, _ := t.(types.Timestamp)
+					return types.Bool(st.unusualHour(str(k), ts.Time))
 				}))),
 		cel.Function("sensitivity_rank", noGuards,
 			cel.Overload("sensitivity_rank_string", []*cel.Type{cel.StringType}, cel.IntType,
@@ -431,7 +512,8 @@ var helperOverloads = map[string]bool{
 	"has_trigger_string": true, "has_trigger_string_string": true, "trigger_score_string": true,
 	"trigger_score_string_string": true, "first_seen_string_string": true, "value_changed_string_string": true,
 	"above_baseline_string_double_double": true, "off_hours_timestamp": true, "sensitivity_rank_string": true,
-	"tier_rank_string": true, "clearance_list_string": true,
+	"tier_rank_string": true, "clearance_list_string": true, "unusual_hour_string_timestamp": true,
+	"value_same_string_string": true,
 }
 
 func (sizeEstimator) EstimateSize(n cost.AstNode) *cost.SizeEstimate {

@@ -315,6 +315,9 @@ func checkAggregate(r *Rule, a *aggSpec, bad func(string, ...any), compile func(
 	if a.MinCount < 0 {
 		bad("aggregate.min_count must not be negative")
 	}
+	if a.BaselineFactor < 0 || a.BaselineFactor > 0 && a.Kind != KindEventCount {
+		bad("aggregate.baseline_factor applies to event_count and must not be negative")
+	}
 	return nil
 }
 

@@ -23,6 +23,7 @@ type snapshot struct {
 	Last       []kv                    `json:"last,omitempty"`
 	Suppressed map[string][]untilEntry `json:"suppressed,omitempty"` // rule id → entries
 	Open       map[string][]openSnap   `json:"open,omitempty"`       // rule id → fired, not cleared
+	Hours      []hourSnap              `json:"hours,omitempty"`
 	// DetOpen: rule id → dedup keys of detection alerts awaiting the detector's recovery.
 	DetOpen map[string][]openSnap `json:"det_open,omitempty"`
 }
@@ -30,6 +31,13 @@ type snapshot struct {
 type openSnap struct {
 	Key string    `json:"k"` // group key; the alert's dedup key is "<rule id>|<key>"
 	At  time.Time `json:"at"`
+}
+
+type hourSnap struct {
+	Key   string    `json:"k"`
+	First time.Time `json:"first"`
+	N     int       `json:"n"`
+	Slots []uint16  `json:"slots"`
 }
 
 type seenSnap struct {
@@ -66,6 +74,9 @@ func (e *Engine) Snapshot(w io.Writer) error {
 		s.Baselines = append(s.Baselines, baseSnap{Key: k, N: v.n, Mean: v.mean})
 	})
 	eachOldest(e.st.last, func(k, v string) { s.Last = append(s.Last, kv{k, v}) })
+	eachOldest(e.st.hours, func(k string, v *hourEntry) {
+		s.Hours = append(s.Hours, hourSnap{Key: k, First: v.first, N: v.n, Slots: append([]uint16(nil), v.slots[:]...)})
+	})
 	for _, r := range e.rules {
 		eachOldest(r.suppressed, func(k string, t time.Time) {
 			if t.After(e.clock) {
@@ -122,8 +133,13 @@ func (e *Engine) Restore(r io.Reader) error {
 	for _, x := range s.Last {
 		st.last.put(x.Key, digestValue(x.Value))
 	}
+	for _, x := range s.Hours {
+		h := &hourEntry{first: x.First, n: x.N}
+		copy(h.slots[:], x.Slots)
+		st.hours.put(x.Key, h)
+	}
 	// The CEL bindings close over e.st: copy the restored stores into it rather than replacing it.
-	e.st.seen, e.st.base, e.st.last = st.seen, st.base, st.last
+	e.st.seen, e.st.base, e.st.last, e.st.hours = st.seen, st.base, st.last, st.hours
 	for _, c := range e.rules {
 		c.suppressed = newLRU[time.Time](e.opts.MaxGroups, nil)
 		for _, x := range s.Suppressed[c.ID] {

@@ -119,8 +119,12 @@ type aggSpec struct {
 	Threshold string        `yaml:"threshold"`
 	For       time.Duration `yaml:"for"`
 	MinCount  int           `yaml:"min_count"`
-	Field     string        `yaml:"field"`
-	Steps     []stepSpec    `yaml:"steps"`
+	// BaselineFactor (event_count): fire only when the window value is also above this multiple
+	// of the group's own learned baseline (the mean of its earlier per-timespan values, once 10
+	// have been sampled) — a model that always sees some findings does not page for them.
+	BaselineFactor float64    `yaml:"baseline_factor"`
+	Field          string     `yaml:"field"`
+	Steps          []stepSpec `yaml:"steps"`
 }
 
 type stepSpec struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/warden-ai/warden/internal/config"
 	"github.com/warden-ai/warden/internal/detection"
 	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/scan"
 )
 
 // Detection is an analysis finding from the stream-analysis stage (drift, fairness, latency,
@@ -277,6 +278,9 @@ var vars = []variable{
 		}
 		return e.Safety.Action
 	})),
+	strVar("safety.paging_category", "inference: category of the strongest finding that should page — it changed the verdict (block/redact) or passed its category's calibrated threshold; empty when none (harmful requests and refusals never page)", func(c *evalCtx) ref.Val {
+		return types.String(pagingCategory(c.ev))
+	}),
 	{name: "safety.triggers", typ: cel.ListType(cel.MapType(cel.StringType, cel.DynType)), doc: "scanner findings: {detector, category, score, role}", get: func(c *evalCtx) ref.Val {
 		if c.triggers != nil {
 			return c.triggers
@@ -337,7 +341,7 @@ var varIndex = func() map[string]int {
 var actorID = varIndex["actor.id"]
 
 // numVars sizes the per-input variable cache; TestVariablesFitCache keeps it ≥ len(vars).
-const numVars = 72
+const numVars = 76
 
 // Variables lists the names a condition can read, with their CEL type and meaning (for docs and
 // `warden rules` help).
@@ -370,4 +374,31 @@ func listConst(items []string) ref.Val {
 // ("harmful" matches detector "harmful.hate").
 func triggerMatches(t *event.Trigger, cat string) bool {
 	return t.Category == cat || t.Detector == cat || (strings.HasPrefix(t.Detector, cat) && len(t.Detector) > len(cat) && t.Detector[len(cat)] == '.')
+}
+
+// pagingCategory returns the category of the strongest trigger of ev that should page: the event's
+// verdict changed (safety.action block or redact, or response.status blocked) or the trigger's
+// score reached its category's calibrated flag threshold (scan.DefaultCalibration). Quiet
+// categories — harmful requests (a signal about a user) and refusals (a metric) — never page.
+func pagingCategory(ev *event.Event) string {
+	if ev == nil || ev.Safety == nil {
+		return ""
+	}
+	verdict := ev.Safety.Action == "block" || ev.Safety.Action == "redact" || ev.Response != nil && ev.Response.Status == "blocked"
+	cal := scan.DefaultCalibration().Categories
+	best, cat := -1.0, ""
+	for i := range ev.Safety.Triggers {
+		t := &ev.Safety.Triggers[i]
+		if t.Category == scan.CatHarmfulRequest || t.Category == scan.CatRefusal || t.Category == "" {
+			continue
+		}
+		th, calibrated := cal[t.Category]
+		if !verdict && !(calibrated && t.Score >= th.Flag) {
+			continue
+		}
+		if t.Score > best {
+			best, cat = t.Score, t.Category
+		}
+	}
+	return cat
 }

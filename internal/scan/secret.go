@@ -119,7 +119,7 @@ func shaped(sr secretRule) secretRule {
 func secretRules() []secretRule {
 	rs := []secretRule{
 		r("aws_access_key_id", 0.95, 3, 0, `\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}\b`, "AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
-		shaped(r("aws_secret_access_key", 0.9, 4, 1, `(?i)(?:aws|secret).{0,25}?[=:"' ]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`, "aws_secret", "AWS_SECRET", "aws_secret_access_key", "SecretAccessKey", "secret_access_key")),
+		shaped(r("aws_secret_access_key", 0.9, 4, 1, `(?i)(?:aws|secret).{0,25}?[=:"' ]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`, "aws_secret", "AWS_SECRET", "aws_secret_access_key", "SecretAccessKey", "secret_access_key", "secret", "Secret", "SECRET")),
 		r("github_token", 0.95, 3, 0, `\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b`, "ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
 		r("github_fine_grained_pat", 0.95, 3, 0, `github_pat_[A-Za-z0-9_]{82}`, "github_pat_"),
 		r("gitlab_token", 0.95, 3, 0, `\bgl(?:pat|dt|ptt|rt|cbt|oas|imt|agent|ft|soat|ffct)-[A-Za-z0-9_-]{20,}`, "glpat-", "gldt-", "glptt-", "glrt-", "glcbt-", "glimt-", "glagent-", "glsoat-", "glffct-"),

@@ -24,6 +24,9 @@ func TestSecretAssignments(t *testing.T) {
 		{"plain word", "password: required", "", ""},
 		{"number", "token = 1234567890123", "", ""},
 		{"prose", "Your password is the one you chose at sign-up.", "", ""},
+		{"aws secret in prose", "The deploy credentials are AKIAIOSFODNN7EXAMPLE with secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY, keep them safe.",
+			"secret.aws_secret_access_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+		{"secret next to a commit hash", "the secret fix landed in a94a8fe5ccb19ba61c4c0873d7e6e8d4e5f6a7b8 yesterday", "", ""},
 		{"masked aws", "aws_secret_access_key = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "", ""},
 	}
 	for _, tt := range tests {

@@ -47,33 +47,42 @@ func DecodeCursor(c string) (int64, error) {
 	return int64(v), nil
 }
 
-// PageBuilder assembles a search page from rows read newest first, asking for limit+1 rows:
-// the extra row only tells that there is a next page.
-type PageBuilder struct {
-	limit int
-	page  Page
-	last  int64
+// Rows is the part of a result set (database/sql and pgx alike) that ReadPage uses.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
 }
 
-// NewPageBuilder returns a builder for pages of limit events.
-func NewPageBuilder(limit int) *PageBuilder { return &PageBuilder{limit: limit} }
-
-// Add takes the next row. It reports false once the page is full (then NextCursor is set and
-// the caller stops reading).
-func (b *PageBuilder) Add(seq int64, leaf []byte, text event.Text) (bool, error) {
-	if len(b.page.Events) == b.limit {
-		b.page.NextCursor = EncodeCursor(b.last)
-		return false, nil
+// ReadPage assembles a search page from rows of (seq, leaf, input, output) read newest first.
+// The query asks for limit+1 rows: the extra row only tells that there is a next page, and then
+// NextCursor points after the last event returned.
+func ReadPage(rows Rows, limit int) (Page, error) {
+	var (
+		page Page
+		last int64
+	)
+	for rows.Next() {
+		if len(page.Events) == limit {
+			page.NextCursor = EncodeCursor(last)
+			break
+		}
+		var seq int64
+		var leaf []byte
+		var t event.Text
+		if err := rows.Scan(&seq, &leaf, &t.Input, &t.Output); err != nil {
+			return Page{}, fmt.Errorf("search: %w", err)
+		}
+		ev, err := event.ParseLeaf(leaf)
+		if err != nil {
+			return Page{}, fmt.Errorf("search: row %d: %w", seq, err)
+		}
+		ev.SetText(t)
+		page.Events = append(page.Events, ev)
+		last = seq
 	}
-	ev, err := event.ParseLeaf(leaf)
-	if err != nil {
-		return false, fmt.Errorf("search: row %d: %w", seq, err)
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("search: %w", err)
 	}
-	ev.SetText(text)
-	b.page.Events = append(b.page.Events, ev)
-	b.last = seq
-	return true, nil
+	return page, nil
 }
-
-// Page returns the assembled page.
-func (b *PageBuilder) Page() Page { return b.page }

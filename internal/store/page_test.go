@@ -3,8 +3,6 @@ package store
 import (
 	"errors"
 	"testing"
-
-	"github.com/warden-ai/warden/internal/event"
 )
 
 func TestCursor(t *testing.T) {
@@ -20,26 +18,53 @@ func TestCursor(t *testing.T) {
 	}
 }
 
-func TestPageBuilder(t *testing.T) {
+// sliceRows is a result set of (seq, leaf) rows with empty text.
+type sliceRows struct {
+	seqs  []int64
+	leafs [][]byte
+	i     int
+	err   error
+}
+
+func (r *sliceRows) Next() bool { r.i++; return r.i <= len(r.seqs) }
+func (r *sliceRows) Err() error { return r.err }
+func (r *sliceRows) Scan(dest ...any) error {
+	*dest[0].(*int64) = r.seqs[r.i-1]
+	*dest[1].(*[]byte) = r.leafs[r.i-1]
+	*dest[2].(*string), *dest[3].(*string) = "", ""
+	return nil
+}
+
+func TestReadPage(t *testing.T) {
 	leaf := []byte(`{"id":"e","type":"access","time":"2026-01-01T00:00:00Z","action":"login","decision":"allow"}`)
-	b := NewPageBuilder(2)
-	for i, seq := range []int64{9, 7, 4} {
-		more, err := b.Add(seq, leaf, event.Text{})
-		if err != nil {
-			t.Fatal(err)
+	rows := func(seqs ...int64) *sliceRows {
+		r := &sliceRows{seqs: seqs}
+		for range seqs {
+			r.leafs = append(r.leafs, leaf)
 		}
-		if more != (i < 2) {
-			t.Fatalf("row %d: more = %v", i, more)
-		}
+		return r
 	}
-	p := b.Page()
+	p, err := ReadPage(rows(9, 7, 4), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(p.Events) != 2 || p.NextCursor != EncodeCursor(7) {
 		t.Fatalf("page: %d events, cursor %q", len(p.Events), p.NextCursor)
 	}
-	if p := NewPageBuilder(5).Page(); p.NextCursor != "" || len(p.Events) != 0 {
-		t.Fatalf("empty page: %+v", p)
+	if p, err := ReadPage(rows(9, 7), 2); err != nil || len(p.Events) != 2 || p.NextCursor != "" {
+		t.Fatalf("exactly limit rows: %+v %v, want no next cursor", p, err)
 	}
-	if _, err := NewPageBuilder(5).Add(1, []byte("{"), event.Text{}); err == nil {
+	if p, err := ReadPage(rows(), 5); err != nil || p.NextCursor != "" || len(p.Events) != 0 {
+		t.Fatalf("empty page: %+v %v", p, err)
+	}
+	bad := rows(1)
+	bad.leafs[0] = []byte("{")
+	if _, err := ReadPage(bad, 5); err == nil {
 		t.Fatal("bad leaf accepted")
+	}
+	failing := rows(3)
+	failing.err = errors.New("connection reset")
+	if _, err := ReadPage(failing, 5); err == nil {
+		t.Fatal("a result-set error was dropped")
 	}
 }

@@ -34,7 +34,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/store"
 )
 
@@ -315,26 +314,7 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		return store.Page{}, fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
-	pb := store.NewPageBuilder(q.Limit)
-	for rows.Next() {
-		var seq int64
-		var leaf []byte
-		var t event.Text
-		if err := rows.Scan(&seq, &leaf, &t.Input, &t.Output); err != nil {
-			return store.Page{}, fmt.Errorf("search: %w", err)
-		}
-		more, err := pb.Add(seq, leaf, t)
-		if err != nil {
-			return store.Page{}, err
-		}
-		if !more {
-			break
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return store.Page{}, fmt.Errorf("search: %w", err)
-	}
-	return pb.Page(), nil
+	return store.ReadPage(rows, q.Limit)
 }
 
 // windowProbe bounds the index entries order counts.

@@ -15,7 +15,6 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
-	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/store"
 )
 
@@ -201,26 +200,7 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		return store.Page{}, fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
-	pb := store.NewPageBuilder(q.Limit)
-	for rows.Next() {
-		var seq int64
-		var leaf []byte
-		var t event.Text
-		if err := rows.Scan(&seq, &leaf, &t.Input, &t.Output); err != nil {
-			return store.Page{}, fmt.Errorf("search: %w", err)
-		}
-		more, err := pb.Add(seq, leaf, t)
-		if err != nil {
-			return store.Page{}, err
-		}
-		if !more {
-			break
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return store.Page{}, fmt.Errorf("search: %w", err)
-	}
-	return pb.Page(), nil
+	return store.ReadPage(rows, q.Limit)
 }
 
 // PruneText implements store.Store. The deleted text is scrubbed from the database file and
