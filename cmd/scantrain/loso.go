@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -41,6 +43,9 @@ type pipeline struct {
 	// by a fingerprint of the training data and options: a re-run that
 	// changed only rule-based detectors or the report skips training.
 	cache string
+	// stage2Report, when set, receives the second stage's own table and the
+	// run stops there (a fast loop for feature work).
+	stage2Report io.Writer
 }
 
 // fingerprint hashes everything training depends on.
@@ -264,7 +269,8 @@ func split(m *linear.Model, cal []platt) (inj, harm []byte) {
 // oof is a held-out text's outcome.
 type oof struct {
 	raw  [nHeads]float64    // uncalibrated head probabilities (best of whole text and windows)
-	cat  map[string]float64 // highest score per calibrated category in the engine's findings
+	cat  map[string]float64 // highest score per calibrated category in the engine's findings (first stage, signatures)
+	st   float64            // highest second-stage score
 	fs   []scan.Finding
 	fold *source // the source whose fold scored it
 }
@@ -275,7 +281,11 @@ type result struct {
 	out   map[*source][]oof
 	cal   []platt
 	final *linear.Model // trained on every trainable source
+	st    *stage2Result
 }
+
+// errStage2Only ends a run after the second stage's report (-stage2-only).
+var errStage2Only = errors.New("stage 2 report only")
 
 // run trains one model per trainable source (leaving it out) and one on
 // everything, scores every source with the model that never saw it,
@@ -346,10 +356,32 @@ func (p *pipeline) run(ctx context.Context) (*result, error) {
 		res.cal[h].off = res.cal[h].a < minSlope
 		p.log("scantrain: head %s: Platt a=%.3f b=%.3f over %d held-out texts\n", allHeads[h], res.cal[h].a, res.cal[h].b, len(zs[h]))
 	}
-	// Every held-out text through the engine with its fold's calibrated model.
+	// The second stage, trained and calibrated on the first stage's
+	// held-out outputs.
+	sd, err := p.stage2Inputs(modelFor, res.cal)
+	if err != nil {
+		return nil, err
+	}
+	res.st = p.runStage2(sd)
+	if p.stage2Report != nil {
+		p.stage2Importance(p.stage2Report, sd)
+		p.reportStage2(p.stage2Report, res.st)
+		fmt.Fprintf(p.stage2Report, "first stage + second stage (approximation):")
+		p.simulateUnion(p.stage2Report, sd, res.st)
+		return nil, errStage2Only
+	}
+	// Every held-out text through the engine with its fold's calibrated models.
 	for _, s := range p.srcs {
 		inj, harm := split(modelFor(s), res.cal)
-		e, err := scan.New(scan.Options{MaxDecodeDepth: 3, Weights: map[string][]byte{"injection.wlm": inj, "harmful.wlm": harm}})
+		st, ok := res.st.models[s]
+		if !ok {
+			st = res.st.models[nil]
+		}
+		stb, err := st.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		e, err := scan.New(scan.Options{MaxDecodeDepth: 3, Weights: map[string][]byte{"injection.wlm": inj, "harmful.wlm": harm, "structure.json": stb}})
 		if err != nil {
 			return nil, err
 		}
@@ -361,6 +393,10 @@ func (p *pipeline) run(ctx context.Context) (*result, error) {
 			for _, f := range fs {
 				if strings.Contains(f.Detector, ".lexicon.") {
 					continue // fixed-threshold phrase lists are not calibrated
+				}
+				if slices.Contains(stage2Detectors, f.Detector) {
+					os[i].st = max(os[i].st, f.Score) // own threshold, see thresholds
+					continue
 				}
 				os[i].cat[f.Category] = max(os[i].cat[f.Category], f.Score)
 			}
@@ -419,7 +455,74 @@ func (r *result) thresholds(skip *source) *scan.Calibration {
 		ct.FlagFPR = max(ct.FlagFPR, 1e-4) // zero would read as "not calibrated"
 		cal.Categories[c] = ct
 	}
+	r.stage2Threshold(cal, skip)
 	return cal
+}
+
+// stage2Detectors are the second stage's findings; they get their own
+// (detector-keyed) threshold rather than sharing the category's, whose
+// level is set by the discrete signature scores.
+var stage2Detectors = []string{"injection.structure", "jailbreak.structure"}
+
+// stage2Threshold chooses the second stage's flag threshold given the
+// prompt_injection and jailbreak thresholds in cal: the lowest at which
+// the union of the two categories and the second stage stays within
+// flagFPR (or within the categories' own rate where that is higher) on
+// every benign validation source except skip.
+func (r *result) stage2Threshold(cal *scan.Calibration, skip *source) {
+	ti, tj := cal.Categories[scan.CatPromptInjection].Flag, cal.Categories[scan.CatJailbreak].Flag
+	type neg struct{ base, st []float64 }
+	var negs []neg
+	for _, s := range r.p.srcs {
+		if s == skip {
+			continue
+		}
+		var n neg
+		for i, it := range s.items {
+			if it.pos || it.role != scan.Input {
+				continue
+			}
+			o := r.out[s][i]
+			b := 0.0
+			if o.cat[scan.CatPromptInjection] >= ti || o.cat[scan.CatJailbreak] >= tj {
+				b = 1
+			}
+			n.base = append(n.base, b)
+			n.st = append(n.st, o.st)
+		}
+		if len(n.base) >= minNeg {
+			negs = append(negs, n)
+		}
+	}
+	for t := 0.30; t < 0.995; t += 0.01 {
+		worst, ok := 0.0, true
+		for _, n := range negs {
+			k0, k := 0, 0
+			for i := range n.base {
+				if n.base[i] > 0 {
+					k0++
+				}
+				if n.base[i] > 0 || n.st[i] >= t {
+					k++
+				}
+			}
+			fpr := float64(k) / float64(len(n.base))
+			if fpr > max(flagFPR, float64(k0)/float64(len(n.base))) {
+				ok = false
+				break
+			}
+			worst = max(worst, fpr)
+		}
+		if ok {
+			for _, d := range stage2Detectors {
+				cal.Categories[d] = scan.CalibratedThreshold{Flag: math.Round(t*100) / 100, FlagFPR: max(worst, 1e-4)}
+			}
+			return
+		}
+	}
+	for _, d := range stage2Detectors {
+		cal.Categories[d] = scan.CalibratedThreshold{Flag: 1, FlagFPR: 1e-4} // never reached: the second stage only records
+	}
 }
 
 func roleOf(cat string) scan.Role {

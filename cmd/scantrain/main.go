@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string) error {
 	write := fs.Bool("write", false, "with -eval: also write the weights and calibration to -out")
 	cache := fs.String("cache", "", "directory caching trained fold models between runs (keyed by a fingerprint of data and options)")
 	rulesOnly := fs.Bool("eval-rules", false, "print only the PII, secret and refusal tables (no training)")
+	stage2Only := fs.Bool("stage2-only", false, "print only the second stage's leave-one-source-out table and feature weights (fast with -cache)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -73,7 +74,13 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	p.cache = *cache
+	if *stage2Only {
+		p.stage2Report = os.Stdout
+	}
 	res, err := p.run(ctx)
+	if errors.Is(err, errStage2Only) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -101,8 +108,12 @@ func writeWeights(res *result, dir string) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{"injection.wlm", "harmful.wlm", "calibration.json"} {
-		b := map[string][]byte{"injection.wlm": inj, "harmful.wlm": harm, "calibration.json": append(cal, '\n')}[name]
+	st, err := res.st.models[nil].Marshal()
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"injection.wlm", "harmful.wlm", "calibration.json", "structure.json"} {
+		b := map[string][]byte{"injection.wlm": inj, "harmful.wlm": harm, "calibration.json": append(cal, '\n'), "structure.json": append(st, '\n')}[name]
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, b, 0o644); err != nil { //nolint:gosec // model weights are public files committed to the repository
 			return fmt.Errorf("write %s: %w", path, err)

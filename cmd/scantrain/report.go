@@ -137,6 +137,8 @@ func (r *result) report(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| %s | %.2f | %.4f | %s | %s |\n", c, t.Flag, t.FlagFPR, blk, blkF)
 	}
+	s2t := cal.Categories[stage2Detectors[0]]
+	fmt.Fprintf(w, "| %s (second stage, detector rule; union with the two categories above) | %.2f | %.4f | – | – |\n", strings.Join(stage2Detectors, ", "), s2t.Flag, s2t.FlagFPR)
 	fmt.Fprintf(w, "\nPlatt maps (p = sigmoid(a·logit(raw) + b)) fitted on the held-out scores; a head whose held-out slope a < %.2g carries no cross-source signal and ships switched off:\n\n| head | a | b | shipped |\n|---|---|---|---|\n", minSlope)
 	for h, c := range r.cal {
 		st := "yes"
@@ -144,5 +146,12 @@ func (r *result) report(w io.Writer) {
 			st = "**off** (no cross-source signal)"
 		}
 		fmt.Fprintf(w, "| %s | %.3f | %.3f | %s |\n", allHeads[h], c.a, c.b, st)
+	}
+	for h, c := range r.st.cal {
+		st := "yes"
+		if c.off {
+			st = "**off** (no cross-source signal)"
+		}
+		fmt.Fprintf(w, "| stage 2 %s (p = sigmoid(a·z + b) of the network's logit z) | %.3f | %.3f | %s |\n", stage2Heads[h], c.a, c.b, st)
 	}
 }

@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/warden-ai/warden/internal/scan/linear"
@@ -25,6 +26,14 @@ type injectionScanner struct {
 	model *learned
 	inj   int // head indexes in model results
 	jail  int
+	req   int // harmful-request head (-1 without): an input to the second stage
+
+	// Structural cues (structure.go) share the automaton from cbase on.
+	cpats  []string
+	cgroup []uint8
+	cbound []bool
+	cbase  int
+	stage2 *stage2
 }
 
 func rot13(s string) string {
@@ -57,7 +66,7 @@ func isASCII(s string) bool {
 	return true
 }
 
-func newInjectionScanner(l *learned) (*injectionScanner, error) {
+func newInjectionScanner(l *learned, st *stage2) (*injectionScanner, error) {
 	s := &injectionScanner{}
 	var pats []string
 	add := func(p string, pi patInfo) {
@@ -81,12 +90,43 @@ func newInjectionScanner(l *learned) (*injectionScanner, error) {
 		}
 	}
 	s.pats = pats
-	s.m = newMatcher(pats)
+	s.cpats, s.cgroup = structPatterns()
+	for _, p := range s.cpats {
+		s.cbound = append(s.cbound, isASCII(p))
+	}
+	s.cbase = len(pats)
+	s.m = newMatcher(append(slices.Clip(pats), s.cpats...))
 	s.model, s.inj, s.jail = l, l.head("injection.wlm", "injection"), l.head("injection.wlm", "jailbreak")
+	s.req = l.head("harmful.wlm", "request")
 	if s.inj < 0 {
 		return nil, fmt.Errorf("injection model: no injection head")
 	}
+	s.stage2 = st
 	return s, nil
+}
+
+// cueHits returns the structural cue matches of in (word boundaries
+// enforced for ASCII cues).
+func (s *injectionScanner) cueHits(in *Doc, dst []cueHit) []cueHit {
+	norm := in.Norm
+	for _, mt := range in.matches(s.m) {
+		id, end := int(mt.id)-s.cbase, int(mt.end)
+		if id < 0 || id >= len(s.cpats) {
+			continue
+		}
+		p := s.cpats[id]
+		start := end - len(p)
+		if s.cbound[id] {
+			if start > 0 && isWordChar(norm[start-1]) && isWordChar(p[0]) {
+				continue
+			}
+			if end < len(norm) && isWordChar(norm[end]) && isWordChar(p[len(p)-1]) {
+				continue
+			}
+		}
+		dst = append(dst, cueHit{s.cgroup[id], start, end})
+	}
+	return dst
 }
 
 func (s *injectionScanner) Name() string { return ScannerInjection }
@@ -341,6 +381,19 @@ func (s *injectionScanner) scanNorm(in *Doc, outer *Span) []Finding {
 	ci, ciw, cj, cjw := s.classify(in)
 	emit("injection.classifier", CatPromptInjection, ci, ciw, "")
 	emit("jailbreak.classifier", CatJailbreak, cj, cjw, "")
+	if s.stage2 != nil && enoughEvidence(in.Norm) {
+		var buf [stage2MaxIn]float64
+		x, sp := s.stage2Inputs(in, r, buf[:0])
+		pi, pj := s.stage2.score(x)
+		// The second stage is calibrated on a pool about half attacks:
+		// below stage2Floor its score is no evidence worth recording.
+		if pi >= stage2Floor {
+			emit("injection.structure", CatPromptInjection, pi, sp, "")
+		}
+		if pj >= stage2Floor {
+			emit("jailbreak.structure", CatJailbreak, pj, sp, "")
+		}
+	}
 	return out
 }
 

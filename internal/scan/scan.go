@@ -177,17 +177,23 @@ func New(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load learned models: %w", err)
 	}
-	inj, err := newInjectionScanner(models)
+	st, err := loadStage2(opts.Weights)
+	if err != nil {
+		return nil, fmt.Errorf("load second-stage model: %w", err)
+	}
+	inj, err := newInjectionScanner(models, st)
 	if err != nil {
 		return nil, fmt.Errorf("build injection scanner: %w", err)
 	}
 	e.inj = inj
 	harm := newHarmfulScanner(models)
-	// One automaton for the injection signatures and the harm lexicon: both
-	// read Doc.Norm, so the text is walked once and the matches cached.
-	shared := newMatcher(append(slices.Clip(inj.pats), harm.lexP...))
+	// One automaton for the injection signatures, the harm lexicon and the
+	// structural cues: all read Doc.Norm, so the text is walked once and
+	// the matches cached.
+	shared := newMatcher(append(append(slices.Clip(inj.pats), harm.lexP...), inj.cpats...))
 	inj.m, inj.base = shared, 0
 	harm.lex, harm.base = shared, len(inj.pats)
+	inj.cbase = len(inj.pats) + len(harm.lexP)
 	// The registry of built-ins, in run order.
 	builtins := []Scanner{
 		invisibleScanner{},
