@@ -17,7 +17,7 @@ func TestHelpListsFlags(t *testing.T) {
 		args  string
 		flags []string
 	}{
-		{"serve", []string{"config", "data", "gateway-listen", "listen", "log-level", "pprof-listen"}},
+		{"serve", []string{"config", "data", "gateway-listen", "listen", "log-level", "pprof-listen", "role"}},
 		{"demo", []string{"data", "gateway-listen", "interval", "listen", "log-level", "rounds"}},
 		{"scan", []string{"in", "out", "tier", "workers"}},
 		{"audit", nil},
@@ -42,11 +42,12 @@ func TestHelpListsFlags(t *testing.T) {
 		{"rules", nil},
 		{"rules check", nil},
 		{"rules kinds", []string{"json"}},
+		{"rules tune", with("json")},
 		{"rules test", []string{"events", "no-builtin"}},
 		{"alerts", api},
 		{"alerts list", with("cursor", "json", "limit", "model", "severity", "since", "state")},
 		{"alerts ack", with("actor", "comment")},
-		{"alerts resolve", with("actor", "comment")},
+		{"alerts resolve", with("actor", "comment", "reason")},
 		{"alerts silence", api},
 		{"alerts silence add", with("author", "comment", "duration", "ends", "matchers")},
 		{"alerts silence list", with("json", "state")},

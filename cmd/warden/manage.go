@@ -33,6 +33,9 @@ func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"check": runRulesCheck,
 		"test":  runRulesTest,
 		"kinds": runRulesKinds,
+		"tune": func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return runAPICommand(ctx, "rules tune", args, stdout, stderr, cli.RunRulesTune)
+		},
 	})
 }
 

@@ -18,7 +18,7 @@ import (
 )
 
 type serveFlags struct {
-	config, data, listen, gateway, logLevel, pprof, signingKey string
+	config, data, listen, gateway, logLevel, pprof, signingKey, role string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -29,6 +29,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.gateway, "gateway-listen", d.GatewayListen, "OpenAI-compatible gateway address (\"off\" to disable)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.signingKey, "signing-key", "", "audit log signing key kept outside the data directory (default $WARDEN_SIGNING_KEY_FILE; create one with `warden audit keygen`)")
+	fs.StringVar(&f.role, "role", app.RoleAll, "roles of this process, comma-separated: all, gateway, ingest, worker, api (all but \"all\" need bus.driver nats; see docs/SCALE-OUT.md)")
 	fs.StringVar(&f.pprof, "pprof-listen", "", "serve Go profiling (net/http/pprof) on this loopback address; off by default")
 }
 
@@ -45,10 +46,17 @@ func (f *serveFlags) options(stderr io.Writer) (app.Options, error) {
 	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return app.Options{}, usagef("-log-level: %v", err)
 	}
+	roles, err := app.ParseRoles(f.role)
+	if err != nil {
+		return app.Options{}, usagef("-role: %v", err)
+	}
+	if !roles.All() && cfg.Bus.Driver != "nats" {
+		return app.Options{}, usagef("-role %s needs the distributed mode: set bus: {driver: nats, url: …} and store: {driver: postgres, dsn: …} in the config (docs/SCALE-OUT.md)", roles)
+	}
 	return app.Options{
 		DataDir: f.data, Listen: f.listen, GatewayListen: f.gateway, Config: cfg,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})),
-		Getenv: os.Getenv, SigningKeyFile: f.signingKey,
+		Getenv: os.Getenv, SigningKeyFile: f.signingKey, Roles: roles,
 	}, nil
 }
 
@@ -69,7 +77,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return app.Run(ctx, opts, func(a *app.App) {
-		fmt.Fprintf(stdout, "Warden is running.\n  API:      http://%s\n", a.Addr())
+		if opts.Roles.All() {
+			fmt.Fprintf(stdout, "Warden is running.\n  API:      http://%s\n", a.Addr())
+		} else {
+			fmt.Fprintf(stdout, "Warden is running (roles: %s).\n  API:      http://%s\n", opts.Roles, a.Addr())
+		}
 		if gw := a.GatewayAddr(); gw != "" {
 			fmt.Fprintf(stdout, "  Gateway:  http://%s/v1 (OpenAI-compatible)\n", gw)
 		}

@@ -71,6 +71,24 @@ type Alert struct {
 	AckedBy     string             `json:"acked_by,omitempty"`
 	ResolvedAt  *time.Time         `json:"resolved_at,omitempty"`
 	ResolvedBy  string             `json:"resolved_by,omitempty"`
-	Count       int                `json:"count"`
-	ConsoleURL  string             `json:"console_url,omitempty"`
+	// ResolveReason is the analyst's verdict when resolving: false_positive, benign or
+	// true_positive (empty when not given, or when the condition cleared by itself).
+	ResolveReason string `json:"resolve_reason,omitempty"`
+	Count         int    `json:"count"`
+	ConsoleURL    string `json:"console_url,omitempty"`
+}
+
+// Resolve reasons: the analyst's verdict on an alert, the feedback that tunes rules.
+const (
+	FalsePositive = "false_positive" // the rule was wrong: nothing of the kind happened
+	Benign        = "benign"         // it happened, and it was expected or harmless
+	TruePositive  = "true_positive"  // it happened and mattered
+)
+
+// ResolveReasons lists the valid resolve reasons.
+var ResolveReasons = []string{FalsePositive, Benign, TruePositive}
+
+// ValidReason reports whether r is empty or one of ResolveReasons.
+func ValidReason(r string) bool {
+	return r == "" || r == FalsePositive || r == Benign || r == TruePositive
 }

@@ -67,6 +67,8 @@ type Options struct {
 	SigningKeyFile string
 	// ShutdownTimeout bounds Stop; default 15 s.
 	ShutdownTimeout time.Duration
+	// Roles this process runs (--role); empty: all. Any other than all needs bus.driver nats.
+	Roles Roles
 }
 
 // DefaultOptions returns the defaults of docs/ARCHITECTURE.md §5.
@@ -97,6 +99,9 @@ func (o *Options) setDefaults() {
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 15 * time.Second
 	}
+	if len(o.Roles) == 0 {
+		o.Roles = Roles{RoleAll}
+	}
 }
 
 // App is a running Warden.
@@ -106,6 +111,8 @@ type App struct {
 	log    *slog.Logger
 	reg    *prometheus.Registry
 	tokens *auth.Tokens
+	roles  Roles
+	cl     *cluster // distributed mode (bus.driver nats); nil in one process
 	users  *users.Store
 
 	metricsToken string
@@ -157,13 +164,16 @@ type App struct {
 // New opens the data directory and builds every component; it does not listen yet.
 func New(ctx context.Context, opts Options) (_ *App, err error) {
 	opts.setDefaults()
-	a := &App{opts: opts, cfg: opts.Config, log: opts.Logger, reg: prometheus.NewRegistry(), ready: make(chan struct{})}
+	a := &App{opts: opts, cfg: opts.Config, log: opts.Logger, reg: prometheus.NewRegistry(), ready: make(chan struct{}), roles: opts.Roles}
 	defer func() {
 		if err != nil {
 			a.runCleanups()
 		}
 	}()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := a.checkRoles(); err != nil {
+		return nil, err
+	}
 	if err := ensurePrivateDir(opts.DataDir); err != nil {
 		return nil, err
 	}
@@ -189,8 +199,15 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	a.cleanups = append(a.cleanups, a.audit.Close)
+	if err := a.openBus(ctx); err != nil {
+		return nil, err
+	}
 
-	if a.store, err = OpenStore(ctx, a.cfg, opts.DataDir); err != nil {
+	storeCfg := a.cfg
+	if !a.needsIndexStore() { // ingest and gateway processes keep an empty local index
+		storeCfg = &config.Config{Store: config.Store{Driver: "sqlite"}}
+	}
+	if a.store, err = OpenStore(ctx, storeCfg, opts.DataDir); err != nil {
 		return nil, err
 	}
 	a.cleanups = append(a.cleanups, a.store.Close)
@@ -206,12 +223,15 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("index writer: %w", err)
 	}
-	a.pipeline, err = pipeline.New(pipeline.Options{
-		Log: a.audit, MaxInFlight: a.cfg.Ingest.MaxInFlight, Registerer: a.reg,
+	popts := pipeline.Options{
+		Publisher: a.publisher(), MaxInFlight: a.cfg.Ingest.MaxInFlight, Registerer: a.reg,
 		TextPolicy: func(model string) string { p, _ := a.models.policy(model); return p },
 		Redact:     redactor,
-		Backlog:    a.indexer.Lag, MaxBacklog: 5_000_000,
-	})
+	}
+	if !a.clustered() { // in a cluster the stream buffers; workers' lag shows in /readyz
+		popts.Backlog, popts.MaxBacklog = a.indexer.Lag, 5_000_000
+	}
+	a.pipeline, err = pipeline.New(popts)
 	if err != nil {
 		return nil, err
 	}
@@ -279,12 +299,21 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
-	if err := a.startGateway(); err != nil {
-		cancel()
-		return err
+	if a.roles.Has(RoleGateway) {
+		if err := a.startGateway(); err != nil {
+			cancel()
+			return err
+		}
 	}
-	a.goRun("index", func() error { return a.indexer.Run(runCtx) })
-	a.goRun("analysis", func() error { return a.worker.Run(runCtx) })
+	if a.clustered() {
+		if err := a.startCluster(runCtx); err != nil {
+			cancel()
+			return err
+		}
+	} else {
+		a.goRun("index", func() error { return a.indexer.Run(runCtx) })
+		a.goRun("analysis", func() error { return a.worker.Run(runCtx) })
+	}
 	a.goRun("alerts", func() error { return a.alerts.Run(runCtx) })
 	a.goRun("incidents", func() error { return a.incidents.Run(runCtx) })
 	a.goRun("reports", func() error {
@@ -306,7 +335,7 @@ func (a *App) Start(ctx context.Context) error {
 		}
 	}()
 	close(a.ready)
-	a.log.Info("warden started", "api", a.Addr(), "gateway", a.GatewayAddr(), "data", a.opts.DataDir, "audit_entries", a.audit.Size())
+	a.log.Info("warden started", "roles", a.roles.String(), "bus", a.cfg.Bus.Driver, "api", a.Addr(), "gateway", a.GatewayAddr(), "data", a.opts.DataDir, "audit_entries", a.audit.Size())
 	return nil
 }
 
@@ -368,8 +397,10 @@ func (a *App) Stop(ctx context.Context) error {
 			a.cancel()
 		}
 		a.wg.Wait()
-		if err := a.indexer.CatchUp(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("final index catch-up: %w", err))
+		if !a.clustered() { // in a cluster the workers index
+			if err := a.indexer.CatchUp(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("final index catch-up: %w", err))
+			}
 		}
 		errs = append(errs, a.runCleanups())
 		a.stopErr = errors.Join(errs...)

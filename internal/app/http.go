@@ -71,6 +71,9 @@ func (a *App) apiRoutes() []route {
 func (a *App) apiHandler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range a.apiRoutes() {
+		if !a.serves(rt.pattern) {
+			continue // another role of the distributed mode answers it
+		}
 		mux.Handle(rt.pattern, rt.handler)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -94,7 +97,11 @@ func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
 	// Counts only for a caller with a token: /readyz itself is unauthenticated.
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		if _, ok := a.tokens.Check(tok); ok {
-			body["audit_entries"], body["index_lag"], body["analysis_lag"] = a.audit.Size(), a.indexer.Lag(), a.worker.Lag()
+			if a.clustered() {
+				a.clusterCounts(r.Context(), body)
+			} else {
+				body["audit_entries"], body["index_lag"], body["analysis_lag"] = a.audit.Size(), a.indexer.Lag(), a.worker.Lag()
+			}
 		}
 	}
 	httpx.WriteJSON(w, http.StatusOK, body)

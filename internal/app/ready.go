@@ -21,6 +21,12 @@ func (a *App) readiness(ctx context.Context) map[string]string {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	if a.clustered() {
+		a.clusterReadiness(ctx, failed)
+		if !a.roles.Has(RoleAPI) {
+			return failed // no audit log here to compare the index with
+		}
+	}
 	pos, err := a.store.Position(ctx)
 	switch {
 	case err != nil:

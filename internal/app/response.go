@@ -53,6 +53,9 @@ func (a *App) buildResponse() error {
 		return fmt.Errorf("build alert manager: %w", err)
 	}
 	a.cleanups = append(a.cleanups, a.alerts.Close)
+	if err := a.reg.Register(a.alerts.Collector()); err != nil {
+		return fmt.Errorf("register alert feedback metrics: %w", err)
+	}
 	a.mountAdmin(a.alerts.Routes()...)
 	return nil
 }

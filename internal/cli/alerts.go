@@ -91,7 +91,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 //
 //	list [--state S] [--severity P] [--model M] [--since T|DUR] [--limit N] [--json]
 //	ack ID [--comment C] [--actor A]
-//	resolve ID [--comment C] [--actor A]
+//	resolve ID [--reason false_positive|benign|true_positive] [--comment C] [--actor A]
 //	silence add --matchers 'model=x,severity=~"P3|P4"' (--duration 2h | --ends T) --comment C [--author A]
 //	silence list [--state active|pending|expired] [--json]
 //	silence expire ID
@@ -181,18 +181,85 @@ func alertsChange(ctx context.Context, verb string, args []string, c *Client, w 
 	fs := alertsFlags("alerts " + verb)
 	comment := fs.String("comment", "", "comment")
 	actor := fs.String("actor", "", "who (default: the token's identity)")
+	var reason *string
+	if verb == "resolve" {
+		reason = fs.String("reason", "", "your verdict: "+strings.Join(alert.ResolveReasons, ", ")+" (feeds per-rule false-positive ratios and `warden rules tune`)")
+	}
 	if err := alertsParse(fs, args, w); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return &UsageError{Msg: fmt.Sprintf("usage: warden alerts %s ID [--comment C]", verb)}
 	}
+	req := lifecycle.ChangeRequest{Actor: *actor, Comment: *comment}
+	if reason != nil {
+		if !alert.ValidReason(*reason) {
+			return &UsageError{Msg: fmt.Sprintf("--reason %q: want one of %s", *reason, strings.Join(alert.ResolveReasons, ", "))}
+		}
+		req.Reason = *reason
+	}
 	var a alert.Alert
-	if err := c.Do(ctx, http.MethodPost, "/v1/alerts/"+url.PathEscape(fs.Arg(0))+"/"+verb, lifecycle.ChangeRequest{Actor: *actor, Comment: *comment}, &a); err != nil {
+	if err := c.Do(ctx, http.MethodPost, "/v1/alerts/"+url.PathEscape(fs.Arg(0))+"/"+verb, req, &a); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%s %s by %s\n", a.ID, a.State, firstNonEmpty(a.ResolvedBy, a.AckedBy))
+	suffix := ""
+	if a.ResolveReason != "" {
+		suffix = " as " + a.ResolveReason
+	}
+	_, err := fmt.Fprintf(w, "%s %s by %s%s\n", a.ID, a.State, firstNonEmpty(a.ResolvedBy, a.AckedBy), suffix)
 	return err
+}
+
+// RunRulesTune runs `warden rules tune`: the per-rule alert volume and false-positive ratio the
+// server holds, and the suppressions or reviews it proposes from false-positive history. It
+// changes nothing: a person applies a proposal (the silence command, or the exception in a rule
+// file).
+func RunRulesTune(ctx context.Context, args []string, c *Client, w io.Writer) error {
+	fs := alertsFlags("rules tune")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := alertsParse(fs, args, w); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return &UsageError{Msg: "usage: warden rules tune [--json]"}
+	}
+	var out struct {
+		Rules     []lifecycle.RuleFeedback `json:"rules"`
+		Proposals []lifecycle.Proposal     `json:"proposals"`
+	}
+	if err := c.Do(ctx, http.MethodGet, "/v1/alerts/feedback", nil, &out); err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(w).Encode(out)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RULE\tALERTS\tRESOLVED\tAUTO\tFALSE_POS\tBENIGN\tTRUE_POS\tFP_RATIO")
+	for _, f := range out.Rules {
+		ratio := "-"
+		if f.Verdicts() > 0 {
+			ratio = fmt.Sprintf("%.2f", f.FPRatio)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", f.RuleID, f.Alerts, f.Resolved, f.AutoResolved, f.FalsePositive, f.Benign, f.TruePositive, ratio)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(out.Proposals) == 0 {
+		_, err := fmt.Fprintln(w, "\nno proposals (a rule needs 5 verdicts, half of them false positives)")
+		return err
+	}
+	fmt.Fprintln(w, "\nproposals (nothing is applied; review and apply by hand):")
+	for _, p := range out.Proposals {
+		fmt.Fprintf(w, "- %s: %s — %s\n", p.RuleID, p.Kind, p.Reason)
+		if p.Command != "" {
+			fmt.Fprintf(w, "    silence:   %s\n", p.Command)
+		}
+		if p.Exception != "" {
+			fmt.Fprintf(w, "    or add to the rule (replace: true): exceptions: [{name: tuned, condition: %q}]\n", p.Exception)
+		}
+	}
+	return nil
 }
 
 func firstNonEmpty(ss ...string) string {

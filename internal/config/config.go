@@ -199,6 +199,10 @@ type Bus struct {
 	Stream     string `yaml:"stream"`     // JetStream stream name; subjects are <lower(stream)>.events.<partition>; default WARDEN
 	Replicas   int    `yaml:"replicas"`   // JetStream replicas of the streams and KV buckets (1, 3 or 5); default 1
 	Partitions int    `yaml:"partitions"` // models hash into this many subjects; default 16
+	// LeaseTTL is how long the audit-log appender's lease outlives a dead holder (fail-over
+	// time); AckWait how long a worker may hold entries before they go to another. Default 10 s.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	AckWait  time.Duration `yaml:"ack_wait"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -220,7 +224,8 @@ func (c *Config) presets() {
 	c.Response = Response{GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, RepeatInterval: 4 * time.Hour,
 		IncidentFrom: []alert.Severity{alert.P1, alert.P2}}
 	c.Store = Store{Driver: "sqlite"}
-	c.Bus = Bus{Driver: "inproc", URL: "nats://127.0.0.1:4222", Stream: "WARDEN", Replicas: 1, Partitions: 16}
+	c.Bus = Bus{Driver: "inproc", URL: "nats://127.0.0.1:4222", Stream: "WARDEN", Replicas: 1, Partitions: 16,
+		LeaseTTL: 10 * time.Second, AckWait: 10 * time.Second}
 }
 
 // applyDefaults completes what the file left out after decoding: the per-model defaults of the
@@ -501,6 +506,10 @@ func (c *Config) validateBus() error {
 		return at("replicas", "must be 1, 3 or 5")
 	case b.Partitions < 1 || b.Partitions > 1024:
 		return at("partitions", "must be from 1 to 1024")
+	case b.LeaseTTL < time.Second:
+		return at("lease_ttl", "must be at least 1s")
+	case b.AckWait < time.Second:
+		return at("ack_wait", "must be at least 1s")
 	}
 	if b.Driver == "nats" && c.Store.Driver != "postgres" {
 		return &Error{Line: c.line("store"), Field: "store.driver", Msg: "the nats bus needs the shared postgres index store (workers write it, the api role searches it)"}

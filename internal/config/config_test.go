@@ -81,6 +81,7 @@ func TestErrorsNameLine(t *testing.T) {
 		{"bad bus driver", "bus:\n  driver: kafka\n", 2, "bus.driver"},
 		{"bus stream with a dot", "bus:\n  stream: a.b\n", 2, "bus.stream"},
 		{"bus replicas", "bus:\n  replicas: 2\n", 2, "bus.replicas"},
+		{"bus lease", "bus:\n  lease_ttl: 10ms\n", 2, "bus.lease_ttl"},
 		{"bus partitions", "bus:\n  partitions: 0\n", 2, "bus.partitions"},
 		{"nats bus without postgres", "bus:\n  driver: nats\n", 0, "store.driver"},
 		{"nats bus without url", "store: {driver: postgres, dsn: x}\nbus:\n  driver: nats\n  url: \"\"\n", 4, "bus.url"},

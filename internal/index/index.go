@@ -7,15 +7,18 @@ package index
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/warden-ai/warden/internal/bus"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/store"
 )
@@ -220,4 +223,25 @@ func (w *Writer) row(i uint64, leaf, blob []byte) (store.Row, error) {
 		row.Text = t
 	}
 	return row, nil
+}
+
+// ApplyEntries indexes entries handed over by the cluster bus (the worker role of the
+// distributed mode) rather than read from the local log. Rows are keyed by log index, so an
+// entry applied twice — redelivered after a worker died before acknowledging it — is still one
+// row. The batch is sorted by index first, as Store.Apply wants.
+func (w *Writer) ApplyEntries(ctx context.Context, entries []bus.Entry) error {
+	rows := make([]store.Row, 0, len(entries))
+	for _, e := range entries {
+		row, err := w.row(e.Index, e.Leaf, e.Blob)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row)
+	}
+	slices.SortFunc(rows, func(a, b store.Row) int { return cmp.Compare(a.Seq, b.Seq) })
+	if err := w.opts.Store.Apply(ctx, rows); err != nil {
+		return err
+	}
+	w.applied.Add(float64(len(rows)))
+	return nil
 }

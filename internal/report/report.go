@@ -139,6 +139,11 @@ type AlertSummary struct {
 type RuleCount struct {
 	Rule   string `json:"rule"`
 	Alerts int    `json:"alerts"`
+	// Verdicts are the resolutions that carried an analyst's reason; FalsePositives those
+	// resolved as false_positive, FPRatio their share of Verdicts.
+	Verdicts       int     `json:"verdicts,omitempty"`
+	FalsePositives int     `json:"false_positives,omitempty"`
+	FPRatio        float64 `json:"false_positive_ratio,omitempty"`
 }
 
 // IncidentSummary counts incidents and response times.
@@ -244,10 +249,18 @@ func round(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 func summarizeAlerts(as []alert.Alert) AlertSummary {
 	s := AlertSummary{Total: len(as), BySeverity: map[string]int{"P1": 0, "P2": 0, "P3": 0, "P4": 0}}
 	rules := map[string]int{}
+	verdicts, fps := map[string]int{}, map[string]int{}
 	for i := range as {
 		a := &as[i]
 		s.BySeverity[string(a.Severity)]++
-		rules[cmp.Or(a.RuleName, a.RuleID)]++
+		name := cmp.Or(a.RuleName, a.RuleID)
+		rules[name]++
+		if a.ResolveReason != "" {
+			verdicts[name]++
+			if a.ResolveReason == alert.FalsePositive {
+				fps[name]++
+			}
+		}
 		switch {
 		case a.State != alert.Resolved:
 			s.Open++
@@ -264,7 +277,7 @@ func summarizeAlerts(as []alert.Alert) AlertSummary {
 	s.AutoResolvedShare = ratio(s.AutoResolved, s.Investigated+s.AutoResolved)
 	s.TopRules = make([]RuleCount, 0, len(rules))
 	for r, n := range rules {
-		s.TopRules = append(s.TopRules, RuleCount{r, n})
+		s.TopRules = append(s.TopRules, RuleCount{Rule: r, Alerts: n, Verdicts: verdicts[r], FalsePositives: fps[r], FPRatio: ratio(fps[r], verdicts[r])})
 	}
 	slices.SortFunc(s.TopRules, func(a, b RuleCount) int {
 		if c := cmp.Compare(b.Alerts, a.Alerts); c != 0 {

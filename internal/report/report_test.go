@@ -30,7 +30,7 @@ func (f fakeSource) Alerts(context.Context, time.Time, time.Time) ([]alert.Alert
 	}
 	acked := t0.Add(2 * time.Hour)
 	return []alert.Alert{
-		{ID: "a1", RuleName: "prompt injection", Severity: alert.P1, State: alert.Resolved, Model: "support-bot", AckedAt: &acked, ResolvedAt: ptr(t0.Add(3 * time.Hour)), ResolvedBy: "alice"},
+		{ID: "a1", RuleName: "prompt injection", Severity: alert.P1, State: alert.Resolved, Model: "support-bot", AckedAt: &acked, ResolvedAt: ptr(t0.Add(3 * time.Hour)), ResolvedBy: "alice", ResolveReason: alert.FalsePositive},
 		{ID: "a2", RuleName: "error rate > 5%", Severity: alert.P2, State: alert.Resolved, Model: "support-bot", ResolvedAt: ptr(t0.Add(time.Hour)), ResolvedBy: "warden"},
 		{ID: "a3", RuleName: "error rate > 5%", Severity: alert.P2, State: alert.Resolved, Model: "scoring", ResolvedAt: ptr(t0.Add(time.Hour)), ResolvedBy: "warden"},
 		{ID: "a4", RuleName: "drift PSI > 0.2", Severity: alert.P3, State: alert.Acknowledged, Model: "scoring", AckedAt: &acked},
@@ -123,6 +123,11 @@ func TestMetrics(t *testing.T) {
 	// a1 acked+resolved by alice and a4 acked: investigated; a2, a3 resolved by warden: auto.
 	if a.Investigated != 2 || a.AutoResolved != 2 || a.InvestigatedShare != 0.5 || a.Open != 2 {
 		t.Errorf("alerts = %+v", a)
+	}
+	// a1 was resolved as a false positive: its rule shows one verdict, all false positives.
+	if i := slices.IndexFunc(a.TopRules, func(rc RuleCount) bool { return rc.Rule == "prompt injection" }); i < 0 ||
+		a.TopRules[i].Verdicts != 1 || a.TopRules[i].FalsePositives != 1 || a.TopRules[i].FPRatio != 1 {
+		t.Errorf("per-rule false positives: %+v", a.TopRules)
 	}
 	if r.Access.CompliantRate != 0.9685 {
 		t.Errorf("compliant rate = %v", r.Access.CompliantRate)

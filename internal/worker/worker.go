@@ -26,6 +26,7 @@ import (
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/analyze"
 	"github.com/warden-ai/warden/internal/analyze/extraction"
+	"github.com/warden-ai/warden/internal/bus"
 	"github.com/warden-ai/warden/internal/config"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/rules"
@@ -462,4 +463,31 @@ func textOf(ev *event.Event, input bool) string {
 		return ev.Response.Output
 	}
 	return ""
+}
+
+// Analyze analyses entries handed over by the cluster bus (the worker role of the distributed
+// mode) instead of read from the local log: the same scanning, analyzers and rules, batch by
+// batch in the order given. Entries that cannot be parsed are logged and skipped.
+func (w *Worker) Analyze(ctx context.Context, entries []bus.Entry) {
+	batch := make([]item, 0, min(batchSize, len(entries)))
+	for _, e := range entries {
+		ev, err := event.ParseLeaf(e.Leaf)
+		if err != nil {
+			w.log.Error("unreadable entry skipped by analysis", "index", e.Index, "err", err)
+			continue
+		}
+		if len(e.Blob) > 0 {
+			if t, err := event.ParseText(e.Blob); err == nil {
+				ev.SetText(t)
+			}
+		}
+		batch = append(batch, item{i: e.Index, ev: ev})
+		if len(batch) == batchSize {
+			w.process(ctx, batch)
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		w.process(ctx, batch)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert"
@@ -16,7 +17,8 @@ import (
 //	GET    /v1/alerts               ?state=&severity=&model=&since=(RFC 3339 or duration)&limit=&cursor=
 //	GET    /v1/alerts/{id}
 //	POST   /v1/alerts/{id}/ack      {"actor":..,"comment":..}
-//	POST   /v1/alerts/{id}/resolve  {"actor":..,"comment":..}
+//	POST   /v1/alerts/{id}/resolve  {"actor":..,"comment":..,"reason": false_positive|benign|true_positive}
+//	GET    /v1/alerts/feedback      per-rule alert volume, verdicts, false-positive ratio and tuning proposals
 //	GET    /v1/silences
 //	GET    /v1/silences/{id}
 //	POST   /v1/silences             a Silence (matchers as a list or a "matchers" string); with "id" it replaces
@@ -27,6 +29,7 @@ func (m *Manager) Routes() []httpx.Route {
 	return []httpx.Route{
 		{Pattern: "GET /v1/alerts", Handler: m.handle(m.listAlerts)},
 		{Pattern: "GET /v1/alerts/{id}", Handler: m.handle(m.getAlert)},
+		{Pattern: "GET /v1/alerts/feedback", Handler: m.handle(m.getFeedback)},
 		{Pattern: "POST /v1/alerts/{id}/ack", Handler: m.handle(func(w http.ResponseWriter, r *http.Request) error {
 			return m.changeAlert(w, r, alert.Acknowledged)
 		})},
@@ -108,6 +111,8 @@ func (m *Manager) getAlert(w http.ResponseWriter, r *http.Request) error {
 type ChangeRequest struct {
 	Actor   string `json:"actor"`
 	Comment string `json:"comment"`
+	// Reason (resolve only): false_positive, benign or true_positive.
+	Reason string `json:"reason,omitempty"`
 }
 
 func (m *Manager) actor(r *http.Request, body string) string {
@@ -133,10 +138,16 @@ func (m *Manager) changeAlert(w http.ResponseWriter, r *http.Request, to alert.S
 	id, actor := r.PathValue("id"), m.actor(r, b.Actor)
 	var a alert.Alert
 	var err error
+	if !alert.ValidReason(b.Reason) {
+		return &FieldError{Field: "reason", Msg: "must be one of " + strings.Join(alert.ResolveReasons, ", ")}
+	}
 	if to == alert.Acknowledged {
+		if b.Reason != "" {
+			return &FieldError{Field: "reason", Msg: "applies to resolve only"}
+		}
 		a, err = m.Ack(r.Context(), id, actor, b.Comment)
 	} else {
-		a, err = m.Resolve(r.Context(), id, actor, b.Comment)
+		a, err = m.ResolveAs(r.Context(), id, actor, b.Comment, b.Reason)
 	}
 	if err != nil {
 		return err

@@ -425,12 +425,21 @@ func (m *Manager) audit(ctx context.Context, action string, details map[string]a
 
 // Ack acknowledges a firing alert: escalation stops and the receivers notified so far are told.
 func (m *Manager) Ack(ctx context.Context, id, actor, comment string) (alert.Alert, error) {
-	return m.transition(ctx, id, actor, comment, alert.Acknowledged)
+	return m.transition(ctx, id, actor, comment, "", alert.Acknowledged)
 }
 
 // Resolve resolves a firing or acknowledged alert; the receivers notified so far are told.
 func (m *Manager) Resolve(ctx context.Context, id, actor, comment string) (alert.Alert, error) {
-	return m.transition(ctx, id, actor, comment, alert.Resolved)
+	return m.ResolveAs(ctx, id, actor, comment, "")
+}
+
+// ResolveAs is Resolve with the analyst's verdict (alert.FalsePositive, alert.Benign,
+// alert.TruePositive or empty), stored with the alert, audited and counted per rule.
+func (m *Manager) ResolveAs(ctx context.Context, id, actor, comment, reason string) (alert.Alert, error) {
+	if !alert.ValidReason(reason) {
+		return alert.Alert{}, &FieldError{Field: "reason", Msg: "must be one of " + strings.Join(alert.ResolveReasons, ", ")}
+	}
+	return m.transition(ctx, id, actor, comment, reason, alert.Resolved)
 }
 
 // ResolveCondition auto-resolves the unresolved alert with dedupKey because its rule's
@@ -442,14 +451,14 @@ func (m *Manager) ResolveCondition(ctx context.Context, dedupKey string) (bool, 
 	if !ok {
 		return false, nil
 	}
-	_, err := m.transition(ctx, id, "warden", "condition cleared", alert.Resolved)
+	_, err := m.transition(ctx, id, "warden", "condition cleared", "", alert.Resolved)
 	if errors.Is(err, ErrState) || errors.Is(err, ErrNotFound) {
 		return false, nil // resolved concurrently
 	}
 	return err == nil, err
 }
 
-func (m *Manager) transition(ctx context.Context, id, actor, comment string, to alert.State) (alert.Alert, error) {
+func (m *Manager) transition(ctx context.Context, id, actor, comment, reason string, to alert.State) (alert.Alert, error) {
 	if actor == "" {
 		return alert.Alert{}, &FieldError{Field: "actor", Msg: "required"}
 	}
@@ -472,7 +481,7 @@ func (m *Manager) transition(ctx context.Context, id, actor, comment string, to 
 		e.A.State, e.A.AckedAt, e.A.AckedBy = alert.Acknowledged, &now, actor
 	} else {
 		kind = notify.KindResolved
-		e.A.State, e.A.ResolvedAt, e.A.ResolvedBy = alert.Resolved, &now, actor
+		e.A.State, e.A.ResolvedAt, e.A.ResolvedBy, e.A.ResolveReason = alert.Resolved, &now, actor, reason
 		delete(m.active, e.A.DedupKey)
 	}
 	e.EscalateAt = time.Time{}
@@ -493,7 +502,11 @@ func (m *Manager) transition(ctx context.Context, id, actor, comment string, to 
 	a := e.A
 	m.mu.Unlock()
 	m.kick()
-	m.audit(ctx, "alert."+string(to), map[string]any{"alert_id": id, "actor": actor, "comment": comment, "from": string(from)})
+	details := map[string]any{"alert_id": id, "actor": actor, "comment": comment, "from": string(from)}
+	if reason != "" {
+		details["reason"], details["rule_id"] = reason, a.RuleID
+	}
+	m.audit(ctx, "alert."+string(to), details)
 	m.changed(ctx, []alert.Alert{a})
 	return a, nil
 }

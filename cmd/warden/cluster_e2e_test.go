@@ -1,0 +1,458 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// natsProc is a real nats-server with JetStream on a port and store of its own.
+type natsProc struct {
+	t           *testing.T
+	port, store string
+	cmd         *exec.Cmd
+	out         *bytes.Buffer
+}
+
+func startNATSProc(t *testing.T) *natsProc {
+	t.Helper()
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		bin = "/usr/sbin/nats-server"
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatal("nats-server is required (apt-get install nats-server)")
+		}
+	}
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	n := &natsProc{t: t, port: port, store: t.TempDir()}
+	n.start(bin)
+	t.Cleanup(n.kill)
+	return n
+}
+
+func (n *natsProc) url() string { return "nats://127.0.0.1:" + n.port }
+
+func (n *natsProc) start(bin string) {
+	n.t.Helper()
+	n.out = new(bytes.Buffer)
+	n.cmd = exec.Command(bin, "-a", "127.0.0.1", "-p", n.port, "-js", "-sd", n.store)
+	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
+	if err := n.cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	waitDial(n.t, "127.0.0.1:"+n.port)
+}
+
+func (n *natsProc) restart() { n.start(n.cmd.Path) }
+
+func (n *natsProc) kill() {
+	if n.cmd != nil && n.cmd.ProcessState == nil {
+		_ = n.cmd.Process.Kill()
+		_ = n.cmd.Wait()
+	}
+}
+
+func waitDial(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not accept connections: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// pgSchema makes a schema of its own in the machine's PostgreSQL and returns a DSN that uses it.
+func pgSchema(t *testing.T, hostport string) (dsn string, conn *pgx.Conn, schema string) {
+	t.Helper()
+	base := os.Getenv("WARDEN_TEST_POSTGRES_DSN")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL is required (127.0.0.1:5432, database test): %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema = "warden_cluster_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+	dsn = strings.Replace(base, "127.0.0.1:5432", hostport, 1) + "&search_path=" + schema
+	return dsn, conn, schema
+}
+
+// clusterEnv is what every process of one test cluster shares: config and tokens.
+type clusterEnv struct {
+	cfg          string
+	admin, ingst string
+}
+
+func newClusterEnv(t *testing.T, natsURL, dsn string) clusterEnv {
+	t.Helper()
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	env := clusterEnv{cfg: filepath.Join(t.TempDir(), "warden.yaml"), admin: "adm-" + hex.EncodeToString(b[:]), ingst: "ing-" + hex.EncodeToString(b[:])}
+	cfg := fmt.Sprintf("store:\n  driver: postgres\n  dsn: %q\nbus:\n  driver: nats\n  url: %q\n  lease_ttl: 2s\n  ack_wait: 2s\n", dsn, natsURL)
+	if err := os.WriteFile(env.cfg, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// startRole runs `warden serve --role ROLE` of the cluster and waits for /readyz.
+func (e clusterEnv) startRole(t *testing.T, role string) *server {
+	t.Helper()
+	s := &server{addr: freeAddr(t), gw: freeAddr(t), data: t.TempDir(), stderr: new(bytes.Buffer), admin: e.admin, ingt: e.ingst}
+	s.cmd = exec.Command(wardenBin, "serve", "--role", role, "--config", e.cfg, "--data", s.data, "--listen", s.addr, "--gateway-listen", s.gw)
+	s.cmd.Env = append(os.Environ(), "WARDEN_ADMIN_TOKEN="+e.admin, "WARDEN_INGEST_TOKEN="+e.ingst)
+	s.cmd.Stderr = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			_ = s.cmd.Process.Signal(syscall.SIGTERM)
+			_ = s.cmd.Wait()
+		}
+	})
+	s.waitReady(t, 30*time.Second)
+	return s
+}
+
+func (s *server) waitReady(t *testing.T, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		resp, err := http.Get("http://" + s.addr + "/readyz")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+			err = fmt.Errorf("%d %s", resp.StatusCode, body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v did not become ready: %v\n%s", s.cmd.Args[1:4], err, s.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// post sends events and returns the status, body and Retry-After.
+func post(addr, token string, body []byte) (int, []byte, string, error) {
+	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/events", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, resp.Header.Get("Retry-After"), nil
+}
+
+// indexed returns how many rows, and distinct ids, the shared index holds.
+func indexed(t *testing.T, conn *pgx.Conn, schema string) (rows, ids int) {
+	t.Helper()
+	err := conn.QueryRow(context.Background(), "SELECT count(*), count(DISTINCT id) FROM "+schema+".warden_events").Scan(&rows, &ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows, ids
+}
+
+func waitIndexed(t *testing.T, conn *pgx.Conn, schema string, want int, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		rows, ids := indexed(t, conn, schema)
+		if rows == want && ids == want {
+			return
+		}
+		if rows > want || time.Now().After(deadline) {
+			t.Fatalf("index holds %d rows / %d distinct ids, want %d", rows, ids, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestClusterRoles runs the distributed mode as separate processes of the binary — 2 ingest,
+// 2 workers, 1 api — on a real nats-server and the machine's PostgreSQL, kills a worker with
+// SIGKILL while events stream in, and checks that every acknowledged event is indexed exactly
+// once, has an inclusion proof from the api process, and that the api's log verifies.
+func TestClusterRoles(t *testing.T) {
+	ns := startNATSProc(t)
+	dsn, conn, schema := pgSchema(t, "127.0.0.1:5432")
+	env := newClusterEnv(t, ns.url(), dsn)
+	api := env.startRole(t, "api")
+	ingest := []*server{env.startRole(t, "ingest"), env.startRole(t, "ingest")}
+	workers := []*server{env.startRole(t, "worker"), env.startRole(t, "worker")}
+
+	// Role routing: ingest answers ingest only, api everything else.
+	if code, body := ingest[0].do(t, "GET", "/v1/events?limit=1", env.admin, nil); code != 404 {
+		t.Fatalf("search on an ingest process: %d %s", code, body)
+	}
+	if code, body := api.do(t, "POST", "/v1/events", env.ingst, bytes.NewReader(ndjson("x", 0, 1))); code != 404 {
+		t.Fatalf("ingest on the api process: %d %s", code, body)
+	}
+
+	const senders, batches, per = 4, 25, 40 // 4,000 events of ~1 KB
+	var mu sync.Mutex
+	var acked []string
+	killed := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				if s == 0 && b == batches/3 {
+					once.Do(func() {
+						_ = workers[0].cmd.Process.Kill() // SIGKILL mid-stream
+						_ = workers[0].cmd.Wait()
+						close(killed)
+					})
+				}
+				code, body, _, err := post(ingest[(s+b)%2].addr, env.ingst, ndjson(fmt.Sprintf("cl%d", s), b*per, per))
+				if err != nil || code != 202 {
+					t.Errorf("sender %d batch %d: %d %s %v", s, b, code, body, err)
+					return
+				}
+				var res struct{ IDs []string }
+				if err := json.Unmarshal(body, &res); err != nil || len(res.IDs) != per {
+					t.Errorf("202 body %s: %v", body, err)
+					return
+				}
+				mu.Lock()
+				acked = append(acked, res.IDs...)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	<-killed
+	if t.Failed() {
+		t.FailNow()
+	}
+	want := senders * batches * per
+	if len(acked) != want {
+		t.Fatalf("%d events acknowledged, want %d", len(acked), want)
+	}
+	waitIndexed(t, conn, schema, want, 60*time.Second)
+	var missing int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM unnest($1::text[]) AS a(id) WHERE NOT EXISTS (SELECT 1 FROM "+schema+".warden_events e WHERE e.id = a.id)", acked).Scan(&missing); err != nil || missing != 0 {
+		t.Fatalf("%d acknowledged events not indexed (%v)", missing, err)
+	}
+	for i, id := range acked {
+		if i%7 != 0 {
+			continue
+		}
+		code, body := api.do(t, "GET", "/v1/audit/proof/"+id, env.admin, nil)
+		if code != 200 || !bytes.Contains(body, []byte(`"checkpoint"`)) {
+			t.Fatalf("proof of %s from the api process: %d %s", id, code, body)
+		}
+	}
+	code, body := api.do(t, "GET", "/v1/events?model=bot-1&limit=5", env.admin, nil)
+	var page struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	if code != 200 || json.Unmarshal(body, &page) != nil || len(page.Events) != 5 {
+		t.Fatalf("search on the api process: %d %s", code, body)
+	}
+	code, body = api.do(t, "GET", "/readyz", env.admin, nil)
+	if code != 200 || !bytes.Contains(body, []byte(`"appender_leader":true`)) || !bytes.Contains(body, []byte(`"index_lag":0`)) {
+		t.Fatalf("api readyz: %d %s", code, body)
+	}
+	// A worker stays busy: the survivor did the dead one's share.
+	if code, body := workers[1].do(t, "GET", "/readyz", env.admin, nil); code != 200 {
+		t.Fatalf("surviving worker readyz: %d %s", code, body)
+	}
+	api.stop(t)
+	if code, out, errs := runCLI(t, "audit", "verify", "--data", api.data); code != 0 || !strings.Contains(out, fmt.Sprint(want)) {
+		t.Fatalf("audit verify: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+// TestClusterNATSDownAtStart: a process whose NATS is not there exits with an error naming the URL.
+func TestClusterNATSDownAtStart(t *testing.T) {
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	url := "nats://127.0.0.1:" + port
+	env := newClusterEnv(t, url, "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	cmd := exec.Command(wardenBin, "serve", "--role", "ingest", "--config", env.cfg, "--data", t.TempDir(), "--listen", freeAddr(t), "--gateway-listen", "off")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() == 0 || !strings.Contains(stderr.String(), url) {
+			t.Fatalf("exit %v, stderr %q: want a failure naming %s", err, stderr.String(), url)
+		}
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("serve kept running without NATS: %s", stderr.String())
+	}
+}
+
+// pgProxy forwards TCP to the machine's PostgreSQL and can cut every connection, to take the
+// real database away from a worker and give it back.
+type pgProxy struct {
+	t     *testing.T
+	addr  string
+	mu    sync.Mutex
+	ln    net.Listener
+	conns []net.Conn
+}
+
+func startPGProxy(t *testing.T) *pgProxy {
+	p := &pgProxy{t: t, addr: freeAddr(t)}
+	p.listen()
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *pgProxy) listen() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", "127.0.0.1:5432")
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+func (p *pgProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestClusterFaults: NATS lost while running → ingest answers 503 with Retry-After and resumes
+// after reconnection; PostgreSQL lost → the worker's /readyz fails naming the index lag while
+// ingest keeps acknowledging; both back → every acknowledged event indexed once.
+func TestClusterFaults(t *testing.T) {
+	ns := startNATSProc(t)
+	proxy := startPGProxy(t)
+	dsn, conn, schema := pgSchema(t, proxy.addr)
+	env := newClusterEnv(t, ns.url(), dsn)
+	api := env.startRole(t, "api")
+	ing := env.startRole(t, "ingest")
+	wk := env.startRole(t, "worker")
+	sent := 0
+	send := func(prefix string, wantCode int) {
+		t.Helper()
+		code, body, retry, err := post(ing.addr, env.ingst, ndjson(prefix, 0, 50))
+		if err != nil || code != wantCode {
+			t.Fatalf("post %s: %d %s %v, want %d", prefix, code, body, err, wantCode)
+		}
+		if code == 503 && retry == "" {
+			t.Fatalf("503 without Retry-After: %s", body)
+		}
+		if code == 202 {
+			sent += 50
+		}
+	}
+	send("before", 202)
+	waitIndexed(t, conn, schema, sent, 30*time.Second)
+
+	// NATS goes away: 503 + Retry-After, readyz says why; it comes back: 202 again.
+	ns.kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _, retry, err := post(ing.addr, env.ingst, ndjson("down", 0, 50))
+		if err == nil && code == 503 && retry != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ingest while NATS is down: %d %v", code, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, body := ing.do(t, "GET", "/readyz", "", nil); code != 503 || !strings.Contains(string(body), ns.url()) {
+		t.Fatalf("ingest readyz while NATS is down: %d %s", code, body)
+	}
+	ns.restart()
+	ing.waitReady(t, 15*time.Second)
+	send("after", 202)
+	waitIndexed(t, conn, schema, sent, 30*time.Second)
+
+	// PostgreSQL goes away (for the api and the worker): ingest continues, the worker's readyz
+	// reports the index lag, and the backlog drains once it is back.
+	proxy.cut()
+	send("pgdown1", 202)
+	send("pgdown2", 202)
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		code, body := wk.do(t, "GET", "/readyz", "", nil)
+		if code == 503 && strings.Contains(string(body), "index lag") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker readyz while PostgreSQL is down: %d %s", code, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	proxy.listen()
+	waitIndexed(t, conn, schema, sent, 60*time.Second)
+	wk.waitReady(t, 20*time.Second)
+	api.waitReady(t, 20*time.Second)
+}

@@ -1,0 +1,188 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/warden-ai/warden/internal/bus"
+	"github.com/warden-ai/warden/internal/bus/jetstream"
+	"github.com/warden-ai/warden/internal/pipeline"
+)
+
+// Roles of the distributed mode (docs/SCALE-OUT.md). RoleAll is the embedded default: every
+// component in one process.
+const (
+	RoleAll     = "all"
+	RoleGateway = "gateway"
+	RoleIngest  = "ingest"
+	RoleWorker  = "worker"
+	RoleAPI     = "api"
+)
+
+// KnownRoles lists the roles --role accepts.
+var KnownRoles = []string{RoleAll, RoleGateway, RoleIngest, RoleWorker, RoleAPI}
+
+// Roles is the set of roles one process runs.
+type Roles []string
+
+// ParseRoles parses a comma-separated role list ("ingest,api"); empty means all.
+func ParseRoles(s string) (Roles, error) {
+	var rs Roles
+	for r := range strings.SplitSeq(s, ",") {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		if !slices.Contains(KnownRoles, r) {
+			return nil, fmt.Errorf("unknown role %q (one of %s)", r, strings.Join(KnownRoles, ", "))
+		}
+		if !slices.Contains(rs, r) {
+			rs = append(rs, r)
+		}
+	}
+	if len(rs) == 0 {
+		rs = Roles{RoleAll}
+	}
+	return rs, nil
+}
+
+// Has reports whether the process runs role r (RoleAll runs every role).
+func (rs Roles) Has(r string) bool { return slices.Contains(rs, RoleAll) || slices.Contains(rs, r) }
+
+// All reports whether this is the all-in-one process.
+func (rs Roles) All() bool { return len(rs) == 0 || slices.Contains(rs, RoleAll) }
+
+func (rs Roles) String() string { return strings.Join(rs, ",") }
+
+// cluster is the distributed mode's state of one process.
+type cluster struct {
+	bus         *jetstream.Bus
+	appender    *jetstream.Appender // api role
+	indexFailed atomic.Bool         // worker role: the last index write failed
+}
+
+// clustered reports whether this process talks to its peers through NATS JetStream.
+func (a *App) clustered() bool { return a.cl != nil }
+
+// checkRoles refuses role lists that need the nats bus without it.
+func (a *App) checkRoles() error {
+	if !a.roles.All() && a.cfg.Bus.Driver != "nats" {
+		return fmt.Errorf("--role %s needs the distributed mode: set bus: {driver: nats, url: …} and store: {driver: postgres, dsn: …} in the config", a.roles)
+	}
+	return nil
+}
+
+// needsIndexStore reports whether this process reads or writes the shared index store; ingest
+// and gateway processes do not, so they keep accepting events while PostgreSQL is down.
+func (a *App) needsIndexStore() bool {
+	return !a.clustered() || a.roles.Has(RoleAPI) || a.roles.Has(RoleWorker)
+}
+
+// openBus connects to NATS JetStream when the config asks for it; an unreachable server is an
+// error naming its URL.
+func (a *App) openBus(ctx context.Context) error {
+	if a.cfg.Bus.Driver != "nats" {
+		return nil
+	}
+	host, _ := os.Hostname()
+	b, err := jetstream.Open(ctx, jetstream.Options{
+		URL: a.cfg.Bus.URL, Stream: a.cfg.Bus.Stream, Replicas: a.cfg.Bus.Replicas, Partitions: a.cfg.Bus.Partitions,
+		Name: fmt.Sprintf("warden %s@%s/%d", a.roles, host, os.Getpid()), Logger: a.log,
+		LeaseTTL: a.cfg.Bus.LeaseTTL, AckWait: a.cfg.Bus.AckWait,
+	})
+	if err != nil {
+		return err
+	}
+	a.cl = &cluster{bus: b}
+	a.cleanups = append(a.cleanups, b.Close)
+	return nil
+}
+
+// publisher is where the pipeline makes events durable: the local audit log, or the stream.
+func (a *App) publisher() pipeline.Publisher {
+	if a.clustered() {
+		return a.cl.bus
+	}
+	return bus.NewInproc(a.audit)
+}
+
+// startCluster starts the background stages of this process's roles: the audit-log appender
+// (api) and the index and analysis consumer (worker).
+func (a *App) startCluster(ctx context.Context) error {
+	if a.roles.Has(RoleAPI) {
+		ap, err := a.cl.bus.NewAppender(jetstream.AppenderOptions{
+			Log: a.audit, PositionFile: filepath.Join(a.opts.DataDir, "bus.position"),
+		})
+		if err != nil {
+			return err
+		}
+		a.cl.appender = ap
+		a.goRun("appender", func() error { return ap.Run(ctx) })
+	}
+	if a.roles.Has(RoleWorker) {
+		a.goRun("worker", func() error {
+			return a.cl.bus.Consume(ctx, jetstream.ConsumeOptions{Failing: &a.cl.indexFailed}, a.workEntries)
+		})
+	}
+	return nil
+}
+
+// workEntries is the worker role: index the entries in the shared store, then analyse them.
+// An index failure returns the batch to the stream (redelivered, also to another worker).
+func (a *App) workEntries(ctx context.Context, es []bus.Entry) error {
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := a.indexer.ApplyEntries(ictx, es); err != nil {
+		return fmt.Errorf("index store: %w", err)
+	}
+	a.worker.Analyze(ctx, es)
+	return nil
+}
+
+// clusterReadiness adds the distributed mode's checks: NATS reachable, and for workers an index
+// store that takes writes (its lag is reported while it does not).
+func (a *App) clusterReadiness(ctx context.Context, failed map[string]string) {
+	if !a.cl.bus.Connected() {
+		failed["bus"] = fmt.Sprintf("NATS at %s is unreachable; ingest answers 503 until it is back", a.cl.bus.URL())
+	}
+	if a.roles.Has(RoleWorker) {
+		if _, err := a.store.Position(ctx); err != nil || a.cl.indexFailed.Load() {
+			lag, _ := a.cl.bus.WorkerLag(ctx)
+			failed["index"] = fmt.Sprintf("the index store cannot be written; %d appended entries wait (index lag)", lag)
+		}
+	}
+}
+
+// clusterCounts are the distributed mode's lags, for a caller with a token.
+func (a *App) clusterCounts(ctx context.Context, body map[string]any) {
+	body["roles"] = a.roles.String()
+	if lag, err := a.cl.bus.WorkerLag(ctx); err == nil {
+		body["index_lag"] = lag
+	}
+	if ap := a.cl.appender; ap != nil {
+		body["appender_leader"] = ap.Leader()
+		body["append_lag"] = ap.Lag(ctx)
+		body["audit_entries"] = a.audit.Size()
+	}
+}
+
+// serves reports whether this process answers an API route: ingest routes on ingest
+// processes, health checks and metrics everywhere, everything else on api processes.
+func (a *App) serves(pattern string) bool {
+	if !a.clustered() || a.roles.All() {
+		return true
+	}
+	switch pattern {
+	case "GET /healthz", "GET /readyz", "GET /metrics":
+		return true
+	case "POST /v1/events", "POST /v1/traces":
+		return a.roles.Has(RoleIngest)
+	}
+	return a.roles.Has(RoleAPI)
+}
