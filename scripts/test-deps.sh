@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs beyond Go: the npm packages of the real-client tests and
-# Debian's Prometheus Alertmanager binary. Idempotent; quiet when everything is present.
+# Installs what the test suite needs beyond Go: the npm packages of the real-client tests,
+# Debian's Prometheus and Alertmanager binaries and Debian's Chromium. Idempotent; quiet when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 missing=""
 [ -x /usr/bin/prometheus-alertmanager ] || missing="$missing prometheus-alertmanager"
 [ -x /usr/bin/prometheus ] || missing="$missing prometheus"
+# Debian's Chromium: the console's browser test (internal/console TestConsoleInBrowser) drives it.
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 if [ -n "$missing" ]; then
   echo "installing$missing (Debian)…"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -8,6 +8,7 @@ package app
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,7 @@ import (
 	"github.com/warden-ai/warden/internal/audit"
 	"github.com/warden-ai/warden/internal/auth"
 	"github.com/warden-ai/warden/internal/config"
+	"github.com/warden-ai/warden/internal/console"
 	"github.com/warden-ai/warden/internal/contain"
 	"github.com/warden-ai/warden/internal/gateway"
 	"github.com/warden-ai/warden/internal/incident"
@@ -69,6 +71,9 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Roles this process runs (--role); empty: all. Any other than all needs bus.driver nats.
 	Roles Roles
+
+	// auditSync replaces the audit log's fsync, for fault injection in tests.
+	auditSync func(*os.File) error
 }
 
 // DefaultOptions returns the defaults of docs/ARCHITECTURE.md §5.
@@ -139,6 +144,7 @@ type App struct {
 	alerts     *lifecycle.Manager
 	dispatcher *notify.Dispatcher
 	incidents  *incident.Manager
+	console    *console.Console
 	consumers  atomic.Pointer[map[string]bool]
 
 	incidentHook func(ctx context.Context, al alert.Alert)
@@ -192,6 +198,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	aopts := audit.DefaultOptions(filepath.Join(opts.DataDir, "log"))
 	aopts.Logger = a.log
 	aopts.Registerer = a.reg
+	aopts.Sync = opts.auditSync
 	if err := a.signingKey(&aopts); err != nil {
 		return nil, err
 	}
@@ -236,7 +243,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.indexer = withWake(a.indexer, a.pipeline)
-	if a.ingest, err = ingest.New(ingest.Options{Submitter: a.pipeline, Logger: a.log, MaxBodyBytes: a.cfg.Ingest.MaxBodyBytes}); err != nil {
+	if a.ingest, err = ingest.New(ingest.Options{Submitter: a.pipeline, Logger: a.log, MaxBodyBytes: a.cfg.Ingest.MaxBodyBytes, Unusable: a.audit.Err}); err != nil {
 		return nil, err
 	}
 	if err := a.buildAccess(); err != nil {
@@ -256,6 +263,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	if err := a.buildWitnessing(); err != nil {
+		return nil, err
+	}
+	if err := a.buildConsole(); err != nil {
 		return nil, err
 	}
 	if err := a.buildGateway(); err != nil {
@@ -294,6 +304,10 @@ func withWake(w *index.Writer, p *pipeline.Pipeline) *index.Writer {
 // Start listens and starts the background stages.
 func (a *App) Start(ctx context.Context) error {
 	var err error
+	apiTLS, err := a.listenerCerts("api", a.cfg.TLS.API, tls.VerifyClientCertIfGiven)
+	if err != nil {
+		return err
+	}
 	if a.apiLn, err = net.Listen("tcp", a.opts.Listen); err != nil {
 		return fmt.Errorf("listen %s: %w", a.opts.Listen, err)
 	}
@@ -302,12 +316,14 @@ func (a *App) Start(ctx context.Context) error {
 	if a.roles.Has(RoleGateway) {
 		if err := a.startGateway(); err != nil {
 			cancel()
+			a.apiLn.Close()
 			return err
 		}
 	}
 	if a.clustered() {
 		if err := a.startCluster(runCtx); err != nil {
 			cancel()
+			a.apiLn.Close()
 			return err
 		}
 	} else {
@@ -325,17 +341,18 @@ func (a *App) Start(ctx context.Context) error {
 	a.goRun("retention", func() error { return a.runRetention(runCtx) })
 	a.goRun("witnessing", func() error { return a.runWitnessing(runCtx) })
 	a.goRun("aggregates", func() error { return a.rollup.Run(runCtx) })
+	a.goRun("console", func() error { return a.console.Run(runCtx) })
 
 	a.apiSrv = listener.Server(a.apiHandler(), listener.Limits{}, a.log)
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		if err := a.apiSrv.Serve(listener.Limit(a.apiLn, listener.Limits{})); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := listener.Serve(a.apiSrv, a.apiLn, listener.Limits{}, apiTLS); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("API server stopped", "err", err)
 		}
 	}()
 	close(a.ready)
-	a.log.Info("warden started", "roles", a.roles.String(), "bus", a.cfg.Bus.Driver, "api", a.Addr(), "gateway", a.GatewayAddr(), "data", a.opts.DataDir, "audit_entries", a.audit.Size())
+	a.log.Info("warden started", "roles", a.roles.String(), "bus", a.cfg.Bus.Driver, "api", a.Addr(), "api_tls", apiTLS != nil, "gateway_tls", a.cfg.TLS.Gateway.Enabled(), "gateway", a.GatewayAddr(), "data", a.opts.DataDir, "audit_entries", a.audit.Size())
 	return nil
 }
 

@@ -28,13 +28,28 @@ func (a *App) mountAdmin(rs ...httpx.Route) {
 	}
 }
 
-// public lists the routes served without a token: the health checks.
+// public lists the API routes served without a token: the health checks.
 var public = map[string]bool{"GET /healthz": true, "GET /readyz": true}
+
+// consoleRoutes returns the web console's routes and whether each is public (the login page
+// and the static assets) or needs a session (every page; the console checks the session, the
+// person's role and the CSRF token of forms itself — it never takes a bearer token).
+func (a *App) consoleRoutes() (rs []route, isPublic map[string]bool) {
+	isPublic = map[string]bool{}
+	for _, r := range a.console.PublicRoutes() {
+		rs = append(rs, route{r.Pattern, r.Handler})
+		isPublic[r.Pattern] = true
+	}
+	for _, r := range a.console.SessionRoutes() {
+		rs = append(rs, route{r.Pattern, r.Handler})
+	}
+	return rs, isPublic
+}
 
 // apiRoutes lists every route of the API listener. Everything but the public health checks
 // needs a token whose role grants the route's permission (authorize).
 func (a *App) apiRoutes() []route {
-	ingest := func(h http.HandlerFunc) http.Handler { return h }
+	ingest := func(h http.HandlerFunc) http.Handler { return a.ingestClientCert(h) }
 	rs := []route{
 		{"GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -64,7 +79,8 @@ func (a *App) apiRoutes() []route {
 		}
 		out = append(out, route{rt.pattern, h})
 	}
-	return out
+	crs, _ := a.consoleRoutes()
+	return append(out, crs...)
 }
 
 // apiHandler builds the API listener: every route, a JSON 404 for anything else, request ids.

@@ -105,6 +105,8 @@ func TestEveryRouteAnswersThroughOnePath(t *testing.T) {
 		roleTokens[role] = tok
 	}
 
+	_, consolePublic := a.consoleRoutes()
+	consolePerm := a.console.Permissions()
 	routes := a.apiRoutes()
 	if len(routes) < 30 {
 		t.Fatalf("only %d routes registered; the alert, incident, key and containment APIs are missing", len(routes))
@@ -121,6 +123,9 @@ func TestEveryRouteAnswersThroughOnePath(t *testing.T) {
 			continue
 		}
 		path = pathParam.ReplaceAllString(path, "no-such-id")
+		if _, isPage := consolePerm[rt.pattern]; isPage || consolePublic[rt.pattern] {
+			continue // the console's routes answer HTML: TestConsoleRoutes
+		}
 		t.Run(rt.pattern, func(t *testing.T) {
 			resp, _ := do(t, method, path, "", "")
 			if public[rt.pattern] {
