@@ -269,6 +269,17 @@ func (l *Log) recover() error {
 	if err != nil {
 		return err
 	}
+	// The stored hashes (about 2 per entry) tell how many IDs are coming: size the ID table once,
+	// bounded by what the segments can hold so that a corrupt hash file cannot inflate it.
+	if st, err := os.Stat(filepath.Join(l.dir, hashFileName)); err == nil {
+		var segBytes int64
+		for _, first := range firsts {
+			if sst, err := os.Stat(filepath.Join(l.dir, logSegName(first))); err == nil {
+				segBytes += sst.Size()
+			}
+		}
+		l.ids.reserve(min(uint64(st.Size())/(2*32), uint64(segBytes)/(frameHeaderSize+entryFixed)))
+	}
 	for i, first := range firsts {
 		if err := l.loadSegment(first, i == len(firsts)-1); err != nil {
 			return err
