@@ -12,17 +12,20 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/warden-ai/warden/internal/access"
 	"github.com/warden-ai/warden/internal/app"
 	"github.com/warden-ai/warden/internal/config"
 	"github.com/warden-ai/warden/internal/demo"
 	"github.com/warden-ai/warden/internal/keys"
 	"github.com/warden-ai/warden/internal/notify/webhook"
 	"github.com/warden-ai/warden/internal/upstreamsim"
+	"github.com/warden-ai/warden/internal/users"
 )
 
 // runDemo serves Warden in front of a built-in simulated upstream model (named as such: no
@@ -104,6 +107,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	logins, err := demoLogins(ctx, dir)
+	if err != nil {
+		return err
+	}
 	cfg, err := demoConfig(fixture, hookURL)
 	if err != nil {
 		return err
@@ -121,10 +128,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return app.Run(ctx, opts, func(a *app.App) {
 		fmt.Fprintf(stdout, `Warden demo — the upstream model is SIMULATED (a built-in test double at %s); no real model is called.
 
+  Console:    http://%s/   (log in as any of these; each sees what its role allows)
+%s
   API:        http://%s   (admin token below)
   Gateway:    http://%s/v1 (OpenAI-compatible; demo keys were created for the personas)
   Data:       %s
   Admin token: %s
+  Metrics:    http://%s/metrics with the metrics-only token %s
+              (Prometheus scrape config and a Grafana dashboard: docs/METRICS.md)
 
   Try:  curl -s -H "Authorization: Bearer %s" http://%s/v1/alerts | head -c 2000
         curl -s -H "Authorization: Bearer %s" "http://%s/v1/events?limit=3"
@@ -135,7 +146,7 @@ Synthetic traffic every %s: ordinary users, prompt injection and jailbreaks, PII
 leaking in outputs, a consumer outside its groups, revoked and expired keys, access and
 pipeline events. Alerts are printed as the webhook receiver gets them.
 
-`, simURL, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), dir, a.Addr(), a.Tokens().Admin, *interval)
+`, simURL, a.Addr(), logins, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Addr(), a.MetricsToken(), a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), dir, a.Addr(), a.Tokens().Admin, *interval)
 		go func() {
 			err := demo.Run(ctx, "http://"+a.GatewayAddr(), fixture, &lockedWriter{mu: &printMu, w: stdout}, demo.Options{Interval: *interval, Rounds: *rounds})
 			if err != nil && !errors.Is(err, context.Canceled) {
@@ -150,6 +161,31 @@ pipeline events. Alerts are printed as the webhook receiver gets them.
 			}
 		}()
 	})
+}
+
+// demoLogins creates (or resets the password of) one demo person per role in the data
+// directory and returns the lines that print them.
+func demoLogins(ctx context.Context, dir string) (string, error) {
+	st, err := users.Open(users.Options{Dir: filepath.Join(dir, "users")})
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, role := range access.PersonRoles {
+		name := "demo-" + string(role)
+		pw, err := users.GeneratePassword()
+		if err != nil {
+			return "", err
+		}
+		if _, err := st.Create(ctx, name, role, pw); errors.Is(err, users.ErrExists) {
+			err = st.SetPassword(ctx, name, pw)
+		}
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "              %-8s user %-13s password %s\n", role, name, pw)
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 type lockedWriter struct {
