@@ -12,6 +12,7 @@ import (
 
 	"github.com/warden-ai/warden/internal/detection"
 	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/lru"
 	"github.com/warden-ai/warden/internal/stats"
 )
 
@@ -55,12 +56,16 @@ type Analyzer struct {
 	mu        sync.Mutex
 	models    map[string]*modelState
 	consumers map[string]*consumerState
-	pairs     map[uint64]struct{} // model × consumer seen
-	pending   map[string]pending  // request id → prediction awaiting label
-	pendRing  []string
-	pendHead  int
-	dropped   map[string]uint64
-	lastEvent time.Time
+	// The caps evict the least recently seen entry, never a registered model or consumer, so a
+	// flood of attacker-chosen names cannot push out the real ones (issue 12).
+	modelLRU    *lru.Order[string]
+	consumerLRU *lru.Order[string]
+	pairs       *lru.Order[uint64] // model × consumer seen
+	pending     map[string]pending // request id → prediction awaiting label
+	pendRing    []string
+	pendHead    int
+	dropped     map[string]uint64
+	lastEvent   time.Time
 }
 
 // pending is a prediction awaiting its feedback label.
@@ -139,7 +144,8 @@ func New(opts Options) (*Analyzer, error) {
 func (a *Analyzer) reset() {
 	a.models = map[string]*modelState{}
 	a.consumers = map[string]*consumerState{}
-	a.pairs = map[uint64]struct{}{}
+	a.pairs = lru.New[uint64]()
+	a.modelLRU, a.consumerLRU = lru.New[string](), lru.New[string]()
 	a.pending = map[string]pending{}
 	a.pendRing = make([]string, a.opts.MaxPending)
 	a.pendHead = 0
@@ -222,16 +228,41 @@ func (a *Analyzer) Observe(ev *event.Event, findings []Finding) []Detection {
 func (a *Analyzer) model(name string, t time.Time) *modelState {
 	m := a.models[name]
 	if m != nil {
+		a.modelLRU.Touch(name)
 		return m
 	}
 	if len(a.models) >= a.opts.MaxModels {
-		a.drop("model")
-		return nil
+		victim, ok := a.modelLRU.Oldest(a.registeredModel)
+		switch {
+		case ok:
+			delete(a.models, victim)
+			a.modelLRU.Remove(victim)
+			a.drop("model_evicted")
+		case !a.registeredModel(name):
+			a.drop("model")
+			return nil
+		}
+		// Every tracked model is registered and so is this one: the inventory is not capped.
 	}
 	m = &modelState{Name: name, FirstSeen: t, Series: map[string]*series{}, Versions: map[string]*versionState{}}
 	a.models[name] = m
+	a.modelLRU.Touch(name)
 	a.met.models.Set(float64(len(a.models)))
 	return m
+}
+
+// registeredModel reports whether name is in the inventory; such models are never evicted.
+func (a *Analyzer) registeredModel(name string) bool {
+	if a.opts.Inventory == nil {
+		return false
+	}
+	_, known := a.opts.Inventory(name)
+	return known
+}
+
+// registeredConsumer reports whether a consumer holds a key; such consumers are never evicted.
+func (a *Analyzer) registeredConsumer(name string) bool {
+	return a.opts.KnownConsumer != nil && a.opts.KnownConsumer(name)
 }
 
 func (a *Analyzer) seriesFor(m *modelState, version, env, class string) *series {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -349,30 +350,106 @@ func TestUsageDetections(t *testing.T) {
 	}
 }
 
+// TestCardinalityLimits: at their caps the model and consumer tables evict the least recently
+// seen entry and never a registered one, so 1,000 junk names (issue 12, finding 3) cannot hide
+// a real model's metrics; unregistered newcomers are refused only when everything tracked is
+// registered; predictions awaiting labels are capped too.
 func TestCardinalityLimits(t *testing.T) {
-	a, reg := newTestAnalyzer(t, func(o *Options) { o.MaxModels = 2; o.MaxConsumers = 3; o.MaxPending = 4 })
-	for i := range 5 {
-		g := newGen(uint64(i), fmt.Sprintf("m%d", i))
+	seq := 0
+	obs := func(a *Analyzer, model, consumer string) {
+		g := newGen(1, model)
+		seq++
+		g.seq = seq
 		ev := g.next()
-		ev.Actor.Consumer = fmt.Sprintf("c%d", i)
+		ev.Actor.Consumer = consumer
 		a.Observe(ev, nil)
 	}
-	for i := range 6 {
-		g := newGen(9, "m0")
-		g.seq = 100 + i
-		ev := g.next()
-		ev.Actor.Consumer = fmt.Sprintf("x%d", i)
-		a.Observe(ev, nil)
+	registered := func(names ...string) func(string) bool {
+		return func(n string) bool { return slices.Contains(names, n) }
 	}
-	dr := a.Dropped()
-	if dr["model"] != 3 || dr["consumer"] == 0 || dr["pending_label"] == 0 {
+	tests := []struct {
+		name      string
+		inventory []string
+		consumers []string
+		maxModels int
+		models    []string // observed in order (consumer = "c-" + model unless listed in consumers)
+		tracked   []string
+		untracked []string
+		dropped   map[string]uint64
+	}{
+		{name: "junk floods do not evict a registered model", inventory: []string{"real"}, maxModels: 2,
+			models:  []string{"real", "j0", "j1", "j2", "j3", "j4", "j5", "j6", "j7", "j8", "j9"},
+			tracked: []string{"real", "j9"}, untracked: []string{"j0", "j8"}, dropped: map[string]uint64{"model_evicted": 9}},
+		{name: "least recently seen goes first", maxModels: 2,
+			models:  []string{"a", "b", "a", "c"},
+			tracked: []string{"a", "c"}, untracked: []string{"b"}, dropped: map[string]uint64{"model_evicted": 1}},
+		{name: "registered models are never refused", inventory: []string{"r1", "r2", "r3"}, maxModels: 2,
+			models:  []string{"r1", "r2", "r3", "x"},
+			tracked: []string{"r1", "r2", "r3"}, untracked: []string{"x"}, dropped: map[string]uint64{"model": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, _ := newTestAnalyzer(t, func(o *Options) {
+				o.MaxModels = tt.maxModels
+				o.Inventory = func(m string) (string, bool) { return "medium", registered(tt.inventory...)(m) }
+			})
+			for _, m := range tt.models {
+				obs(a, m, "")
+			}
+			for _, m := range tt.tracked {
+				if _, ok := a.ModelMetrics(m); !ok {
+					t.Errorf("model %s not tracked", m)
+				}
+			}
+			for _, m := range tt.untracked {
+				if _, ok := a.ModelMetrics(m); ok {
+					t.Errorf("model %s still tracked", m)
+				}
+			}
+			if dr := a.Dropped(); !maps.Equal(dr, tt.dropped) {
+				t.Errorf("dropped %v, want %v", dr, tt.dropped)
+			}
+		})
+	}
+
+	// Consumers: a registered consumer survives a flood of unregistered ones; the snapshot keeps
+	// the order, so after a restore the oldest unregistered consumer still goes first.
+	a, reg := newTestAnalyzer(t, func(o *Options) {
+		o.MaxConsumers = 3
+		o.MaxPending = 4
+		o.KnownConsumer = registered("alice")
+	})
+	obs(a, "m", "alice")
+	for i := range 10 {
+		obs(a, "m", fmt.Sprintf("x%d", i))
+	}
+	obs(a, "m", "x8")
+	var buf bytes.Buffer
+	if err := a.Snapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := newTestAnalyzer(t, func(o *Options) { o.MaxConsumers = 3; o.KnownConsumer = registered("alice") })
+	if err := b.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	obs(b, "m", "y")
+	for _, an := range []*Analyzer{a, b} {
+		an.mu.Lock()
+		got := an.consumerLRU.Keys()
+		an.mu.Unlock()
+		want := []string{"alice", "x9", "x8"}
+		if an == b {
+			want = []string{"alice", "x8", "y"}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("consumers %v, want %v", got, want)
+		}
+	}
+	if dr := a.Dropped(); dr["consumer_evicted"] != 8 || dr["pending_label"] == 0 {
 		t.Errorf("dropped %v", dr)
 	}
-	if n := metricSum(t, reg, "warden_analyze_dropped_total"); n < 5 {
+	if n := metricSum(t, reg, "warden_analyze_dropped_total"); n < 9 {
 		t.Errorf("dropped metric total %v", n)
-	}
-	if _, ok := a.ModelMetrics("m4"); ok {
-		t.Error("model beyond the limit tracked")
 	}
 }
 

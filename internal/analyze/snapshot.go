@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 
+	"github.com/warden-ai/warden/internal/lru"
 	"github.com/warden-ai/warden/internal/stats"
 )
 
@@ -26,9 +29,54 @@ type snapshot struct {
 	LastEvent time.Time                 `json:"last_event"`
 	Models    map[string]*modelState    `json:"models"`
 	Consumers map[string]*consumerState `json:"consumers"`
-	Pairs     []uint64                  `json:"pairs"`
-	Pending   []pendingEntry            `json:"pending"` // oldest first
-	Dropped   map[string]uint64         `json:"dropped"`
+	Pairs     []uint64                  `json:"pairs"` // least recently seen first
+	// ModelOrder and ConsumerOrder list the names least recently seen first, so eviction
+	// order survives a restart (absent in older snapshots: those names count as oldest).
+	ModelOrder    []string          `json:"model_order,omitempty"`
+	ConsumerOrder []string          `json:"consumer_order,omitempty"`
+	Pending       []pendingEntry    `json:"pending"` // oldest first
+	Dropped       map[string]uint64 `json:"dropped"`
+}
+
+// restoreOrder rebuilds an LRU order from a snapshot's list: names missing from the list first
+// (sorted), then the list's names that are in the table.
+func restoreOrder[V any](o *lru.Order[string], table map[string]V, order []string) {
+	listed := make(map[string]bool, len(order))
+	for _, k := range order {
+		listed[k] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(table)) {
+		if !listed[k] {
+			o.Touch(k)
+		}
+	}
+	for _, k := range order {
+		if _, ok := table[k]; ok {
+			o.Touch(k)
+		}
+	}
+}
+
+// unregistered counts the models of a snapshot that are not in the inventory.
+func (a *Analyzer) unregistered(models map[string]*modelState) int {
+	n := 0
+	for name := range models {
+		if !a.registeredModel(name) {
+			n++
+		}
+	}
+	return n
+}
+
+// unregisteredConsumers counts the consumers of a snapshot that hold no key.
+func (a *Analyzer) unregisteredConsumers(cs map[string]*consumerState) int {
+	n := 0
+	for name := range cs {
+		if !a.registeredConsumer(name) {
+			n++
+		}
+	}
+	return n
 }
 
 // Snapshot writes the analyzer's state (baselines, windows, usage
@@ -41,10 +89,7 @@ func (a *Analyzer) Snapshot(w io.Writer) error {
 	s := snapshot{
 		Version: snapshotVersion, Taken: a.opts.Now(), LastEvent: a.lastEvent,
 		Models: a.models, Consumers: a.consumers, Dropped: a.dropped,
-		Pairs: make([]uint64, 0, len(a.pairs)),
-	}
-	for k := range a.pairs {
-		s.Pairs = append(s.Pairs, k)
+		Pairs: a.pairs.Keys(), ModelOrder: a.modelLRU.Keys(), ConsumerOrder: a.consumerLRU.Keys(),
 	}
 	n := len(a.pendRing)
 	for i := range n {
@@ -77,7 +122,7 @@ func (a *Analyzer) Restore(r io.Reader) error {
 	if s.Version != snapshotVersion {
 		return fmt.Errorf("%w: version %d, want %d", ErrSnapshot, s.Version, snapshotVersion)
 	}
-	if len(s.Models) > a.opts.MaxModels || len(s.Consumers) > a.opts.MaxConsumers {
+	if a.unregistered(s.Models) > a.opts.MaxModels || a.unregisteredConsumers(s.Consumers) > a.opts.MaxConsumers {
 		return fmt.Errorf("%w: %d models / %d consumers exceed the configured limits", ErrSnapshot, len(s.Models), len(s.Consumers))
 	}
 	for name, m := range s.Models {
@@ -98,8 +143,10 @@ func (a *Analyzer) Restore(r io.Reader) error {
 			a.consumers[k] = c
 		}
 	}
+	restoreOrder(a.modelLRU, a.models, s.ModelOrder)
+	restoreOrder(a.consumerLRU, a.consumers, s.ConsumerOrder)
 	for _, k := range s.Pairs {
-		a.pairs[k] = struct{}{}
+		a.pairs.Touch(k)
 	}
 	for _, e := range s.Pending {
 		if e.P == nil || e.ID == "" {

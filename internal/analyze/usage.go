@@ -179,14 +179,22 @@ func (a *Analyzer) usage(m *modelState, ev *event.Event, consumer string, out []
 	c := a.consumers[consumer]
 	if c == nil {
 		if len(a.consumers) >= a.opts.MaxConsumers {
-			a.drop("consumer")
-		} else {
+			if victim, ok := a.consumerLRU.Oldest(a.registeredConsumer); ok {
+				delete(a.consumers, victim)
+				a.consumerLRU.Remove(victim)
+				a.drop("consumer_evicted")
+			} else if !a.registeredConsumer(consumer) {
+				a.drop("consumer")
+			}
+		}
+		if len(a.consumers) < a.opts.MaxConsumers || a.registeredConsumer(consumer) {
 			c = &consumerState{FirstSeen: ev.Time}
 			a.consumers[consumer] = c
 			a.met.consumers.Set(float64(len(a.consumers)))
 		}
 	}
 	if c != nil {
+		a.consumerLRU.Touch(consumer)
 		c.Volume.add(ev.Time)
 		if a.opts.KnownConsumer != nil && c.ShadowDay != day+1 && !a.opts.KnownConsumer(consumer) {
 			c.ShadowDay = day + 1
@@ -198,12 +206,15 @@ func (a *Analyzer) usage(m *modelState, ev *event.Event, consumer string, out []
 		}
 	}
 	k := pairKey(m.Name, consumer)
-	if _, ok := a.pairs[k]; !ok {
-		if len(a.pairs) >= 10*a.opts.MaxConsumers {
-			a.drop("model_consumer")
-			return out
+	if !a.pairs.Contains(k) {
+		if a.pairs.Len() >= 10*a.opts.MaxConsumers {
+			// The least recently seen pair goes; if it comes back it counts as new again.
+			if victim, ok := a.pairs.Oldest(nil); ok {
+				a.pairs.Remove(victim)
+				a.drop("model_consumer_evicted")
+			}
 		}
-		a.pairs[k] = struct{}{}
+		a.pairs.Touch(k)
 		if m.hasBaseline() {
 			out = append(out, Detection{
 				Kind: KindNewConsumer, Model: m.Name, Version: ev.Model.Version, Environment: envOf(ev), Consumer: consumer,
@@ -211,6 +222,8 @@ func (a *Analyzer) usage(m *modelState, ev *event.Event, consumer string, out []
 				Message: fmt.Sprintf("first request from consumer %q to model %q", consumer, m.Name),
 			})
 		}
+	} else {
+		a.pairs.Touch(k)
 	}
 	return out
 }

@@ -8,6 +8,7 @@ package app
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,6 +69,9 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Roles this process runs (--role); empty: all. Any other than all needs bus.driver nats.
 	Roles Roles
+
+	// auditSync replaces the audit log's fsync, for fault injection in tests.
+	auditSync func(*os.File) error
 }
 
 // DefaultOptions returns the defaults of docs/ARCHITECTURE.md §5.
@@ -188,6 +192,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	aopts := audit.DefaultOptions(filepath.Join(opts.DataDir, "log"))
 	aopts.Logger = a.log
 	aopts.Registerer = a.reg
+	aopts.Sync = opts.auditSync
 	if err := a.signingKey(&aopts); err != nil {
 		return nil, err
 	}
@@ -232,7 +237,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.indexer = withWake(a.indexer, a.pipeline)
-	if a.ingest, err = ingest.New(ingest.Options{Submitter: a.pipeline, Logger: a.log, MaxBodyBytes: a.cfg.Ingest.MaxBodyBytes}); err != nil {
+	if a.ingest, err = ingest.New(ingest.Options{Submitter: a.pipeline, Logger: a.log, MaxBodyBytes: a.cfg.Ingest.MaxBodyBytes, Unusable: a.audit.Err}); err != nil {
 		return nil, err
 	}
 	if err := a.buildAccess(); err != nil {
@@ -287,6 +292,10 @@ func withWake(w *index.Writer, p *pipeline.Pipeline) *index.Writer {
 // Start listens and starts the background stages.
 func (a *App) Start(ctx context.Context) error {
 	var err error
+	apiTLS, err := a.listenerCerts("api", a.cfg.TLS.API, tls.VerifyClientCertIfGiven)
+	if err != nil {
+		return err
+	}
 	if a.apiLn, err = net.Listen("tcp", a.opts.Listen); err != nil {
 		return fmt.Errorf("listen %s: %w", a.opts.Listen, err)
 	}
@@ -295,12 +304,14 @@ func (a *App) Start(ctx context.Context) error {
 	if a.roles.Has(RoleGateway) {
 		if err := a.startGateway(); err != nil {
 			cancel()
+			a.apiLn.Close()
 			return err
 		}
 	}
 	if a.clustered() {
 		if err := a.startCluster(runCtx); err != nil {
 			cancel()
+			a.apiLn.Close()
 			return err
 		}
 	} else {
@@ -322,12 +333,12 @@ func (a *App) Start(ctx context.Context) error {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		if err := a.apiSrv.Serve(listener.Limit(a.apiLn, listener.Limits{})); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := listener.Serve(a.apiSrv, a.apiLn, listener.Limits{}, apiTLS); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("API server stopped", "err", err)
 		}
 	}()
 	close(a.ready)
-	a.log.Info("warden started", "roles", a.roles.String(), "bus", a.cfg.Bus.Driver, "api", a.Addr(), "gateway", a.GatewayAddr(), "data", a.opts.DataDir, "audit_entries", a.audit.Size())
+	a.log.Info("warden started", "roles", a.roles.String(), "bus", a.cfg.Bus.Driver, "api", a.Addr(), "api_tls", apiTLS != nil, "gateway_tls", a.cfg.TLS.Gateway.Enabled(), "gateway", a.GatewayAddr(), "data", a.opts.DataDir, "audit_entries", a.audit.Size())
 	return nil
 }
 

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -49,6 +51,10 @@ func (a *App) startGateway() error {
 	if a.opts.GatewayListen == "off" {
 		return nil
 	}
+	certs, err := a.listenerCerts("gateway", a.cfg.TLS.Gateway, tls.RequireAndVerifyClientCert)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", a.opts.GatewayListen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", a.opts.GatewayListen, err)
@@ -59,7 +65,7 @@ func (a *App) startGateway() error {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		if err := a.gwSrv.Serve(listener.Limit(ln, listener.Limits{})); err != nil && err != http.ErrServerClosed {
+		if err := listener.Serve(a.gwSrv, ln, listener.Limits{}, certs); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("gateway server stopped", "err", err)
 		}
 	}()

@@ -49,7 +49,7 @@ func (a *App) consoleRoutes() (rs []route, isPublic map[string]bool) {
 // apiRoutes lists every route of the API listener. Everything but the public health checks
 // needs a token whose role grants the route's permission (authorize).
 func (a *App) apiRoutes() []route {
-	ingest := func(h http.HandlerFunc) http.Handler { return h }
+	ingest := func(h http.HandlerFunc) http.Handler { return a.ingestClientCert(h) }
 	rs := []route{
 		{"GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -42,6 +42,7 @@ func (a *App) buildIncidents() error {
 	if err != nil {
 		return fmt.Errorf("build incidents: %w", err)
 	}
+	a.cleanups = append(a.cleanups, a.incidents.Close)
 	a.incidentHook = a.incidents.ObserveAlert
 	a.mountAdmin(a.incidents.Routes(requestUser)...)
 	a.routes = append(a.routes, route{"GET /v1/reports", a.admin(http.HandlerFunc(a.handleReport))})

@@ -27,12 +27,33 @@ var (
 	ErrLocked        = errors.New("audit: log directory in use by another process")
 	ErrNoCheckpoint  = errors.New("audit: no checkpoint yet")
 	ErrInvalidRecord = errors.New("audit: invalid record")
+	ErrIDConflict    = errors.New("audit: id already in the log with different content")
+	// ErrUnusable: a write could not be made durable (a failed fsync, or a failed rollback);
+	// the log refuses every append until it is reopened, and nothing unsynced is kept.
+	ErrUnusable = errors.New("audit: log unusable until reopened")
 )
+
+// IDConflictError is returned by [Log.Append] when a record's ID is already in the log, or
+// earlier in the same call or batch, with a different leaf. Nothing of that call is appended;
+// the other calls of the batch are not affected. It matches [ErrIDConflict] with errors.Is.
+type IDConflictError struct {
+	ID     string
+	Record int    // position of the record in the Append call
+	Index  uint64 // log index of the entry that holds the ID (unset for a duplicate within the call)
+}
+
+func (e *IDConflictError) Error() string {
+	return fmt.Sprintf("audit: id %q is already in the log with different content", e.ID)
+}
+
+// Is reports whether target is ErrIDConflict.
+func (e *IDConflictError) Is(target error) bool { return target == ErrIDConflict }
 
 // Record is one entry to append.
 type Record struct {
 	// ID identifies the record for idempotency: appending an ID that is
-	// already in the log returns the existing index. 1..MaxIDLen bytes.
+	// already in the log with the same leaf returns the existing index; with
+	// a different leaf the call fails with an *IDConflictError. 1..MaxIDLen bytes.
 	ID string
 	// Leaf is the entry's Merkle leaf, stored and hashed exactly as given.
 	Leaf []byte
@@ -88,9 +109,9 @@ type Log struct {
 
 	// Owned by the stager goroutine (and by Open before it starts).
 	edge       edge
-	pendSize   uint64            // entries written, published or not
-	pendHash   int64             // stored hashes written
-	pending    map[string]uint64 // ids written but not yet published
+	pendSize   uint64               // entries written, published or not
+	pendHash   int64                // stored hashes written
+	pending    map[string]pendingID // ids written but not yet published
 	pendQ      []stagedIDs
 	seq        uint64
 	published  atomic.Uint64 // seq of the last batch the syncer finished
@@ -110,6 +131,12 @@ type Log struct {
 }
 
 type idAdd struct{ h, index uint64 }
+
+// pendingID is a staged entry's index and leaf hash.
+type pendingID struct {
+	index uint64
+	leaf  tlog.Hash
+}
 
 type request struct {
 	recs    []Record
@@ -145,6 +172,26 @@ func (r *request) prepare() {
 	}
 }
 
+// conflictWithin reports an ID given twice in the request with different leaves.
+func (r *request) conflictWithin() error {
+	if len(r.recs) < 2 {
+		return nil
+	}
+	first := make(map[string]int, len(r.recs))
+	for k := range r.recs {
+		id := r.recs[k].ID
+		j, ok := first[id]
+		if !ok {
+			first[id] = k
+			continue
+		}
+		if r.leafHashes[j] != r.leafHashes[k] {
+			return &IDConflictError{ID: id, Record: k}
+		}
+	}
+	return nil
+}
+
 // Open opens (creating if needed) the log in opts.Dir, recovers a torn tail
 // left by a crash, checks the Merkle state against the latest checkpoint and
 // starts the writer. Only one process may have a directory open.
@@ -175,9 +222,12 @@ func Open(opts Options) (*Log, error) {
 		quit:    make(chan struct{}),
 		exited:  make(chan struct{}),
 		ids:     newIDTable(),
-		pending: make(map[string]uint64),
+		pending: make(map[string]pendingID),
 		syncq:   make(chan *staged, 1),
 		fsync:   (*os.File).Sync,
+	}
+	if opts.Sync != nil {
+		l.fsync = opts.Sync
 	}
 	if l.signer, l.keys, err = loadOrCreateKey(opts.Dir, &opts); err != nil {
 		l.closeFiles()
@@ -584,8 +634,10 @@ func (l *Log) lookup(h uint64, id string) (uint64, bool, error) {
 
 // Append durably appends recs and returns their indexes, in order. It
 // returns only after the batch holding recs was fsynced. Records whose ID
-// is already in the log (or earlier in the same batch) are not appended
-// again: their existing index is returned. All records of one call are
+// is already in the log (or earlier in the same batch) with the same leaf
+// are not appended again: their existing index is returned. An ID already
+// there with a different leaf fails the whole call with an
+// *IDConflictError, so an ID cannot be pre-claimed silently. All records of one call are
 // written in one batch or none is. recs must not be modified until Append
 // returns. If ctx ends first, Append returns its error and the records may
 // or may not have been appended (re-appending them is safe).
@@ -607,6 +659,9 @@ func (l *Log) Append(ctx context.Context, recs []Record) ([]uint64, error) {
 		req.bytes += entrySize(len(r.ID), len(r.Leaf)) + len(r.Blob)
 	}
 	req.prepare()
+	if err := req.conflictWithin(); err != nil {
+		return nil, err
+	}
 	l.closeMu.RLock()
 	if l.closing {
 		l.closeMu.RUnlock()

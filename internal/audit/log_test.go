@@ -545,10 +545,10 @@ func TestFailedFsyncIsFatalAndInvisible(t *testing.T) {
 			size := l.Size()
 			eio := errors.New("injected EIO")
 			l.fsync = func(*os.File) error { return eio }
-			if _, err := l.Append(context.Background(), []Record{testRecord(500), testRecord(501)}); !errors.Is(err, eio) {
+			if _, err := l.Append(context.Background(), []Record{testRecord(500), testRecord(501)}); !errors.Is(err, eio) || !errors.Is(err, ErrUnusable) {
 				t.Fatalf("Append with failing fsync: %v", err)
 			}
-			if _, err := l.Append(context.Background(), []Record{testRecord(502)}); err == nil {
+			if _, err := l.Append(context.Background(), []Record{testRecord(502)}); !errors.Is(err, ErrUnusable) {
 				t.Fatal("Append after a failed fsync succeeded")
 			}
 			// The failing batch may have started a segment: it stays, empty.

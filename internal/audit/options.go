@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,9 @@ type Options struct {
 	// MaxBatchBytes bounds the bytes of records gathered into one batch
 	// (a single call larger than this is still written as one batch).
 	MaxBatchBytes int
+	// Sync makes a file durable; nil uses (*os.File).Sync. For fault injection: a failing Sync
+	// makes the log unusable ([ErrUnusable]) without corrupting it.
+	Sync func(*os.File) error
 }
 
 // Defaults for the zero values of [Options].

@@ -114,10 +114,19 @@ func (l *Log) dropPublished() {
 	l.pendQ = slices.Delete(l.pendQ, 0, k)
 }
 
-func (l *Log) lookupPublished(h uint64, id string) (uint64, bool, error) {
+// lookupPublished finds a published id and returns its index and leaf hash.
+func (l *Log) lookupPublished(h uint64, id string) (uint64, bool, tlog.Hash, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.lookup(h, id)
+	i, ok, err := l.lookup(h, id)
+	if err != nil || !ok {
+		return 0, false, tlog.Hash{}, err
+	}
+	hs, err := hashFile{f: l.hashes, limit: l.hashCount}.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(i))})
+	if err != nil {
+		return 0, false, tlog.Hash{}, fmt.Errorf("leaf hash of entry %d: %w", i, err)
+	}
+	return i, true, hs[0], nil
 }
 
 // stage assigns, encodes and writes one batch and hands it to the syncer.
@@ -153,26 +162,31 @@ func (l *Log) stage(batch []*request) {
 			delete(l.pending, id)
 		}
 	}
-	for _, r := range batch {
-		r.indexes = make([]uint64, len(r.recs))
+	live := make([]*request, 0, len(batch))
+	for k, r := range batch {
+		known, err := l.resolve(r)
+		var conflict *IDConflictError
+		switch {
+		case errors.As(err, &conflict):
+			// This call fails alone; the rest of the batch goes on.
+			r.done <- err
+			continue
+		case err != nil:
+			undo()
+			failAll(append(live, batch[k:]...), fmt.Errorf("audit: id lookup: %w", err))
+			return
+		}
+		live = append(live, r)
 		for j := range r.recs {
+			if known[j] {
+				continue
+			}
 			rec := &r.recs[j]
-			if idx, ok := l.pending[rec.ID]; ok {
-				r.indexes[j] = idx
+			if p, ok := l.pending[rec.ID]; ok { // an earlier record of this call
+				r.indexes[j] = p.index
 				continue
 			}
-			h := l.ids.hashString(rec.ID)
-			idx, ok, err := l.lookupPublished(h, rec.ID)
-			if err != nil {
-				undo()
-				failAll(batch, fmt.Errorf("audit: id lookup: %w", err))
-				return
-			}
-			if ok {
-				r.indexes[j] = idx
-				continue
-			}
-			idx = next
+			idx := next
 			next++
 			var blobOff uint64
 			if len(rec.Blob) > 0 {
@@ -194,12 +208,13 @@ func (l *Log) stage(batch []*request) {
 			logBuf = append(logBuf, r.frames[from:r.frameEnd[j]]...)
 			sealEntry(logBuf[fo:], idx, blobOff)
 			hashes = l.edge.add(r.leafHashes[j], hashes)
-			newIDs = append(newIDs, idAdd{h: h, index: idx})
+			newIDs = append(newIDs, idAdd{h: l.ids.hashString(rec.ID), index: idx})
 			names = append(names, rec.ID)
-			l.pending[rec.ID] = idx
+			l.pending[rec.ID] = pendingID{index: idx, leaf: r.leafHashes[j]}
 			r.indexes[j] = idx
 		}
 	}
+	batch = live
 	l.logBuf, l.blobBuf, l.hashBuf = logBuf, blobBuf, hashes
 	if cap(l.logBuf) > 4*l.opts.MaxBatchBytes {
 		l.logBuf, l.blobBuf = nil, nil
@@ -236,6 +251,36 @@ func (l *Log) stage(batch []*request) {
 	l.syncq <- st
 }
 
+// resolve sets r.indexes for the records whose ID is already in the log or
+// staged (known[j]), checking that their leaves match; the others are new
+// unless an earlier record of r has the same ID. It changes no state, so a
+// conflict fails r alone.
+func (l *Log) resolve(r *request) (known []bool, err error) {
+	r.indexes = make([]uint64, len(r.recs))
+	known = make([]bool, len(r.recs))
+	for j := range r.recs {
+		rec := &r.recs[j]
+		if p, ok := l.pending[rec.ID]; ok {
+			if p.leaf != r.leafHashes[j] {
+				return nil, &IDConflictError{ID: rec.ID, Record: j, Index: p.index}
+			}
+			r.indexes[j], known[j] = p.index, true
+			continue
+		}
+		idx, ok, leaf, err := l.lookupPublished(l.ids.hashString(rec.ID), rec.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if leaf != r.leafHashes[j] {
+				return nil, &IDConflictError{ID: rec.ID, Record: j, Index: idx}
+			}
+			r.indexes[j], known[j] = idx, true
+		}
+	}
+	return known, nil
+}
+
 // writeBatch writes one batch with pwrite; on failure it truncates the
 // files back. The writes hold fatalMu so that a fatal rollback by the
 // syncer cannot interleave with them.
@@ -264,7 +309,7 @@ func (l *Log) writeBatch(st *staged, logBuf, blobBuf []byte, hashes []tlog.Hash)
 		seg.blobW.Truncate(st.blobSize),
 		l.hashes.Truncate(st.hashOff*tlog.HashSize),
 	); rb != nil {
-		l.fatal = fmt.Errorf("audit: log unusable after failed rollback: %w", rb)
+		l.fatal = fmt.Errorf("%w: failed rollback: %w", ErrUnusable, rb)
 	}
 	return err
 }
@@ -351,7 +396,7 @@ func (l *Log) finish(st *staged) {
 	l.published.Store(st.seq)
 	if insErr != nil {
 		l.fatalMu.Lock()
-		l.fatal = fmt.Errorf("audit: %w", insErr)
+		l.fatal = fmt.Errorf("%w: %w", ErrUnusable, insErr)
 		l.fatalMu.Unlock()
 	}
 	l.m.appended.Add(float64(len(st.offsets)))
@@ -367,7 +412,7 @@ func (l *Log) finish(st *staged) {
 func (l *Log) failSync(st *staged, err error) {
 	l.logger.Error("audit fsync failed; log unusable until reopened", "err", err)
 	l.fatalMu.Lock()
-	l.fatal = fmt.Errorf("audit: %w", err)
+	l.fatal = fmt.Errorf("%w: %w", ErrUnusable, err)
 	l.mu.Lock()
 	var rb []error
 	keep := len(l.segs)
@@ -394,7 +439,7 @@ func (l *Log) failSync(st *staged, err error) {
 	if e := errors.Join(rb...); e != nil {
 		l.logger.Error("audit rollback after failed fsync incomplete", "err", e)
 	}
-	failAll(st.batch, fmt.Errorf("audit: append: %w", err))
+	failAll(st.batch, fmt.Errorf("%w: %w", ErrUnusable, err))
 }
 
 func (l *Log) checkpointLogged() {

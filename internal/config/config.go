@@ -76,6 +76,7 @@ type Config struct {
 	Response   Response                             `yaml:"response"`
 	Store      Store                                `yaml:"store"`
 	Bus        Bus                                  `yaml:"bus"`
+	TLS        TLS                                  `yaml:"tls"`
 
 	// root keeps the parsed document so later stages can report line numbers.
 	root *yaml.Node
@@ -171,6 +172,26 @@ type Store struct {
 	Driver string `yaml:"driver"` // sqlite (default) | postgres
 	DSN    string `yaml:"dsn"`
 }
+
+// TLS is the `tls:` section: certificates of the two listeners. The files are re-read when they
+// change, so certificates rotate without a restart.
+type TLS struct {
+	API     ListenerTLS `yaml:"api"`     // API, console and ingest listener (--listen)
+	Gateway ListenerTLS `yaml:"gateway"` // gateway listener (--gateway-listen)
+}
+
+// ListenerTLS is one listener's TLS: a certificate and key (PEM) and optionally the CAs of client
+// certificates. On the API listener a client CA makes POST /v1/events and /v1/traces require a
+// client certificate signed by it (mTLS for ingest; the console and the admin API still work
+// without one); on the gateway it makes every request require one.
+type ListenerTLS struct {
+	CertFile     string `yaml:"cert_file"`
+	KeyFile      string `yaml:"key_file"`
+	ClientCAFile string `yaml:"client_ca_file"`
+}
+
+// Enabled reports whether the listener serves TLS.
+func (l ListenerTLS) Enabled() bool { return l.CertFile != "" }
 
 // Bus selects the pipeline transport between roles (docs/SCALE-OUT.md): inproc (the embedded
 // default: one process, the audit log appended directly) or nats (NATS JetStream, for running
@@ -452,6 +473,14 @@ func (c *Config) validate() error {
 	}
 	if c.Store.Driver == "postgres" && c.Store.DSN == "" {
 		return &Error{Line: c.line("store"), Field: "store.dsn", Msg: "required for the postgres driver"}
+	}
+	for name, l := range map[string]ListenerTLS{"api": c.TLS.API, "gateway": c.TLS.Gateway} {
+		switch {
+		case (l.CertFile == "") != (l.KeyFile == ""):
+			return &Error{Line: c.line("tls", name), Field: "tls." + name, Msg: "cert_file and key_file go together"}
+		case l.ClientCAFile != "" && l.CertFile == "":
+			return &Error{Line: c.line("tls", name, "client_ca_file"), Field: "tls." + name + ".client_ca_file", Msg: "needs cert_file and key_file (client certificates are verified over TLS)"}
+		}
 	}
 	return c.validateBus()
 }

@@ -26,28 +26,35 @@ func RunIngest(ctx context.Context, apiURL, ingestToken string, w io.Writer, opt
 		opts.Client = &http.Client{Timeout: 30 * time.Second}
 	}
 	rng := rand.New(rand.NewPCG(7, 11))
-	post := func(evs []map[string]any) error {
+	send := func(evs []map[string]any) (int, []byte, error) {
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)
 		for _, ev := range evs {
 			if err := enc.Encode(ev); err != nil {
-				return err
+				return 0, nil, err
 			}
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL+"/v1/events", &b)
 		if err != nil {
-			return err
+			return 0, nil, err
 		}
 		req.Header.Set("Authorization", "Bearer "+ingestToken)
 		req.Header.Set("Content-Type", "application/x-ndjson")
 		resp, err := opts.Client.Do(req)
 		if err != nil {
-			return err
+			return 0, nil, err
 		}
 		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-			return fmt.Errorf("ingest: %s: %s", resp.Status, body)
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return resp.StatusCode, body, nil
+	}
+	post := func(evs []map[string]any) error {
+		code, body, err := send(evs)
+		if err != nil {
+			return err
+		}
+		if code != http.StatusAccepted {
+			return fmt.Errorf("ingest: %d: %s", code, body)
 		}
 		return nil
 	}
@@ -135,12 +142,45 @@ func RunIngest(ctx context.Context, apiURL, ingestToken string, w io.Writer, opt
 			}
 			fmt.Fprintf(w, "%s  ingest  churn-model: %d predictions + labels (%s inputs); %s\n", time.Now().Format("15:04:05"), perRound, state, note)
 		}
+		if round == 1 {
+			if err := replay(send, w, now); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				fmt.Fprintf(w, "%s  ingest  hardening: error: %v\n", time.Now().Format("15:04:05"), err)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(opts.Interval):
 		}
 	}
+	return nil
+}
+
+// replay shows that an event id is bound to its content (issue 12): an event is sent, re-sent
+// unchanged (an idempotent 202), then re-sent with the denial rewritten as an allow, which an
+// attacker could use to pre-claim or overwrite an id: 409, and the log keeps the original.
+func replay(send func([]map[string]any) (int, []byte, error), w io.Writer, now time.Time) error {
+	id := fmt.Sprintf("demo-refund-%d", now.Unix())
+	ev := access(now, "mallory", "refund_override", "deny", "not authorised", map[string]any{"id": id, "resource": "payments/refunds"})
+	forged := access(now, "mallory", "refund_override", "allow", "", map[string]any{"id": id, "resource": "payments/refunds"})
+	var codes [3]int
+	var last []byte
+	for k, evs := range [][]map[string]any{{ev}, {ev}, {forged}} {
+		code, body, err := send(evs)
+		if err != nil {
+			return err
+		}
+		codes[k], last = code, body
+	}
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	_ = json.Unmarshal(last, &e)
+	fmt.Fprintf(w, "%s  ingest  hardening: event %s sent → %d, re-sent unchanged → %d (idempotent), re-sent with deny rewritten to allow → %d %s: %s\n",
+		time.Now().Format("15:04:05"), id, codes[0], codes[1], codes[2], e.Error.Code, e.Error.Message)
 	return nil
 }
 

@@ -94,7 +94,7 @@ func (m *Manager) CompileCaseFile(ctx context.Context, id string) (*CaseFile, er
 	if i, ok := m.inc[id]; ok {
 		i.CaseFileAt = &cf.GeneratedAt
 		delete(m.pending, id)
-		if err := m.saveLocked(); err != nil {
+		if err := m.saveLocked(i); err != nil {
 			m.log.Error("save incidents", "err", err)
 		}
 	}

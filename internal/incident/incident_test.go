@@ -346,8 +346,8 @@ func TestCaseFileExport(t *testing.T) {
 	if err != nil || got.Serious == nil || got.Serious.Category != FundamentalRights {
 		t.Fatalf("after reload: %+v %v", got, err)
 	}
-	if fi, err := os.Stat(filepath.Join(dir, "incidents.json")); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("incidents.json: %v %v", fi, err)
+	if fi, err := os.Stat(filepath.Join(dir, "incidents.journal")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("incidents.journal: %v %v", fi, err)
 	}
 	cf2, err := m2.CaseFile(ctx, inc.ID)
 	if err != nil || cf2.Incident.ID != inc.ID {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,8 +23,13 @@ import (
 // Options configures a Manager. Every func is optional unless noted; a missing one leaves the
 // corresponding part of the case file empty and says so in CaseFile.Missing.
 type Options struct {
-	// Dir holds incidents.json and casefiles/ (0700 dirs, 0600 files). Empty keeps them in memory.
+	// Dir holds incidents.journal and casefiles/ (0700 dirs, 0600 files). Empty keeps them in memory.
 	Dir string
+	// MaxClosed bounds the closed (post-incident) incidents kept: beyond it the longest-resolved
+	// ones are dropped, with their case files (default 10,000). Open incidents are never dropped.
+	MaxClosed int
+	// Retention drops closed incidents resolved longer ago than this (0: kept until MaxClosed).
+	Retention time.Duration
 	// AutoSeverities open an incident automatically; default P1, P2.
 	AutoSeverities []alert.Severity
 	// Snapshot returns, as JSON, what was in force for model when an incident opens: model
@@ -77,6 +81,7 @@ type Manager struct {
 	// pending lists incidents whose case file must be (re)compiled.
 	pending map[string]bool
 	wake    chan struct{}
+	j       *journal
 }
 
 // New loads incidents from opt.Dir.
@@ -92,32 +97,40 @@ func New(opt Options) (*Manager, error) {
 	}
 	m := &Manager{opt: opt, log: opt.Logger.With("component", "incident"), inc: map[string]*Incident{},
 		byAl: map[string]string{}, pending: map[string]bool{}, wake: make(chan struct{}, 1)}
+	if opt.MaxClosed <= 0 {
+		opt.MaxClosed = 10_000
+	}
 	if opt.Dir != "" {
 		if err := os.MkdirAll(filepath.Join(opt.Dir, "casefiles"), 0o700); err != nil {
 			return nil, fmt.Errorf("incident store: %w", err)
 		}
-		data, err := os.ReadFile(filepath.Join(opt.Dir, "incidents.json"))
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-		case err != nil:
-			return nil, fmt.Errorf("incident store: %w", err)
-		default:
-			var list []*Incident
-			if err := json.Unmarshal(data, &list); err != nil {
-				return nil, fmt.Errorf("incident store: decode incidents.json: %w", err)
+		j, err := openJournal(opt.Dir, m.inc)
+		if err != nil {
+			return nil, err
+		}
+		m.j = j
+		for _, i := range m.inc {
+			for _, a := range i.AlertIDs {
+				m.byAl[a] = i.ID
 			}
-			for _, i := range list {
-				m.inc[i.ID] = i
-				for _, a := range i.AlertIDs {
-					m.byAl[a] = i.ID
-				}
-				if i.CaseFileAt == nil {
-					m.pending[i.ID] = true
-				}
+			if i.CaseFileAt == nil {
+				m.pending[i.ID] = true
 			}
 		}
 	}
 	return m, nil
+}
+
+// Close closes the journal.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.j == nil {
+		return nil
+	}
+	err := m.j.close()
+	m.j = nil
+	return err
 }
 
 func newID() string {
@@ -126,21 +139,65 @@ func newID() string {
 	return "inc-" + hex.EncodeToString(b[:])
 }
 
-// saveLocked writes all incidents atomically.
-func (m *Manager) saveLocked() error {
-	if m.opt.Dir == "" {
+// saveLocked appends the changed incidents to the journal (fsynced), applies retention and
+// compacts the journal when most of its lines are superseded.
+func (m *Manager) saveLocked(changed ...*Incident) error {
+	if m.j == nil {
 		return nil
 	}
-	list := make([]*Incident, 0, len(m.inc))
+	recs := make([]jrec, 0, len(changed))
+	for _, i := range changed {
+		recs = append(recs, jrec{Incident: i})
+	}
+	recs = append(recs, m.retainLocked(time.Now())...)
+	if err := m.j.append(recs...); err != nil {
+		return err
+	}
+	if m.j.lines > 2*len(m.inc)+256 {
+		return m.j.rewrite(m.inc)
+	}
+	return nil
+}
+
+// retainLocked drops closed incidents past Retention or beyond MaxClosed (longest resolved
+// first) and returns their drop records.
+func (m *Manager) retainLocked(now time.Time) []jrec {
+	var closed []*Incident
 	for _, i := range m.inc {
-		list = append(list, i)
+		if !i.Open() {
+			closed = append(closed, i)
+		}
 	}
-	sort.Slice(list, func(a, b int) bool { return list[a].ID < list[b].ID })
-	data, err := json.Marshal(list)
-	if err != nil {
-		return fmt.Errorf("encode incidents: %w", err)
+	if len(closed) <= m.opt.MaxClosed && m.opt.Retention <= 0 {
+		return nil
 	}
-	return writeFileAtomic(filepath.Join(m.opt.Dir, "incidents.json"), data)
+	resolved := func(i *Incident) time.Time {
+		if i.ResolvedAt != nil {
+			return *i.ResolvedAt
+		}
+		return i.OpenedAt
+	}
+	sort.Slice(closed, func(a, b int) bool { return resolved(closed[a]).Before(resolved(closed[b])) })
+	var drops []jrec
+	for k, i := range closed {
+		old := m.opt.Retention > 0 && now.Sub(resolved(i)) > m.opt.Retention
+		if len(closed)-k <= m.opt.MaxClosed && !old {
+			break
+		}
+		delete(m.inc, i.ID)
+		delete(m.pending, i.ID)
+		for _, a := range i.AlertIDs {
+			delete(m.byAl, a)
+		}
+		if m.opt.Dir != "" {
+			_ = os.Remove(m.caseFilePath(i.ID))
+		}
+		drops = append(drops, jrec{Drop: i.ID})
+	}
+	if len(drops) > 0 {
+		m.log.Info("closed incidents dropped by retention", "incidents", len(drops))
+	}
+	return drops
 }
 
 func writeFileAtomic(path string, data []byte) error {
@@ -204,7 +261,7 @@ func (m *Manager) ObserveAlert(ctx context.Context, a alert.Alert) {
 		var err error
 		changed := m.updateFromAlertLocked(inc, &a)
 		if changed { // a re-fired alert with nothing new costs no write
-			err = m.saveLocked()
+			err = m.saveLocked(inc)
 		}
 		m.mu.Unlock()
 		if err != nil {
@@ -222,7 +279,7 @@ func (m *Manager) ObserveAlert(ctx context.Context, a alert.Alert) {
 	for _, inc := range m.inc {
 		if inc.Open() && a.GroupKey != "" && slices.Contains(inc.GroupKeys, a.GroupKey) {
 			m.attachLocked(inc, &a)
-			err := m.saveLocked()
+			err := m.saveLocked(inc)
 			m.mu.Unlock()
 			if err != nil {
 				m.log.Error("save incident", "incident", inc.ID, "err", err)
@@ -242,7 +299,7 @@ func (m *Manager) ObserveAlert(ctx context.Context, a alert.Alert) {
 	m.attachLocked(inc, &a)
 	m.inc[inc.ID] = inc
 	m.pending[inc.ID] = true
-	err := m.saveLocked()
+	err := m.saveLocked(inc)
 	m.mu.Unlock()
 	if err != nil {
 		m.log.Error("save incident", "incident", inc.ID, "err", err)
@@ -401,7 +458,7 @@ func (m *Manager) Open(ctx context.Context, r OpenRequest) (Incident, error) {
 	}
 	m.inc[inc.ID] = inc
 	m.pending[inc.ID] = true
-	if err := m.saveLocked(); err != nil {
+	if err := m.saveLocked(inc); err != nil {
 		delete(m.inc, inc.ID)
 		for _, id := range r.AlertIDs {
 			delete(m.byAl, id)
@@ -515,7 +572,7 @@ func (m *Manager) Apply(ctx context.Context, id string, u Update) (Incident, err
 		details["action"] = u.Action
 		inc.Timeline = append(inc.Timeline, Entry{Time: now, Kind: "action", Actor: u.Actor, Text: u.Action})
 	}
-	if err := m.saveLocked(); err != nil {
+	if err := m.saveLocked(inc); err != nil {
 		*inc = prev
 		m.mu.Unlock()
 		return Incident{}, err
@@ -569,7 +626,7 @@ func (m *Manager) FlagSerious(ctx context.Context, id string, c Category, aware 
 	inc.Serious = s
 	inc.Timeline = append(inc.Timeline, Entry{Time: now, Kind: "serious", Actor: actor,
 		Text: fmt.Sprintf("flagged serious (%s, %s); report due %s", c, k.clause, s.Deadline.UTC().Format(time.RFC3339))})
-	if err := m.saveLocked(); err != nil {
+	if err := m.saveLocked(inc); err != nil {
 		*inc = prev
 		m.mu.Unlock()
 		return Incident{}, err
@@ -605,7 +662,7 @@ func (m *Manager) MarkReported(ctx context.Context, id, reference, actor string)
 		late = " (after the deadline)"
 	}
 	inc.Timeline = append(inc.Timeline, Entry{Time: now, Kind: "reported", Actor: actor, Text: "Art. 73 report submitted" + late, Data: map[string]any{"reference": reference}})
-	if err := m.saveLocked(); err != nil {
+	if err := m.saveLocked(inc); err != nil {
 		*inc = prev
 		m.mu.Unlock()
 		return Incident{}, err
@@ -673,11 +730,15 @@ func (m *Manager) nextReminder() time.Time {
 func (m *Manager) remind(ctx context.Context) {
 	now := time.Now()
 	var raise []alert.Alert
+	var changed []*Incident
 	m.mu.Lock()
 	for _, inc := range m.inc {
 		s := inc.Serious
 		if s == nil {
 			continue
+		}
+		if t := s.DueReminder(); !t.IsZero() && !t.After(now) {
+			changed = append(changed, inc)
 		}
 		for t := s.DueReminder(); !t.IsZero() && !t.After(now); t = s.DueReminder() {
 			st := reminderStages[s.NextReminder]
@@ -698,7 +759,7 @@ func (m *Manager) remind(ctx context.Context) {
 	}
 	var err error
 	if len(raise) > 0 {
-		err = m.saveLocked()
+		err = m.saveLocked(changed...)
 	}
 	m.mu.Unlock()
 	if err != nil {

@@ -2,7 +2,8 @@
 // array, or NDJSON; all-or-nothing; 202 only after fsync) and POST /v1/traces (OTLP/HTTP traces,
 // protobuf or JSON, whose GenAI spans become inference events). It enforces the body limit (413),
 // bounds memory under overload (429 + Retry-After) and maps every failure to a JSON error that
-// names the offending index, line and field.
+// names the offending index, line and field. A re-sent event id is idempotent when the content is
+// the same and a 409 naming the id when it differs.
 package ingest
 
 import (
@@ -19,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/warden-ai/warden/internal/audit"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/httpx"
 	"github.com/warden-ai/warden/internal/pipeline"
@@ -36,6 +38,9 @@ type Options struct {
 	MaxBodyBytes int64 // per request; default 10 MiB
 	// MaxBodyBytesInFlight bounds the request bodies held in memory at once; default 64 × MaxBodyBytes.
 	MaxBodyBytesInFlight int64
+	// Unusable, when set, reports why nothing can be stored (the audit log's fatal error after a
+	// failed fsync); while it returns an error every request is refused with a 503 at once.
+	Unusable func() error
 }
 
 // Handler serves the ingest endpoints.
@@ -44,6 +49,7 @@ type Handler struct {
 	log       *slog.Logger
 	max       int64
 	maxFlight int64
+	unusable  func() error
 	flight    atomic.Int64
 	bufs      sync.Pool
 }
@@ -62,7 +68,7 @@ func New(opts Options) (*Handler, error) {
 	if opts.MaxBodyBytesInFlight <= 0 {
 		opts.MaxBodyBytesInFlight = 64 * opts.MaxBodyBytes
 	}
-	return &Handler{sub: opts.Submitter, log: opts.Logger.With("component", "ingest"), max: opts.MaxBodyBytes, maxFlight: opts.MaxBodyBytesInFlight,
+	return &Handler{sub: opts.Submitter, log: opts.Logger.With("component", "ingest"), max: opts.MaxBodyBytes, maxFlight: opts.MaxBodyBytesInFlight, unusable: opts.Unusable,
 		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}, nil
 }
 
@@ -80,7 +86,7 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 	}
 	ids, err := h.sub.Submit(r.Context(), evs)
 	if err != nil {
-		h.submitError(w, r, err)
+		h.submitError(w, r, err, "id")
 		return
 	}
 	httpx.WriteJSON(w, http.StatusAccepted, struct {
@@ -113,7 +119,7 @@ func (h *Handler) Traces(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(evs) > 0 {
 		if _, err := h.sub.Submit(r.Context(), evs); err != nil {
-			h.submitError(w, r, err)
+			h.submitError(w, r, err, "traceId/spanId")
 			return
 		}
 	}
@@ -130,6 +136,12 @@ func (h *Handler) Traces(w http.ResponseWriter, r *http.Request) {
 // readBody reads the request body within the per-request and in-flight limits, decompressing
 // gzip. On failure it has written the response.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, func(), bool) {
+	if h.unusable != nil {
+		if err := h.unusable(); err != nil {
+			writeUnusable(w, r)
+			return nil, nil, false
+		}
+	}
 	if r.ContentLength > h.max {
 		httpx.WriteError(w, r, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body larger than %d bytes; split the batch", h.max))
 		return nil, nil, false
@@ -181,11 +193,26 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffe
 	return buf, release, true
 }
 
-func (h *Handler) submitError(w http.ResponseWriter, r *http.Request, err error) {
+// submitError maps a Submit failure to its response; idField names what carries an event's id
+// in the request (for the 409 of a re-sent id with different content).
+func (h *Handler) submitError(w http.ResponseWriter, r *http.Request, err error, idField string) {
+	var conflict *audit.IDConflictError
 	switch {
+	case errors.As(err, &conflict):
+		h.log.Warn("re-sent event id with different content refused", "request_id", httpx.RequestID(r.Context()), "id", conflict.ID)
+		e := httpx.Error{Code: "id_conflict", Field: idField}
+		if idField == "id" { // the position in the batch; OTLP spans have no such index
+			idx := conflict.Record
+			e.Index = &idx
+		}
+		e.Message = fmt.Sprintf("event id %q was already accepted with different content; nothing from this request was stored (re-send the same content, or use a new id)", conflict.ID)
+		httpx.WriteErrorBody(w, r, http.StatusConflict, e)
 	case errors.Is(err, pipeline.ErrOverloaded):
 		w.Header().Set("Retry-After", "1")
 		httpx.WriteError(w, r, http.StatusTooManyRequests, "overloaded", "the ingest pipeline is full; retry after the Retry-After delay")
+	case errors.Is(err, audit.ErrUnusable):
+		h.log.Error("audit log unusable; refusing events", "request_id", httpx.RequestID(r.Context()), "err", err)
+		writeUnusable(w, r)
 	case errors.Is(err, context.Canceled):
 		httpx.WriteError(w, r, 499, "canceled", "request canceled before the events were durable; re-send them (ids make it idempotent)")
 	default:
@@ -193,6 +220,14 @@ func (h *Handler) submitError(w http.ResponseWriter, r *http.Request, err error)
 		w.Header().Set("Retry-After", strconv.Itoa(5))
 		httpx.WriteError(w, r, http.StatusServiceUnavailable, "unavailable", "events could not be stored durably; nothing from this request was kept")
 	}
+}
+
+// writeUnusable answers while the audit log cannot make anything durable. The reason is fixed
+// text: the underlying error names files and stays in the server log.
+func writeUnusable(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "30")
+	httpx.WriteError(w, r, http.StatusServiceUnavailable, "log_unusable",
+		"the audit log stopped accepting events after a write could not be made durable (fsync failed); nothing from this request was stored; an operator must fix the disk and restart Warden (see /readyz)")
 }
 
 func writeFieldError(w http.ResponseWriter, r *http.Request, err error) {

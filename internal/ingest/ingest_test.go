@@ -66,7 +66,7 @@ func post(t *testing.T, h *Handler, body []byte) *httptest.ResponseRecorder {
 	return w
 }
 
-func readFile(t *testing.T, name string) []byte {
+func readFile(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name)
 	if err != nil {

@@ -84,3 +84,14 @@ func Server(h http.Handler, l Limits, log *slog.Logger) *http.Server {
 func Limit(ln net.Listener, l Limits) net.Listener {
 	return netutil.LimitListener(ln, l.withDefaults().MaxConns)
 }
+
+// Serve serves srv on ln with the connection cap of l, over TLS with certs' current
+// configuration when certs is not nil.
+func Serve(srv *http.Server, ln net.Listener, l Limits, certs *Certs) error {
+	ln = Limit(ln, l)
+	if certs == nil {
+		return srv.Serve(ln)
+	}
+	srv.TLSConfig = certs.Config()
+	return srv.ServeTLS(ln, "", "")
+}

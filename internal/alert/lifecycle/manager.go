@@ -68,7 +68,10 @@ type Options struct {
 	MaxEventIDs int
 	// RetainResolved keeps resolved alerts queryable this long (default 7 days).
 	RetainResolved time.Duration
-	Audit          AuditFunc
+	// MaxAlerts bounds the alerts kept: beyond it the longest-resolved alerts are dropped
+	// before RetainResolved (default 50,000). Firing and acknowledged alerts are never dropped.
+	MaxAlerts int
+	Audit     AuditFunc
 	// OnChange is called (outside the lock) after an alert is created, updated, acknowledged
 	// or resolved: the incident layer subscribes here.
 	OnChange func(ctx context.Context, a alert.Alert)
@@ -176,6 +179,9 @@ func New(opt Options) (*Manager, error) {
 	}
 	if opt.RetainResolved <= 0 {
 		opt.RetainResolved = 7 * 24 * time.Hour
+	}
+	if opt.MaxAlerts <= 0 {
+		opt.MaxAlerts = 50_000
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)

@@ -274,6 +274,19 @@ func (m *Manager) compactLocked(now time.Time) error {
 			delete(m.alerts, id)
 		}
 	}
+	if len(m.alerts) > m.opt.MaxAlerts {
+		var resolved []*entry
+		for _, e := range m.alerts {
+			if e.A.State == alert.Resolved && e.A.ResolvedAt != nil {
+				resolved = append(resolved, e)
+			}
+		}
+		slices.SortFunc(resolved, func(a, b *entry) int { return a.A.ResolvedAt.Compare(*b.A.ResolvedAt) })
+		// Down to 90% of the cap, so a flood does not sort the table at every new alert.
+		for _, e := range resolved[:min(len(resolved), len(m.alerts)-m.opt.MaxAlerts*9/10)] {
+			delete(m.alerts, e.A.ID)
+		}
+	}
 	for id, s := range m.silences {
 		if s.EndsAt.Before(cut) {
 			delete(m.silences, id)

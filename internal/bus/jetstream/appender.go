@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -278,7 +279,20 @@ func (a *Appender) appendBatch(ctx context.Context, batch []jetstream.Msg) error
 		// The append is not cut short by a lost lease: its outcome would be unknown.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		idx, err := a.opts.Log.Append(actx, recs)
+		// A record whose id is already in the log with other content (a re-sent id) would fail
+		// the batch forever: it is skipped, like a message that is not a record.
+		var conflict *audit.IDConflictError
+		for errors.As(err, &conflict) && conflict.Record < len(recs) && len(recs) > 1 {
+			a.b.log.Warn("EVENTS record skipped: its id is already in the audit log with different content", "id", conflict.ID)
+			recs = slices.Delete(recs, conflict.Record, conflict.Record+1)
+			parts = slices.Delete(parts, conflict.Record, conflict.Record+1)
+			idx, err = a.opts.Log.Append(actx, recs)
+		}
 		cancel()
+		if errors.As(err, &conflict) { // the only record left
+			a.b.log.Warn("EVENTS record skipped: its id is already in the audit log with different content", "id", conflict.ID)
+			return a.writePosition(last)
+		}
 		if err != nil {
 			return fmt.Errorf("append to the audit log: %w", err)
 		}
