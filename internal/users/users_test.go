@@ -98,7 +98,7 @@ func TestCreateAuthenticateDisable(t *testing.T) {
 	if _, err := s.LookupToken(tok); !errors.Is(err, ErrCredentials) {
 		t.Fatalf("token of a disabled user: %v", err)
 	}
-	if _, err := s.Authenticate("ann", pw); !errors.Is(err, ErrDisabled) {
+	if _, err := s.Authenticate("ann", "a new password 123"); !errors.Is(err, ErrDisabled) {
 		t.Fatalf("disabled user: %v", err)
 	}
 	if _, _, err := s.IssueToken(ctx, "ann"); !errors.Is(err, ErrDisabled) {
