@@ -57,7 +57,10 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	if a.cfg.RulesDir != "" {
 		dirs = append(dirs, a.cfg.RulesDir)
 	}
-	rs, err := rules.Load(true, dirs...)
+	// No rule may count over a window longer than the shortest retention of detailed data.
+	r := a.cfg.Retention
+	maxWindow := min(r.Critical, r.High, r.Medium, r.Low)
+	rs, err := rules.LoadWith(rules.LoadOptions{MaxWindow: maxWindow}, true, dirs...)
 	if err != nil {
 		return fmt.Errorf("load rules: %w", err)
 	}
@@ -77,7 +80,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 
 	a.worker, err = worker.New(worker.Options{
 		Log: a.audit, Scanner: eng, Analyzer: a.analyzer, Extraction: xd, Rules: a.rules,
-		Alerts: sink, Models: a.models.get, RulesState: a.rules, Ephemeral: a.pipeline.EphemeralText, Wake: a.pipeline.Appended,
+		Alerts: sink, Models: a.models.get, RulesState: a.rules, Assess: assessors{a.probes.tracker, a.qualityTracker}, Sample: a.qualityScorer.Offer, Ephemeral: a.pipeline.EphemeralText, Wake: a.pipeline.Appended,
 		StateDir: filepath.Join(a.opts.DataDir, "state"), Logger: a.log, Registerer: a.reg,
 		Detections: a.recordDetections,
 		Resolve:    a.resolveAlerts,
@@ -93,6 +96,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 		route{"GET /v1/models/{name}/baselines", a.admin(http.HandlerFunc(a.handleBaselines))},
 		route{"POST /v1/models/{name}/baseline", a.admin(http.HandlerFunc(a.handleSetBaseline))},
 		route{"GET /v1/detections", a.admin(http.HandlerFunc(a.handleDetections))},
+		route{"GET /v1/models/{name}/quality", a.admin(httpx.Handle(a.log, a.handleModelQuality))},
 	)
 	return nil
 }
@@ -129,7 +133,11 @@ func (a *App) handleModelMetrics(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteErrorBody(w, r, http.StatusNotFound, httpx.Error{Code: "not_found", Field: "name", Message: "no traffic seen for this model yet"})
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, m)
+	// The output-quality block (judge scores, user ratings) rides along when the model has any.
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		analyze.ModelMetrics
+		Quality *qualityView `json:"quality,omitempty"`
+	}{m, a.qualityOf(m.Model)})
 }
 
 func (a *App) handleModelDrift(w http.ResponseWriter, r *http.Request) {
@@ -192,7 +200,7 @@ func (a *App) logEvents(ctx context.Context, model string, from, to time.Time) i
 				return stop
 			}
 			ev, err := event.ParseLeaf(leaf)
-			if err != nil || ev.Time.Before(from) || !ev.Time.Before(to) {
+			if err != nil || ev.Time.Before(from) || !ev.Time.Before(to) || ev.IsProbeTraffic() {
 				return nil
 			}
 			if ev.Type == event.TypeInference && ev.Model.Name != model {
