@@ -464,11 +464,15 @@ func (r *result) thresholds(skip *source) *scan.Calibration {
 // level is set by the discrete signature scores.
 var stage2Detectors = []string{"injection.structure", "jailbreak.structure"}
 
+// stage2AddFPR is the most the second stage may add to the false-positive
+// rate of the category rules on any benign validation source.
+const stage2AddFPR = 0.005
+
 // stage2Threshold chooses the second stage's flag threshold given the
 // prompt_injection and jailbreak thresholds in cal: the lowest at which
 // the union of the two categories and the second stage stays within
-// flagFPR (or within the categories' own rate where that is higher) on
-// every benign validation source except skip.
+// flagFPR (or within the categories' own rate where that is higher), adding
+// at most stage2AddFPR, on every benign validation source except skip.
 func (r *result) stage2Threshold(cal *scan.Calibration, skip *source) {
 	ti, tj := cal.Categories[scan.CatPromptInjection].Flag, cal.Categories[scan.CatJailbreak].Flag
 	type neg struct{ base, st []float64 }
@@ -506,8 +510,8 @@ func (r *result) stage2Threshold(cal *scan.Calibration, skip *source) {
 					k++
 				}
 			}
-			fpr := float64(k) / float64(len(n.base))
-			if fpr > max(flagFPR, float64(k0)/float64(len(n.base))) {
+			fpr, fpr0 := float64(k)/float64(len(n.base)), float64(k0)/float64(len(n.base))
+			if fpr > max(flagFPR, fpr0) || fpr-fpr0 > stage2AddFPR {
 				ok = false
 				break
 			}

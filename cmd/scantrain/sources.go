@@ -259,7 +259,9 @@ func loadSources(d *datasets) ([]*source, error) {
 		for _, r := range rows {
 			y := unknown()
 			y[hJail], y[hReq] = 1, 1
-			s.items = append(s.items, in(r.Text, true, y))
+			it := in(r.Text, true, y)
+			it.slice = r.Category // attack method, reported separately
+			s.items = append(s.items, it)
 		}
 		add(s, capDefault)
 	}

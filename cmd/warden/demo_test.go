@@ -31,8 +31,18 @@ func TestDemoShowsDetectionsWithinAMinute(t *testing.T) {
 		"warden.sec.output_exfiltration":  false,
 		"warden.sec.denials_then_allow":   false,
 		"warden.pipe.unapproved_artifact": false,
-		"group_not_allowed":               false,
-		"SIMULATED":                       false,
+		// issue 11's matrix: pipeline changes outside a change, and the actor judged against its
+		// own (backdated) history
+		"warden.pipe.unapproved_deployment": false,
+		"warden.pipe.config_changed":        false,
+		"warden.pipe.dataset_changed":       false,
+		"warden.pipe.model_registered":      false,
+		"warden.pipe.dependency_change":     false,
+		"warden.sec.new_export_destination": false,
+		"warden.sec.off_hours_access":       false,
+		"warden.sec.bulk_export":            false,
+		"group_not_allowed":                 false,
+		"SIMULATED":                         false,
 	}
 	lines := make(chan string)
 	go func() {

@@ -15,9 +15,11 @@ import (
 // RunIngest drives the events that do not pass through a gateway to the ingest API
 // (POST /v1/events with the ingest token): a classic ML model (churn-model) whose inputs
 // drift after its baseline forms, with ground-truth feedback and a protected attribute;
-// access events (repeated denials then success, an off-hours bulk export, elevated privilege
-// without approval); and pipeline events (an unapproved artifact change, a training run
-// outside a change, a dependency change). One line per round goes to w.
+// backdated access history, then access events (repeated denials then success, a bulk export
+// at an hour unusual for the actor to a destination it never used, elevated privilege without
+// approval); and pipeline events (an unapproved artifact change, a manual redeployment, config,
+// dataset and registry changes outside a change, a training run outside a change, a dependency
+// change). One line per round goes to w.
 func RunIngest(ctx context.Context, apiURL, ingestToken string, w io.Writer, opts Options) error {
 	if opts.Interval <= 0 {
 		opts.Interval = 3 * time.Second
@@ -58,8 +60,29 @@ func RunIngest(ctx context.Context, apiURL, ingestToken string, w io.Writer, opt
 		}
 		return nil
 	}
+	// Backdated history, so that the rules judging an actor against its own past have one: two
+	// weeks of dana's work at hours far from now (her usual day is 8–15 hours from the demo's
+	// wall clock) with daily exports to the team bucket. The live rounds then show her exporting
+	// at an hour she never works, to a destination she never used.
+	start := time.Now().UTC()
+	var hist []map[string]any
+	for d := 14; d >= 1; d-- {
+		day := start.Add(-time.Duration(d) * 24 * time.Hour)
+		for h := 8; h <= 15; h++ {
+			at := day.Add(time.Duration(h) * time.Hour)
+			hist = append(hist, access(at, "dana", "read_dataset", "allow", "", map[string]any{"resource": "crm/customers"}))
+		}
+		hist = append(hist, access(day.Add(10*time.Hour), "dana", "export_data", "allow", "",
+			map[string]any{"resource": "crm/customers", "records": 2000, "bytes": 1500000, "format": "csv", "source": map[string]any{"destination": "s3://crm-team-exports"}}))
+	}
+	if err := post(hist); err != nil {
+		fmt.Fprintf(w, "%s  ingest  history error: %v\n", time.Now().Format("15:04:05"), err)
+	} else {
+		fmt.Fprintf(w, "%s  ingest  backdated history: 14 days of dana's access (her usual hours) and exports to s3://crm-team-exports\n", time.Now().Format("15:04:05"))
+	}
 	const perRound = 150
 	seq := 0
+	lastSHA := ""
 	for round := 1; opts.Rounds == 0 || round <= opts.Rounds; round++ {
 		now := time.Now().UTC()
 		// After the baseline has formed (200 events) the traffic of churn-model shifts: a new
@@ -110,15 +133,22 @@ func RunIngest(ctx context.Context, apiURL, ingestToken string, w io.Writer, opt
 			evs = append(evs, access(now, "mallory", "login", "allow", "", nil))
 			note = "access: 5 denied logins then success (mallory)"
 		case 2:
-			evs = append(evs, access(now, "dana", "export_data", "allow", "", map[string]any{"resource": "crm/customers", "records": 250000, "bytes": 180000000, "format": "csv"}))
+			evs = append(evs, access(now, "dana", "export_data", "allow", "", map[string]any{"resource": "crm/customers", "records": 250000, "bytes": 180000000, "format": "csv",
+				"source": map[string]any{"destination": "https://transfer.example-share.net/u/dana"}}))
 			evs = append(evs, access(now, "ops-bot", "update_policy", "allow", "", map[string]any{"resource": "support-bot", "privilege": "elevated"}))
-			note = "access: bulk export of 250k records; elevated privilege without approval_id"
+			note = "access: dana exports 250k records at an hour she never works, to a new destination; elevated privilege without approval_id"
 		case 3:
 			sha := fmt.Sprintf("%064x", seq)
+			lastSHA = sha
 			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "fraud-model"},
 				"actor": map[string]any{"service_account": "ci-deployer"},
 				"stage": "deployment", "action": "model_deployed", "artifact": map[string]any{"uri": "s3://models/fraud/12", "sha256": sha}})
-			note = "pipeline: fraud-model artifact replaced without approval"
+			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "support-bot"},
+				"actor": map[string]any{"user": "ml-eng-3"}, "stage": "infrastructure", "action": "config_changed", "details": map[string]any{"key": "temperature", "from": "0.2", "to": "1.4"}})
+			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "churn-model"},
+				"actor": map[string]any{"user": "data-scientist-7"}, "stage": "ingestion", "action": "dataset_changed",
+				"artifact": map[string]any{"uri": "s3://data/churn/train.parquet", "sha256": fmt.Sprintf("%064x", seq+1)}})
+			note = "pipeline: fraud-model artifact replaced without approval; support-bot config and churn-model training data changed outside a change"
 		case 4:
 			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "churn-model"},
 				"actor": map[string]any{"user": "data-scientist-7"},
@@ -126,9 +156,19 @@ func RunIngest(ctx context.Context, apiURL, ingestToken string, w io.Writer, opt
 			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "payments-agent"},
 				"actor": map[string]any{"service_account": "renovate-bot"}, "artifact": map[string]any{"uri": "pypi:tokenizers@0.20.0"},
 				"stage": "dependency", "action": "dependency_changed", "details": map[string]any{"package": "tokenizers", "from": "0.19.1", "to": "0.20.0"}})
-			note = "pipeline: training run outside a change; dependency change on a critical model"
+			evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "payments-agent"},
+				"actor": map[string]any{"user": "data-scientist-7"}, "stage": "registry", "action": "model_registered",
+				"artifact": map[string]any{"uri": fmt.Sprintf("registry://payments-agent/%d", round)}})
+			note = "pipeline: training run outside a change; dependency change on a critical model; a model version registered without approval"
 		default:
 			note = "access: quiet round"
+			if lastSHA != "" {
+				// The same artifact redeployed by hand: no change to the bytes, but no approval.
+				evs = append(evs, map[string]any{"type": "pipeline", "time": now.Format(time.RFC3339Nano), "model": map[string]any{"name": "fraud-model"},
+					"actor": map[string]any{"user": "on-call-2"}, "stage": "deployment", "action": "model_deployed",
+					"artifact": map[string]any{"uri": "s3://models/fraud/12", "sha256": lastSHA}})
+				note = "pipeline: fraud-model redeployed by hand without approval"
+			}
 		}
 		if err := post(evs); err != nil {
 			if ctx.Err() != nil {
