@@ -130,6 +130,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
         curl -s -H "Authorization: Bearer %s" "http://%s/v1/events?limit=3"
         warden audit verify --data %s   (after Ctrl-C; docs/TRUST.md: --key, --checkpoint)
         warden subjects export --user data-scientist-7 --url http://%s --token %s   (or: erase)
+  Scale out: the same binary as roles on NATS JetStream + PostgreSQL —
+        warden serve --role ingest|worker|api --config (bus: {driver: nats})   docs/SCALE-OUT.md
 
 Synthetic traffic every %s: ordinary users, prompt injection and jailbreaks, PII and secrets
 leaking in outputs, a consumer outside its groups, revoked and expired keys, access and

@@ -20,15 +20,14 @@ import (
 
 // natsServer is a real nats-server process with JetStream, on a port and store of its own.
 type natsServer struct {
-	t          *testing.T
-	port       string
-	store      string
-	cmd        *exec.Cmd
-	out        *bytes.Buffer
-	restartsOK bool
+	t     testing.TB
+	port  string
+	store string
+	cmd   *exec.Cmd
+	out   *bytes.Buffer
 }
 
-func natsBinary(t *testing.T) string {
+func natsBinary(t testing.TB) string {
 	t.Helper()
 	if p, err := exec.LookPath("nats-server"); err == nil {
 		return p
@@ -40,7 +39,7 @@ func natsBinary(t *testing.T) string {
 	return ""
 }
 
-func startNATS(t *testing.T) *natsServer {
+func startNATS(t testing.TB) *natsServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
