@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/warden-ai/warden/internal/upstreamsim"
 )
 
 // natsProc is a real nats-server with JetStream on a port and store of its own.
@@ -115,22 +118,26 @@ type clusterEnv struct {
 	admin, ingst string
 }
 
-func newClusterEnv(t *testing.T, natsURL, dsn string) clusterEnv {
+func newClusterEnv(t *testing.T, natsURL, dsn string, extraConfig ...string) clusterEnv {
 	t.Helper()
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	env := clusterEnv{cfg: filepath.Join(t.TempDir(), "warden.yaml"), admin: "adm-" + hex.EncodeToString(b[:]), ingst: "ing-" + hex.EncodeToString(b[:])}
-	cfg := fmt.Sprintf("store:\n  driver: postgres\n  dsn: %q\nbus:\n  driver: nats\n  url: %q\n  lease_ttl: 2s\n  ack_wait: 2s\n", dsn, natsURL)
+	cfg := fmt.Sprintf("store:\n  driver: postgres\n  dsn: %q\nbus:\n  driver: nats\n  url: %q\n  lease_ttl: 2s\n  ack_wait: 2s\n", dsn, natsURL) + strings.Join(extraConfig, "")
 	if err := os.WriteFile(env.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return env
 }
 
-// startRole runs `warden serve --role ROLE` of the cluster and waits for /readyz.
-func (e clusterEnv) startRole(t *testing.T, role string) *server {
+// startRole runs `warden serve --role ROLE` of the cluster and waits for /readyz; data, when
+// given, is its data directory (default: a new one).
+func (e clusterEnv) startRole(t *testing.T, role string, data ...string) *server {
 	t.Helper()
 	s := &server{addr: freeAddr(t), gw: freeAddr(t), data: t.TempDir(), stderr: new(bytes.Buffer), admin: e.admin, ingt: e.ingst}
+	if len(data) > 0 {
+		s.data = data[0]
+	}
 	s.cmd = exec.Command(wardenBin, "serve", "--role", role, "--config", e.cfg, "--data", s.data, "--listen", s.addr, "--gateway-listen", s.gw)
 	s.cmd.Env = append(os.Environ(), "WARDEN_ADMIN_TOKEN="+e.admin, "WARDEN_INGEST_TOKEN="+e.ingst)
 	s.cmd.Stderr = s.stderr
@@ -206,16 +213,27 @@ func waitIndexed(t *testing.T, conn *pgx.Conn, schema string, want int, d time.D
 }
 
 // TestClusterRoles runs the distributed mode as separate processes of the binary — 2 ingest,
-// 2 workers, 1 api — on a real nats-server and the machine's PostgreSQL, kills a worker with
-// SIGKILL while events stream in, and checks that every acknowledged event is indexed exactly
-// once, has an inclusion proof from the api process, and that the api's log verifies.
+// 2 workers, 1 gateway, 1 api — on a real nats-server and the machine's PostgreSQL, kills a
+// worker with SIGKILL while events stream in, and checks that every acknowledged event is
+// indexed exactly once, has an inclusion proof from the api process, that the gateway's calls
+// reach the index too, and that the api's log verifies.
 func TestClusterRoles(t *testing.T) {
 	ns := startNATSProc(t)
 	dsn, conn, schema := pgSchema(t, "127.0.0.1:5432")
-	env := newClusterEnv(t, ns.url(), dsn)
+	sim := httptest.NewServer(upstreamsim.New(upstreamsim.Options{}))
+	defer sim.Close()
+	env := newClusterEnv(t, ns.url(), dsn, fmt.Sprintf("models:\n  - name: support-bot\n    allowed_groups: [support]\n    upstream: {url: %q, model: sim-model}\n", sim.URL+"/v1"))
+	gwData := t.TempDir()
+	code, out, errs := runCLI(t, "keys", "create", "--data", gwData, "--consumer", "alice", "--groups", "support")
+	lines := strings.Fields(out)
+	if code != 0 || len(lines) == 0 {
+		t.Fatalf("keys create: %d %s %s", code, out, errs)
+	}
+	vkey := lines[len(lines)-1]
 	api := env.startRole(t, "api")
 	ingest := []*server{env.startRole(t, "ingest"), env.startRole(t, "ingest")}
 	workers := []*server{env.startRole(t, "worker"), env.startRole(t, "worker")}
+	gw := env.startRole(t, "gateway", gwData)
 
 	// Role routing: ingest answers ingest only, api everything else.
 	if code, body := ingest[0].do(t, "GET", "/v1/events?limit=1", env.admin, nil); code != 404 {
@@ -305,12 +323,51 @@ func TestClusterRoles(t *testing.T) {
 	if rows, ids := indexed(t, conn, schema); rows != want || ids != want {
 		t.Fatalf("after redelivery the index holds %d rows / %d ids, want %d", rows, ids, want)
 	}
+	// The gateway's calls become events on the same bus, indexed by the workers.
+	const calls = 10
+	for i := range calls {
+		req, _ := http.NewRequest("POST", "http://"+gw.gw+"/v1/chat/completions", strings.NewReader(fmt.Sprintf(`{"model":"support-bot","messages":[{"role":"user","content":"where is order %d?"}]}`, i)))
+		req.Header.Set("Authorization", "Bearer "+vkey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("gateway call %d: %d %s", i, resp.StatusCode, b)
+		}
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM "+schema+".warden_events WHERE model = 'support-bot' AND type = 'inference'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == calls {
+			break
+		}
+		if n > calls || time.Now().After(deadline) {
+			t.Fatalf("%d gateway inference events indexed, want %d\n%s", n, calls, gw.stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if rows, ids := indexed(t, conn, schema); rows != ids {
+		t.Fatalf("index holds %d rows for %d ids", rows, ids)
+	}
 	// A worker stays busy: the survivor did the dead one's share.
 	if code, body := workers[1].do(t, "GET", "/readyz", env.admin, nil); code != 200 {
 		t.Fatalf("surviving worker readyz: %d %s", code, body)
 	}
+	var counts struct {
+		Entries uint64 `json:"audit_entries"`
+	}
+	if code, body := api.do(t, "GET", "/readyz", env.admin, nil); code != 200 || json.Unmarshal(body, &counts) != nil || counts.Entries < uint64(want+calls) {
+		t.Fatalf("api readyz after the gateway calls: %d %s", code, body)
+	}
 	api.stop(t)
-	if code, out, errs := runCLI(t, "audit", "verify", "--data", api.data); code != 0 || !strings.Contains(out, fmt.Sprint(want)) {
+	if code, out, errs := runCLI(t, "audit", "verify", "--data", api.data); code != 0 || !strings.Contains(out, fmt.Sprint(counts.Entries)) {
 		t.Fatalf("audit verify: exit %d\n%s\n%s", code, out, errs)
 	}
 }

@@ -57,7 +57,10 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	if a.cfg.RulesDir != "" {
 		dirs = append(dirs, a.cfg.RulesDir)
 	}
-	rs, err := rules.Load(true, dirs...)
+	// No rule may count over a window longer than the shortest retention of detailed data.
+	r := a.cfg.Retention
+	maxWindow := min(r.Critical, r.High, r.Medium, r.Low)
+	rs, err := rules.LoadWith(rules.LoadOptions{MaxWindow: maxWindow}, true, dirs...)
 	if err != nil {
 		return fmt.Errorf("load rules: %w", err)
 	}

@@ -28,7 +28,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("- just a list"))
 	f.Add([]byte(""))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rs, err := loadSources([]source{{name: "fuzz.yaml", data: data}})
+		rs, err := loadSources([]source{{name: "fuzz.yaml", data: data}}, DefaultMaxWindow)
 		if err != nil {
 			return
 		}

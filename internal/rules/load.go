@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"cel.dev/cel-go/cel"
 
@@ -27,7 +28,7 @@ func yamlKeys(target any) []string {
 
 var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
-func loadSources(srcs []source) (*RuleSet, error) {
+func loadSources(srcs []source, maxWindow time.Duration) (*RuleSet, error) {
 	var (
 		errs   []error
 		files  []*parsed
@@ -93,7 +94,7 @@ func loadSources(srcs []source) (*RuleSet, error) {
 				}
 				continue
 			}
-			r, rerrs := compileRule(env, x, p.name, line, p.spec.Rules[i])
+			r, rerrs := compileRule(env, x, p.name, line, p.spec.Rules[i], maxWindow)
 			if len(rerrs) > 0 {
 				errs = append(errs, rerrs...)
 				continue
@@ -122,7 +123,7 @@ func loadSources(srcs []source) (*RuleSet, error) {
 	return rs, nil
 }
 
-func compileRule(env *cel.Env, x *expander, file string, line int, s ruleSpec) (*Rule, []error) {
+func compileRule(env *cel.Env, x *expander, file string, line int, s ruleSpec, maxWindow time.Duration) (*Rule, []error) {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, &LoadError{File: file, Line: line, Msg: fmt.Sprintf("rule %q: ", s.ID) + fmt.Sprintf(format, args...)})
@@ -192,6 +193,11 @@ func compileRule(env *cel.Env, x *expander, file string, line int, s ruleSpec) (
 			bad("%s: %s", what, strings.ReplaceAll(iss.Err().Error(), "\n", " "))
 			return nil
 		}
+		if est, err := env.EstimateCost(ast, sizeEstimator{}); err == nil && est.Min > celCostLimit {
+			// Even its cheapest evaluation would be cut off at the limit: it could never match.
+			bad("%s: costs at least %d to evaluate, over the limit of %d (fewer or smaller nested comprehensions)", what, est.Min, celCostLimit)
+			return nil
+		}
 		if !ast.OutputType().IsExactType(want) && !ast.OutputType().IsExactType(cel.DynType) {
 			bad("%s: must evaluate to %s, not %s", what, want, ast.OutputType())
 			return nil
@@ -234,6 +240,9 @@ func compileRule(env *cel.Env, x *expander, file string, line int, s ruleSpec) (
 		r.resolve = r.resolve && *s.Resolve
 	}
 	if a := s.Aggregate; a != nil {
+		if a.Timespan+a.For > maxWindow {
+			bad("aggregate.timespan %s (+ for %s) is longer than the retention of %s: the window would count events no longer kept", a.Timespan, a.For, maxWindow)
+		}
 		errs = append(errs, checkAggregate(r, a, bad, compile)...)
 	} else if s.Condition == "" {
 		bad("condition is required (or an aggregate with steps)")

@@ -267,6 +267,26 @@ type source struct {
 // unless the later definition sets replace: true (to change a built-in rule) or enabled: false.
 // Errors name file:line; all of them are returned, joined.
 func Load(builtin bool, dirs ...string) (*RuleSet, error) {
+	return LoadWith(LoadOptions{}, builtin, dirs...)
+}
+
+// DefaultMaxWindow is the longest aggregation window (timespan + for) a rule may use unless
+// LoadOptions say otherwise: the shortest default retention of detailed data (low-tier models,
+// 30 days). A rule that counts over a longer span would count events the store no longer keeps.
+const DefaultMaxWindow = 30 * 24 * time.Hour
+
+// LoadOptions bound what LoadWith accepts.
+type LoadOptions struct {
+	// MaxWindow refuses rules whose aggregate timespan + for is longer (zero: DefaultMaxWindow).
+	// The server passes its shortest configured retention.
+	MaxWindow time.Duration
+}
+
+// LoadWith is Load with limits.
+func LoadWith(o LoadOptions, builtin bool, dirs ...string) (*RuleSet, error) {
+	if o.MaxWindow <= 0 {
+		o.MaxWindow = DefaultMaxWindow
+	}
 	var srcs []source
 	if builtin {
 		s, err := builtinSources()
@@ -282,7 +302,7 @@ func Load(builtin bool, dirs ...string) (*RuleSet, error) {
 		}
 		srcs = append(srcs, s...)
 	}
-	return loadSources(srcs)
+	return loadSources(srcs, o.MaxWindow)
 }
 
 // Check validates every rule file in dir together with the built-in pack (so user rules may use
