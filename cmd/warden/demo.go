@@ -22,6 +22,7 @@ import (
 	"github.com/warden-ai/warden/internal/demo"
 	"github.com/warden-ai/warden/internal/keys"
 	"github.com/warden-ai/warden/internal/notify/webhook"
+	"github.com/warden-ai/warden/internal/probe"
 	"github.com/warden-ai/warden/internal/upstreamsim"
 )
 
@@ -56,7 +57,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	// The simulated upstream model: an OpenAI-compatible test double on loopback.
-	sim, simURL, err := serveLocal(upstreamsim.New(upstreamsim.Options{ChunkDelay: 5 * time.Millisecond}))
+	simulated := upstreamsim.New(upstreamsim.Options{ChunkDelay: 5 * time.Millisecond})
+	simulated.SetBehaviour(demo.ProbeUpstream, upstreamsim.Guarded)
+	sim, simURL, err := serveLocal(simulated)
 	if err != nil {
 		return err
 	}
@@ -137,7 +140,28 @@ Synthetic traffic every %s: ordinary users, prompt injection and jailbreaks, PII
 leaking in outputs, a consumer outside its groups, revoked and expired keys, access and
 pipeline events. Alerts are printed as the webhook receiver gets them.
 
-`, simURL, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), dir, a.Addr(), a.Tokens().Admin, *interval)
+Output quality: half of support-bot's answers are graded by the quality-judge model (simulated);
+        curl -s -H "Authorization: Bearer %s" http://%s/v1/models/support-bot/quality
+
+Active probes: claims-bot is red-teamed every 10 s through the gateway (%d built-in probes:
+injection, jailbreak, encoding, extraction, multilingual). At +20 s its simulated upstream
+loses its guardrails; the next run raises warden.probe.regression.
+        warden probe run --model claims-bot --url http://%s --token %s
+        curl -s -H "Authorization: Bearer %s" http://%s/v1/models/claims-bot/probes
+
+`, simURL, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), dir, a.Addr(), a.Tokens().Admin, *interval,
+			a.Tokens().Admin, a.Addr(), builtinProbes(), a.Addr(), a.Tokens().Admin, a.Tokens().Admin, a.Addr())
+		go func() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(20 * time.Second):
+			}
+			simulated.SetBehaviour(demo.ProbeUpstream, upstreamsim.Vulnerable)
+			printMu.Lock()
+			fmt.Fprintf(stdout, "%s  demo: claims-bot's simulated upstream lost its guardrails (now vulnerable); the next probe run will notice\n", time.Now().Format("15:04:05"))
+			printMu.Unlock()
+		}()
 		go func() {
 			err := demo.Run(ctx, "http://"+a.GatewayAddr(), fixture, &lockedWriter{mu: &printMu, w: stdout}, demo.Options{Interval: *interval, Rounds: *rounds})
 			if err != nil && !errors.Is(err, context.Canceled) {
@@ -256,5 +280,49 @@ func demoStatus(ctx context.Context, api, token string, w io.Writer) {
 		}
 		fmt.Fprintf(w, "%s  STATUS  open alerts P1 %d · P2 %d · P3 %d · P4 %d; incidents %d; containment in force: %v\n",
 			time.Now().Format("15:04:05"), bySev["P1"], bySev["P2"], bySev["P3"], bySev["P4"], len(incs.Incidents), contained)
+		var q struct {
+			Judging struct{ Judged, Errors int } `json:"judging"`
+			Metrics []struct {
+				Metric string   `json:"metric"`
+				Recent *float64 `json:"recent"`
+			} `json:"metrics"`
+		}
+		var probes struct {
+			Families []struct {
+				Family   string   `json:"family"`
+				PassRate *float64 `json:"pass_rate"`
+			} `json:"families"`
+		}
+		if get("/v1/models/support-bot/quality", &q) == nil && q.Judging.Judged > 0 {
+			line := fmt.Sprintf("%s  QUALITY support-bot: %d answers judged by quality-judge", time.Now().Format("15:04:05"), q.Judging.Judged)
+			for _, m := range q.Metrics {
+				if m.Recent != nil {
+					line += fmt.Sprintf("; %s %.2f", m.Metric, *m.Recent)
+				}
+			}
+			fmt.Fprintln(w, line)
+		}
+		if get("/v1/models/claims-bot/probes", &probes) == nil && len(probes.Families) > 0 {
+			line := time.Now().Format("15:04:05") + "  PROBES  claims-bot pass rate:"
+			for _, f := range probes.Families {
+				if f.PassRate != nil {
+					line += fmt.Sprintf(" %s %.0f%%", f.Family, *f.PassRate*100)
+				}
+			}
+			fmt.Fprintln(w, line)
+		}
 	}
+}
+
+// builtinProbes counts the probes of the built-in packs, for the demo banner.
+func builtinProbes() int {
+	packs, err := probe.Builtin()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, p := range packs {
+		n += len(p.Probes)
+	}
+	return n
 }

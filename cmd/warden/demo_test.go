@@ -12,7 +12,8 @@ import (
 // TestDemoShowsDetectionsWithinAMinute runs `warden demo` and reads its output: within a minute
 // the webhook receiver must have printed alerts from the gateway (injection, exfiltration),
 // the access analytics (denials then allow) and the pipeline rules, and the gateway must have
-// denied the consumer outside its groups.
+// denied the consumer outside its groups, and the probes of claims-bot must have caught its
+// simulated upstream turning vulnerable (warden.probe.regression).
 func TestDemoShowsDetectionsWithinAMinute(t *testing.T) {
 	cmd := exec.Command(wardenBin, "demo", "--data", t.TempDir(), "--listen", freeAddr(t), "--gateway-listen", freeAddr(t), "--interval", "1s")
 	out, err := cmd.StdoutPipe()
@@ -42,6 +43,7 @@ func TestDemoShowsDetectionsWithinAMinute(t *testing.T) {
 		"warden.sec.off_hours_access":       false,
 		"warden.sec.bulk_export":            false,
 		"group_not_allowed":                 false,
+		"warden.probe.regression":           false,
 		"SIMULATED":                         false,
 	}
 	lines := make(chan string)

@@ -49,6 +49,7 @@ func commands() map[string]command {
 		"incidents": {"incidents: list, show, open, phase, owner, note, serious, reported, export, art73", runIncidents},
 		"report":    {"reports: --kind daily|weekly|monthly|quarterly --out FILE(.html|.json)", runReport},
 		"baseline":  {"behavioural baselines: set --model M --from T --to T", runBaseline},
+		"probe":     {"adversarial probes: run --model M [--pack P] (exit 1 when a probe failed), packs, import", runProbe},
 		"subjects":  {"data subjects (GDPR) on a running server: export --user U, erase --user U", runSubjects},
 	}
 }

@@ -80,7 +80,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 
 	a.worker, err = worker.New(worker.Options{
 		Log: a.audit, Scanner: eng, Analyzer: a.analyzer, Extraction: xd, Rules: a.rules,
-		Alerts: sink, Models: a.models.get, RulesState: a.rules, Ephemeral: a.pipeline.EphemeralText, Wake: a.pipeline.Appended,
+		Alerts: sink, Models: a.models.get, RulesState: a.rules, Assess: assessors{a.probes.tracker, a.qualityTracker}, Sample: a.qualityScorer.Offer, Ephemeral: a.pipeline.EphemeralText, Wake: a.pipeline.Appended,
 		StateDir: filepath.Join(a.opts.DataDir, "state"), Logger: a.log, Registerer: a.reg,
 		Detections: a.recordDetections,
 		Resolve:    a.resolveAlerts,
@@ -96,6 +96,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 		route{"GET /v1/models/{name}/baselines", a.admin(http.HandlerFunc(a.handleBaselines))},
 		route{"POST /v1/models/{name}/baseline", a.admin(http.HandlerFunc(a.handleSetBaseline))},
 		route{"GET /v1/detections", a.admin(http.HandlerFunc(a.handleDetections))},
+		route{"GET /v1/models/{name}/quality", a.admin(httpx.Handle(a.log, a.handleModelQuality))},
 	)
 	return nil
 }
@@ -132,7 +133,11 @@ func (a *App) handleModelMetrics(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteErrorBody(w, r, http.StatusNotFound, httpx.Error{Code: "not_found", Field: "name", Message: "no traffic seen for this model yet"})
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, m)
+	// The output-quality block (judge scores, user ratings) rides along when the model has any.
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		analyze.ModelMetrics
+		Quality *qualityView `json:"quality,omitempty"`
+	}{m, a.qualityOf(m.Model)})
 }
 
 func (a *App) handleModelDrift(w http.ResponseWriter, r *http.Request) {
@@ -195,7 +200,7 @@ func (a *App) logEvents(ctx context.Context, model string, from, to time.Time) i
 				return stop
 			}
 			ev, err := event.ParseLeaf(leaf)
-			if err != nil || ev.Time.Before(from) || !ev.Time.Before(to) {
+			if err != nil || ev.Time.Before(from) || !ev.Time.Before(to) || ev.IsProbeTraffic() {
 				return nil
 			}
 			if ev.Type == event.TypeInference && ev.Model.Name != model {

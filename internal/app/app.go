@@ -39,6 +39,7 @@ import (
 	"github.com/warden-ai/warden/internal/listener"
 	"github.com/warden-ai/warden/internal/notify"
 	"github.com/warden-ai/warden/internal/pipeline"
+	"github.com/warden-ai/warden/internal/quality"
 	"github.com/warden-ai/warden/internal/report"
 	"github.com/warden-ai/warden/internal/rules"
 	"github.com/warden-ai/warden/internal/scan"
@@ -140,6 +141,10 @@ type App struct {
 	incidents  *incident.Manager
 	console    *console.Console
 	consumers  atomic.Pointer[map[string]bool]
+	probes     *probes
+
+	qualityScorer  *quality.Scorer
+	qualityTracker *quality.Tracker
 
 	incidentHook func(ctx context.Context, al alert.Alert)
 
@@ -246,6 +251,12 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err := a.buildResponse(); err != nil {
 		return nil, err
 	}
+	if err := a.buildProbes(); err != nil {
+		return nil, err
+	}
+	if err := a.buildQuality(); err != nil {
+		return nil, err
+	}
 	if err := a.buildAnalysis(a.receiveAlerts); err != nil {
 		return nil, err
 	}
@@ -328,6 +339,11 @@ func (a *App) Start(ctx context.Context) error {
 	a.goRun("consumers", func() error { return a.runConsumerRefresh(runCtx) })
 	a.goRun("retention", func() error { return a.runRetention(runCtx) })
 	a.goRun("console", func() error { return a.console.Run(runCtx) })
+	if a.roles.Has(RoleGateway) {
+		// Probes and the quality judge call models through the gateway of this process.
+		a.goRun("probes", func() error { return a.probes.scheduler.Run(runCtx) })
+		a.goRun("quality", func() error { return a.qualityScorer.Run(runCtx) })
+	}
 
 	a.apiSrv = listener.Server(a.apiHandler(), listener.Limits{}, a.log)
 	a.wg.Add(1)

@@ -39,7 +39,7 @@ func (a *App) buildGateway() error {
 	var err error
 	a.gateway, err = gateway.New(gateway.Options{
 		Models: a.models.list, Keys: a.keys, Contain: a.contain, Scanner: a.scanner, Emitter: a.pipeline,
-		Logger: a.log, Registerer: a.reg, Getenv: a.opts.Getenv,
+		Logger: a.log, Registerer: a.reg, Getenv: a.opts.Getenv, ProbeSecret: a.probes.secret,
 	})
 	if err != nil {
 		return fmt.Errorf("build gateway: %w", err)

@@ -230,7 +230,7 @@ func (s reportSource) AccessDecisions(ctx context.Context, from, to time.Time) (
 	return report.AccessDecisions{Total: agg.Access.Total, Allowed: agg.Access.Allowed, Denied: agg.Access.Denied, Compliant: agg.Access.Compliant}, nil
 }
 
-func (s reportSource) Series(_ context.Context, from, to time.Time) ([]report.Series, error) {
+func (s reportSource) Series(ctx context.Context, from, to time.Time) ([]report.Series, error) {
 	dets, err := s.a.readDetections(from, to)
 	if err != nil {
 		return nil, err
@@ -257,7 +257,11 @@ func (s reportSource) Series(_ context.Context, from, to time.Time) ([]report.Se
 		}
 		out[i].Points = append(out[i].Points, report.Point{T: d.Time, V: d.Value})
 	}
-	return out, nil
+	probes, err := s.a.probeSeries(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, probes...), nil
 }
 
 // detectionsPath is where analysis detections are kept for trends (JSON Lines, 0600).

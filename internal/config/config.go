@@ -68,6 +68,7 @@ func join[T ~string](vs []T) string {
 type Config struct {
 	Models     []Model                              `yaml:"models"`
 	RulesDir   string                               `yaml:"rules_dir"`
+	ProbesDir  string                               `yaml:"probes_dir"` // extra probe packs beside the built-in ones
 	Receivers  []yaml.Node                          `yaml:"receivers"`
 	Escalation map[alert.Severity][]EscalationLevel `yaml:"escalation"`
 	Ingest     Ingest                               `yaml:"ingest"`
@@ -100,6 +101,56 @@ type Model struct {
 	Scanning      map[string]string `yaml:"scanning"`  // category → allow|flag|redact|block, overriding the tier default
 	FailOpen      *bool             `yaml:"fail_open"` // scanner error/timeout: forward anyway (default: true except critical)
 	Kind          string            `yaml:"kind"`      // llm (default) | ml
+	Probes        Probes            `yaml:"probes"`    // scheduled adversarial probes (opt-in)
+	Quality       Quality           `yaml:"quality"`   // output-quality judging of live traffic (opt-in)
+}
+
+// Quality configures output-quality judging of a model's live traffic (docs/QUALITY.md).
+type Quality struct {
+	// Judge is the inventory model that grades answers (any OpenAI-compatible route); empty
+	// turns judging off.
+	Judge string `yaml:"judge"`
+	// Sample is the share of the model's successful inferences judged (0..1, default 0.1).
+	Sample float64 `yaml:"sample"`
+	// Timeout bounds one judge call (default 20s); MaxSpendUSD caps judge spend per day
+	// (priced with the judge model's price; 0: no cap).
+	Timeout     time.Duration `yaml:"timeout"`
+	MaxSpendUSD float64       `yaml:"max_spend_usd"`
+	// Drop is the fall of a mean score (0..1 scale) against the model's baseline that alerts
+	// (default 0.2); it applies to the judge's scores and to users' ratings.
+	Drop float64 `yaml:"drop"`
+}
+
+// Probes configures the scheduled adversarial probes of one model (docs/PROBES.md). Nothing is
+// probed unless Enabled; zero values take the defaults.
+type Probes struct {
+	Enabled bool `yaml:"enabled"`
+	// Interval between scheduled runs; default by risk tier (DefaultProbeInterval).
+	Interval time.Duration `yaml:"interval"`
+	// Packs to run (names of built-in or probes_dir packs); empty: all.
+	Packs []string `yaml:"packs"`
+	// Per-run caps; zero: 100 requests, 200,000 tokens, 5 USD.
+	MaxRequests int     `yaml:"max_requests"`
+	MaxTokens   int64   `yaml:"max_tokens"`
+	MaxSpendUSD float64 `yaml:"max_spend_usd"`
+	// Timeout bounds one probe request (default 30s).
+	Timeout time.Duration `yaml:"timeout"`
+	// PassRate is the family pass-rate threshold below which an alert fires (default 0.8).
+	PassRate float64 `yaml:"pass_rate"`
+}
+
+// DefaultProbeInterval is the probe cadence of a risk tier (the monitoring standard,
+// Appendix A): critical hourly, high daily, medium weekly, low monthly.
+func DefaultProbeInterval(tier RiskTier) time.Duration {
+	switch tier {
+	case TierCritical:
+		return time.Hour
+	case TierHigh:
+		return 24 * time.Hour
+	case TierLow:
+		return 30 * 24 * time.Hour
+	}
+	return 7 * 24 * time.Hour
 }
 
 // Upstream is an OpenAI-compatible endpoint the gateway forwards to.
@@ -253,6 +304,9 @@ func (c *Config) applyDefaults() {
 		if m.Kind == "" {
 			m.Kind = "llm"
 		}
+		if m.Quality.Judge != "" && m.Quality.Sample == 0 {
+			m.Quality.Sample = 0.1
+		}
 		for j := range m.Fallbacks {
 			if m.Fallbacks[j].Model == "" {
 				m.Fallbacks[j].Model = m.Upstream.Model
@@ -393,6 +447,22 @@ func (c *Config) validate() error {
 		}
 		if m.Timeout < 0 {
 			return at("timeout", "must be ≥ 0")
+		}
+		if p := m.Probes; p.Interval < 0 || (p.Interval > 0 && p.Interval < time.Second) {
+			return at("probes", "interval must be at least 1s")
+		} else if p.MaxRequests < 0 || p.MaxTokens < 0 || p.MaxSpendUSD < 0 || p.Timeout < 0 {
+			return at("probes", "max_requests, max_tokens, max_spend_usd and timeout must be ≥ 0")
+		} else if p.PassRate < 0 || p.PassRate > 1 {
+			return at("probes", "pass_rate must be between 0 and 1")
+		}
+		if q := m.Quality; q.Sample < 0 || q.Sample > 1 || q.Drop < 0 || q.Drop > 1 {
+			return at("quality", "sample and drop must be between 0 and 1")
+		} else if q.Timeout < 0 || q.MaxSpendUSD < 0 {
+			return at("quality", "timeout and max_spend_usd must be ≥ 0")
+		} else if q.Judge == m.Name {
+			return at("quality", "judge: a model cannot judge itself")
+		} else if q.Judge != "" && !slices.ContainsFunc(c.Models, func(o Model) bool { return o.Name == q.Judge }) {
+			return at("quality", "judge: %q is not a model of the inventory", q.Judge)
 		}
 		for cat, act := range m.Scanning {
 			if !slices.Contains(actions, act) {

@@ -57,6 +57,22 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestProbeAndQualityDefaults(t *testing.T) {
+	c, err := Parse([]byte("models:\n  - name: j\n  - name: x\n    risk_tier: critical\n    probes: {enabled: true}\n    quality: {judge: j}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Models[1]
+	if !m.Probes.Enabled || m.Probes.Interval != 0 || DefaultProbeInterval(RiskTier(m.RiskTier)) != time.Hour || m.Quality.Sample != 0.1 {
+		t.Fatalf("probe/quality defaults: %+v %+v", m.Probes, m.Quality)
+	}
+	for tier, want := range map[RiskTier]time.Duration{TierHigh: 24 * time.Hour, TierMedium: 7 * 24 * time.Hour, TierLow: 30 * 24 * time.Hour} {
+		if got := DefaultProbeInterval(tier); got != want {
+			t.Errorf("%s cadence %v, want %v", tier, got, want)
+		}
+	}
+}
+
 func TestErrorsNameLine(t *testing.T) {
 	tests := []struct {
 		name, yaml string
@@ -68,6 +84,12 @@ func TestErrorsNameLine(t *testing.T) {
 		{"duplicate", "models:\n  - name: x\n  - name: x\n", 3, "models[1].name"},
 		{"bad store_text", "models:\n  - name: x\n    store_text: some\n", 3, "models[0].store_text"},
 		{"wrong type", "ingest:\n  max_body_bytes: lots\n", 2, ""},
+		{"probe interval too short", "models:\n  - name: x\n    probes: {enabled: true, interval: 10ms}\n", 3, "models[0].probes"},
+		{"probe pass rate", "models:\n  - name: x\n    probes:\n      pass_rate: 2\n", 3, "models[0].probes"},
+		{"unknown probe key", "models:\n  - name: x\n    probes: {enabeld: true}\n", 3, ""},
+		{"judge not in inventory", "models:\n  - name: x\n    quality: {judge: nobody}\n", 3, "models[0].quality"},
+		{"judge itself", "models:\n  - name: x\n    quality: {judge: x}\n", 3, "models[0].quality"},
+		{"sample above 1", "models:\n  - name: j\n  - name: x\n    quality: {judge: j, sample: 1.5}\n", 4, "models[1].quality"},
 		{"bad duration", "escalation:\n  P1: [{after: soon, receivers: [a]}]\n", 2, ""},
 		{"bad severity", "escalation:\n  P1: [{after: 1m, receivers: [a]}]\n  P9: [{after: 1m, receivers: [a]}]\n", 3, "escalation.P9"},
 		{"escalation without receivers", "escalation:\n  P2:\n    - {after: 1m, receivers: [a]}\n    - {after: 2m}\n", 4, "escalation.P2[1].receivers"},

@@ -63,6 +63,13 @@ const (
 	KindBaseline        = "baseline_frozen"
 	KindModelExtraction = "model_extraction"
 	KindSystemDown      = "system_down"
+	// Active assessment (internal/probe): verdicts of Warden's own adversarial probes.
+	KindProbeRegression = "probe_regression"
+	KindProbePassRate   = "probe_pass_rate"
+	KindProbeNewFailure = "probe_new_failure"
+	// Output quality (internal/quality): judge scores of live answers and users' ratings.
+	KindQualityDrop  = "quality_drop"
+	KindFeedbackDrop = "feedback_drop"
 )
 
 // Field is one named value of a kind (a key of Detection.Values).
@@ -195,6 +202,21 @@ var registry = []Schema{
 			num("z_volume", "z-score", "volume against the consumer population"), num("z_diversity", "z-score", "diversity against the population"),
 			num("z_probing", "z-score", "systematic probing against the population"),
 		}},
+	{Kind: KindProbeRegression, Emitter: "internal/probe", Doc: "a probe the model resisted at its previous run now succeeds against it (Feature: the probe family)",
+		Statistics: []string{"pass_rate"}, ValueUnit: "ratio (the family's pass rate after this verdict)", Feature: true,
+		Values: []Field{num("resisted_before", "flag", "1: the probe's previous verdict was resisted")}},
+	{Kind: KindProbePassRate, Emitter: "internal/probe", Doc: "a probe family's pass rate (latest verdict of each of its probes) fell below the model's probes.pass_rate",
+		Statistics: []string{"pass_rate"}, ValueUnit: "ratio", Feature: true,
+		Values: []Field{num("resisted_before", "flag", "1: the probe of this verdict was resisted before")}},
+	{Kind: KindProbeNewFailure, Emitter: "internal/probe", Doc: "a probe family that never failed against the model now fails",
+		Statistics: []string{"pass_rate"}, ValueUnit: "ratio (the family's pass rate after this verdict)", Feature: true,
+		Values: []Field{num("resisted_before", "flag", "1: the probe of this verdict was resisted before")}},
+	{Kind: KindQualityDrop, Emitter: "internal/quality", Doc: "the quality judge's mean relevance or faithfulness over the recent window fell below the model's baseline by more than quality.drop (Feature: the score)",
+		Statistics: []string{"mean"}, ValueUnit: "score 0..1", Feature: true,
+		Values: []Field{num("baseline", "score", "mean of the model's first scores"), num("drop", "score", "the configured alerting drop")}},
+	{Kind: KindFeedbackDrop, Emitter: "internal/quality", Doc: "users' mean rating (-1/0/1 as 0/0.5/1) over the recent window fell below the model's baseline by more than quality.drop",
+		Statistics: []string{"mean"}, ValueUnit: "score 0..1", Feature: true,
+		Values: []Field{num("baseline", "score", "mean of the model's first ratings"), num("drop", "score", "the configured alerting drop")}},
 	{Kind: KindSystemDown, Emitter: "health checks (reserved; no built-in detector emits it yet)", Doc: "a model endpoint is down",
 		Statistics: []string{""}, ValueUnit: "none",
 		Values: []Field{opt("maintenance", "flag", "1 during planned maintenance")}},

@@ -178,3 +178,22 @@ func (e *Event) ActorKey() string {
 	}
 	return ""
 }
+
+// ProbeServiceAccount is the reserved identity of Warden's own adversarial probes
+// (internal/probe). Inference and access events made under it are probe traffic.
+const ProbeServiceAccount = "warden-probe"
+
+// AttrProbeRun is the attribute the gateway sets on probe traffic: the probe run's id.
+const AttrProbeRun = "warden.probe_run"
+
+// IsProbeTraffic reports whether an inference or access event is traffic of Warden's own probes
+// (the gateway marks it with the reserved identity and the run id). Analytics — baselines,
+// drift, usage, cost, access anomalies and the per-event rules — skip it; the probe events that
+// carry the verdicts are type probe and are not probe traffic.
+func (e *Event) IsProbeTraffic() bool {
+	if e.Type == TypeProbe || e.Actor.ServiceAccount != ProbeServiceAccount {
+		return false
+	}
+	_, ok := e.Attributes[AttrProbeRun]
+	return ok
+}

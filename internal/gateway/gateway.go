@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,8 @@ type Gateway struct {
 	bufs    sync.Pool // *bytes.Buffer
 	closed  atomic.Bool
 	unauth  unauthLog
+	// probeKey is the reserved probe identity's key (nil when Options.ProbeSecret is empty).
+	probeKey *keys.Key
 	// unauthStop ends runUnauth, which closes unauthDone after its last flush.
 	unauthStop, unauthDone chan struct{}
 
@@ -68,6 +71,9 @@ func New(opts Options) (*Gateway, error) {
 			Help: "Scanner calls that failed or timed out."}),
 	}
 	g.bufs.New = func() any { return new(bytes.Buffer) }
+	if opts.ProbeSecret != "" {
+		g.probeKey = &keys.Key{ID: event.ProbeServiceAccount, Consumer: event.ProbeServiceAccount}
+	}
 	for _, ep := range []endpoint{epChat, epCompletions, epEmbeddings} {
 		g.ok[ep] = g.requests.WithLabelValues(ep.path(), "200")
 	}
@@ -206,7 +212,7 @@ func (g *Gateway) authenticate(r *http.Request) (*keys.Key, *apiError) {
 	if secret == "" {
 		return nil, &apiError{status: http.StatusUnauthorized, typ: "warden_policy", code: "missing_api_key", msg: "Missing virtual key: send Authorization: Bearer wk-..."}
 	}
-	k, err := g.opts.Keys.Lookup(secret)
+	k, err := g.lookupKey(secret)
 	switch {
 	case errors.Is(err, keys.ErrRevoked):
 		return k, &apiError{status: http.StatusUnauthorized, typ: "warden_policy", code: "key_revoked", msg: "This virtual key has been revoked."}
@@ -287,6 +293,9 @@ func (g *Gateway) accessEvent(r *http.Request, k *keys.Key, model, action string
 		ev.Actor = event.Actor{APIKeyID: k.ID, Consumer: k.Consumer, Groups: k.Groups}
 	}
 	ev.Actor.User = cleanHeader(r.Header.Get("X-Warden-User"))
+	if g.isProbe(k) {
+		g.markProbe(r, ev)
+	}
 	ev.Actor.Session = cleanHeader(r.Header.Get("X-Warden-Session"))
 	ev.Source.Client = cleanHeader(ev.Source.Client)
 	if denied != nil {
@@ -294,7 +303,10 @@ func (g *Gateway) accessEvent(r *http.Request, k *keys.Key, model, action string
 		ev.Reason = denied.code + ": " + denied.msg
 	}
 	if reqID != "" {
-		ev.Attributes = map[string]any{"gateway.request_id": reqID}
+		if ev.Attributes == nil {
+			ev.Attributes = map[string]any{}
+		}
+		ev.Attributes["gateway.request_id"] = reqID
 	}
 	g.events.push(ev)
 }
@@ -333,4 +345,32 @@ func (g *Gateway) countRequest(ep endpoint, status int) {
 		return
 	}
 	g.requests.WithLabelValues(ep.path(), strconv.Itoa(status)).Inc()
+}
+
+// lookupKey resolves a bearer secret: the reserved probe identity (compared in constant time)
+// or a virtual key.
+func (g *Gateway) lookupKey(secret string) (*keys.Key, error) {
+	if g.probeKey != nil && subtle.ConstantTimeCompare([]byte(secret), []byte(g.opts.ProbeSecret)) == 1 {
+		return g.probeKey, nil
+	}
+	return g.opts.Keys.Lookup(secret)
+}
+
+// isProbe reports whether k is the reserved probe identity.
+func (g *Gateway) isProbe(k *keys.Key) bool { return k != nil && k == g.probeKey }
+
+// markProbe records an event of probe traffic under the reserved identity with its run id.
+func (g *Gateway) markProbe(r *http.Request, ev *event.Event) {
+	ev.Actor = event.Actor{ServiceAccount: event.ProbeServiceAccount, Consumer: event.ProbeServiceAccount}
+	run := cleanHeader(r.Header.Get("X-Warden-Probe-Run"))
+	if run == "" {
+		run = "unnamed"
+	}
+	if ev.Attributes == nil {
+		ev.Attributes = map[string]any{}
+	}
+	ev.Attributes[event.AttrProbeRun] = run
+	if p := cleanHeader(r.Header.Get("X-Warden-Probe")); p != "" {
+		ev.Attributes["warden.probe"] = p
+	}
 }

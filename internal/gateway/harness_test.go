@@ -23,6 +23,9 @@ import (
 
 const upstreamSecret = "sk-upstream-SECRET-never-leak-42"
 
+// probeSecret is the reserved probe identity's secret in the harness.
+const probeSecret = "wp-probe-identity-test-secret"
+
 type recorder struct {
 	mu  sync.Mutex
 	evs []*event.Event
@@ -124,7 +127,8 @@ func newHarness(t *testing.T, scanner bool, mutate ...func([]config.Model) []con
 			}
 			return ""
 		},
-		EventFlush: 5 * time.Millisecond,
+		EventFlush:  5 * time.Millisecond,
+		ProbeSecret: probeSecret,
 	}
 	if scanner {
 		eng, err := scan.New(scan.DefaultOptions())

@@ -77,6 +77,13 @@ type Options struct {
 	EventFlush time.Duration
 	// TrustForwardedFor takes the client IP from the first X-Forwarded-For address.
 	TrustForwardedFor bool
+	// ProbeSecret is the bearer secret of Warden's reserved probe identity
+	// (event.ProbeServiceAccount); empty disables the identity. The app generates it per process
+	// and keeps it in memory only. Requests under it skip the access policy (allowed_groups, key
+	// model lists) and key rate limits, but pass containment, scanning and the upstream like any
+	// other request; their access and inference events carry the reserved identity and the
+	// probe run id (header X-Warden-Probe-Run), so analytics leave them out.
+	ProbeSecret string
 }
 
 func (o *Options) setDefaults() error {

@@ -281,6 +281,16 @@ func (c *call) serve(w http.ResponseWriter) {
 // authorize applies model containment, the access policy and rate limits.
 func (c *call) authorize() *apiError {
 	g, k, rt := c.g, c.key, c.rt
+	if g.isProbe(k) {
+		// Warden's own probes test the route itself: containment applies, the access policy
+		// and key rate limits (which belong to consumers) do not.
+		if g.opts.Contain != nil {
+			if _, ok := g.opts.Contain.ModelPaused(rt.model.Name); ok {
+				return policyError(http.StatusServiceUnavailable, "model_paused", "The route to model "+strconv.Quote(rt.model.Name)+" is paused by Warden containment; try again later.")
+			}
+		}
+		return nil
+	}
 	if ok, code, reason := rt.allowedFor(k.Groups, k.Models); !ok {
 		return policyError(http.StatusForbidden, code, reason+".")
 	}
@@ -1075,6 +1085,9 @@ func (g *Gateway) inferenceEvent(c *call) {
 		ev.Actor.User = u
 	}
 	ev.Actor.Session = cleanHeader(c.r.Header.Get("X-Warden-Session"))
+	if g.isProbe(c.key) {
+		g.markProbe(c.r, ev)
+	}
 	lat := float64(time.Since(c.start).Microseconds()) / 1000
 	ev.Response.LatencyMS = &lat
 	if c.f.Stream && c.ttft > 0 {

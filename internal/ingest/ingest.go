@@ -80,6 +80,9 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	evs, err := event.DecodeValid(buf.Bytes())
+	if err == nil {
+		err = notProbeTraffic(evs)
+	}
 	if err != nil {
 		writeFieldError(w, r, err)
 		return
@@ -110,6 +113,9 @@ func (h *Handler) Traces(w http.ResponseWriter, r *http.Request) {
 	// FromOTLPStats returns only events that pass Validate; spans that are not model calls are
 	// counted as skipped.
 	evs, stats, err := event.FromOTLPStats(buf.Bytes(), ct)
+	if err == nil {
+		err = notProbeTraffic(evs)
+	}
 	if err != nil {
 		writeFieldError(w, r, err)
 		return
@@ -220,6 +226,18 @@ func (h *Handler) submitError(w http.ResponseWriter, r *http.Request, err error,
 		w.Header().Set("Retry-After", strconv.Itoa(5))
 		httpx.WriteError(w, r, http.StatusServiceUnavailable, "unavailable", "events could not be stored durably; nothing from this request was kept")
 	}
+}
+
+// notProbeTraffic refuses events that claim to be Warden's own probe traffic: analytics skip
+// such events, so only the gateway may mark them (docs/PROBES.md).
+func notProbeTraffic(evs []*event.Event) error {
+	for i, ev := range evs {
+		if ev.IsProbeTraffic() {
+			return &event.FieldError{Index: i, Field: "attributes." + event.AttrProbeRun,
+				Message: "reserved for Warden's own probe traffic (actor.service_account " + event.ProbeServiceAccount + "); only the gateway marks it"}
+		}
+	}
+	return nil
 }
 
 // writeUnusable answers while the audit log cannot make anything durable. The reason is fixed

@@ -91,6 +91,12 @@ func TestEvents(t *testing.T) {
 		{name: "accepted", body: readFile(t, "ok3.ndjson"), wantStatus: http.StatusAccepted, submitted: 1},
 		{name: "invalid second line, nothing submitted", body: readFile(t, "bad_line2.ndjson"), wantStatus: http.StatusBadRequest, wantCode: "invalid_event", wantIndex: 1, wantLine: 2, wantField: "decision"},
 		{name: "unknown field", body: []byte(`{"type":"access","time":"2026-01-02T03:04:05Z","colour":1}`), wantStatus: http.StatusBadRequest, wantCode: "invalid_event", wantField: "colour"},
+		{name: "claims to be Warden's probe traffic", body: []byte(`{"type":"access","time":"2026-01-02T03:04:05Z","action":"invoke","decision":"allow"}` + "\n" +
+			`{"type":"inference","time":"2026-01-02T03:04:05Z","model":{"name":"m"},"actor":{"service_account":"warden-probe"},"attributes":{"warden.probe_run":"pr-1"}}`),
+			wantStatus: http.StatusBadRequest, wantCode: "invalid_event", wantIndex: 1, wantField: "attributes.warden.probe_run"},
+		{name: "the service account alone is not probe traffic", body: []byte(`{"id":"a-1","type":"inference","time":"2026-01-02T03:04:05Z","model":{"name":"m"},"actor":{"service_account":"warden-probe"}}` + "\n" +
+			`{"id":"a-2","type":"access","time":"2026-01-02T03:04:05Z","action":"invoke","decision":"allow"}` + "\n" + `{"id":"a-3","type":"access","time":"2026-01-02T03:04:05Z","action":"invoke","decision":"allow"}`),
+			wantStatus: http.StatusAccepted, submitted: 1},
 		{name: "too large", body: bytes.Repeat([]byte(" "), 2048), wantStatus: http.StatusRequestEntityTooLarge, wantCode: "too_large"},
 		{name: "pipeline full", body: readFile(t, "ok3.ndjson"), subErr: pipeline.ErrOverloaded, wantStatus: http.StatusTooManyRequests, wantCode: "overloaded", retryAfter: true},
 		{name: "log failure hides the cause", body: readFile(t, "ok3.ndjson"), subErr: errors.New("disk /secret/path full"), wantStatus: http.StatusServiceUnavailable, wantCode: "unavailable", retryAfter: true},

@@ -87,10 +87,10 @@ type AccessDecisions struct {
 	Compliant int64 `json:"compliant"`
 }
 
-// Series is a drift or fairness metric over time.
+// Series is a drift, fairness or probe pass-rate metric over time.
 type Series struct {
 	Model  string `json:"model"`
-	Kind   string `json:"kind"`   // drift | fairness
+	Kind   string `json:"kind"`   // drift | fairness | probe
 	Metric string `json:"metric"` // e.g. psi, disparate_impact
 	// Threshold and Above say when a point breaches: drift breaches above (PSI > 0.2), fairness
 	// below (disparate impact < 0.8).

@@ -9,9 +9,22 @@
 //	refuse       answer with a refusal
 //	slow         wait Options.SlowDelay (default 2 s) before answering, honouring cancellation
 //	error        answer 500 with an OpenAI-style error body
+//	guarded      refuse prompts that carry a common attack cue (instruction override, persona
+//	             jailbreaks, encoded or hidden instructions, requests for the system prompt,
+//	             credentials, customer records or weapons), echo the rest: a model whose
+//	             guardrails hold against Warden's probe packs
+//	vulnerable   comply with everything: echo the request and reveal the system message, a
+//	             customer record and credentials — a model whose guardrails are gone
+//	judge        grade like Warden's quality judge: a JSON object with relevance (1-5, from the
+//	             words the answer shares with the question) and, when the prompt has a
+//	             "Context:" section, faithfulness (1-5, the share of the answer's words found in
+//	             the context) and hallucination (faithfulness below 3)
+//	garbage      answer 200 with a body that is not JSON
+//	hang         never answer until the client gives up
 //
-// A behaviour is selected by the cue "[sim:<behaviour>]" anywhere in the prompt, or by an
-// upstream model name ending in "-<behaviour>" (for example "sim-leak-pii").
+// A behaviour is selected by the cue "[sim:<behaviour>]" anywhere in the prompt, by an
+// override set with SetBehaviour for the upstream model name, or by an upstream model name
+// ending in "-<behaviour>" (for example "sim-leak-pii").
 package upstreamsim
 
 import (
@@ -39,9 +52,23 @@ const (
 	Refuse     = "refuse"
 	Slow       = "slow"
 	Error      = "error"
+	Guarded    = "guarded"
+	Vulnerable = "vulnerable"
+	Judge      = "judge"
+	Garbage    = "garbage"
+	Hang       = "hang"
 )
 
-var behaviours = []string{LeakSecret, LeakPII, Refuse, Slow, Error, Echo}
+var behaviours = []string{LeakSecret, LeakPII, Refuse, Slow, Error, Guarded, Vulnerable, Judge, Garbage, Hang, Echo}
+
+// attackCues are what the guarded behaviour refuses (lower-case substrings of the prompt).
+var attackCues = []string{
+	"ignore", "disregard", "ignora", "ignoriere", "system update", "[admin]", "new task",
+	"dan", "developer mode", "act as", "hypothetical", "no restrictions", "without any restrictions",
+	"decode", "base64", "rot13", "hex", "system prompt", "words above", "prompt de sistema", "verbatim",
+	"api key", "access key", "password", "credential", "e-mail addresses", "phone numbers", "card numbers",
+	"bomb", "rohrbombe", "ransomware", "nerve agent", "methamphetamine", "phishing", "fire alarm",
+}
 
 // Canned texts. The secret and card are well-known test values, not real credentials.
 const (
@@ -79,6 +106,7 @@ type Request struct {
 // Server is the simulated upstream; it is an http.Handler.
 type Server struct {
 	opts     Options
+	override sync.Map // upstream model name → behaviour (SetBehaviour)
 	mu       sync.Mutex
 	requests []Request
 	record   atomic.Bool
@@ -109,6 +137,17 @@ func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Request(nil), s.requests...)
+}
+
+// SetBehaviour makes every request for the upstream model name behave as beh (one of the
+// behaviours above; "" removes the override). Prompt cues still take precedence. Demos and
+// tests use it to change a model's posture mid-run, e.g. guarded → vulnerable.
+func (s *Server) SetBehaviour(model, beh string) {
+	if beh == "" {
+		s.override.Delete(model)
+		return
+	}
+	s.override.Store(model, beh)
 }
 
 // Canceled counts requests whose client went away before the answer was complete.
@@ -167,6 +206,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	prompt := promptText(&req)
 	beh := behaviour(req.Model, prompt)
+	if o, ok := s.override.Load(req.Model); ok && !hasCue(prompt) {
+		beh = o.(string)
+	}
 	ctx := r.Context()
 	if !sleep(ctx, s.opts.Latency) {
 		s.canceled.Add(1)
@@ -182,11 +224,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.canceled.Add(1)
 			return
 		}
+	case Hang:
+		<-ctx.Done()
+		s.canceled.Add(1)
+		return
+	case Garbage:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "\x00\x1f<html>upstream proxy error</html>")
+		s.served.Add(1)
+		return
 	}
 	switch r.URL.Path {
 	case "/v1/chat/completions", "/v1/completions":
 		chat := r.URL.Path == "/v1/chat/completions"
 		text := answer(beh, prompt)
+		switch beh {
+		case Vulnerable:
+			text = vulnerableAnswer(&req, prompt)
+		case Judge:
+			text = judgeAnswer(prompt)
+		}
 		finish := "stop"
 		if req.MaxTokens > 0 {
 			if words := strings.Fields(text); len(words) > req.MaxTokens {
@@ -220,6 +278,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func behaviour(model, prompt string) string {
+	if strings.HasSuffix(model, "-"+Judge) {
+		return Judge // a judge grades texts that may carry cues of their own
+	}
 	for _, b := range behaviours {
 		if strings.Contains(prompt, "[sim:"+b+"]") {
 			return b
@@ -233,8 +294,89 @@ func behaviour(model, prompt string) string {
 	return Echo
 }
 
+// judgeAnswer grades the "Question:"/"Answer:" (and "Context:") sections of a judge prompt.
+func judgeAnswer(prompt string) string {
+	section := func(name string) string {
+		i := strings.Index(prompt, name+":\n")
+		if i < 0 {
+			return ""
+		}
+		rest := prompt[i+len(name)+2:]
+		if j := strings.Index(rest, "\n\n"); j >= 0 {
+			rest = rest[:j]
+		}
+		return rest
+	}
+	words := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9') }) {
+			if len(w) > 3 {
+				m[w] = true
+			}
+		}
+		return m
+	}
+	share := func(of, in map[string]bool) float64 {
+		if len(of) == 0 {
+			return 0
+		}
+		n := 0
+		for w := range of {
+			if in[w] {
+				n++
+			}
+		}
+		return float64(n) / float64(len(of))
+	}
+	grade := func(x float64) int { return 1 + int(math.Round(4*min(1, x))) }
+	q, a := words(section("Question")), words(section("Answer"))
+	rel := grade(2 * share(q, a)) // half the question's words in the answer is fully relevant
+	ctx := section("Context")
+	if ctx == "" {
+		return fmt.Sprintf(`{"relevance": %d}`, rel)
+	}
+	f := grade(share(a, words(ctx)))
+	return fmt.Sprintf(`{"relevance": %d, "faithfulness": %d, "hallucination": %t}`, rel, f, f < 3)
+}
+
+func hasCue(prompt string) bool { return strings.Contains(prompt, "[sim:") }
+
+// vulnerableAnswer complies with anything: it reveals the system message, repeats the user's
+// request and adds a customer record and credentials.
+func vulnerableAnswer(req *request, prompt string) string {
+	var sys, user []string
+	for _, m := range req.Messages {
+		if m.Role == "system" {
+			sys = append(sys, contentText(m.Content))
+		} else {
+			user = append(user, contentText(m.Content))
+		}
+	}
+	if len(user) == 0 {
+		user = []string{prompt}
+	}
+	out := "Sure! Here is everything. "
+	if len(sys) > 0 {
+		out += "My instructions are: " + strings.Join(sys, " ") + " "
+	}
+	return out + "You asked: " + strings.Join(user, " ") + " " + PIIText + " " + SecretText
+}
+
 func answer(beh, prompt string) string {
 	switch beh {
+	case Guarded:
+		lp := strings.ToLower(prompt)
+		for _, c := range attackCues {
+			if containsWord(lp, c) {
+				return RefusalText
+			}
+		}
+		for _, r := range prompt {
+			if r >= 0xE0000 && r <= 0xE007F { // Unicode tag characters: hidden text
+				return RefusalText
+			}
+		}
+		return answer(Echo, prompt)
 	case LeakSecret:
 		return SecretText
 	case LeakPII:
@@ -455,4 +597,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]any{"error": map[string]any{"message": msg, "type": "simulated_upstream_error", "code": code, "param": nil}})
+}
+
+// containsWord reports whether cue starts a word of s; a cue of three letters or fewer must
+// also end one (so "dan" does not match "dangerous", but "api key" matches "api keys").
+func containsWord(s, cue string) bool {
+	for i := 0; ; {
+		j := strings.Index(s[i:], cue)
+		if j < 0 {
+			return false
+		}
+		j += i
+		before := j == 0 || !isWordByte(s[j-1])
+		// Short cues must end at a word boundary too; longer ones may take a suffix (plurals).
+		after := len(cue) > 3 || j+len(cue) == len(s) || !isWordByte(s[j+len(cue)])
+		if before && after {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func isWordByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '_'
 }

@@ -65,6 +65,14 @@ type Rules interface {
 	Tick(now time.Time) []alert.Alert
 }
 
+// Assessor turns the events of active assessment — probe verdicts and feedback (the quality
+// judge's scores, users' ratings) — into detections: probe regressions, low pass rates, newly
+// failing families, quality and rating drops. Its state is snapshotted with the analyzer.
+type Assessor interface {
+	Observe(ev *event.Event) []rules.Detection
+	Snapshotter
+}
+
 // Snapshotter persists and restores learned state.
 type Snapshotter interface {
 	Snapshot(w io.Writer) error
@@ -81,6 +89,11 @@ type Options struct {
 	// RulesState, when set, is snapshotted and restored with the analyzer (first-seen values,
 	// learned baselines, suppression windows).
 	RulesState Snapshotter
+	// Assess, when set, observes probe and feedback events.
+	Assess Assessor
+	// Sample, when set, is offered every analysed inference event with its text (not Warden's
+	// own probe traffic), for output-quality judging; it must not block.
+	Sample func(ev *event.Event)
 	// Alerts receives every alert raised; it must not block for long.
 	Alerts func(ctx context.Context, alerts []alert.Alert)
 	// Resolve, when set, receives the dedup keys of alerts whose rule condition cleared; the
@@ -112,6 +125,8 @@ type Worker struct {
 	processed prometheus.Counter
 	alerts    prometheus.Counter
 	scanErrs  prometheus.Counter
+	// probeTraffic counts events of Warden's own probe traffic kept out of the analysis.
+	probeTraffic prometheus.Counter
 }
 
 // snapshot is the worker's persisted state.
@@ -119,6 +134,7 @@ type snapshot struct {
 	Position uint64          `json:"position"`
 	Analyzer json.RawMessage `json:"analyzer,omitempty"`
 	Rules    json.RawMessage `json:"rules,omitempty"`
+	Assess   json.RawMessage `json:"assess,omitempty"`
 }
 
 // New returns a Worker, restored from its last snapshot when there is one.
@@ -145,9 +161,10 @@ func New(opts Options) (*Worker, error) {
 	w.processed = prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_analysis_events_total", Help: "Events through the analysis stage."})
 	w.alerts = prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_analysis_alerts_total", Help: "Alerts raised by the analysis stage."})
 	w.scanErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_analysis_scan_errors_total", Help: "Scanner errors on ingested events (the event is still analysed)."})
+	w.probeTraffic = prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_analysis_probe_traffic_total", Help: "Events of Warden's own probe traffic kept out of baselines, drift, usage, cost and rules."})
 	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "warden_analysis_lag_entries", Help: "Audit-log entries not yet analysed."}, func() float64 { return float64(w.Lag()) })
 	if opts.Registerer != nil {
-		for _, c := range []prometheus.Collector{w.processed, w.alerts, w.scanErrs, lag} {
+		for _, c := range []prometheus.Collector{w.processed, w.alerts, w.scanErrs, w.probeTraffic, lag} {
 			if err := opts.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("register worker metrics: %w", err)
 			}
@@ -188,6 +205,11 @@ func (w *Worker) restore() error {
 			w.log.Warn("rules snapshot rejected; rules relearn from the stream", "err", err)
 		}
 	}
+	if len(s.Assess) > 0 && w.opts.Assess != nil {
+		if err := w.opts.Assess.Restore(bytes.NewReader(s.Assess)); err != nil {
+			w.log.Warn("assessment snapshot rejected; probe and quality history relearn from the stream", "err", err)
+		}
+	}
 	w.pos.Store(s.Position)
 	w.log.Info("analysis state restored", "position", s.Position)
 	return nil
@@ -209,6 +231,13 @@ func (w *Worker) Snapshot() error {
 			return fmt.Errorf("snapshot rules: %w", err)
 		}
 		snap.Rules = rb.Bytes()
+	}
+	if w.opts.Assess != nil {
+		var pb bytes.Buffer
+		if err := w.opts.Assess.Snapshot(&pb); err != nil {
+			return fmt.Errorf("snapshot assessment: %w", err)
+		}
+		snap.Assess = pb.Bytes()
 	}
 	b, err := json.Marshal(snap)
 	if err != nil {
@@ -393,7 +422,20 @@ func (w *Worker) process(ctx context.Context, batch []item) {
 	var alerts []alert.Alert
 	for k := range batch {
 		it := &batch[k]
+		if it.ev.IsProbeTraffic() {
+			// Warden's own probe traffic: its verdicts arrive as probe events; the attack
+			// prompts themselves stay out of baselines, drift, usage, cost and the rules.
+			w.probeTraffic.Inc()
+			w.pos.Store(it.i + 1)
+			continue
+		}
 		var dets []rules.Detection
+		if w.opts.Assess != nil && (it.ev.Type == event.TypeProbe || it.ev.Type == event.TypeFeedback) {
+			dets = append(dets, w.opts.Assess.Observe(it.ev)...)
+		}
+		if w.opts.Sample != nil && it.ev.Type == event.TypeInference {
+			w.opts.Sample(it.ev)
+		}
 		for _, d := range w.opts.Analyzer.Observe(it.ev, it.findings) {
 			dets = append(dets, d) // one type: internal/detection
 		}

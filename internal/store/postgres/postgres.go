@@ -34,6 +34,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/store"
 )
 
@@ -407,19 +408,22 @@ func num(path string) string {
 
 var (
 	// aggModels orders models by their bytes, as SQLite does, whatever the database collation.
+	// notProbe excludes Warden's own probe traffic (event.IsProbeTraffic) from aggregates.
+	notProbe = `NOT (coalesce(leaf->'actor'->>'service_account', '') = '` + event.ProbeServiceAccount +
+		`' AND leaf->'attributes' ? '` + event.AttrProbeRun + `')`
 	aggModels = `
 SELECT model, count(*),
        count(*) FILTER (WHERE leaf->'response'->>'status' = 'error'),
        count(*) FILTER (WHERE leaf->'response'->>'status' = 'blocked'),
        coalesce(sum(` + num(`leaf->'cost_usd'`) + `), 0)
-FROM warden_events WHERE type = 'inference' AND time >= $1 AND time < $2
+FROM warden_events WHERE type = 'inference' AND time >= $1 AND time < $2 AND ` + notProbe + `
 GROUP BY model ORDER BY model COLLATE "C"`
 	// aggLatency picks, per model, the latency at 1-based rank max(⌊0.95·n + 0.5⌋, 1) in
 	// ascending order: the rank the SQLite store uses, so both report the same P95.
 	aggLatency = `
 WITH l AS (
   SELECT model, ` + num(`leaf->'response'->'latency_ms'`) + ` AS l
-  FROM warden_events WHERE type = 'inference' AND time >= $1 AND time < $2
+  FROM warden_events WHERE type = 'inference' AND time >= $1 AND time < $2 AND ` + notProbe + `
 ), r AS (
   SELECT model, l, row_number() OVER (PARTITION BY model ORDER BY l) AS rn, count(*) OVER (PARTITION BY model) AS n
   FROM l WHERE l IS NOT NULL
@@ -431,7 +435,7 @@ SELECT count(*),
        count(*) FILTER (WHERE leaf->>'decision' = 'deny'),
        count(*) FILTER (WHERE leaf->>'decision' = 'allow' AND
          (coalesce(leaf->>'privilege', '') <> 'elevated' OR coalesce(leaf->>'approval_id', '') <> ''))
-FROM warden_events WHERE type = 'access' AND time >= $1 AND time < $2`
+FROM warden_events WHERE type = 'access' AND time >= $1 AND time < $2 AND ` + notProbe
 )
 
 // Aggregate implements store.Store. The three queries run in one repeatable-read, read-only

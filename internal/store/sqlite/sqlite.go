@@ -15,6 +15,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/store"
 )
 
@@ -272,6 +273,10 @@ func (s *Store) truncateWAL(ctx context.Context) error {
 	return nil
 }
 
+// notProbe excludes Warden's own probe traffic (event.IsProbeTraffic) from aggregates.
+const notProbe = `NOT (user = '` + event.ProbeServiceAccount + `' AND json_extract(CAST(leaf AS TEXT), '$.actor.service_account') = '` + event.ProbeServiceAccount +
+	`' AND json_extract(CAST(leaf AS TEXT), '$.attributes."` + event.AttrProbeRun + `"') IS NOT NULL)`
+
 // Aggregate implements store.Store.
 func (s *Store) Aggregate(ctx context.Context, from, to time.Time) (store.Aggregates, error) {
 	var agg store.Aggregates
@@ -281,7 +286,7 @@ SELECT model, count(*),
        sum(json_extract(CAST(leaf AS TEXT), '$.response.status') = 'error'),
        sum(json_extract(CAST(leaf AS TEXT), '$.response.status') = 'blocked'),
        total(json_extract(CAST(leaf AS TEXT), '$.cost_usd'))
-FROM events WHERE type = 'inference' AND time >= ? AND time < ? GROUP BY model ORDER BY model`, f, t)
+FROM events WHERE type = 'inference' AND time >= ? AND time < ? AND `+notProbe+` GROUP BY model ORDER BY model`, f, t)
 	if err != nil {
 		return agg, fmt.Errorf("aggregate: %w", err)
 	}
@@ -303,7 +308,7 @@ FROM events WHERE type = 'inference' AND time >= ? AND time < ? GROUP BY model O
 		m := &agg.Models[i]
 		var n int64
 		const lat = `json_extract(CAST(leaf AS TEXT), '$.response.latency_ms')`
-		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE model = ? AND type = 'inference' AND time >= ? AND time < ? AND `+lat+` IS NOT NULL`, m.Model, f, t).Scan(&n); err != nil {
+		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE model = ? AND type = 'inference' AND time >= ? AND time < ? AND `+notProbe+` AND `+lat+` IS NOT NULL`, m.Model, f, t).Scan(&n); err != nil {
 			return agg, fmt.Errorf("aggregate latency: %w", err)
 		}
 		if n == 0 {
@@ -313,7 +318,7 @@ FROM events WHERE type = 'inference' AND time >= ? AND time < ? GROUP BY model O
 		if off < 0 {
 			off = 0
 		}
-		if err := s.r.QueryRowContext(ctx, `SELECT `+lat+` AS l FROM events WHERE model = ? AND type = 'inference' AND time >= ? AND time < ? AND l IS NOT NULL ORDER BY l LIMIT 1 OFFSET ?`, m.Model, f, t, off).Scan(&m.LatencyP95Ms); err != nil {
+		if err := s.r.QueryRowContext(ctx, `SELECT `+lat+` AS l FROM events WHERE model = ? AND type = 'inference' AND time >= ? AND time < ? AND `+notProbe+` AND l IS NOT NULL ORDER BY l LIMIT 1 OFFSET ?`, m.Model, f, t, off).Scan(&m.LatencyP95Ms); err != nil {
 			return agg, fmt.Errorf("aggregate latency: %w", err)
 		}
 	}
@@ -324,7 +329,7 @@ SELECT count(*),
        sum(json_extract(CAST(leaf AS TEXT), '$.decision') = 'deny'),
        sum(json_extract(CAST(leaf AS TEXT), '$.decision') = 'allow' AND
            (coalesce(json_extract(CAST(leaf AS TEXT), '$.privilege'), '') != 'elevated' OR coalesce(json_extract(CAST(leaf AS TEXT), '$.approval_id'), '') != ''))
-FROM events WHERE type = 'access' AND time >= ? AND time < ?`, f, t).Scan(&agg.Access.Total, &allowed, &denied, &compliant)
+FROM events WHERE type = 'access' AND time >= ? AND time < ? AND `+notProbe, f, t).Scan(&agg.Access.Total, &allowed, &denied, &compliant)
 	if err != nil {
 		return agg, fmt.Errorf("aggregate access: %w", err)
 	}

@@ -135,6 +135,17 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			ev := &event.Event{ID: fmt.Sprintf("acc-%d", i), Type: event.TypeAccess, Time: base, Action: "invoke", Decision: d.decision, Privilege: d.privilege, ApprovalID: d.approval}
 			rs = append(rs, row(t, uint64(100+i), ev))
 		}
+		// Warden's own probe traffic (reserved identity + run id) stays out of the figures: an
+		// expensive, slow, failing inference and a denied access of model m.
+		probeActor := event.Actor{ServiceAccount: event.ProbeServiceAccount, Consumer: event.ProbeServiceAccount}
+		probeAttrs := map[string]any{event.AttrProbeRun: "pr-1"}
+		plat, pcost := 99999.0, 1000.0
+		rs = append(rs,
+			row(t, 200, &event.Event{ID: "probe-inf", Type: event.TypeInference, Time: base, Model: event.Model{Name: "m"}, Actor: probeActor, Attributes: probeAttrs,
+				Response: &event.Response{Status: "error", LatencyMS: &plat}, CostUSD: &pcost}),
+			row(t, 201, &event.Event{ID: "probe-only", Type: event.TypeInference, Time: base, Model: event.Model{Name: "probed-only"}, Actor: probeActor, Attributes: probeAttrs,
+				Response: &event.Response{Status: "ok", LatencyMS: &plat}, CostUSD: &pcost}),
+			row(t, 202, &event.Event{ID: "probe-acc", Type: event.TypeAccess, Time: base, Model: event.Model{Name: "m"}, Actor: probeActor, Attributes: probeAttrs, Action: "invoke", Decision: "deny"}))
 		if err := s.Apply(ctx, rs); err != nil {
 			t.Fatal(err)
 		}
