@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/warden-ai/warden/internal/access"
 	"github.com/warden-ai/warden/internal/app"
 	"github.com/warden-ai/warden/internal/config"
 	"github.com/warden-ai/warden/internal/demo"
@@ -24,6 +26,7 @@ import (
 	"github.com/warden-ai/warden/internal/notify/webhook"
 	"github.com/warden-ai/warden/internal/probe"
 	"github.com/warden-ai/warden/internal/upstreamsim"
+	"github.com/warden-ai/warden/internal/users"
 )
 
 // runDemo serves Warden in front of a built-in simulated upstream model (named as such: no
@@ -107,6 +110,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	logins, err := demoLogins(ctx, dir)
+	if err != nil {
+		return err
+	}
 	cfg, err := demoConfig(fixture, hookURL)
 	if err != nil {
 		return err
@@ -124,10 +131,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return app.Run(ctx, opts, func(a *app.App) {
 		fmt.Fprintf(stdout, `Warden demo — the upstream model is SIMULATED (a built-in test double at %s); no real model is called.
 
+  Console:    http://%s/   (log in as any of these; each sees what its role allows)
+%s
   API:        http://%s   (admin token below)
   Gateway:    http://%s/v1 (OpenAI-compatible; demo keys were created for the personas)
   Data:       %s
   Admin token: %s
+  Metrics:    http://%s/metrics with the metrics-only token %s
+              (Prometheus scrape config and a Grafana dashboard: docs/METRICS.md)
 
   Try:  curl -s -H "Authorization: Bearer %s" http://%s/v1/alerts | head -c 2000
         curl -s -H "Authorization: Bearer %s" "http://%s/v1/events?limit=3"
@@ -149,7 +160,7 @@ loses its guardrails; the next run raises warden.probe.regression.
         warden probe run --model claims-bot --url http://%s --token %s
         curl -s -H "Authorization: Bearer %s" http://%s/v1/models/claims-bot/probes
 
-`, simURL, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), dir, a.Addr(), a.Tokens().Admin, *interval,
+`, simURL, a.Addr(), logins, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Addr(), a.MetricsToken(), a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), dir, a.Addr(), a.Tokens().Admin, *interval,
 			a.Tokens().Admin, a.Addr(), builtinProbes(), a.Addr(), a.Tokens().Admin, a.Tokens().Admin, a.Addr())
 		go func() {
 			select {
@@ -176,6 +187,31 @@ loses its guardrails; the next run raises warden.probe.regression.
 			}
 		}()
 	})
+}
+
+// demoLogins creates (or resets the password of) one demo person per role in the data
+// directory and returns the lines that print them.
+func demoLogins(ctx context.Context, dir string) (string, error) {
+	st, err := users.Open(users.Options{Dir: filepath.Join(dir, "users")})
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, role := range access.PersonRoles {
+		name := "demo-" + string(role)
+		pw, err := users.GeneratePassword()
+		if err != nil {
+			return "", err
+		}
+		if _, err := st.Create(ctx, name, role, pw); errors.Is(err, users.ErrExists) {
+			err = st.SetPassword(ctx, name, pw)
+		}
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "              %-8s user %-13s password %s\n", role, name, pw)
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 type lockedWriter struct {

@@ -2,7 +2,12 @@ package main
 
 import (
 	"bufio"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,5 +85,82 @@ func TestDemoShowsDetectionsWithinAMinute(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("after 60 s the demo had not shown %v; output tail:\n%s", want, strings.Join(seen[max(0, len(seen)-40):], "\n"))
 		}
+	}
+}
+
+// TestDemoPrintsConsoleLogins runs `warden demo` and logs in to the console it prints with the
+// printed analyst login: 303 with a session, and the overview shows the demo's models.
+func TestDemoPrintsConsoleLogins(t *testing.T) {
+	cmd := exec.Command(wardenBin, "demo", "--data", t.TempDir(), "--listen", freeAddr(t), "--gateway-listen", freeAddr(t), "--interval", "1s")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	sc := bufio.NewScanner(out)
+	var consoleURL string
+	logins := map[string][2]string{}
+	for sc.Scan() && len(logins) < 4 {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) >= 2 && f[0] == "Console:":
+			consoleURL = strings.TrimSuffix(f[1], "/")
+		case len(f) == 5 && f[1] == "user" && f[3] == "password":
+			logins[f[0]] = [2]string{f[2], f[4]}
+		}
+	}
+	if consoleURL == "" || len(logins) != 4 {
+		t.Fatalf("demo printed console %q and logins %v; want the URL and one login per role", consoleURL, logins)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var csrf string
+	waitUntil(t, 10*time.Second, func() bool {
+		resp, err := c.Get(consoleURL + "/login")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(b)
+		if m != nil {
+			csrf = string(m[1])
+		}
+		return m != nil
+	})
+	an := logins["analyst"]
+	resp, err := c.PostForm(consoleURL+"/login", url.Values{"csrf": {csrf}, "username": {an[0]}, "password": {an[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login with the printed analyst password: %d", resp.StatusCode)
+	}
+	resp, err = c.Get(consoleURL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), an[0]) || !strings.Contains(string(b), "analyst") {
+		t.Fatalf("overview as the demo analyst: %d %.300s", resp.StatusCode, b)
+	}
+}
+
+func waitUntil(t *testing.T, d time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v", d)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -498,6 +498,28 @@ func TestFairnessDetection(t *testing.T) {
 	if _, err := json.Marshal(md); err != nil {
 		t.Fatal(err)
 	}
+	// A fair window next (both groups selected at 0.5): disparate impact recovers.
+	for i := range 400 {
+		tt = tt.Add(time.Second)
+		grp := []string{"m", "f"}[i%2]
+		pred := 0.0
+		if r.Float64() < 0.5 {
+			pred = 1
+		}
+		conf := 0.9
+		id := fmt.Sprint("b", i)
+		a.Observe(&event.Event{ID: id, Type: event.TypeInference, Time: tt, Model: event.Model{Name: "loan"},
+			Attributes: map[string]any{"gender": grp}, Request: &event.Request{ID: "r" + id},
+			Response: &event.Response{Prediction: pred, Confidence: &conf}}, nil)
+		a.Observe(&event.Event{Type: event.TypeFeedback, Time: tt, RequestID: "r" + id, Label: pred}, nil)
+	}
+	d = a.Tick(tt.Add(2 * time.Hour))
+	conforms(t, d)
+	if !slices.ContainsFunc(d, func(x Detection) bool {
+		return x.Kind == KindFairness && x.Recovered && x.Statistic == "disparate_impact" && x.Feature == "gender" && x.Value >= 0.8
+	}) {
+		t.Errorf("disparate impact did not recover: %+v", d)
+	}
 }
 
 func TestOptionsValidate(t *testing.T) {

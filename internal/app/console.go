@@ -30,6 +30,7 @@ func (a *App) buildConsole() error {
 		return err
 	}
 	a.console = c
+	a.reg.MustRegister(modelCollector{a})
 	return nil
 }
 

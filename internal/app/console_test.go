@@ -22,13 +22,13 @@ import (
 
 // consoleClient is a browser-like client: a cookie jar, no automatic redirects.
 type consoleClient struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 	csrf string
 }
 
-func newConsoleClient(t *testing.T, a *App) *consoleClient {
+func newConsoleClient(t testing.TB, a *App) *consoleClient {
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Transport: &http.Transport{}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	t.Cleanup(c.CloseIdleConnections)

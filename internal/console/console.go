@@ -156,9 +156,16 @@ type Console struct {
 	reportCache map[string]cachedReport
 }
 
+// cachedReport is a monthly report computed in the background. The aggregate behind it reads
+// every event of the month, which takes seconds over millions of events, so no page waits for
+// it more than a moment: a page shows the last result (and its age) while a fresh one is
+// computed.
 type cachedReport struct {
-	at  time.Time
-	rep report.Report
+	at      time.Time
+	rep     report.Report
+	err     error
+	done    bool
+	running chan struct{} // closed when the current computation ends
 }
 
 // New builds the console.

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -316,11 +317,13 @@ func (c *Console) modelPage(w http.ResponseWriter, r *http.Request, s *session) 
 		ts = append(ts, p.T)
 		errRate, tput, cost = append(errRate, p.ErrorRate*100), append(tput, p.Throughput), append(cost, p.CostUSD)
 	}
-	// Latency distribution of the latest events (a bounded query on the model).
+	// Latency distribution of this model's events among the newest in the index: one read of
+	// the newest rows in log order, whatever the index holds (a filter on the model alone would
+	// sort all of that model's rows).
 	var lat []float64
-	if page, err := c.opts.Backend.Search(r.Context(), store.Query{Model: name, Type: string(event.TypeInference), Limit: 500}); err == nil {
+	if page, err := c.opts.Backend.Search(r.Context(), store.Query{Limit: histogramEvents}); err == nil {
 		for _, ev := range page.Events {
-			if ev.Response != nil && ev.Response.LatencyMS != nil {
+			if ev.Type == event.TypeInference && ev.Model.Name == name && ev.Response != nil && ev.Response.LatencyMS != nil {
 				lat = append(lat, *ev.Response.LatencyMS)
 			}
 		}
@@ -348,9 +351,12 @@ func (c *Console) modelPage(w http.ResponseWriter, r *http.Request, s *session) 
 		"Errors":    lineChart(name+" error rate", "%", ts, []line{{"errors %", "s3", errRate}}),
 		"Traffic":   lineChart(name+" throughput", "req/s", ts, []line{{"req/s", "s1", tput}}),
 		"Cost":      lineChart(name+" cost (1 min)", "USD", ts, []line{{"USD/min", "s2", cost}}),
-		"Histogram": histogram(name+" latency distribution (latest 500)", "ms", lat, 20),
+		"Histogram": histogram(name+" latency distribution (its events among the newest 1,000)", "ms", lat, 20),
 	})
 }
+
+// histogramEvents is how many of the newest events the model page's histogram looks at.
+const histogramEvents = 1000
 
 // ---- Governance / audit ----
 
@@ -480,35 +486,77 @@ func (c *Console) reportsPage(w http.ResponseWriter, r *http.Request, s *session
 		from = t
 	}
 	to := from.AddDate(0, 1, 0)
-	rep, err := c.report(r, from, to)
+	rep, at, ready, err := c.report(r, from, to)
 	if err != nil {
 		return err
+	}
+	if !ready {
+		w.Header().Set("Refresh", "3")
+		return c.render(w, r, s, http.StatusOK, "reports", "Monthly KPIs", map[string]any{
+			"Pending": true, "Month": from.Format("January 2006"),
+			"Prev": from.AddDate(0, -1, 0).Format("2006-01"), "Next": to.Format("2006-01"),
+		})
 	}
 	cost := 0.0
 	for _, m := range rep.Models {
 		cost += m.CostUSD
 	}
 	return c.render(w, r, s, http.StatusOK, "reports", "Monthly KPIs", map[string]any{
-		"Report": rep, "Cost": cost, "Month": from.Format("January 2006"),
+		"Report": rep, "Cost": cost, "Month": from.Format("January 2006"), "At": at,
 		"Prev": from.AddDate(0, -1, 0).Format("2006-01"), "Next": to.Format("2006-01"),
 	})
 }
 
-// report generates (or reuses for a minute) the monthly report: its aggregate over the index is
-// the most expensive query of the console.
-func (c *Console) report(r *http.Request, from, to time.Time) (report.Report, error) {
+// report returns the monthly report of [from, to): the cached one when younger than a minute;
+// otherwise the request that finds it stale starts a background computation and waits for it
+// at most reportWait; every answer meanwhile is the previous result, or ok=false while there
+// is none yet.
+func (c *Console) report(r *http.Request, from, to time.Time) (rep report.Report, at time.Time, ok bool, err error) {
 	key := from.Format(time.RFC3339)
 	c.reportMu.Lock()
+	cr := c.reportCache[key]
+	if cr.done && c.opts.Now().Sub(cr.at) < time.Minute {
+		c.reportMu.Unlock()
+		return cr.rep, cr.at, true, cr.err
+	}
+	if cr.running != nil { // being computed: answer at once with what there is
+		c.reportMu.Unlock()
+		return cr.rep, cr.at, cr.done, cr.err
+	}
+	running := make(chan struct{})
+	cr.running = running
+	c.reportCache[key] = cr
+	go c.computeReport(key, from, to, running)
+	c.reportMu.Unlock()
+	select { // the request that starts it waits a moment: small reports are ready at once
+	case <-running:
+	case <-time.After(reportWait):
+	case <-r.Context().Done():
+	}
+	c.reportMu.Lock()
 	defer c.reportMu.Unlock()
-	if cr, ok := c.reportCache[key]; ok && c.opts.Now().Sub(cr.at) < time.Minute {
-		return cr.rep, nil
-	}
-	rep, err := c.opts.Backend.Report(r.Context(), report.Monthly, from, to)
+	cr = c.reportCache[key]
+	return cr.rep, cr.at, cr.done, cr.err
+}
+
+const reportWait = 500 * time.Millisecond
+
+func (c *Console) computeReport(key string, from, to time.Time, running chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	rep, err := c.opts.Backend.Report(ctx, report.Monthly, from, to)
 	if err != nil {
-		return report.Report{}, err
+		c.log.Error("monthly report failed", "from", from, "err", err)
 	}
-	c.reportCache[key] = cachedReport{c.opts.Now(), rep}
-	return rep, nil
+	c.reportMu.Lock()
+	defer c.reportMu.Unlock()
+	cr := c.reportCache[key]
+	if err == nil || !cr.done { // keep the last good report when a refresh fails
+		cr.rep, cr.err = rep, err
+	}
+	cr.at, cr.done, cr.running = c.opts.Now(), true, nil
+	c.reportCache[key] = cr
+	close(running)
 }
 
 func urlPath(s string) string { return strings.ReplaceAll(urlEscape(s), "+", "%20") }

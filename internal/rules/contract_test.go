@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/detection"
 )
 
@@ -130,5 +132,49 @@ func TestEveryCountingRuleHasAMinimumVolume(t *testing.T) {
 		if least < 5 {
 			t.Errorf("%s counts with no minimum volume (min_count %d, threshold %s)", r.ID, a.MinCount, r.threshold)
 		}
+	}
+}
+
+// TestRecoveredDetectionResolvesNeverFires: a detection marked recovered fires nothing (even
+// with values that would meet the condition), resolves the open alert of the same identity once,
+// and lifts its suppression: the next breach alerts again.
+func TestRecoveredDetectionResolvesNeverFires(t *testing.T) {
+	rs, err := Load(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resolved []string
+	e, err := New(rs, Options{Resolved: func(k string, _ time.Time) { resolved = append(resolved, k) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	breach := detection.Detection{Kind: detection.KindLatency, Model: "m", Time: at, Statistic: "latency_p95_ms", Value: 900,
+		Threshold: 800, Values: map[string]float64{"baseline_p95_ms": 400, "requests": 100}}
+	count := func(as []alert.Alert) int {
+		n := 0
+		for _, a := range as {
+			if a.RuleID == "warden.ops.latency_p95" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(e.ObserveDetection(breach)); n != 1 {
+		t.Fatalf("breach raised %d alerts", n)
+	}
+	rec := breach
+	rec.Recovered, rec.Time = true, at.Add(time.Minute)
+	if n := count(e.ObserveDetection(rec)); n != 0 || len(resolved) != 1 || resolved[0] != "warden.ops.latency_p95|m|" {
+		t.Fatalf("recovery: %d alerts, resolved %v", n, resolved)
+	}
+	rec.Time = at.Add(2 * time.Minute)
+	e.ObserveDetection(rec)
+	if len(resolved) != 1 {
+		t.Fatalf("resolved twice: %v", resolved)
+	}
+	breach.Time = at.Add(3 * time.Minute) // within the 30m suppression of the first alert
+	if n := count(e.ObserveDetection(breach)); n != 1 {
+		t.Fatalf("breach after recovery raised %d alerts, want 1 (suppression lifted)", n)
 	}
 }

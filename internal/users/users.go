@@ -304,6 +304,27 @@ func (s *Store) List() []User {
 	return out
 }
 
+// SetPassword replaces a user's password (and re-enables nothing: a disabled user stays
+// disabled).
+func (s *Store) SetPassword(_ context.Context, name, password string) error {
+	if len(password) < MinPasswordLen || len(password) > 72 {
+		return fmt.Errorf("%w: password must be %d..72 bytes", ErrInvalid, MinPasswordLen)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), s.opts.Cost)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	return s.update(func(f *fileFormat) error {
+		for i := range f.Users {
+			if f.Users[i].Name == name {
+				f.Users[i].PasswordHash = string(h)
+				return nil
+			}
+		}
+		return fmt.Errorf("%q: %w", name, ErrNotFound)
+	})
+}
+
 // Disable disables a user: their password and tokens stop working and their sessions end.
 // Disabling twice is not an error.
 func (s *Store) Disable(_ context.Context, name string) (User, error) {

@@ -76,6 +76,21 @@ func TestCreateAuthenticateDisable(t *testing.T) {
 	if _, err := s.LookupToken(tok + "x"); !errors.Is(err, ErrCredentials) {
 		t.Fatalf("wrong token: %v", err)
 	}
+	if err := other.SetPassword(ctx, "ann", "a new password 123"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate("ann", pw); !errors.Is(err, ErrCredentials) {
+		t.Fatalf("old password after SetPassword: %v", err)
+	}
+	if _, err := s.Authenticate("ann", "a new password 123"); err != nil {
+		t.Fatalf("new password: %v", err)
+	}
+	if err := s.SetPassword(ctx, "nobody", "a new password 123"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("SetPassword(nobody): %v", err)
+	}
+	if err := s.SetPassword(ctx, "ann", "short"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("short password: %v", err)
+	}
 	if _, err := other.Disable(ctx, "ann"); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +98,7 @@ func TestCreateAuthenticateDisable(t *testing.T) {
 	if _, err := s.LookupToken(tok); !errors.Is(err, ErrCredentials) {
 		t.Fatalf("token of a disabled user: %v", err)
 	}
-	if _, err := s.Authenticate("ann", pw); !errors.Is(err, ErrDisabled) {
+	if _, err := s.Authenticate("ann", "a new password 123"); !errors.Is(err, ErrDisabled) {
 		t.Fatalf("disabled user: %v", err)
 	}
 	if _, _, err := s.IssueToken(ctx, "ann"); !errors.Is(err, ErrDisabled) {
