@@ -4,11 +4,16 @@
 //
 //	go run ./cmd/scantrain -data ../shared/datasets -out internal/scan/weights   # train
 //	go run ./cmd/scantrain -data ../shared/datasets -eval                        # evaluate
+//	go run ./cmd/scantrain -data ../shared/datasets -eval -write -cache DIR      # both: the shipped weights
+//	go run ./cmd/scantrain -data ../shared/datasets -stage2-only -cache DIR      # second stage alone (fast loop)
 //
 // Both modes run the same leave-one-source-out pipeline: one model per
 // trainable source (trained without it) plus one on everything; held-out
 // scores calibrate the heads (Platt) and choose the per-category thresholds.
-// Training writes the model trained on everything and the calibration;
+// A second stage (a small network over structural features and the first
+// stage's scores, see stage2.go) is trained and calibrated the same way on
+// the first stage's held-out outputs. Training writes the models trained
+// on everything and the calibration;
 // -eval prints the per-source tables instead. Training is deterministic
 // (fixed seeds, hash-based subsampling). Dataset text is read in memory only
 // and never written.
