@@ -42,7 +42,7 @@ func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) 
 	key := fs.String("key", "", "trusted public key(s): a note verifier key, or a file with one key per line (old keys after a rotation included)")
 	cpFile := fs.String("checkpoint", "", "a signed checkpoint saved earlier (e.g. a copy of DATA/log/checkpoint): the log must be a consistent extension of it")
 	var witnessKeys listFlag
-	fs.Var(&witnessKeys, "witness-key", "witness public key (or file); the latest checkpoint must be cosigned by it (repeatable)")
+	fs.Var(&witnessKeys, "witness-key", "witness public key (or file, e.g. the witness's witness.pub); the log must hold a checkpoint cosigned by it, DATA/log/witnessed (repeatable)")
 	if _, err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 	for _, w := range witnessKeys {
-		ks, err := readKeysArg("-witness-key", w)
+		ks, err := readWitnessKeysArg(w)
 		if err != nil {
 			return err
 		}
@@ -94,7 +94,11 @@ func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stdout, "  anchor:      consistent extension of the trusted checkpoint of size %d\n", sum.AnchorSize)
 	}
 	if len(o.WitnessKeys) > 0 {
-		fmt.Fprintf(stdout, "  witnessed:   checkpoint of size %d cosigned by %s\n", sum.WitnessedSize, strings.Join(sum.Witnesses, ", "))
+		fmt.Fprintf(stdout, "  witnessed:   the first %d entries, by a checkpoint cosigned by %s", sum.WitnessedSize, strings.Join(sum.Witnesses, ", "))
+		if sum.Entries > sum.WitnessedSize {
+			fmt.Fprintf(stdout, " (the %d entries after it are vouched for by the log's key only)", sum.Entries-sum.WitnessedSize)
+		}
+		fmt.Fprintln(stdout)
 	}
 	fmt.Fprintf(stdout, "  took:        %s\n", time.Since(start).Round(time.Millisecond))
 	return nil

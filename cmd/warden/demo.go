@@ -118,8 +118,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	anchors, wcfg, err := startDemoAnchors()
+	if err != nil {
+		return err
+	}
+	defer anchors.srv.Close()
+	cfg.Audit.Witnesses, cfg.Audit.WitnessInterval = []config.Witness{wcfg}, 5*time.Second
 	opts := app.Options{
-		DataDir: dir, Listen: *listen, GatewayListen: *gw, Config: cfg,
+		DataDir: dir, Listen: *listen, GatewayListen: *gw, Config: cfg, SigningKeyFile: anchors.keyFile,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})),
 		Getenv: func(k string) string {
 			if k == "DEMO_WEBHOOK_SECRET" {
@@ -147,6 +153,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
   Scale out: the same binary as roles on NATS JetStream + PostgreSQL —
         warden serve --role ingest|worker|api --config (bus: {driver: nats})   docs/SCALE-OUT.md
 
+  Trust anchors (outside the data directory, %s): the log's signing key
+  (public: log.key.pub) and a witness (its own key and state) cosigning every checkpoint.
+
 Synthetic traffic every %s: ordinary users, prompt injection and jailbreaks, PII and secrets
 leaking in outputs, a consumer outside its groups, revoked and expired keys, access and
 pipeline events. Alerts are printed as the webhook receiver gets them.
@@ -160,7 +169,7 @@ loses its guardrails; the next run raises warden.probe.regression.
         warden probe run --model claims-bot --url http://%s --token %s
         curl -s -H "Authorization: Bearer %s" http://%s/v1/models/claims-bot/probes
 
-`, simURL, a.Addr(), logins, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Addr(), a.MetricsToken(), a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), dir, a.Addr(), a.Tokens().Admin, *interval,
+`, simURL, a.Addr(), logins, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Addr(), a.MetricsToken(), a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), dir, a.Addr(), a.Tokens().Admin, anchors.dir, *interval,
 			a.Tokens().Admin, a.Addr(), builtinProbes(), a.Addr(), a.Tokens().Admin, a.Tokens().Admin, a.Addr())
 		go func() {
 			select {
@@ -180,6 +189,7 @@ loses its guardrails; the next run raises warden.probe.regression.
 			}
 		}()
 		go demoStatus(ctx, "http://"+a.Addr(), a.Tokens().Admin, &lockedWriter{mu: &printMu, w: stdout})
+		go demoTrust(ctx, a, dir, anchors, &lockedWriter{mu: &printMu, w: stdout})
 		go func() {
 			err := demo.RunIngest(ctx, "http://"+a.Addr(), a.Tokens().Ingest, &lockedWriter{mu: &printMu, w: stdout}, demo.Options{Interval: *interval, Rounds: *rounds})
 			if err != nil && !errors.Is(err, context.Canceled) {

@@ -50,6 +50,10 @@ func TestDemoShowsDetectionsWithinAMinute(t *testing.T) {
 		"group_not_allowed":                 false,
 		"warden.probe.regression":           false,
 		"SIMULATED":                         false,
+		"TRUST   witness witness.demo cosigned the audit log's checkpoint": false,
+		`TRUST   data subject "emp-12" erased`:                             false,
+		"the erasure changed no history":                                   false,
+		"AGGREGATE ":                                                       false,
 	}
 	lines := make(chan string)
 	go func() {

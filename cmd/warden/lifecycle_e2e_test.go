@@ -18,6 +18,21 @@ import (
 // gone is found, what must stay is found (the scan's positive control), and the log verifies.
 func TestTextLifecycleThroughBinary(t *testing.T) {
 	data := t.TempDir()
+	// Rules that test the text: a P1 alert opens an incident whose case file copies the actor's
+	// activity (with its text) from the index; first_seen keeps state in the rules snapshot.
+	rulesDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(rulesDir, "text.yaml"), []byte(`rules:
+  - id: t.marker
+    severity: P1
+    select: {types: [inference]}
+    condition: request.input.contains('MARKER')
+  - id: t.seen
+    severity: P4
+    select: {types: [inference]}
+    condition: first_seen(actor.id, request.input)
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// Phase 1 runs with retention effectively off (one pass at start, then hourly), so the scan
 	// after it sees what ingest itself writes; phase 2 runs retention every second.
 	writeCfg := func(interval string) string {
@@ -28,6 +43,7 @@ models:
   - {name: bot-full-crit, risk_tier: critical, store_text: full}
   - {name: bot-red, risk_tier: medium, store_text: redacted}
   - {name: bot-none, risk_tier: high, store_text: none}
+rules_dir: `+rulesDir+`
 retention: {low: 72h, medium: 8760h, high: 8760h, critical: 8760h, interval: `+interval+`}
 `), 0o600); err != nil {
 			t.Fatal(err)
@@ -85,6 +101,18 @@ retention: {low: 72h, medium: 8760h, high: 8760h, critical: 8760h, interval: `+i
 	if got := search("[CREDIT_CARD"); !strings.Contains(got, "red-1") {
 		t.Fatalf("the redacted event is not indexed with its redacted text: %s", got)
 	}
+	// The incident of alice's P1 alert has a case file quoting her text (the index's copy).
+	waitFor("alice's incident case file", func() bool {
+		found := false
+		_ = filepath.WalkDir(filepath.Join(data, "incidents", "casefiles"), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				b, _ := os.ReadFile(p)
+				found = found || bytes.Contains(b, []byte("ALICE-MARKER-5521"))
+			}
+			return nil
+		})
+		return found
+	})
 	s.stop(t)
 	// What ingest wrote: the raw PII of the redacted model and any text of the none model are
 	// nowhere (the log's blobs included), while full text is (positive control).
@@ -96,7 +124,7 @@ retention: {low: 72h, medium: 8760h, high: 8760h, critical: 8760h, interval: `+i
 	// Erasure for a data subject, through the CLI against the running server.
 	api := []string{"--url", "http://" + s.addr, "--token", s.admin}
 	code, out, errOut := runCLI(t, append([]string{"subjects", "erase", "--user", "alice"}, api...)...)
-	if code != 0 || !strings.Contains(out, "erased the text of 2 events") {
+	if code != 0 || !strings.Contains(out, "erased the text of 2 events") || strings.Contains(out, "rewrote 0 incident case files") {
 		t.Fatalf("subjects erase: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI(t, append([]string{"subjects", "export", "--user", "alice"}, api...)...)

@@ -39,11 +39,12 @@ func runSubjects(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			var res struct {
 				Texts int `json:"texts_erased"`
 				Blobs int `json:"log_blobs_erased"`
+				Cases int `json:"case_files_rewritten"`
 			}
 			if err := c.Do(ctx, "POST", "/v1/subjects/"+url.PathEscape(user)+"/erase", nil, &res); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "erased the text of %d events of %q from the index and %d audit-log blobs; the erasure is recorded in the audit log\n", res.Texts, user, res.Blobs)
+			fmt.Fprintf(stdout, "erased the text of %d events of %q from the index and %d audit-log blobs, rewrote %d incident case files; the erasure is recorded in the audit log\n", res.Texts, user, res.Blobs, res.Cases)
 			return nil
 		}),
 		"export": sub("export", func(ctx context.Context, c apiDoer, user, out string, stdout io.Writer) error {

@@ -107,6 +107,7 @@ func (a *App) recordDetections(ds []rules.Detection) {
 	defer a.detMu.Unlock()
 	a.detections = append(a.detections, ds...)
 	a.appendDetections(ds)
+	a.rollup.ObserveDetections(ds)
 	if over := len(a.detections) - 1000; over > 0 {
 		a.detections = append(a.detections[:0:0], a.detections[over:]...)
 	}

@@ -41,12 +41,14 @@ import (
 	"github.com/warden-ai/warden/internal/pipeline"
 	"github.com/warden-ai/warden/internal/quality"
 	"github.com/warden-ai/warden/internal/report"
+	"github.com/warden-ai/warden/internal/rollup"
 	"github.com/warden-ai/warden/internal/rules"
 	"github.com/warden-ai/warden/internal/scan"
 	"github.com/warden-ai/warden/internal/store"
 	"github.com/warden-ai/warden/internal/store/postgres"
 	"github.com/warden-ai/warden/internal/store/sqlite"
 	"github.com/warden-ai/warden/internal/users"
+	"github.com/warden-ai/warden/internal/witness"
 	"github.com/warden-ai/warden/internal/worker"
 )
 
@@ -122,7 +124,11 @@ type App struct {
 	metricsToken string
 	metricsHash  [sha256.Size]byte
 
-	audit    *audit.Log
+	audit *audit.Log
+	// witnesses cosign the audit log's checkpoints (audit.witnesses).
+	witnesses []*witness.Client
+	// rollup keeps the daily per-model aggregates (the long-term tier).
+	rollup   *rollup.Rollup
 	store    store.Store
 	pipeline *pipeline.Pipeline
 	indexer  *index.Writer
@@ -264,6 +270,12 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.buildSubjects()
+	if err := a.buildRollup(); err != nil {
+		return nil, err
+	}
+	if err := a.buildWitnessing(); err != nil {
+		return nil, err
+	}
 	if err := a.buildConsole(); err != nil {
 		return nil, err
 	}
@@ -338,6 +350,8 @@ func (a *App) Start(ctx context.Context) error {
 	a.goRun("containment", func() error { return a.contain.Run(runCtx) })
 	a.goRun("consumers", func() error { return a.runConsumerRefresh(runCtx) })
 	a.goRun("retention", func() error { return a.runRetention(runCtx) })
+	a.goRun("witnessing", func() error { return a.runWitnessing(runCtx) })
+	a.goRun("aggregates", func() error { return a.rollup.Run(runCtx) })
 	a.goRun("console", func() error { return a.console.Run(runCtx) })
 	if a.roles.Has(RoleGateway) {
 		// Probes and the quality judge call models through the gateway of this process.

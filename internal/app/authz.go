@@ -61,6 +61,7 @@ var routeQuery = map[string][]string{
 	"GET /v1/detections":           {"model"},
 	"GET /v1/containment":          {"all"},
 	"GET /v1/models/{name}/probes": {"family", "since", "until"},
+	"GET /v1/aggregates":           {"from", "to", "model"},
 }
 
 // checkQuery answers 400 naming the first query parameter the route does not accept.

@@ -212,6 +212,7 @@ func (a *App) runRetention(ctx context.Context) error {
 
 func (a *App) retainOnce(ctx context.Context) {
 	now := time.Now()
+	var deleted int64
 	for _, tier := range config.RiskTiers {
 		n, err := a.store.PruneText(ctx, string(tier), now.Add(-a.cfg.RetentionFor(tier)))
 		if err != nil {
@@ -219,7 +220,16 @@ func (a *App) retainOnce(ctx context.Context) {
 			continue
 		}
 		if n > 0 {
+			deleted += n
 			a.log.Info("retention deleted text", "tier", tier, "events", n)
+		}
+	}
+	if deleted > 0 {
+		// Case files copied actor activity, with its text, from the index.
+		if n, err := a.incidents.RefreshCaseFiles(ctx, ""); err != nil {
+			a.log.Error("retention: refresh case files failed", "err", err)
+		} else if n > 0 {
+			a.log.Info("retention recompiled case files", "case_files", n)
 		}
 	}
 	before := a.indexer.Position()

@@ -24,6 +24,8 @@ type SubjectErasure struct {
 	Subject string `json:"subject"`
 	Texts   int    `json:"texts_erased"`
 	Blobs   int    `json:"log_blobs_erased"`
+	// CaseFiles counts the incident case files compiled again without the erased text.
+	CaseFiles int `json:"case_files_rewritten"`
 }
 
 // maxSubjectExport bounds a subject export (newest first).
@@ -65,11 +67,17 @@ func (a *App) EraseSubject(ctx context.Context, user, by string) (SubjectErasure
 	if out.Blobs, err = a.audit.EraseBlobs(seqs); err != nil {
 		return out, err
 	}
+	// Case files copied the actor's activity (with its text) from the index: compile them again
+	// from the erased index. Alerts, detections, notifications, dead letters and the rules
+	// snapshot never hold text (rules cannot copy it out of an event).
+	if out.CaseFiles, err = a.incidents.RefreshCaseFiles(ctx, user); err != nil {
+		return out, err
+	}
 	sum := sha256.Sum256([]byte(user))
 	a.auditAction(ctx, "erase_subject", map[string]any{
-		"subject_sha256": hex.EncodeToString(sum[:]), "texts": out.Texts, "blobs": out.Blobs, "by": by,
+		"subject_sha256": hex.EncodeToString(sum[:]), "texts": out.Texts, "blobs": out.Blobs, "case_files": out.CaseFiles, "by": by,
 	})
-	a.log.Info("data subject erased", "texts", out.Texts, "blobs", out.Blobs)
+	a.log.Info("data subject erased", "texts", out.Texts, "blobs", out.Blobs, "case_files", out.CaseFiles)
 	return out, nil
 }
 

@@ -3,6 +3,7 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	tnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
@@ -40,4 +41,30 @@ func openCosigned(signed []byte, ks keySet, witnessKeys []string) (checkpoint, [
 		names = append(names, v.Name())
 	}
 	return cp, names, nil
+}
+
+// CheckpointNow signs a checkpoint of every entry appended so far (unless the latest one
+// already covers them) and returns it: what a witness is given to cosign.
+func (l *Log) CheckpointNow() ([]byte, error) {
+	if err := l.requestCheckpoint(); err != nil {
+		return nil, fmt.Errorf("audit: checkpoint: %w", err)
+	}
+	return l.Checkpoint()
+}
+
+// SetWitnessed stores cosigned — a checkpoint of this log, signed by its key, with witness
+// cosignature lines appended — as the log's latest witnessed checkpoint (DIR/witnessed), which
+// `warden audit verify --witness-key` checks. A checkpoint not signed by the log is refused.
+func (l *Log) SetWitnessed(cosigned []byte) error {
+	cp, err := l.keys.open(cosigned)
+	if err != nil {
+		return fmt.Errorf("audit: witnessed checkpoint: %w", err)
+	}
+	if cp.size > l.Size() {
+		return fmt.Errorf("audit: witnessed checkpoint of size %d is beyond the log's %d entries", cp.size, l.Size())
+	}
+	if err := writeFileAtomic(filepath.Join(l.dir, witnessedName), cosigned, 0o600); err != nil {
+		return fmt.Errorf("audit: write witnessed checkpoint: %w", err)
+	}
+	return nil
 }

@@ -97,4 +97,27 @@ func (s *idShard) grow() error {
 	return nil
 }
 
+// reserve sizes every shard for n entries in total (spread evenly, with slack), so that loading
+// a large log does not rehash each shard once per doubling. It only grows.
+func (t *idTable) reserve(n uint64) {
+	per := n/256 + n/2048 + 64
+	k := uint(4)
+	for (uint64(1)<<k)*3 < per*4 && k < idMaxK {
+		k++
+	}
+	for i := range t.shards {
+		s := &t.shards[i]
+		if s.k >= k && s.slots != nil {
+			continue
+		}
+		old := s.slots
+		s.slots, s.k = make([]uint64, 1<<k), k
+		for _, v := range old {
+			if v != 0 {
+				s.put(v)
+			}
+		}
+	}
+}
+
 func (t *idTable) hashString(id string) uint64 { return maphash.String(t.seed, id) }

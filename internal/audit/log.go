@@ -269,6 +269,17 @@ func (l *Log) recover() error {
 	if err != nil {
 		return err
 	}
+	// The stored hashes (about 2 per entry) tell how many IDs are coming: size the ID table once,
+	// bounded by what the segments can hold so that a corrupt hash file cannot inflate it.
+	if st, err := os.Stat(filepath.Join(l.dir, hashFileName)); err == nil {
+		var segBytes int64
+		for _, first := range firsts {
+			if sst, err := os.Stat(filepath.Join(l.dir, logSegName(first))); err == nil {
+				segBytes += sst.Size()
+			}
+		}
+		l.ids.reserve(min(uint64(st.Size())/(2*32), uint64(segBytes)/(frameHeaderSize+entryFixed)))
+	}
 	for i, first := range firsts {
 		if err := l.loadSegment(first, i == len(firsts)-1); err != nil {
 			return err
@@ -378,6 +389,24 @@ func (l *Log) loadSegment(first uint64, last bool) error {
 		f.Close()
 		return fmt.Errorf("open blob segment: %w", err)
 	}
+	if !last {
+		if d := l.loadSegIndex(first, f); d != nil {
+			seg.offsets, seg.logSize, seg.blobSize, seg.indexed = d.offsets, int64(d.logSize), int64(d.blobSize), true
+			for i, id := range d.ids {
+				if err := l.ids.insert(l.ids.hash(id), first+uint64(i)); err != nil {
+					f.Close()
+					return err
+				}
+			}
+			l.segs = append(l.segs, seg)
+			l.size = first + uint64(len(d.offsets))
+			return nil
+		}
+	}
+	var idx *segIndexData // collected for a sealed segment without an index
+	if !last {
+		idx = &segIndexData{first: first}
+	}
 	fr := newFrameReader(io.NewSectionReader(f, segHeaderSize, 1<<62), segHeaderSize)
 	next := first
 	var tailErr error
@@ -417,7 +446,15 @@ func (l *Log) loadSegment(first uint64, last bool) error {
 			f.Close()
 			return err
 		}
+		if idx != nil {
+			idx.ids = append(idx.ids, append([]byte(nil), e.id...))
+		}
 		next++
+	}
+	if idx != nil && next > first {
+		idx.offsets, idx.logSize, idx.blobSize = seg.offsets, uint64(seg.logSize), uint64(seg.blobSize)
+		l.writeSegIndex(idx)
+		seg.indexed = true
 	}
 	if last {
 		st, err := f.Stat()
@@ -921,6 +958,7 @@ func (l *Log) Close() error {
 		l.mu.Lock()
 		l.closed = true
 		l.mu.Unlock()
+		l.indexSealed()
 		l.closeFiles()
 		l.logger.Info("audit log closed", "entries", l.size, "checkpoint_size", l.cp.size)
 	})

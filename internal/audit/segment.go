@@ -51,6 +51,7 @@ type segment struct {
 	blobSize int64    // committed bytes of the blob segment
 	log      *os.File
 	blobGone bool // pruned
+	indexed  bool // has a segment index file (sealed segments only)
 
 	// Owned by the stager: bytes written (published or not), and the
 	// blob file handle used for writing (closed by the syncer once the

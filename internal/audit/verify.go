@@ -43,7 +43,7 @@ const (
 	KindRollback     = "rollback"     // entries or checkpoints removed: fewer than a signed checkpoint attests
 	KindWrongKey     = "wrong-key"    // a checkpoint is not signed by a trusted key
 	KindInconsistent = "inconsistent" // the log is not an extension of a trusted checkpoint
-	KindUnwitnessed  = "unwitnessed"  // the latest checkpoint lacks a required witness cosignature
+	KindUnwitnessed  = "unwitnessed"  // no checkpoint of the log carries the required witness cosignatures
 )
 
 // VerifyError reports the first bad entry found by [Verify].
@@ -73,8 +73,8 @@ type VerifyOptions struct {
 	// signed checkpoint no smaller. It defeats rollback and rewriting by anyone holding the
 	// signing key.
 	Anchor []byte
-	// WitnessKeys are witness verifier keys; the latest checkpoint must carry a valid
-	// cosignature (C2SP tlog-cosignature) of each, stored in the directory's "witnessed" file.
+	// WitnessKeys are witness verifier keys; the directory's "witnessed" file must be one of
+	// the log's checkpoints carrying a valid cosignature (C2SP tlog-cosignature) of each.
 	WitnessKeys []string
 }
 
@@ -122,6 +122,11 @@ func VerifyWith(dir string, o VerifyOptions) (Summary, error) {
 		vf.anchor = &cp
 		vf.sum.AnchorSize = cp.size
 	}
+	if len(o.WitnessKeys) > 0 {
+		if err := vf.loadWitnessed(o.WitnessKeys); err != nil {
+			return vf.sum, err
+		}
+	}
 	cpErr := vf.loadCheckpoints()
 	entErr := vf.scan()
 	var verr *VerifyError
@@ -137,10 +142,9 @@ func VerifyWith(dir string, o VerifyOptions) (Summary, error) {
 		return vf.sum, &VerifyError{Kind: KindRollback, Index: vf.sum.TreeSize, File: checkpointsName,
 			Reason: fmt.Sprintf("the latest signed checkpoint has size %d, older than the trusted checkpoint of size %d: checkpoints rolled back", vf.sum.TreeSize, a.size)}
 	}
-	if len(o.WitnessKeys) > 0 {
-		if err := vf.checkWitnessed(o.WitnessKeys); err != nil {
-			return vf.sum, err
-		}
+	if w := vf.witnessed; w != nil && vf.edge.n < w.size {
+		return vf.sum, &VerifyError{Kind: KindRollback, Index: vf.edge.n, File: witnessedName,
+			Reason: fmt.Sprintf("the witnesses cosigned a checkpoint of size %d but the log holds %d entries: entries removed", w.size, vf.edge.n)}
 	}
 	return vf.sum, nil
 }
@@ -151,9 +155,11 @@ type verifier struct {
 	sum    Summary
 	cps    []checkpoint
 	anchor *checkpoint
-	nextCP int
-	edge   edge
-	hashes *bufio.Reader
+	// witnessed is the witness-cosigned checkpoint when witness keys are required.
+	witnessed *checkpoint
+	nextCP    int
+	edge      edge
+	hashes    *bufio.Reader
 }
 
 func (vf *verifier) loadCheckpoints() *VerifyError {
@@ -312,6 +318,10 @@ func (vf *verifier) checkpointsAt() *VerifyError {
 		return &VerifyError{Kind: KindInconsistent, Index: 0, File: "(trusted checkpoint)",
 			Reason: fmt.Sprintf("the log's first %d entries do not have the root of the trusted checkpoint: history rewritten since it was signed", a.size)}
 	}
+	if w := vf.witnessed; w != nil && w.size == vf.edge.n && w.size > 0 && vf.edge.root() != w.root {
+		return &VerifyError{Kind: KindInconsistent, Index: 0, File: witnessedName,
+			Reason: fmt.Sprintf("the log's first %d entries do not have the root the witnesses cosigned: history rewritten since", w.size)}
+	}
 	return nil
 }
 
@@ -462,10 +472,15 @@ func (rd *segReader) segment(first uint64, last bool) error {
 	return nil
 }
 
-// checkWitnessed checks that the latest checkpoint carries a cosignature of every witness key.
-func (vf *verifier) checkWitnessed(witnessKeys []string) *VerifyError {
+// loadWitnessed reads the directory's witnessed checkpoint and checks that it carries a
+// cosignature of every witness key and the log's signature. The scan then checks it against
+// the tree recomputed from the entries (checkpointsAt), like a trusted checkpoint: the
+// witnesses vouch for the first WitnessedSize entries, which cannot have been removed or
+// rewritten since, even by someone holding the log's signing key. Entries after it are
+// vouched for by the log's key only.
+func (vf *verifier) loadWitnessed(witnessKeys []string) *VerifyError {
 	fail := func(format string, args ...any) *VerifyError {
-		return &VerifyError{Kind: KindUnwitnessed, Index: vf.sum.WitnessedSize, File: witnessedName, Reason: fmt.Sprintf(format, args...)}
+		return &VerifyError{Kind: KindUnwitnessed, Index: 0, File: witnessedName, Reason: fmt.Sprintf(format, args...)}
 	}
 	data, err := os.ReadFile(filepath.Join(vf.dir, witnessedName))
 	if errors.Is(err, os.ErrNotExist) {
@@ -478,13 +493,7 @@ func (vf *verifier) checkWitnessed(witnessKeys []string) *VerifyError {
 	if err != nil {
 		return fail("%v", err)
 	}
+	vf.witnessed = &cp
 	vf.sum.WitnessedSize, vf.sum.Witnesses = cp.size, names
-	if len(vf.cps) == 0 {
-		return fail("no signed checkpoint")
-	}
-	latest := vf.cps[len(vf.cps)-1]
-	if cp.size != latest.size || cp.root != latest.root {
-		return fail("the witnessed checkpoint (size %d) is not the latest checkpoint (size %d)", cp.size, latest.size)
-	}
 	return nil
 }

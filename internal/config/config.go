@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
+	tnote "github.com/transparency-dev/formats/note"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/warden-ai/warden/internal/alert"
@@ -76,6 +78,7 @@ type Config struct {
 	Analysis   Analysis                             `yaml:"analysis"`
 	Response   Response                             `yaml:"response"`
 	Store      Store                                `yaml:"store"`
+	Audit      Audit                                `yaml:"audit"`
 	Bus        Bus                                  `yaml:"bus"`
 	TLS        TLS                                  `yaml:"tls"`
 
@@ -178,6 +181,19 @@ type Ingest struct {
 	MaxInFlight  int   `yaml:"max_in_flight"`  // events accepted but not yet durable; beyond → 429
 }
 
+// Audit configures the audit log's witnesses (C2SP tlog-witness): every new checkpoint is
+// submitted to each, and their cosignatures are stored with it (DATA/log/witnessed).
+type Audit struct {
+	Witnesses       []Witness     `yaml:"witnesses"`
+	WitnessInterval time.Duration `yaml:"witness_interval"` // how often a new checkpoint is submitted; default 10s
+}
+
+// Witness is one witness the server submits checkpoints to.
+type Witness struct {
+	URL string `yaml:"url"` // base URL; the protocol's POST /add-checkpoint is appended
+	Key string `yaml:"key"` // the witness's verifier key (its witness.pub)
+}
+
 // Retention keeps detailed text per risk tier; the audit log itself is never shortened by it.
 type Retention struct {
 	Critical time.Duration `yaml:"critical"`
@@ -185,6 +201,8 @@ type Retention struct {
 	Medium   time.Duration `yaml:"medium"`
 	Low      time.Duration `yaml:"low"`
 	Interval time.Duration `yaml:"interval"`
+	// Aggregates is how long the daily per-model aggregates are kept (default 7 years).
+	Aggregates time.Duration `yaml:"aggregates"`
 }
 
 // Analysis configures the stream analysis stage.
@@ -272,7 +290,8 @@ func Default() *Config {
 func (c *Config) presets() {
 	day := 24 * time.Hour
 	c.Ingest = Ingest{MaxBodyBytes: 10 << 20, MaxInFlight: 200_000}
-	c.Retention = Retention{Critical: 365 * day, High: 182 * day, Medium: 91 * day, Low: 30 * day, Interval: time.Hour}
+	c.Audit = Audit{WitnessInterval: 10 * time.Second}
+	c.Retention = Retention{Critical: 365 * day, High: 182 * day, Medium: 91 * day, Low: 30 * day, Interval: time.Hour, Aggregates: 7 * 365 * day}
 	c.Analysis = Analysis{BaselineEvents: 1000, ChiSquareP: 0.05, BaselineDays: 7}
 	c.Response = Response{GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, RepeatInterval: 4 * time.Hour,
 		IncidentFrom: []alert.Severity{alert.P1, alert.P2}}
@@ -520,10 +539,23 @@ func (c *Config) validate() error {
 		{[]any{"retention", "critical"}, c.Retention.Critical}, {[]any{"retention", "high"}, c.Retention.High},
 		{[]any{"retention", "medium"}, c.Retention.Medium}, {[]any{"retention", "low"}, c.Retention.Low},
 		{[]any{"retention", "interval"}, c.Retention.Interval},
+		{[]any{"retention", "aggregates"}, c.Retention.Aggregates},
+		{[]any{"audit", "witness_interval"}, c.Audit.WitnessInterval},
 		{[]any{"response", "group_interval"}, c.Response.GroupInterval}, {[]any{"response", "repeat_interval"}, c.Response.RepeatInterval},
 	} {
 		if d.v <= 0 {
 			return &Error{Line: c.line(d.path...), Field: fmt.Sprintf("%s.%s", d.path...), Msg: "must be > 0"}
+		}
+	}
+	for i, w := range c.Audit.Witnesses {
+		at := func(field, msg string) error {
+			return &Error{Line: c.line("audit", "witnesses", i, field), Field: fmt.Sprintf("audit.witnesses[%d].%s", i, field), Msg: msg}
+		}
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return at("url", "must be an http:// or https:// URL")
+		}
+		if _, err := tnote.NewVerifierForCosignatureV1(strings.TrimSpace(w.Key)); err != nil {
+			return at("key", "must be the witness's verifier key (its witness.pub): "+err.Error())
 		}
 	}
 	if c.Response.GroupWait < 0 {

@@ -304,3 +304,39 @@ func VerifyExport(r io.Reader) (map[string][]byte, error) {
 	}
 	return files, nil
 }
+
+// RefreshCaseFiles recompiles the stored case files of the incidents involving actor (every
+// stored case file when actor is ""), so that text the index no longer holds — deleted by
+// retention or a data subject's erasure — is gone from the case files too: their actor
+// activity is read from the index again. The old file is replaced atomically. It returns how
+// many case files it rewrote.
+func (m *Manager) RefreshCaseFiles(ctx context.Context, actor string) (int, error) {
+	if m.opt.Dir == "" {
+		return 0, nil
+	}
+	m.mu.Lock()
+	var ids []string
+	for id, inc := range m.inc {
+		if inc.CaseFileAt != nil && (actor == "" || slices.Contains(inc.Actors, actor)) {
+			ids = append(ids, id)
+		}
+	}
+	m.mu.Unlock()
+	slices.Sort(ids)
+	n := 0
+	var errs []error
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		if _, err := os.Stat(m.caseFilePath(id)); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if _, err := m.CompileCaseFile(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("refresh case file %s: %w", id, err))
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}

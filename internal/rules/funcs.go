@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"time"
 
@@ -79,12 +81,36 @@ func (s *funcState) now() time.Time {
 	return s.cur.time()
 }
 
+// digestValue is what first_seen and value_changed remember of a value: "sha256:" and its
+// hash. Comparisons are unchanged, but a rule that passes a prompt or response
+// (request.input, response.output) keeps no copy of the text in memory or in the engine's
+// snapshot on disk, out of reach of retention and subject erasure. It is idempotent, so values
+// restored from snapshots written before hashing are digested on restore.
+func digestValue(v string) string {
+	if isDigest(v) {
+		return v
+	}
+	sum := sha256.Sum256([]byte(v))
+	return digestPrefix + hex.EncodeToString(sum[:])
+}
+
+const digestPrefix = "sha256:"
+
+func isDigest(v string) bool {
+	if len(v) != len(digestPrefix)+64 || !strings.HasPrefix(v, digestPrefix) {
+		return false
+	}
+	_, err := hex.DecodeString(v[len(digestPrefix):])
+	return err == nil
+}
+
 // firstSeen reports whether value is new for key after key's learning period, and records it.
 func (s *funcState) firstSeen(key, value string) bool {
 	if s.cur == nil || value == "" {
 		return false
 	}
 	k := s.ruleID + "\x00" + key
+	value = digestValue(value)
 	now := s.now()
 	e, ok := s.seen.get(k)
 	if !ok {
@@ -111,6 +137,7 @@ func (s *funcState) valueChanged(key, value string) bool {
 		return false
 	}
 	k := s.ruleID + "\x00" + key
+	value = digestValue(value)
 	prev, ok := s.last.get(k)
 	s.last.put(k, value)
 	return ok && prev != value

@@ -122,13 +122,16 @@ func (e *Engine) Restore(r io.Reader) error {
 		if len(vals) > maxSeenValues {
 			vals = vals[len(vals)-maxSeenValues:]
 		}
+		for i, v := range vals {
+			vals[i] = digestValue(v) // snapshots written before values were hashed
+		}
 		st.seen.put(x.Key, &seenEntry{first: x.First, values: vals})
 	}
 	for _, x := range s.Baselines {
 		st.base.put(x.Key, &baseEntry{n: x.N, mean: x.Mean})
 	}
 	for _, x := range s.Last {
-		st.last.put(x.Key, x.Value)
+		st.last.put(x.Key, digestValue(x.Value))
 	}
 	for _, x := range s.Hours {
 		h := &hourEntry{first: x.First, n: x.N}

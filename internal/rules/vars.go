@@ -114,6 +114,14 @@ func strVar(name, doc string, get func(*evalCtx) ref.Val) variable {
 	return variable{name: name, typ: cel.StringType, scalar: true, doc: doc, get: get}
 }
 
+// textVar is a prompt or response text: usable in conditions only. It is not scalar, so it
+// can never be copied into what outlives the event — alert summaries, labels, group and dedup
+// keys, the engine's snapshot, notifications and dead letters, incidents — where retention
+// and subject erasure could not reach it.
+func textVar(name, doc string, get func(*evalCtx) ref.Val) variable {
+	return variable{name: name, typ: cel.StringType, doc: doc, get: get}
+}
+
 var vars = []variable{
 	strVar("event.id", "event id (empty for detections)", evStr(func(e *event.Event) string { return e.ID })),
 	strVar("event.type", "inference | access | pipeline | feedback | probe | detection", func(c *evalCtx) ref.Val {
@@ -210,7 +218,7 @@ var vars = []variable{
 	strVar("source.geo", "client geography (country or region code)", evStr(func(e *event.Event) string { return e.Source.Geo })),
 	strVar("source.client", "client software", evStr(func(e *event.Event) string { return e.Source.Client })),
 	strVar("source.destination", "destination", evStr(func(e *event.Event) string { return e.Source.Destination })),
-	strVar("request.input", "inference: input text (when stored)", evStr(func(e *event.Event) string {
+	textVar("request.input", "inference: input text (when stored; conditions only)", evStr(func(e *event.Event) string {
 		if e.Request == nil {
 			return ""
 		}
@@ -228,7 +236,7 @@ var vars = []variable{
 		}
 		return types.Int(*c.ev.Request.InputTokens)
 	}},
-	strVar("response.output", "inference: output text (when stored)", evStr(func(e *event.Event) string {
+	textVar("response.output", "inference: output text (when stored; conditions only)", evStr(func(e *event.Event) string {
 		if e.Response == nil {
 			return ""
 		}
