@@ -20,6 +20,8 @@ func TestOrder(t *testing.T) {
 		{"remove", []string{"+a", "+b", "+c", "-b", "-x"}, []string{"a", "c"}, "a"},
 		{"kept keys are skipped", []string{"+r1", "+r2", "+a", "+r3", "+b"}, []string{"r1", "r2", "a", "r3", "b"}, "a"},
 		{"only kept keys", []string{"+r1", "+r2"}, []string{"r1", "r2"}, ""},
+		{"remove the newest and the oldest, then touch", []string{"+a", "+b", "+c", "-c", "-a", "+d", "+b"}, []string{"d", "b"}, "d"},
+		{"remove everything", []string{"+a", "+b", "-a", "-b"}, []string{}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
