@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"log/slog"
 	"slices"
 	"sort"
@@ -878,7 +879,7 @@ func (r *compiled) render(c *evalCtx, g *group, a alert.Alert, vals map[string]f
 			if p.name == "ratio" {
 				b.WriteString(strconv.FormatFloat(v*100, 'f', 1, 64) + "%")
 			} else {
-				b.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
+				b.WriteString(formatValue(v))
 			}
 			continue
 		}
@@ -898,11 +899,29 @@ func (r *compiled) render(c *evalCtx, g *group, a alert.Alert, vals map[string]f
 		}
 		if c != nil {
 			if vi, ok := varIndex[p.name]; ok {
-				b.WriteString(scalarString(vars[vi].get(c)))
+				v := vars[vi].get(c)
+				if d, ok := v.(types.Double); ok {
+					b.WriteString(formatValue(float64(d)))
+				} else {
+					b.WriteString(scalarString(v))
+				}
 			}
 		}
 	}
 	return b.String()
+}
+
+// formatValue writes a number for people: integers as they are, other values rounded to four
+// significant digits (0.6027568922305764 → 0.6028, 1.4251191720137342 → 1.425).
+func formatValue(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	scale := math.Pow(10, 3-math.Floor(math.Log10(math.Abs(v))))
+	return strconv.FormatFloat(math.Round(v*scale)/scale, 'f', -1, 64)
 }
 
 // group is one window of an aggregated rule.
