@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -59,14 +60,20 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startServer runs `warden serve` (or another serving subcommand) on free loopback ports.
+// startServer runs `warden serve` (or another serving subcommand) on loopback ports the kernel
+// picks (:0) and reads the bound addresses from the binary's start-up lines, so a port cannot be
+// taken by another process between choosing and binding it.
 func startServer(t *testing.T, data string, extra ...string) *server {
 	t.Helper()
-	s := &server{addr: freeAddr(t), gw: freeAddr(t), data: data, stderr: new(bytes.Buffer)}
-	args := append([]string{"serve", "--data", data, "--listen", s.addr, "--gateway-listen", s.gw}, extra...)
+	s := &server{data: data, stderr: new(bytes.Buffer)}
+	args := append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"}, extra...)
 	s.cmd = exec.Command(wardenBin, args...)
 	s.cmd.Env = append(os.Environ(), "WARDEN_ADMIN_TOKEN=", "WARDEN_INGEST_TOKEN=")
 	s.cmd.Stderr = s.stderr
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +83,38 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 			_ = s.cmd.Wait()
 		}
 	})
+	addrs := make(chan [2]string, 1)
+	go func() {
+		var a [2]string
+		sent := false
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if v, ok := strings.CutPrefix(line, "API:"); ok && a[0] == "" {
+				a[0] = strings.TrimPrefix(strings.TrimSpace(v), "http://")
+			}
+			if v, ok := strings.CutPrefix(line, "Gateway:"); ok && a[1] == "" {
+				v = strings.TrimPrefix(strings.TrimSpace(v), "http://")
+				a[1], _, _ = strings.Cut(v, "/")
+			}
+			if strings.HasPrefix(line, "Tokens:") && !sent {
+				addrs <- a
+				sent = true
+			}
+		}
+		if !sent { // the process ended before it was running
+			addrs <- a
+		}
+	}()
+	select {
+	case a := <-addrs:
+		s.addr, s.gw = a[0], a[1]
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server printed no addresses within 30 s\n%s", s.stderr)
+	}
+	if s.addr == "" {
+		t.Fatalf("server printed no API address\n%s", s.stderr)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get("http://" + s.addr + "/readyz")
