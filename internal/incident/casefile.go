@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/warden-ai/warden/internal/atomicfile"
 )
 
 // CaseFile is everything an investigator or regulator needs about one incident, compiled
@@ -86,7 +88,7 @@ func (m *Manager) CompileCaseFile(ctx context.Context, id string) (*CaseFile, er
 		if err != nil {
 			return nil, fmt.Errorf("encode case file: %w", err)
 		}
-		if err := writeFileAtomic(m.caseFilePath(id), data); err != nil {
+		if err := atomicfile.Write(m.caseFilePath(id), data); err != nil {
 			return nil, err
 		}
 	}

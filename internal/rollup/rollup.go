@@ -27,6 +27,7 @@ import (
 
 	"github.com/DataDog/sketches-go/ddsketch"
 
+	"github.com/warden-ai/warden/internal/atomicfile"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/rules"
 	"github.com/warden-ai/warden/internal/stats"
@@ -340,7 +341,7 @@ func (r *Rollup) Flush() error {
 		d.Through = max(d.Through, pos)
 		b, err := json.Marshal(d)
 		if err == nil {
-			err = writeFileAtomic(filepath.Join(r.opts.Dir, date+".json"), b)
+			err = atomicfile.Write(filepath.Join(r.opts.Dir, date+".json"), b)
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -349,7 +350,7 @@ func (r *Rollup) Flush() error {
 		delete(r.dirty, date)
 	}
 	if len(errs) == 0 {
-		if err := writeFileAtomic(filepath.Join(r.opts.Dir, positionFile), []byte(strconv.FormatUint(pos, 10)+"\n")); err != nil {
+		if err := atomicfile.Write(filepath.Join(r.opts.Dir, positionFile), []byte(strconv.FormatUint(pos, 10)+"\n")); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -469,26 +470,4 @@ func (r *Rollup) Days(from, to time.Time, model string) ([]Summary, error) {
 		}
 	}
 	return out, nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("rollup: write %s: %w", filepath.Base(path), err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("rollup: write %s: %w", filepath.Base(path), err)
-	}
-	return nil
 }

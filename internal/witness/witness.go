@@ -19,6 +19,7 @@ import (
 	tnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/warden-ai/warden/internal/atomicfile"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -106,7 +107,7 @@ func New(o Options) (*Witness, error) {
 			return nil, fmt.Errorf("witness: generate key: %w", gerr)
 		}
 		skey = []byte(sk)
-		if err := writeFileAtomic(filepath.Join(o.Dir, keyFile), skey); err != nil {
+		if err := atomicfile.Write(filepath.Join(o.Dir, keyFile), skey); err != nil {
 			return nil, err
 		}
 	} else if err != nil {
@@ -120,7 +121,7 @@ func New(o Options) (*Witness, error) {
 	if w.vkey, err = cosigVKey(strings.TrimSpace(string(skey))); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(o.Dir, pubFile), []byte(w.vkey+"\n")); err != nil {
+	if err := atomicfile.Write(filepath.Join(o.Dir, pubFile), []byte(w.vkey+"\n")); err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(filepath.Join(o.Dir, stateFile))
@@ -243,35 +244,5 @@ func (w *Witness) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("witness: encode state: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(w.dir, stateFile), data)
-}
-
-// writeFileAtomic writes data to path through a synced temporary file and a rename (0600).
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("witness: write %s: %w", filepath.Base(path), err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		var d *os.File
-		if d, err = os.Open(filepath.Dir(path)); err == nil {
-			err = d.Sync()
-			d.Close()
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("witness: write %s: %w", filepath.Base(path), err)
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(w.dir, stateFile), data)
 }
