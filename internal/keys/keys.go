@@ -267,18 +267,7 @@ func (s *Store) Revoke(_ context.Context, id string) (Key, error) {
 }
 
 func (s *Store) update(fn func(*fileFormat) error) error {
-	err := statefile.Update(s.path, func(old []byte) ([]byte, error) {
-		f := fileFormat{Version: 1}
-		if len(old) > 0 {
-			if err := json.Unmarshal(old, &f); err != nil {
-				return nil, fmt.Errorf("decode %s: %w", filepath.Base(s.path), err)
-			}
-		}
-		if err := fn(&f); err != nil {
-			return nil, err
-		}
-		return json.MarshalIndent(f, "", "  ")
-	})
+	err := statefile.UpdateJSON(s.path, fileFormat{Version: 1}, fn)
 	if err != nil {
 		return err
 	}

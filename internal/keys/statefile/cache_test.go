@@ -69,3 +69,23 @@ func TestCachePollsAndKeepsLastGoodValue(t *testing.T) {
 		t.Fatal("NewCache on a corrupt file: want an error")
 	}
 }
+
+func TestUpdateJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.json")
+	bump := func(d *doc) error { d.N++; return nil }
+	for want := 1; want <= 2; want++ {
+		if err := UpdateJSON(path, doc{}, bump); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := NewCache(path, time.Hour, nil, decodeDoc); err != nil || c.Loaded().N != want {
+			t.Fatalf("after update %d: %+v, %v", want, c, err)
+		}
+	}
+	write(t, path, `{"N":`)
+	if err := UpdateJSON(path, doc{}, bump); err == nil {
+		t.Fatal("a corrupt document was overwritten")
+	}
+	if b, _, _ := Read(path); string(b) != `{"N":` {
+		t.Fatalf("corrupt file changed to %q", b)
+	}
+}

@@ -6,6 +6,7 @@
 package statefile
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -117,4 +118,22 @@ func flock(f *os.File) error {
 			return err
 		}
 	}
+}
+
+// UpdateJSON is Update for a JSON document: the current contents are decoded into a copy of
+// empty (which is also the document of a missing or empty file), fn changes it, and the result is
+// written indented. A document that does not decode is an error and the file is left untouched.
+func UpdateJSON[T any](path string, empty T, fn func(*T) error) error {
+	return Update(path, func(old []byte) ([]byte, error) {
+		doc := empty
+		if len(old) > 0 {
+			if err := json.Unmarshal(old, &doc); err != nil {
+				return nil, fmt.Errorf("decode %s: %w", filepath.Base(path), err)
+			}
+		}
+		if err := fn(&doc); err != nil {
+			return nil, err
+		}
+		return json.MarshalIndent(doc, "", "  ")
+	})
 }
