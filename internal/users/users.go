@@ -12,7 +12,6 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -81,7 +80,7 @@ type snapshot struct {
 type Store struct {
 	path  string
 	opts  Options
-	state *statefile.Cache[snapshot]
+	state *statefile.JSONFile[fileFormat, snapshot]
 	dummy []byte // a hash compared against for unknown users, so timing does not tell names
 }
 
@@ -97,32 +96,18 @@ func Open(opts Options) (*Store, error) {
 		opts.Cost = bcrypt.DefaultCost
 	}
 	s := &Store{path: filepath.Join(opts.Dir, "users.json"), opts: opts}
-	if err := statefile.Update(s.path, func(old []byte) ([]byte, error) {
-		if len(old) > 0 {
-			return old, nil
-		}
-		return json.Marshal(fileFormat{Version: 1, Users: []User{}})
-	}); err != nil {
-		return nil, fmt.Errorf("open user store: %w", err)
-	}
 	var err error
 	if s.dummy, err = bcrypt.GenerateFromPassword([]byte("no such user, no such password"), opts.Cost); err != nil {
 		return nil, fmt.Errorf("open user store: %w", err)
 	}
-	if s.state, err = statefile.NewCache(s.path, 0, nil, decode); err != nil {
-		return nil, fmt.Errorf("load users: %w", err)
+	if s.state, err = statefile.OpenJSON(s.path, fileFormat{Version: 1, Users: []User{}}, 0, nil, build); err != nil {
+		return nil, fmt.Errorf("open user store: %w", err)
 	}
 	return s, nil
 }
 
-// decode builds a snapshot from the file's contents.
-func decode(data []byte) (*snapshot, error) {
-	var f fileFormat
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &f); err != nil {
-			return nil, err
-		}
-	}
+// build indexes the file's document.
+func build(f fileFormat) (*snapshot, error) {
 	sn := &snapshot{users: f.Users, byToken: map[[sha256.Size]byte]int{}}
 	for i, u := range f.Users {
 		for _, t := range u.Tokens {
@@ -174,7 +159,7 @@ func (s *Store) Create(_ context.Context, name string, role access.Role, passwor
 		return User{}, fmt.Errorf("hash password: %w", err)
 	}
 	u := User{Name: name, Role: role, PasswordHash: string(h), CreatedAt: s.opts.Now().UTC()}
-	err = s.update(func(f *fileFormat) error {
+	err = s.state.Update(func(f *fileFormat) error {
 		if slices.ContainsFunc(f.Users, func(x User) bool { return x.Name == name }) {
 			return fmt.Errorf("%q: %w", name, ErrExists)
 		}
@@ -231,7 +216,7 @@ func (s *Store) IssueToken(_ context.Context, name string) (string, Token, error
 	_, _ = rand.Read(idb[:])
 	h := sha256.Sum256([]byte(secret))
 	t := Token{ID: "ut-" + hex.EncodeToString(idb[:]), Hash: hex.EncodeToString(h[:]), CreatedAt: s.opts.Now().UTC()}
-	err := s.update(func(f *fileFormat) error {
+	err := s.state.Update(func(f *fileFormat) error {
 		for i := range f.Users {
 			if f.Users[i].Name == name {
 				if f.Users[i].Disabled() {
@@ -290,7 +275,7 @@ func (s *Store) SetPassword(_ context.Context, name, password string) error {
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	return s.update(func(f *fileFormat) error {
+	return s.state.Update(func(f *fileFormat) error {
 		for i := range f.Users {
 			if f.Users[i].Name == name {
 				f.Users[i].PasswordHash = string(h)
@@ -305,7 +290,7 @@ func (s *Store) SetPassword(_ context.Context, name, password string) error {
 // Disabling twice is not an error.
 func (s *Store) Disable(_ context.Context, name string) (User, error) {
 	var out User
-	err := s.update(func(f *fileFormat) error {
+	err := s.state.Update(func(f *fileFormat) error {
 		for i := range f.Users {
 			if f.Users[i].Name == name {
 				if !f.Users[i].Disabled() {
@@ -318,15 +303,6 @@ func (s *Store) Disable(_ context.Context, name string) (User, error) {
 		return fmt.Errorf("%q: %w", name, ErrNotFound)
 	})
 	return out, err
-}
-
-func (s *Store) update(fn func(*fileFormat) error) error {
-	err := statefile.UpdateJSON(s.path, fileFormat{Version: 1}, fn)
-	if err != nil {
-		return err
-	}
-	s.state.Fresh()
-	return nil
 }
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
