@@ -15,6 +15,7 @@ var names string
 // Flags say what a gazetteer entry is.
 type Flags uint8
 
+// The flags of a gazetteer entry.
 const (
 	First Flags = 1 << iota // a given name
 	Last                    // a family name
