@@ -19,9 +19,9 @@ func TestSystemDown(t *testing.T) {
 	type step struct {
 		// send: events every `every` in [from, to) of wall time, each arriving lag after its time
 		from, to, every, lag time.Duration
-		tick               time.Duration // then tick at this wall time
-		restart            bool          // snapshot and restore before ticking
-		want               []string      // kinds, "recovered " prefixed
+		tick                 time.Duration // then tick at this wall time
+		restart              bool          // snapshot and restore before ticking
+		want                 []string      // kinds, "recovered " prefixed
 	}
 	tests := []struct {
 		name  string

@@ -33,9 +33,9 @@ func TestTracker(t *testing.T) {
 			{"a", "jailbreak", Resisted, nil},
 			{"b", "jailbreak", Resisted, nil},
 			{"a", "jailbreak", Failed, []string{KindRegression, KindPassRate}},
-			{"a", "jailbreak", Failed, nil}, // still failing: no new detection
+			{"a", "jailbreak", Failed, nil},                                     // still failing: no new detection
 			{"a", "jailbreak", Resisted, []string{"recovered " + KindPassRate}}, // back to 2/2: the pass-rate alert resolves
-			{"a", "jailbreak", Failed, []string{KindRegression, KindPassRate}}, // recovered, regressed again
+			{"a", "jailbreak", Failed, []string{KindRegression, KindPassRate}},  // recovered, regressed again
 		}},
 		{"a family failing from its first result is new, not a regression", []step{
 			{"a", "encoding", Failed, []string{KindNewFailure, KindPassRate}},
