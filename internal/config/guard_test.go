@@ -52,8 +52,8 @@ func TestGuardsDecodeAndResolve(t *testing.T) {
 		t.Fatalf("moderation: %+v", mod)
 	}
 	for name, want := range map[string][]string{
-		"high-default":    {"prompt-guard"},      // by tier
-		"high-none":       {},                    // explicit [] wins over the tier
+		"high-default":    {"prompt-guard"}, // by tier
+		"high-none":       {},               // explicit [] wins over the tier
 		"medium-explicit": {"moderation", "prompt-guard"},
 		"low-default":     nil,
 	} {
