@@ -21,10 +21,10 @@ import (
 const (
 	// witnessShutdownWait bounds the submission of the final checkpoint at shutdown.
 	witnessShutdownWait = 5 * time.Second
-	// witnessBackoffMin and witnessBackoffMax bound the wait before a witness that failed is
+	// witnessBackoffFirst and witnessBackoffLimit bound the wait before a witness that failed is
 	// tried again (doubling per consecutive failure).
-	witnessBackoffMin = time.Second
-	witnessBackoffMax = 5 * time.Minute
+	witnessBackoffFirst = time.Second
+	witnessBackoffLimit = 5 * time.Minute
 )
 
 // witnessState is what the server knows of one configured witness.
@@ -93,7 +93,7 @@ func (a *App) runWitnessing(ctx context.Context) error {
 	if len(a.witnessing.ws) == 0 {
 		return nil
 	}
-	t := time.NewTicker(min(a.cfg.Audit.WitnessInterval, witnessBackoffMin))
+	t := time.NewTicker(min(a.cfg.Audit.WitnessInterval, witnessBackoffFirst))
 	defer t.Stop()
 	last := time.Time{}
 	for {
@@ -220,7 +220,7 @@ func (a *App) witnessFailed(ctx context.Context, w *witnessState, size uint64, e
 	wi := a.witnessing
 	wi.mu.Lock()
 	w.failures++
-	w.nextTry = now.Add(min(witnessBackoffMin<<min(w.failures-1, 20), witnessBackoffMax))
+	w.nextTry = now.Add(min(witnessBackoffFirst<<min(w.failures-1, 20), witnessBackoffLimit))
 	w.lastErr = err.Error()
 	failures, retryIn := w.failures, w.nextTry.Sub(now).Round(time.Millisecond)
 	wi.up.WithLabelValues(w.c.Name()).Set(0)
