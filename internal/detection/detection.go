@@ -70,6 +70,8 @@ const (
 	// Output quality (internal/quality): judge scores of live answers and users' ratings.
 	KindQualityDrop  = "quality_drop"
 	KindFeedbackDrop = "feedback_drop"
+	// Audit log (internal/app witnessing): a witness refused a checkpoint of the audit log.
+	KindAuditTamper = "audit_tamper_suspected"
 )
 
 // Field is one named value of a kind (a key of Detection.Values).
@@ -226,6 +228,10 @@ var registry = []Schema{
 	{Kind: KindFeedbackDrop, Emitter: "internal/quality", Doc: "users' mean rating (-1/0/1 as 0/0.5/1) over the recent window fell below the model's baseline by more than quality.drop",
 		Statistics: []string{"mean"}, ValueUnit: "score 0..1", Feature: true, Recovers: true,
 		Values: []Field{num("baseline", "score", "mean of the model's first ratings"), num("drop", "score", "the configured alerting drop")}},
+	{Kind: KindAuditTamper, Emitter: "internal/app (witnessing)", Doc: "a witness refused a checkpoint of the audit log: it cosigned a different root at that size (a fork), the consistency proof from its size does not hold, it cosigned a larger tree (a rollback), or it does not trust the log's key (Feature: the witness; Value: the refused checkpoint's size; Threshold: the witness's size)",
+		Statistics: []string{"witness_refused"}, ValueUnit: "entries (checkpoint size)", Feature: true,
+		OneShot: "a refused checkpoint is evidence of a fork, a rollback or a changed key that does not heal by itself: an operator investigates, then resolves",
+		Values:  []Field{num("witness_size", "count", "the size the witness cosigned last, 0 if unknown"), num("http_status", "status", "the witness's HTTP answer (403, 404, 409, 422; 0 for a rollback found by the client)")}},
 	{Kind: KindSystemDown, Emitter: "internal/analyze", Doc: "a model whose traffic arrived live and steadily (events in at least 10 of 15 minutes, 30 or more) has sent no event for analysis.system_down_after (default 5m), in an hour of the week that is not normally quiet; recovers with the model's next live event (failing requests are the event rule warden.ops.system_down)",
 		Statistics: []string{"silence_minutes"}, ValueUnit: "minutes without an event", Recovers: true,
 		Values: []Field{opt("requests_before", "count", "events in the 15 minutes before the silence"),
