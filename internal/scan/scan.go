@@ -200,7 +200,7 @@ func New(opts Options) (*Engine, error) {
 		inj,
 		&encodedScanner{inj: inj, depth: opts.MaxDecodeDepth},
 		newMarkupScanner(),
-		piiScanner{},
+		newPIIScanner(),
 		newSecretScanner(),
 		harm,
 		newLeakScanner(),
