@@ -55,7 +55,9 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func (st *sessionStore) create(u users.User) (string, *session) { return st.createFor(u.Name, u.Role, false) }
+func (st *sessionStore) create(u users.User) (string, *session) {
+	return st.createFor(u.Name, u.Role, false)
+}
 
 // createFor starts a session for user with role; sso marks one from the identity provider.
 func (st *sessionStore) createFor(user string, role access.Role, sso bool) (string, *session) {
