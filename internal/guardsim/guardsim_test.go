@@ -38,7 +38,12 @@ func TestHandlers(t *testing.T) {
 	gd := httptest.NewServer(sim.GuardHandler())
 	defer gd.Close()
 	post := func(url, body string) (int, string) {
-		resp, err := http.Post(url, "application/json", strings.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
