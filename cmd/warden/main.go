@@ -44,7 +44,7 @@ func commands() map[string]command {
 		"keys":       {"virtual keys for the gateway: create, list, revoke", runKeys},
 		"users":      {"people and roles of the console and API: create, token, list, disable", runUsers},
 		"contain":    {"containment: suspend-key, pause-model, rate-limit, block-consumer, list, lift", runContain},
-		"rules":      {"detection rules: check DIR, test DIR --events FILE", runRules},
+		"rules":      {"detection rules: check DIR, test DIR --events FILE, kinds, tune, reload (running server)", runRules},
 		"alerts":     {"alerts and silences of a running server: list, ack, resolve, silence", runAlerts},
 		"incidents":  {"incidents: list, show, open, phase, owner, note, serious, reported, export, art73", runIncidents},
 		"report":     {"reports: --kind daily|weekly|monthly|quarterly --out FILE(.html|.json)", runReport},

@@ -135,19 +135,21 @@ type App struct {
 	ingest   *ingest.Handler
 	models   *inventory
 
-	scanner    *scan.Engine
-	analyzer   *analyze.Analyzer
-	rules      *rules.Engine
-	worker     *worker.Worker
-	keys       *keys.Store
-	contain    *contain.Store
-	gateway    *gateway.Gateway
-	alerts     *lifecycle.Manager
-	dispatcher *notify.Dispatcher
-	incidents  *incident.Manager
-	console    *console.Console
-	consumers  atomic.Pointer[map[string]bool]
-	probes     *probes
+	scanner  *scan.Engine
+	analyzer *analyze.Analyzer
+	rules    *rules.Engine
+	// rulesReload reloads the rule files into rules and keeps the last outcome.
+	rulesReload *rulesReloader
+	worker      *worker.Worker
+	keys        *keys.Store
+	contain     *contain.Store
+	gateway     *gateway.Gateway
+	alerts      *lifecycle.Manager
+	dispatcher  *notify.Dispatcher
+	incidents   *incident.Manager
+	console     *console.Console
+	consumers   atomic.Pointer[map[string]bool]
+	probes      *probes
 
 	qualityScorer  *quality.Scorer
 	qualityTracker *quality.Tracker
