@@ -52,7 +52,7 @@ func commands() map[string]command {
 		"probe":      {"adversarial probes: run --model M [--pack P] (exit 1 when a probe failed), packs, import", runProbe},
 		"subjects":   {"data subjects (GDPR) on a running server: export --user U, erase --user U", runSubjects},
 		"aggregates": {"daily per-model aggregates kept for years: --from D --to D --model M [--json]", runAggregates},
-		"witness":    {"transparency-log witness: serve --state DIR --log-key PUB (cosigns consistent checkpoints)", runWitness},
+		"witness":    {"transparency-log witness: serve --state DIR --log-key PUB (cosigns consistent checkpoints); keygen --state DIR", runWitness},
 	}
 }
 

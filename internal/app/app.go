@@ -48,7 +48,6 @@ import (
 	"github.com/warden-ai/warden/internal/store/postgres"
 	"github.com/warden-ai/warden/internal/store/sqlite"
 	"github.com/warden-ai/warden/internal/users"
-	"github.com/warden-ai/warden/internal/witness"
 	"github.com/warden-ai/warden/internal/worker"
 )
 
@@ -125,8 +124,8 @@ type App struct {
 	metricsHash  [sha256.Size]byte
 
 	audit *audit.Log
-	// witnesses cosign the audit log's checkpoints (audit.witnesses).
-	witnesses []*witness.Client
+	// witnessing has the audit log's checkpoints cosigned (audit.witnesses).
+	witnessing *witnessing
 	// rollup keeps the daily per-model aggregates (the long-term tier).
 	rollup   *rollup.Rollup
 	store    store.Store
@@ -213,6 +212,8 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	a.cleanups = append(a.cleanups, a.audit.Close)
+	// Runs after every other cleanup, just before the log closes: the final checkpoint.
+	a.cleanups = append(a.cleanups, a.witnessFinal)
 	if err := a.openBus(ctx); err != nil {
 		return nil, err
 	}
