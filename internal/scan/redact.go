@@ -91,7 +91,7 @@ type Redactor struct {
 
 // NewRedactor returns a Redactor.
 func NewRedactor() *Redactor {
-	return &Redactor{scanners: [2]Scanner{piiScanner{}, newSecretScanner()}}
+	return &Redactor{scanners: [2]Scanner{newPIIScanner(), newSecretScanner()}}
 }
 
 // Redact returns text with its PII and secrets replaced; text itself when
