@@ -48,6 +48,8 @@ type Scanner interface {
 type Analyzer interface {
 	Observe(ev *event.Event, findings []analyze.Finding) []analyze.Detection
 	Tick(now time.Time) []analyze.Detection
+	// TickActive is Tick for the models with events since the last tick only.
+	TickActive(now time.Time) []analyze.Detection
 	Snapshot(w io.Writer) error
 	Restore(r io.Reader) error
 }
@@ -107,10 +109,19 @@ type Options struct {
 	Wake         func() <-chan struct{}
 	StateDir     string // snapshots; "" disables them
 	SnapshotEach time.Duration
-	TickEach     time.Duration
-	Logger       *slog.Logger
-	Registerer   prometheus.Registerer
-	Now          func() time.Time
+	// TickEach is the cadence of the periodic evaluations (analyzer windows, rule timers) when
+	// nothing arrives (default 1s).
+	TickEach time.Duration
+	// TickAfter bounds how long analysed events wait for the periodic evaluations (default
+	// 200ms): while events arrive, a tick of the models that had events (Analyzer.TickActive,
+	// then the rules' timers) runs this long after the previous tick — or five times as long as
+	// the previous such tick took, when that is more, so that it never takes more than a sixth of
+	// the worker's time — and a detection judged on a window (latency, error and refusal rate,
+	// fairness) reaches the rules well within a second of the event's acceptance.
+	TickAfter  time.Duration
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
 }
 
 // Worker is the analysis follower.
@@ -150,6 +161,9 @@ func New(opts Options) (*Worker, error) {
 	}
 	if opts.TickEach <= 0 {
 		opts.TickEach = time.Second
+	}
+	if opts.TickAfter <= 0 {
+		opts.TickAfter = min(200*time.Millisecond, opts.TickEach)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -271,20 +285,41 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer tick.Stop()
 	snap := time.NewTicker(w.opts.SnapshotEach)
 	defer snap.Stop()
+	var (
+		lastTick time.Time
+		took     time.Duration    // how long the last tick of the active models ran
+		owed     <-chan time.Time // a tick owed to events analysed since the last one
+	)
+	runTick := func(active bool) {
+		start := time.Now()
+		if active {
+			w.tickActive(ctx)
+			took = time.Since(start)
+		} else {
+			w.tick(ctx)
+		}
+		lastTick, owed = time.Now(), nil
+	}
 	for {
 		var wake <-chan struct{}
 		if w.opts.Wake != nil {
 			wake = w.opts.Wake()
 		}
+		before := w.pos.Load()
 		if err := w.CatchUp(ctx); err != nil && ctx.Err() == nil {
 			w.log.Error("analysis catch-up failed; retrying", "err", err)
+		}
+		if owed == nil && w.pos.Load() != before {
+			owed = time.After(max(0, max(w.opts.TickAfter, 5*took)-time.Since(lastTick)))
 		}
 		select {
 		case <-ctx.Done():
 			return w.Snapshot()
 		case <-wake:
+		case <-owed:
+			runTick(true)
 		case <-tick.C:
-			w.tick(ctx)
+			runTick(false)
 		case <-snap.C:
 			if err := w.Snapshot(); err != nil {
 				w.log.Error("analysis snapshot failed", "err", err)
@@ -299,6 +334,21 @@ func (w *Worker) tick(ctx context.Context) {
 	for _, d := range w.opts.Analyzer.Tick(now) {
 		dets = append(dets, d) // one type: internal/detection
 	}
+	w.tickRest(ctx, now, dets)
+}
+
+// tickActive is the tick owed to newly analysed events: the analyzer judges the windows of the
+// models that had events (TickActive), then the rules' timers run as in tick.
+func (w *Worker) tickActive(ctx context.Context) {
+	now := w.opts.Now()
+	var dets []rules.Detection
+	for _, d := range w.opts.Analyzer.TickActive(now) {
+		dets = append(dets, d)
+	}
+	w.tickRest(ctx, now, dets)
+}
+
+func (w *Worker) tickRest(ctx context.Context, now time.Time, dets []rules.Detection) {
 	if w.opts.Extraction != nil {
 		for _, f := range w.opts.Extraction.Flush(now) {
 			dets = append(dets, f.Detection())
