@@ -45,6 +45,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	aopts.BaselineDays = a.cfg.Analysis.BaselineDays
 	aopts.Protected = a.cfg.Analysis.Protected
 	aopts.ChiSquareP = a.cfg.Analysis.ChiSquareP
+	aopts.SystemDownAfter = a.cfg.Analysis.SystemDownAfter
 	if a.analyzer, err = analyze.New(aopts); err != nil {
 		return fmt.Errorf("build analyzer: %w", err)
 	}

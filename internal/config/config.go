@@ -299,6 +299,9 @@ type Analysis struct {
 	// ChiSquareP is the p-value below which a categorical feature counts as drifted
 	// (DRIFT.md: 0.05). Lower it to trade sensitivity for fewer chance findings.
 	ChiSquareP float64 `yaml:"chi_square_p"`
+	// SystemDownAfter is how long a model with live, steady traffic may send no event before a
+	// system_down detection (default 5m).
+	SystemDownAfter time.Duration `yaml:"system_down_after"`
 }
 
 // Response configures alert grouping and incidents.
@@ -406,7 +409,7 @@ func (c *Config) presets() {
 	c.Ingest = Ingest{MaxBodyBytes: 10 << 20, MaxInFlight: 200_000}
 	c.Audit = Audit{WitnessInterval: 10 * time.Second}
 	c.Retention = Retention{Critical: 365 * day, High: 182 * day, Medium: 91 * day, Low: 30 * day, Interval: time.Hour, Aggregates: 7 * 365 * day}
-	c.Analysis = Analysis{BaselineEvents: 1000, ChiSquareP: 0.05, BaselineDays: 7}
+	c.Analysis = Analysis{BaselineEvents: 1000, ChiSquareP: 0.05, BaselineDays: 7, SystemDownAfter: 5 * time.Minute}
 	c.Response = Response{GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, RepeatInterval: 4 * time.Hour,
 		IncidentFrom: []alert.Severity{alert.P1, alert.P2}}
 	c.Store = Store{Driver: "sqlite"}
@@ -665,6 +668,9 @@ func (c *Config) validate() error {
 		if !sev.Valid() {
 			return &Error{Line: c.line("response", "incident_severities", i), Field: fmt.Sprintf("response.incident_severities[%d]", i), Msg: fmt.Sprintf("%q is not one of %s", sev, join(Severities))}
 		}
+	}
+	if c.Analysis.SystemDownAfter <= 0 {
+		return &Error{Line: c.line("analysis", "system_down_after"), Field: "analysis.system_down_after", Msg: "must be a positive duration (e.g. 5m)"}
 	}
 	if c.Analysis.ChiSquareP <= 0 || c.Analysis.ChiSquareP >= 1 {
 		return &Error{Line: c.line("analysis", "chi_square_p"), Field: "analysis.chi_square_p", Msg: "must be between 0 and 1"}
