@@ -261,8 +261,12 @@ func run(n int, every time.Duration) error {
 			fmt.Fprintf(&b, `{"type":"inference","time":%q,"model":{"name":%q},"actor":{"user":"u%d"},"response":{"status":"ok","latency_ms":%d}}`+"\n",
 				base.Add(time.Duration(j)*time.Second).Format(time.RFC3339Nano), model, j%7, 35+j%11)
 		}
-		if code, err := post(evURL, a.Tokens().Ingest, b.String()); err != nil || code != http.StatusAccepted {
-			return fmt.Errorf("baseline events for %s: %d %v", model, code, err)
+		code, err := post(evURL, a.Tokens().Ingest, b.String())
+		if err != nil {
+			return fmt.Errorf("baseline events for %s: %w", model, err)
+		}
+		if code != http.StatusAccepted {
+			return fmt.Errorf("baseline events for %s: ingest answered %d", model, code)
 		}
 	}
 	for i := range n {
