@@ -102,7 +102,6 @@ func New(ctx context.Context, opts Options) (*Writer, error) {
 	return w, nil
 }
 
-
 // Position is the next log index the writer will apply.
 func (w *Writer) Position() uint64 { return w.pos.Load() }
 
