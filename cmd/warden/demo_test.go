@@ -53,6 +53,7 @@ func TestDemoShowsDetectionsWithinAMinute(t *testing.T) {
 		"TRUST   witness witness.demo cosigned the audit log's checkpoint": false,
 		`TRUST   data subject "emp-12" erased`:                             false,
 		"the erasure changed no history":                                   false,
+		"time-stamped (RFC 3161) by":                                       false,
 		"AGGREGATE ":                                                       false,
 	}
 	lines := make(chan string)
