@@ -23,7 +23,11 @@ import (
 // buildAnalysis wires scan → analyze → extraction → rules as the analysis worker. Alerts go to
 // the sink, which the response layer sets.
 func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)) error {
-	eng, err := scan.New(scan.Options{MaxDecodeDepth: 3, Logger: a.log})
+	guards, err := guardOptions(a.cfg.Guards, a.opts.Getenv)
+	if err != nil {
+		return err
+	}
+	eng, err := scan.New(scan.Options{MaxDecodeDepth: 3, Logger: a.log, Guards: guards, Registerer: a.reg})
 	if err != nil {
 		return fmt.Errorf("build scanners: %w", err)
 	}
@@ -41,6 +45,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	aopts.BaselineDays = a.cfg.Analysis.BaselineDays
 	aopts.Protected = a.cfg.Analysis.Protected
 	aopts.ChiSquareP = a.cfg.Analysis.ChiSquareP
+	aopts.SystemDownAfter = a.cfg.Analysis.SystemDownAfter
 	if a.analyzer, err = analyze.New(aopts); err != nil {
 		return fmt.Errorf("build analyzer: %w", err)
 	}

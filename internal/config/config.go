@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/scan"
 )
 
 // RiskTier is a model's risk tier: it picks the default scanning policy, the retention of
@@ -81,6 +83,8 @@ type Config struct {
 	Audit      Audit                                `yaml:"audit"`
 	Bus        Bus                                  `yaml:"bus"`
 	TLS        TLS                                  `yaml:"tls"`
+	Console    Console                              `yaml:"console"`
+	Guards     []Guard                              `yaml:"guards"` // guard models (docs/INTEGRATIONS.md)
 
 	// root keeps the parsed document so later stages can report line numbers.
 	root *yaml.Node
@@ -106,6 +110,88 @@ type Model struct {
 	Kind          string            `yaml:"kind"`      // llm (default) | ml
 	Probes        Probes            `yaml:"probes"`    // scheduled adversarial probes (opt-in)
 	Quality       Quality           `yaml:"quality"`   // output-quality judging of live traffic (opt-in)
+	// Guards names the guard models (top-level `guards:`) that decide categories for this
+	// model. Absent: the guards whose `tiers` include the model's risk tier; `[]`: none. After
+	// Parse it holds the resolved list.
+	Guards []string `yaml:"guards"`
+}
+
+// Guard is one guard model: an external classifier (for example a GPU-served Prompt Guard or
+// Llama Guard behind an adapter) that speaks Warden's guard wire contract and decides some
+// finding categories for the models that use it (docs/INTEGRATIONS.md, "Guard models").
+type Guard struct {
+	Name string `yaml:"name"`
+	URL  string `yaml:"url"`
+	// Timeout bounds one call, connect to last byte (default 500ms, at most 30s).
+	Timeout time.Duration `yaml:"timeout"`
+	// Fail is what happens when the guard gives no verdict: open (default: the built-in
+	// scanners' verdict stands) or closed (the gateway blocks the request with 503).
+	Fail string `yaml:"fail"`
+	// Categories the guard decides (scan categories such as prompt_injection, jailbreak).
+	Categories []string `yaml:"categories"`
+	// Roles the guard is asked about: input, output (default both).
+	Roles []string `yaml:"roles"`
+	// Mode: decide (default: in its categories the guard's findings replace the built-ins')
+	// or add (the guard's findings are added; it can only make the verdict stricter).
+	Mode string `yaml:"mode"`
+	// Tiers: models of these risk tiers that list no `guards:` use this guard.
+	Tiers []RiskTier `yaml:"tiers"`
+	// MaxResponseBytes bounds the response body read (default 1 MiB).
+	MaxResponseBytes int64        `yaml:"max_response_bytes"`
+	Auth             GuardAuth    `yaml:"auth"`
+	Breaker          GuardBreaker `yaml:"breaker"`
+}
+
+// GuardAuth is a guard's credential: taken from an environment variable or a file (never
+// written in the configuration, never logged). With the default header Authorization it is
+// sent as "Bearer <token>"; any other header carries the token as it is.
+type GuardAuth struct {
+	Header    string `yaml:"header"`
+	TokenEnv  string `yaml:"token_env"`
+	TokenFile string `yaml:"token_file"`
+}
+
+// GuardBreaker opens after Failures consecutive failed calls (default 5) and sends nothing to
+// the guard for Cooldown (default 30s); meanwhile the guard counts as giving no verdict.
+type GuardBreaker struct {
+	Failures int           `yaml:"failures"`
+	Cooldown time.Duration `yaml:"cooldown"`
+}
+
+// FailClosed reports whether the guard blocks when it gives no verdict.
+func (g Guard) FailClosed() bool { return g.Fail == "closed" }
+
+// Token resolves the guard's credential ("" without auth) with getenv for token_env.
+func (g Guard) Token(getenv func(string) string) (string, error) {
+	switch {
+	case g.Auth.TokenEnv != "":
+		v := strings.TrimSpace(getenv(g.Auth.TokenEnv))
+		if v == "" {
+			return "", fmt.Errorf("guard %q: auth.token_env: environment variable %s is empty or not set", g.Name, g.Auth.TokenEnv)
+		}
+		return v, nil
+	case g.Auth.TokenFile != "":
+		b, err := os.ReadFile(g.Auth.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("guard %q: auth.token_file: %w", g.Name, errors.Unwrap(err))
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("guard %q: auth.token_file is empty", g.Name)
+		}
+		return v, nil
+	}
+	return "", nil
+}
+
+// Guard returns the guard named name.
+func (c *Config) Guard(name string) (Guard, bool) {
+	for _, g := range c.Guards {
+		if g.Name == name {
+			return g, true
+		}
+	}
+	return Guard{}, false
 }
 
 // Quality configures output-quality judging of a model's live traffic (docs/QUALITY.md).
@@ -217,6 +303,9 @@ type Analysis struct {
 	// ChiSquareP is the p-value below which a categorical feature counts as drifted
 	// (DRIFT.md: 0.05). Lower it to trade sensitivity for fewer chance findings.
 	ChiSquareP float64 `yaml:"chi_square_p"`
+	// SystemDownAfter is how long a model with live, steady traffic may send no event before a
+	// system_down detection (default 5m).
+	SystemDownAfter time.Duration `yaml:"system_down_after"`
 }
 
 // Response configures alert grouping and incidents.
@@ -281,6 +370,34 @@ type Bus struct {
 	AckWait  time.Duration `yaml:"ack_wait"`
 }
 
+// Console is the `console:` section of the web console.
+type Console struct {
+	OIDC *OIDC `yaml:"oidc"` // optional single sign-on (docs/ACCESS.md)
+}
+
+// OIDC is OpenID Connect login for the console: the authorization-code flow with PKCE against
+// Issuer; people get the role of the first Roles entry whose value is in their RoleClaim.
+type OIDC struct {
+	Issuer      string `yaml:"issuer"`
+	ClientID    string `yaml:"client_id"`
+	RedirectURL string `yaml:"redirect_url"` // https://warden.example/login/oidc/callback
+	// The client secret comes from an environment variable or a file (never the config itself);
+	// neither for a public client.
+	ClientSecretEnv  string     `yaml:"client_secret_env"`
+	ClientSecretFile string     `yaml:"client_secret_file"`
+	Scopes           []string   `yaml:"scopes"`     // default openid, email, profile, groups
+	RoleClaim        string     `yaml:"role_claim"` // default groups
+	Roles            []OIDCRole `yaml:"roles"`
+	DefaultRole      string     `yaml:"default_role"` // empty: no matching value → refused
+	AllowedDomains   []string   `yaml:"allowed_domains"`
+}
+
+// OIDCRole gives Role to people whose role claim holds Value.
+type OIDCRole struct {
+	Value string `yaml:"value"`
+	Role  string `yaml:"role"`
+}
+
 // Default returns the configuration used when no file is given.
 func Default() *Config {
 	c := &Config{}
@@ -296,7 +413,7 @@ func (c *Config) presets() {
 	c.Ingest = Ingest{MaxBodyBytes: 10 << 20, MaxInFlight: 200_000}
 	c.Audit = Audit{WitnessInterval: 10 * time.Second, TimestampInterval: time.Hour}
 	c.Retention = Retention{Critical: 365 * day, High: 182 * day, Medium: 91 * day, Low: 30 * day, Interval: time.Hour, Aggregates: 7 * 365 * day}
-	c.Analysis = Analysis{BaselineEvents: 1000, ChiSquareP: 0.05, BaselineDays: 7}
+	c.Analysis = Analysis{BaselineEvents: 1000, ChiSquareP: 0.05, BaselineDays: 7, SystemDownAfter: 5 * time.Minute}
 	c.Response = Response{GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, RepeatInterval: 4 * time.Hour,
 		IncidentFrom: []alert.Severity{alert.P1, alert.P2}}
 	c.Store = Store{Driver: "sqlite"}
@@ -307,6 +424,33 @@ func (c *Config) presets() {
 // applyDefaults completes what the file left out after decoding: the per-model defaults of the
 // inventory (list entries are decoded fresh, so they cannot be preset).
 func (c *Config) applyDefaults() {
+	for i := range c.Guards {
+		g := &c.Guards[i]
+		if g.Timeout == 0 {
+			g.Timeout = 500 * time.Millisecond
+		}
+		if g.Fail == "" {
+			g.Fail = "open"
+		}
+		if g.Mode == "" {
+			g.Mode = "decide"
+		}
+		if len(g.Roles) == 0 {
+			g.Roles = []string{"input", "output"}
+		}
+		if g.MaxResponseBytes == 0 {
+			g.MaxResponseBytes = 1 << 20
+		}
+		if g.Auth.Header == "" && (g.Auth.TokenEnv != "" || g.Auth.TokenFile != "") {
+			g.Auth.Header = "Authorization"
+		}
+		if g.Breaker.Failures == 0 {
+			g.Breaker.Failures = 5
+		}
+		if g.Breaker.Cooldown == 0 {
+			g.Breaker.Cooldown = 30 * time.Second
+		}
+	}
 	for i := range c.Models {
 		m := &c.Models[i]
 		if m.RiskTier == "" {
@@ -333,6 +477,13 @@ func (c *Config) applyDefaults() {
 		for j := range m.Fallbacks {
 			if m.Fallbacks[j].Model == "" {
 				m.Fallbacks[j].Model = m.Upstream.Model
+			}
+		}
+		if m.Guards == nil { // absent (an explicit [] decodes non-nil): the tier's guards
+			for _, g := range c.Guards {
+				if slices.Contains(g.Tiers, RiskTier(m.RiskTier)) {
+					m.Guards = append(m.Guards, g.Name)
+				}
 			}
 		}
 	}
@@ -492,6 +643,17 @@ func (c *Config) validate() error {
 				return at("scanning", "%s: %q is not one of allow, flag, redact, block", cat, act)
 			}
 		}
+		for j, name := range m.Guards {
+			if !slices.ContainsFunc(c.Guards, func(g Guard) bool { return g.Name == name }) {
+				return &Error{Line: c.line("models", i, "guards", j), Field: fmt.Sprintf("models[%d].guards[%d]", i, j), Msg: fmt.Sprintf("%q is not a guard of the top-level guards list", name)}
+			}
+			if slices.Index(m.Guards, name) != j {
+				return &Error{Line: c.line("models", i, "guards", j), Field: fmt.Sprintf("models[%d].guards[%d]", i, j), Msg: fmt.Sprintf("guard %q listed twice", name)}
+			}
+		}
+	}
+	if err := c.validateGuards(); err != nil {
+		return err
 	}
 	for sev, levels := range c.Escalation {
 		if !sev.Valid() {
@@ -510,6 +672,9 @@ func (c *Config) validate() error {
 		if !sev.Valid() {
 			return &Error{Line: c.line("response", "incident_severities", i), Field: fmt.Sprintf("response.incident_severities[%d]", i), Msg: fmt.Sprintf("%q is not one of %s", sev, join(Severities))}
 		}
+	}
+	if c.Analysis.SystemDownAfter <= 0 {
+		return &Error{Line: c.line("analysis", "system_down_after"), Field: "analysis.system_down_after", Msg: "must be a positive duration (e.g. 5m)"}
 	}
 	if c.Analysis.ChiSquareP <= 0 || c.Analysis.ChiSquareP >= 1 {
 		return &Error{Line: c.line("analysis", "chi_square_p"), Field: "analysis.chi_square_p", Msg: "must be between 0 and 1"}
@@ -594,7 +759,119 @@ func (c *Config) validate() error {
 			return &Error{Line: c.line("tls", name, "client_ca_file"), Field: "tls." + name + ".client_ca_file", Msg: "needs cert_file and key_file (client certificates are verified over TLS)"}
 		}
 	}
+	if err := c.validateOIDC(); err != nil {
+		return err
+	}
 	return c.validateBus()
+}
+
+// validateOIDC checks the console's single sign-on settings.
+func (c *Config) validateOIDC() error {
+	o := c.Console.OIDC
+	if o == nil {
+		return nil
+	}
+	at := func(field, msg string) error {
+		return &Error{Line: c.line("console", "oidc", field), Field: "console.oidc." + field, Msg: msg}
+	}
+	isURL := func(s string) bool {
+		u, err := url.Parse(s)
+		return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+	}
+	roles := []string{"viewer", "analyst", "auditor", "admin"}
+	switch {
+	case !isURL(o.Issuer):
+		return at("issuer", "must be the provider's http(s) issuer URL")
+	case o.ClientID == "":
+		return at("client_id", "required")
+	case !isURL(o.RedirectURL):
+		return at("redirect_url", "must be this server's http(s) URL ending in /login/oidc/callback")
+	case !strings.HasSuffix(strings.SplitN(o.RedirectURL, "?", 2)[0], "/login/oidc/callback"):
+		return at("redirect_url", "must end in /login/oidc/callback")
+	case o.ClientSecretEnv != "" && o.ClientSecretFile != "":
+		return at("client_secret_env", "give client_secret_env or client_secret_file, not both")
+	case o.DefaultRole != "" && !slices.Contains(roles, o.DefaultRole):
+		return at("default_role", fmt.Sprintf("%q is not one of viewer, analyst, auditor, admin", o.DefaultRole))
+	case len(o.Roles) == 0 && o.DefaultRole == "":
+		return at("roles", "map at least one claim value to a role (or set default_role)")
+	}
+	for i, r := range o.Roles {
+		f := fmt.Sprintf("roles[%d]", i)
+		if r.Value == "" {
+			return &Error{Line: c.line("console", "oidc", "roles", i), Field: "console.oidc." + f + ".value", Msg: "required"}
+		}
+		if !slices.Contains(roles, r.Role) {
+			return &Error{Line: c.line("console", "oidc", "roles", i), Field: "console.oidc." + f + ".role", Msg: fmt.Sprintf("%q is not one of viewer, analyst, auditor, admin", r.Role)}
+		}
+	}
+	return nil
+}
+
+// validateGuards checks the guards section; errors name the field (guards[i].field).
+func (c *Config) validateGuards() error {
+	names := map[string]bool{}
+	for i, g := range c.Guards {
+		at := func(field, format string, args ...any) error {
+			return &Error{Line: c.line("guards", i, field), Field: fmt.Sprintf("guards[%d].%s", i, field), Msg: fmt.Sprintf(format, args...)}
+		}
+		switch {
+		case g.Name == "":
+			return at("name", "required")
+		case strings.ContainsAny(g.Name, " .,:\t\n/"):
+			return at("name", "%q must not contain spaces, dots, commas, colons or slashes", g.Name)
+		case names[g.Name]:
+			return at("name", "duplicate guard %q", g.Name)
+		}
+		names[g.Name] = true
+		if u, err := url.Parse(g.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return at("url", "must be an http:// or https:// URL")
+		} else if u.User != nil {
+			return at("url", "must not carry credentials; use auth.token_env or auth.token_file")
+		}
+		if g.Timeout <= 0 || g.Timeout > 30*time.Second {
+			return at("timeout", "must be > 0 and at most 30s")
+		}
+		if g.Fail != "open" && g.Fail != "closed" {
+			return at("fail", "%q is not one of open, closed", g.Fail)
+		}
+		if len(g.Categories) == 0 {
+			return at("categories", "required: the categories this guard decides (%s)", strings.Join(scan.Categories, ", "))
+		}
+		for j, cat := range g.Categories {
+			if !slices.Contains(scan.Categories, cat) {
+				return &Error{Line: c.line("guards", i, "categories", j), Field: fmt.Sprintf("guards[%d].categories[%d]", i, j), Msg: fmt.Sprintf("%q is not one of %s", cat, strings.Join(scan.Categories, ", "))}
+			}
+		}
+		for _, r := range g.Roles {
+			if r != "input" && r != "output" {
+				return at("roles", "%q is not one of input, output", r)
+			}
+		}
+		if g.Mode != "decide" && g.Mode != "add" {
+			return at("mode", "%q is not one of decide, add", g.Mode)
+		}
+		for _, t := range g.Tiers {
+			if !t.Valid() {
+				return at("tiers", "%q is not one of %s", t, join(RiskTiers))
+			}
+		}
+		if g.MaxResponseBytes < 256 || g.MaxResponseBytes > 64<<20 {
+			return at("max_response_bytes", "must be from 256 to 67108864")
+		}
+		if g.Auth.TokenEnv != "" && g.Auth.TokenFile != "" {
+			return at("auth", "token_env and token_file are exclusive")
+		}
+		if g.Auth.Header != "" && g.Auth.TokenEnv == "" && g.Auth.TokenFile == "" {
+			return at("auth", "header needs token_env or token_file")
+		}
+		if h := g.Auth.Header; h != "" && (strings.ContainsAny(h, " :\t\r\n") || http.CanonicalHeaderKey(h) == "Content-Type") {
+			return at("auth", "header %q is not a usable header name", h)
+		}
+		if g.Breaker.Failures < 0 || g.Breaker.Cooldown < 0 {
+			return at("breaker", "failures and cooldown must be ≥ 0")
+		}
+	}
+	return nil
 }
 
 // validateBus checks the bus section: a known driver, a stream name NATS accepts as a subject
