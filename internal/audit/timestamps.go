@@ -35,7 +35,7 @@ type TimestampInfo struct {
 // returns what it says; the log compares the digest with its checkpoint's.
 type TimestampVerifier func(token []byte) (TimestampInfo, error)
 
-// TimestampMismatchError: a trusted token that is not over the checkpoint of its size.
+// TimestampMismatchError is a trusted token that is not over the checkpoint of its size.
 type TimestampMismatchError struct {
 	Size         uint64
 	Time         time.Time
