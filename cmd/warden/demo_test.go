@@ -55,6 +55,9 @@ func TestDemoShowsDetectionsWithinAMinute(t *testing.T) {
 		"the erasure changed no history":                                   false,
 		"time-stamped (RFC 3161) by":                                       false,
 		"AGGREGATE ":                                                       false,
+		// issue 10 item 5: a guard model catches what the built-ins let through
+		"guarded: paraphrased attack → 403 content_blocked": false,
+		"judged by guard.sim-prompt-guard":                  false,
 	}
 	lines := make(chan string)
 	go func() {
