@@ -235,7 +235,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.indexer, err = index.New(ctx, index.Options{
-		Log: a.audit, Store: a.store, Logger: a.log, Registerer: a.reg,
+		Log: a.audit, Wake: a.audit.Grown, Store: a.store, Logger: a.log, Registerer: a.reg,
 		Policy: a.models.policy, Redact: redactor,
 	})
 	if err != nil {
@@ -253,7 +253,6 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.indexer = withWake(a.indexer, a.pipeline)
 	if a.ingest, err = ingest.New(ingest.Options{Submitter: a.pipeline, Logger: a.log, MaxBodyBytes: a.cfg.Ingest.MaxBodyBytes, Unusable: a.audit.Err}); err != nil {
 		return nil, err
 	}
@@ -311,12 +310,6 @@ func OpenStore(ctx context.Context, cfg *config.Config, dataDir string) (store.S
 	default:
 		return nil, fmt.Errorf("store driver %q is not available in this build", cfg.Store.Driver)
 	}
-}
-
-// withWake lets the index writer sleep until the pipeline appends.
-func withWake(w *index.Writer, p *pipeline.Pipeline) *index.Writer {
-	w.SetWake(p.Appended)
-	return w
 }
 
 // Start listens and starts the background stages.
