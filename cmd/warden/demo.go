@@ -190,8 +190,13 @@ loses its guardrails; the next run raises warden.probe.regression.
         warden probe run --model claims-bot --url http://%s --token %s
         curl -s -H "Authorization: Bearer %s" http://%s/v1/models/claims-bot/probes
 
+Rules: reload the rule files of this running server (a broken file is refused with file:line
+and the running rules stay in force; metric warden_rules_reload_total):
+        warden rules reload --url http://%s --token %s   (or: kill -HUP %d)
+
 `, simURL, a.Addr(), logins, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Addr(), a.MetricsToken(), a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), dir, a.Addr(), a.Tokens().Admin, anchors.dir, *interval,
-			a.Tokens().Admin, a.Addr(), demo.GuardName, guardURL, builtinProbes(), a.Addr(), a.Tokens().Admin, a.Tokens().Admin, a.Addr())
+			a.Tokens().Admin, a.Addr(), demo.GuardName, guardURL, builtinProbes(), a.Addr(), a.Tokens().Admin, a.Tokens().Admin, a.Addr(),
+			a.Addr(), a.Tokens().Admin, os.Getpid())
 		go func() {
 			for _, step := range []struct {
 				at   time.Duration
