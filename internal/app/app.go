@@ -136,6 +136,8 @@ type App struct {
 	models   *inventory
 
 	scanner    *scan.Engine
+	ruleSet    *rules.RuleSet                                  // loaded rules, for the cluster's partition analyses
+	alertSink  func(ctx context.Context, alerts []alert.Alert) // where analysis alerts go
 	analyzer   *analyze.Analyzer
 	rules      *rules.Engine
 	worker     *worker.Worker
