@@ -13,7 +13,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -123,7 +122,7 @@ type Store struct {
 	path  string
 	opts  Options
 	log   *slog.Logger
-	state *statefile.Cache[snapshot]
+	state *statefile.JSONFile[fileFormat, snapshot]
 }
 
 // Open opens (creating if needed) the store in opts.Dir.
@@ -144,29 +143,15 @@ func Open(opts Options) (*Store, error) {
 		opts.Environment = "prod"
 	}
 	s := &Store{path: filepath.Join(opts.Dir, "state.json"), opts: opts, log: opts.Logger.With("component", "contain")}
-	if err := statefile.Update(s.path, func(old []byte) ([]byte, error) {
-		if len(old) > 0 {
-			return old, nil
-		}
-		return json.Marshal(fileFormat{Version: 1, Actions: []Action{}})
-	}); err != nil {
-		return nil, fmt.Errorf("open containment store: %w", err)
-	}
-	state, err := statefile.NewCache(s.path, opts.PollInterval, s.log, decodeState)
+	state, err := statefile.OpenJSON(s.path, fileFormat{Version: 1, Actions: []Action{}}, opts.PollInterval, s.log, buildState)
 	if err != nil {
-		return nil, fmt.Errorf("load containment: %w", err)
+		return nil, fmt.Errorf("open containment store: %w", err)
 	}
 	s.state = state
 	return s, nil
 }
 
-func decodeState(data []byte) (*snapshot, error) {
-	var f fileFormat
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &f); err != nil {
-			return nil, err
-		}
-	}
+func buildState(f fileFormat) (*snapshot, error) {
 	sn := &snapshot{actions: f.Actions, keys: map[string]*Action{}, models: map[string]*Action{}, blocked: map[string]*Action{}, ratelimit: map[string]*Action{}}
 	for i := range f.Actions {
 		a := &f.Actions[i]
@@ -258,7 +243,7 @@ func (s *Store) Apply(ctx context.Context, a Action) (Action, error) {
 		a.ExpiresAt = time.Time{}
 	}
 	a.Audited, a.LiftAudited = s.opts.Emitter != nil, false
-	if err := s.update(func(f *fileFormat) error {
+	if err := s.state.Update(func(f *fileFormat) error {
 		// Keep lifted and expired actions for a day so `list --all` shows recent history.
 		f.Actions = slices.DeleteFunc(f.Actions, func(x Action) bool {
 			return !x.Active(now) && now.Sub(endOf(x)) > 24*time.Hour
@@ -285,7 +270,7 @@ func endOf(a Action) time.Time {
 func (s *Store) Lift(ctx context.Context, id, by, reason string) (Action, error) {
 	var out Action
 	now := s.opts.Now().UTC()
-	err := s.update(func(f *fileFormat) error {
+	err := s.state.Update(func(f *fileFormat) error {
 		for i := range f.Actions {
 			if f.Actions[i].ID == id && f.Actions[i].Active(now) {
 				f.Actions[i].LiftedAt, f.Actions[i].LiftedBy, f.Actions[i].LiftNote = now, by, reason
@@ -303,15 +288,6 @@ func (s *Store) Lift(ctx context.Context, id, by, reason string) (Action, error)
 		s.audit(ctx, out, true)
 	}
 	return out, nil
-}
-
-func (s *Store) update(fn func(*fileFormat) error) error {
-	err := statefile.UpdateJSON(s.path, fileFormat{Version: 1}, fn)
-	if err != nil {
-		return err
-	}
-	s.state.Fresh()
-	return nil
 }
 
 // Event returns the audit event of an action, or of its lift. Its id is derived from the action
@@ -398,7 +374,7 @@ func (s *Store) auditPending(ctx context.Context) error {
 	}
 	// Emit while holding the file lock, and mark only after the pipeline accepted the events,
 	// so a failed emit is retried on the next tick instead of being lost.
-	return s.update(func(f *fileFormat) error {
+	return s.state.Update(func(f *fileFormat) error {
 		var evs []*event.Event
 		var marks []func()
 		for i := range f.Actions {

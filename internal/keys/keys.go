@@ -17,7 +17,6 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -127,7 +126,7 @@ type Store struct {
 	path  string
 	log   *slog.Logger
 	now   func() time.Time
-	state *statefile.Cache[snapshot]
+	state *statefile.JSONFile[fileFormat, snapshot]
 }
 
 // Open opens (creating if needed) the store in opts.Dir.
@@ -145,29 +144,15 @@ func Open(opts Options) (*Store, error) {
 		opts.PollInterval = 250 * time.Millisecond
 	}
 	s := &Store{path: filepath.Join(opts.Dir, "keys.json"), log: opts.Logger.With("component", "keys"), now: opts.Now}
-	if err := statefile.Update(s.path, func(old []byte) ([]byte, error) {
-		if len(old) > 0 {
-			return old, nil
-		}
-		return json.Marshal(fileFormat{Version: 1, Keys: []Key{}})
-	}); err != nil {
-		return nil, fmt.Errorf("open key store: %w", err)
-	}
-	state, err := statefile.NewCache(s.path, opts.PollInterval, s.log, s.decode)
+	state, err := statefile.OpenJSON(s.path, fileFormat{Version: 1, Keys: []Key{}}, opts.PollInterval, s.log, s.build)
 	if err != nil {
-		return nil, fmt.Errorf("load keys: %w", err)
+		return nil, fmt.Errorf("open key store: %w", err)
 	}
 	s.state = state
 	return s, nil
 }
 
-func (s *Store) decode(data []byte) (*snapshot, error) {
-	var f fileFormat
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &f); err != nil {
-			return nil, err
-		}
-	}
+func (s *Store) build(f fileFormat) (*snapshot, error) {
 	sn := &snapshot{byHash: make(map[[sha256.Size]byte]*Key, len(f.Keys)), keys: f.Keys}
 	for i := range f.Keys {
 		var h [sha256.Size]byte
@@ -238,7 +223,7 @@ func (s *Store) Create(_ context.Context, spec Spec) (string, Key, error) {
 	if spec.TTL > 0 {
 		k.ExpiresAt = now.Add(spec.TTL)
 	}
-	err = s.update(func(f *fileFormat) error {
+	err = s.state.Update(func(f *fileFormat) error {
 		f.Keys = append(f.Keys, k)
 		return nil
 	})
@@ -251,7 +236,7 @@ func (s *Store) Create(_ context.Context, spec Spec) (string, Key, error) {
 // Revoke marks the key with that id revoked. Revoking twice is not an error.
 func (s *Store) Revoke(_ context.Context, id string) (Key, error) {
 	var out Key
-	err := s.update(func(f *fileFormat) error {
+	err := s.state.Update(func(f *fileFormat) error {
 		for i := range f.Keys {
 			if f.Keys[i].ID == id {
 				if f.Keys[i].RevokedAt.IsZero() {
@@ -264,15 +249,6 @@ func (s *Store) Revoke(_ context.Context, id string) (Key, error) {
 		return fmt.Errorf("revoke %q: %w", id, ErrNotFound)
 	})
 	return out, err
-}
-
-func (s *Store) update(fn func(*fileFormat) error) error {
-	err := statefile.UpdateJSON(s.path, fileFormat{Version: 1}, fn)
-	if err != nil {
-		return err
-	}
-	s.state.Fresh()
-	return nil
 }
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)

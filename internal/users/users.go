@@ -12,15 +12,12 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -75,18 +72,16 @@ type Options struct {
 }
 
 type snapshot struct {
-	stamp   statefile.Stamp
 	users   []User
 	byToken map[[sha256.Size]byte]int
 }
 
 // Store is the user store.
 type Store struct {
-	path   string
-	opts   Options
-	snap   atomic.Pointer[snapshot]
-	reload sync.Mutex
-	dummy  []byte // a hash compared against for unknown users, so timing does not tell names
+	path  string
+	opts  Options
+	state *statefile.JSONFile[fileFormat, snapshot]
+	dummy []byte // a hash compared against for unknown users, so timing does not tell names
 }
 
 // Open opens (creating if needed) the store in opts.Dir.
@@ -101,36 +96,19 @@ func Open(opts Options) (*Store, error) {
 		opts.Cost = bcrypt.DefaultCost
 	}
 	s := &Store{path: filepath.Join(opts.Dir, "users.json"), opts: opts}
-	if err := statefile.Update(s.path, func(old []byte) ([]byte, error) {
-		if len(old) > 0 {
-			return old, nil
-		}
-		return json.Marshal(fileFormat{Version: 1, Users: []User{}})
-	}); err != nil {
-		return nil, fmt.Errorf("open user store: %w", err)
-	}
 	var err error
 	if s.dummy, err = bcrypt.GenerateFromPassword([]byte("no such user, no such password"), opts.Cost); err != nil {
 		return nil, fmt.Errorf("open user store: %w", err)
 	}
-	if err := s.load(); err != nil {
-		return nil, err
+	if s.state, err = statefile.OpenJSON(s.path, fileFormat{Version: 1, Users: []User{}}, 0, nil, build); err != nil {
+		return nil, fmt.Errorf("open user store: %w", err)
 	}
 	return s, nil
 }
 
-func (s *Store) load() error {
-	data, st, err := statefile.Read(s.path)
-	if err != nil {
-		return fmt.Errorf("load users: %w", err)
-	}
-	var f fileFormat
-	if len(data) > 0 {
-		if err := json.Unmarshal(data, &f); err != nil {
-			return fmt.Errorf("load users: decode %s: %w", filepath.Base(s.path), err)
-		}
-	}
-	sn := &snapshot{stamp: st, users: f.Users, byToken: map[[sha256.Size]byte]int{}}
+// build indexes the file's document.
+func build(f fileFormat) (*snapshot, error) {
+	sn := &snapshot{users: f.Users, byToken: map[[sha256.Size]byte]int{}}
 	for i, u := range f.Users {
 		for _, t := range u.Tokens {
 			var h [sha256.Size]byte
@@ -139,26 +117,13 @@ func (s *Store) load() error {
 			}
 		}
 	}
-	s.snap.Store(sn)
-	return nil
+	return sn, nil
 }
 
-// refresh reloads the file when its stamp changed (one stat call). Concurrent callers do not
-// queue: one checks, the others go on with what is loaded.
-func (s *Store) refresh() {
-	if !s.reload.TryLock() {
-		return
-	}
-	defer s.reload.Unlock()
-	st, err := statefile.Stat(s.path)
-	if err != nil {
-		return
-	}
-	if cur := s.snap.Load(); cur != nil && cur.stamp == st {
-		return
-	}
-	_ = s.load() // on error the previous users stay in force
-}
+// current returns the users as in the file now: one stat call per lookup, so a token issued or
+// a user disabled a moment ago by the CLI counts at once. Concurrent callers do not queue; a
+// file that cannot be read leaves the previous users in force.
+func (s *Store) current() *snapshot { return s.state.Changed() }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
@@ -194,7 +159,7 @@ func (s *Store) Create(_ context.Context, name string, role access.Role, passwor
 		return User{}, fmt.Errorf("hash password: %w", err)
 	}
 	u := User{Name: name, Role: role, PasswordHash: string(h), CreatedAt: s.opts.Now().UTC()}
-	err = s.update(func(f *fileFormat) error {
+	err = s.state.Update(func(f *fileFormat) error {
 		if slices.ContainsFunc(f.Users, func(x User) bool { return x.Name == name }) {
 			return fmt.Errorf("%q: %w", name, ErrExists)
 		}
@@ -207,7 +172,6 @@ func (s *Store) Create(_ context.Context, name string, role access.Role, passwor
 // Authenticate checks a name and password. It takes the same time for unknown names as for
 // wrong passwords. A disabled user gets ErrDisabled only after the right password.
 func (s *Store) Authenticate(name, password string) (User, error) {
-	s.refresh()
 	u, ok := s.find(name)
 	hash := s.dummy
 	if ok {
@@ -224,7 +188,7 @@ func (s *Store) Authenticate(name, password string) (User, error) {
 }
 
 func (s *Store) find(name string) (User, bool) {
-	for _, u := range s.snap.Load().users {
+	for _, u := range s.current().users {
 		if u.Name == name {
 			return u, true
 		}
@@ -234,7 +198,6 @@ func (s *Store) find(name string) (User, bool) {
 
 // Get returns the user named name, refreshed from the file when it changed.
 func (s *Store) Get(name string) (User, error) {
-	s.refresh()
 	u, ok := s.find(name)
 	if !ok {
 		return User{}, ErrNotFound
@@ -253,7 +216,7 @@ func (s *Store) IssueToken(_ context.Context, name string) (string, Token, error
 	_, _ = rand.Read(idb[:])
 	h := sha256.Sum256([]byte(secret))
 	t := Token{ID: "ut-" + hex.EncodeToString(idb[:]), Hash: hex.EncodeToString(h[:]), CreatedAt: s.opts.Now().UTC()}
-	err := s.update(func(f *fileFormat) error {
+	err := s.state.Update(func(f *fileFormat) error {
 		for i := range f.Users {
 			if f.Users[i].Name == name {
 				if f.Users[i].Disabled() {
@@ -277,14 +240,13 @@ func (s *Store) LookupToken(token string) (User, error) {
 	if !strings.HasPrefix(token, TokenPrefix) {
 		return User{}, ErrCredentials
 	}
-	// One stat per lookup: a token issued or a user disabled a moment ago by the CLI counts at once.
-	s.refresh()
 	h := sha256.Sum256([]byte(token))
-	i, ok := s.snap.Load().byToken[h]
+	sn := s.current() // one snapshot: the index and the users it points into
+	i, ok := sn.byToken[h]
 	if !ok {
 		return User{}, ErrCredentials
 	}
-	u := s.snap.Load().users[i]
+	u := sn.users[i]
 	match := 0
 	for _, t := range u.Tokens {
 		stored, _ := hex.DecodeString(t.Hash)
@@ -298,8 +260,7 @@ func (s *Store) LookupToken(token string) (User, error) {
 
 // List returns every user in name order.
 func (s *Store) List() []User {
-	s.refresh()
-	out := slices.Clone(s.snap.Load().users)
+	out := slices.Clone(s.current().users)
 	slices.SortFunc(out, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
@@ -314,7 +275,7 @@ func (s *Store) SetPassword(_ context.Context, name, password string) error {
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	return s.update(func(f *fileFormat) error {
+	return s.state.Update(func(f *fileFormat) error {
 		for i := range f.Users {
 			if f.Users[i].Name == name {
 				f.Users[i].PasswordHash = string(h)
@@ -329,7 +290,7 @@ func (s *Store) SetPassword(_ context.Context, name, password string) error {
 // Disabling twice is not an error.
 func (s *Store) Disable(_ context.Context, name string) (User, error) {
 	var out User
-	err := s.update(func(f *fileFormat) error {
+	err := s.state.Update(func(f *fileFormat) error {
 		for i := range f.Users {
 			if f.Users[i].Name == name {
 				if !f.Users[i].Disabled() {
@@ -342,16 +303,6 @@ func (s *Store) Disable(_ context.Context, name string) (User, error) {
 		return fmt.Errorf("%q: %w", name, ErrNotFound)
 	})
 	return out, err
-}
-
-func (s *Store) update(fn func(*fileFormat) error) error {
-	err := statefile.UpdateJSON(s.path, fileFormat{Version: 1}, fn)
-	if err != nil {
-		return err
-	}
-	s.reload.Lock()
-	defer s.reload.Unlock()
-	return s.load()
 }
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
