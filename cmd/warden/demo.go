@@ -135,6 +135,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		},
 	}
 	return app.Run(ctx, opts, func(a *app.App) {
+		reloadOnHangup(ctx, a)
 		fmt.Fprintf(stdout, `Warden demo — the upstream model is SIMULATED (a built-in test double at %s); no real model is called.
 
   Console:    http://%s/   (log in as any of these; each sees what its role allows)

@@ -44,7 +44,7 @@ func commands() map[string]command {
 		"keys":       {"virtual keys for the gateway: create, list, revoke", runKeys},
 		"users":      {"people and roles of the console and API: create, token, list, disable", runUsers},
 		"contain":    {"containment: suspend-key, pause-model, rate-limit, block-consumer, list, lift", runContain},
-		"rules":      {"detection rules: check DIR, test DIR --events FILE", runRules},
+		"rules":      {"detection rules: check DIR, test DIR --events FILE, kinds, tune, reload (running server)", runRules},
 		"alerts":     {"alerts and silences of a running server: list, ack, resolve, silence", runAlerts},
 		"incidents":  {"incidents: list, show, open, phase, owner, note, serious, reported, export, art73", runIncidents},
 		"report":     {"reports: --kind daily|weekly|monthly|quarterly --out FILE(.html|.json)", runReport},
@@ -52,7 +52,7 @@ func commands() map[string]command {
 		"probe":      {"adversarial probes: run --model M [--pack P] (exit 1 when a probe failed), packs, import", runProbe},
 		"subjects":   {"data subjects (GDPR) on a running server: export --user U, erase --user U", runSubjects},
 		"aggregates": {"daily per-model aggregates kept for years: --from D --to D --model M [--json]", runAggregates},
-		"witness":    {"transparency-log witness: serve --state DIR --log-key PUB (cosigns consistent checkpoints)", runWitness},
+		"witness":    {"transparency-log witness: serve --state DIR --log-key PUB (cosigns consistent checkpoints); keygen --state DIR", runWitness},
 	}
 }
 

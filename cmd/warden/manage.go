@@ -36,6 +36,9 @@ func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"tune": func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runAPICommand(ctx, "rules tune", args, stdout, stderr, cli.RunRulesTune)
 		},
+		"reload": func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return runAPICommand(ctx, "rules reload", args, stdout, stderr, cli.RunRulesReload)
+		},
 	})
 }
 

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/warden-ai/warden/internal/app"
@@ -77,6 +79,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return app.Run(ctx, opts, func(a *app.App) {
+		reloadOnHangup(ctx, a)
 		if opts.Roles.All() {
 			fmt.Fprintf(stdout, "Warden is running.\n  API:      http://%s\n", a.Addr())
 		} else {
@@ -87,6 +90,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintf(stdout, "  Tokens:   %s/credentials (or WARDEN_ADMIN_TOKEN / WARDEN_INGEST_TOKEN)\n", f.data)
 	})
+}
+
+// reloadOnHangup reloads the rule files on SIGHUP until ctx ends. A reload that fails keeps the
+// running rules; the server logs every problem (file:line) and counts it in
+// warden_rules_reload_total{result="failure"}.
+func reloadOnHangup(ctx context.Context, a *app.App) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_, _ = a.ReloadRules(ctx, "SIGHUP") // logged and counted by ReloadRules
+			}
+		}
+	}()
 }
 
 // servePprof serves the runtime profiles on a loopback-only listener, for performance work.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,8 +21,34 @@ import (
 
 func runWitness(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return subcommand(ctx, "witness", args, stdout, stderr, map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"serve": runWitnessServe,
+		"serve":  runWitnessServe,
+		"keygen": runWitnessKeygen,
 	})
+}
+
+// runWitnessKeygen creates the witness's key in its state directory (unless there is one) and
+// prints the verifier key, so the logs' audit.witnesses can be configured before it serves.
+func runWitnessKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("witness keygen", flag.ContinueOnError)
+	state := fs.String("state", "./warden-witness", "state directory of the witness (0700)")
+	name := fs.String("name", "", "the witness's key name (default witness.HOSTNAME)")
+	if _, err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	if *name == "" {
+		*name = defaultWitnessName()
+	}
+	vkey, err := witness.InitKey(*state, *name)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	fmt.Fprintf(stdout, "witness key: %s\n(also in %s)\n", vkey, filepath.Join(*state, "witness.pub"))
+	return nil
+}
+
+func defaultWitnessName() string {
+	h, _ := os.Hostname()
+	return "witness." + strings.ReplaceAll(strings.ToLower(h), " ", "-")
 }
 
 // runWitnessServe runs a C2SP tlog-witness: a separate process, with its own key and state,
@@ -49,8 +76,7 @@ func runWitnessServe(ctx context.Context, args []string, stdout, stderr io.Write
 		keys = append(keys, ks...)
 	}
 	if *name == "" {
-		h, _ := os.Hostname()
-		*name = "witness." + strings.ReplaceAll(strings.ToLower(h), " ", "-")
+		*name = defaultWitnessName()
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	w, err := witness.New(witness.Options{Dir: *state, Name: *name, LogKeys: keys, Logger: logger})

@@ -25,7 +25,11 @@ import (
 // buildAnalysis wires scan → analyze → extraction → rules as the analysis worker. Alerts go to
 // the sink, which the response layer sets.
 func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)) error {
-	eng, err := scan.New(scan.Options{MaxDecodeDepth: 3, Logger: a.log})
+	guards, err := guardOptions(a.cfg.Guards, a.opts.Getenv)
+	if err != nil {
+		return err
+	}
+	eng, err := scan.New(scan.Options{MaxDecodeDepth: 3, Logger: a.log, Guards: guards, Registerer: a.reg})
 	if err != nil {
 		return fmt.Errorf("build scanners: %w", err)
 	}
@@ -39,14 +43,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 		return fmt.Errorf("build extraction detector: %w", err)
 	}
 
-	var dirs []string
-	if a.cfg.RulesDir != "" {
-		dirs = append(dirs, a.cfg.RulesDir)
-	}
-	// No rule may count over a window longer than the shortest retention of detailed data.
-	r := a.cfg.Retention
-	maxWindow := min(r.Critical, r.High, r.Medium, r.Low)
-	rs, err := rules.LoadWith(rules.LoadOptions{MaxWindow: maxWindow}, true, dirs...)
+	rs, err := a.loadRuleSet()
 	if err != nil {
 		return fmt.Errorf("load rules: %w", err)
 	}
@@ -56,6 +53,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	if a.rules, err = rules.New(rs, a.rulesOptions(a.reg, func(key string, _ time.Time) { a.worker.QueueResolved(key) })); err != nil {
 		return fmt.Errorf("build rules engine: %w", err)
 	}
+	a.rulesReload = newRulesReloader(a.reg, len(rs.Rules))
 
 	a.worker, err = worker.New(worker.Options{
 		Log: a.audit, Scanner: eng, Analyzer: a.analyzer, Extraction: xd, Rules: a.rules,
@@ -75,6 +73,8 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 		route{"GET /v1/models/{name}/baselines", a.admin(http.HandlerFunc(a.handleBaselines))},
 		route{"POST /v1/models/{name}/baseline", a.admin(http.HandlerFunc(a.handleSetBaseline))},
 		route{"GET /v1/detections", a.admin(http.HandlerFunc(a.handleDetections))},
+		route{"GET /v1/rules", a.admin(http.HandlerFunc(a.handleRules))},
+		route{"POST /v1/rules/reload", a.admin(http.HandlerFunc(a.handleRulesReload))},
 		route{"GET /v1/models/{name}/quality", a.admin(httpx.Handle(a.log, a.handleModelQuality))},
 	)
 	return nil

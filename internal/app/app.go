@@ -48,7 +48,6 @@ import (
 	"github.com/warden-ai/warden/internal/store/postgres"
 	"github.com/warden-ai/warden/internal/store/sqlite"
 	"github.com/warden-ai/warden/internal/users"
-	"github.com/warden-ai/warden/internal/witness"
 	"github.com/warden-ai/warden/internal/worker"
 )
 
@@ -125,8 +124,8 @@ type App struct {
 	metricsHash  [sha256.Size]byte
 
 	audit *audit.Log
-	// witnesses cosign the audit log's checkpoints (audit.witnesses).
-	witnesses []*witness.Client
+	// witnessing has the audit log's checkpoints cosigned (audit.witnesses).
+	witnessing *witnessing
 	// rollup keeps the daily per-model aggregates (the long-term tier).
 	rollup   *rollup.Rollup
 	store    store.Store
@@ -135,21 +134,23 @@ type App struct {
 	ingest   *ingest.Handler
 	models   *inventory
 
-	scanner    *scan.Engine
-	ruleSet    *rules.RuleSet                                  // loaded rules, for the cluster's partition analyses
-	alertSink  func(ctx context.Context, alerts []alert.Alert) // where analysis alerts go
-	analyzer   *analyze.Analyzer
-	rules      *rules.Engine
-	worker     *worker.Worker
-	keys       *keys.Store
-	contain    *contain.Store
-	gateway    *gateway.Gateway
-	alerts     *lifecycle.Manager
-	dispatcher *notify.Dispatcher
-	incidents  *incident.Manager
-	console    *console.Console
-	consumers  atomic.Pointer[map[string]bool]
-	probes     *probes
+	scanner   *scan.Engine
+	ruleSet   *rules.RuleSet                                  // loaded rules, for the cluster's partition analyses
+	alertSink func(ctx context.Context, alerts []alert.Alert) // where analysis alerts go
+	analyzer  *analyze.Analyzer
+	rules     *rules.Engine
+	// rulesReload reloads the rule files into rules and keeps the last outcome.
+	rulesReload *rulesReloader
+	worker      *worker.Worker
+	keys        *keys.Store
+	contain     *contain.Store
+	gateway     *gateway.Gateway
+	alerts      *lifecycle.Manager
+	dispatcher  *notify.Dispatcher
+	incidents   *incident.Manager
+	console     *console.Console
+	consumers   atomic.Pointer[map[string]bool]
+	probes      *probes
 
 	qualityScorer  *quality.Scorer
 	qualityTracker *quality.Tracker
@@ -213,6 +214,8 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	a.cleanups = append(a.cleanups, a.audit.Close)
+	// Runs after every other cleanup, just before the log closes: the final checkpoint.
+	a.cleanups = append(a.cleanups, a.witnessFinal)
 	if err := a.openBus(ctx); err != nil {
 		return nil, err
 	}

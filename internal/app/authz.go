@@ -36,6 +36,7 @@ var routePerms = map[string]access.Permission{
 	"POST /v1/keys":                  access.Administer,
 	"DELETE /v1/keys/{id}":           access.Administer,
 	"POST /v1/subjects/{user}/erase": access.Administer,
+	"POST /v1/rules/reload":          access.Administer,
 }
 
 // permissionFor returns what a route pattern needs.

@@ -118,6 +118,9 @@ func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
 			} else {
 				body["audit_entries"], body["index_lag"], body["analysis_lag"] = a.audit.Size(), a.indexer.Lag(), a.worker.Lag()
 			}
+			if a.witnessing != nil && len(a.witnessing.ws) > 0 {
+				body["witnesses"] = a.witnessing.status() // failing witnesses do not make Warden unready
+			}
 		}
 	}
 	httpx.WriteJSON(w, http.StatusOK, body)

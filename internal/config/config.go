@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/scan"
 )
 
 // RiskTier is a model's risk tier: it picks the default scanning policy, the retention of
@@ -81,6 +83,7 @@ type Config struct {
 	Audit      Audit                                `yaml:"audit"`
 	Bus        Bus                                  `yaml:"bus"`
 	TLS        TLS                                  `yaml:"tls"`
+	Guards     []Guard                              `yaml:"guards"` // guard models (docs/INTEGRATIONS.md)
 
 	// root keeps the parsed document so later stages can report line numbers.
 	root *yaml.Node
@@ -106,6 +109,88 @@ type Model struct {
 	Kind          string            `yaml:"kind"`      // llm (default) | ml
 	Probes        Probes            `yaml:"probes"`    // scheduled adversarial probes (opt-in)
 	Quality       Quality           `yaml:"quality"`   // output-quality judging of live traffic (opt-in)
+	// Guards names the guard models (top-level `guards:`) that decide categories for this
+	// model. Absent: the guards whose `tiers` include the model's risk tier; `[]`: none. After
+	// Parse it holds the resolved list.
+	Guards []string `yaml:"guards"`
+}
+
+// Guard is one guard model: an external classifier (for example a GPU-served Prompt Guard or
+// Llama Guard behind an adapter) that speaks Warden's guard wire contract and decides some
+// finding categories for the models that use it (docs/INTEGRATIONS.md, "Guard models").
+type Guard struct {
+	Name string `yaml:"name"`
+	URL  string `yaml:"url"`
+	// Timeout bounds one call, connect to last byte (default 500ms, at most 30s).
+	Timeout time.Duration `yaml:"timeout"`
+	// Fail is what happens when the guard gives no verdict: open (default: the built-in
+	// scanners' verdict stands) or closed (the gateway blocks the request with 503).
+	Fail string `yaml:"fail"`
+	// Categories the guard decides (scan categories such as prompt_injection, jailbreak).
+	Categories []string `yaml:"categories"`
+	// Roles the guard is asked about: input, output (default both).
+	Roles []string `yaml:"roles"`
+	// Mode: decide (default: in its categories the guard's findings replace the built-ins')
+	// or add (the guard's findings are added; it can only make the verdict stricter).
+	Mode string `yaml:"mode"`
+	// Tiers: models of these risk tiers that list no `guards:` use this guard.
+	Tiers []RiskTier `yaml:"tiers"`
+	// MaxResponseBytes bounds the response body read (default 1 MiB).
+	MaxResponseBytes int64        `yaml:"max_response_bytes"`
+	Auth             GuardAuth    `yaml:"auth"`
+	Breaker          GuardBreaker `yaml:"breaker"`
+}
+
+// GuardAuth is a guard's credential: taken from an environment variable or a file (never
+// written in the configuration, never logged). With the default header Authorization it is
+// sent as "Bearer <token>"; any other header carries the token as it is.
+type GuardAuth struct {
+	Header    string `yaml:"header"`
+	TokenEnv  string `yaml:"token_env"`
+	TokenFile string `yaml:"token_file"`
+}
+
+// GuardBreaker opens after Failures consecutive failed calls (default 5) and sends nothing to
+// the guard for Cooldown (default 30s); meanwhile the guard counts as giving no verdict.
+type GuardBreaker struct {
+	Failures int           `yaml:"failures"`
+	Cooldown time.Duration `yaml:"cooldown"`
+}
+
+// FailClosed reports whether the guard blocks when it gives no verdict.
+func (g Guard) FailClosed() bool { return g.Fail == "closed" }
+
+// Token resolves the guard's credential ("" without auth) with getenv for token_env.
+func (g Guard) Token(getenv func(string) string) (string, error) {
+	switch {
+	case g.Auth.TokenEnv != "":
+		v := strings.TrimSpace(getenv(g.Auth.TokenEnv))
+		if v == "" {
+			return "", fmt.Errorf("guard %q: auth.token_env: environment variable %s is empty or not set", g.Name, g.Auth.TokenEnv)
+		}
+		return v, nil
+	case g.Auth.TokenFile != "":
+		b, err := os.ReadFile(g.Auth.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("guard %q: auth.token_file: %w", g.Name, errors.Unwrap(err))
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("guard %q: auth.token_file is empty", g.Name)
+		}
+		return v, nil
+	}
+	return "", nil
+}
+
+// Guard returns the guard named name.
+func (c *Config) Guard(name string) (Guard, bool) {
+	for _, g := range c.Guards {
+		if g.Name == name {
+			return g, true
+		}
+	}
+	return Guard{}, false
 }
 
 // Quality configures output-quality judging of a model's live traffic (docs/QUALITY.md).
@@ -303,6 +388,33 @@ func (c *Config) presets() {
 // applyDefaults completes what the file left out after decoding: the per-model defaults of the
 // inventory (list entries are decoded fresh, so they cannot be preset).
 func (c *Config) applyDefaults() {
+	for i := range c.Guards {
+		g := &c.Guards[i]
+		if g.Timeout == 0 {
+			g.Timeout = 500 * time.Millisecond
+		}
+		if g.Fail == "" {
+			g.Fail = "open"
+		}
+		if g.Mode == "" {
+			g.Mode = "decide"
+		}
+		if len(g.Roles) == 0 {
+			g.Roles = []string{"input", "output"}
+		}
+		if g.MaxResponseBytes == 0 {
+			g.MaxResponseBytes = 1 << 20
+		}
+		if g.Auth.Header == "" && (g.Auth.TokenEnv != "" || g.Auth.TokenFile != "") {
+			g.Auth.Header = "Authorization"
+		}
+		if g.Breaker.Failures == 0 {
+			g.Breaker.Failures = 5
+		}
+		if g.Breaker.Cooldown == 0 {
+			g.Breaker.Cooldown = 30 * time.Second
+		}
+	}
 	for i := range c.Models {
 		m := &c.Models[i]
 		if m.RiskTier == "" {
@@ -329,6 +441,13 @@ func (c *Config) applyDefaults() {
 		for j := range m.Fallbacks {
 			if m.Fallbacks[j].Model == "" {
 				m.Fallbacks[j].Model = m.Upstream.Model
+			}
+		}
+		if m.Guards == nil { // absent (an explicit [] decodes non-nil): the tier's guards
+			for _, g := range c.Guards {
+				if slices.Contains(g.Tiers, RiskTier(m.RiskTier)) {
+					m.Guards = append(m.Guards, g.Name)
+				}
 			}
 		}
 	}
@@ -488,6 +607,17 @@ func (c *Config) validate() error {
 				return at("scanning", "%s: %q is not one of allow, flag, redact, block", cat, act)
 			}
 		}
+		for j, name := range m.Guards {
+			if !slices.ContainsFunc(c.Guards, func(g Guard) bool { return g.Name == name }) {
+				return &Error{Line: c.line("models", i, "guards", j), Field: fmt.Sprintf("models[%d].guards[%d]", i, j), Msg: fmt.Sprintf("%q is not a guard of the top-level guards list", name)}
+			}
+			if slices.Index(m.Guards, name) != j {
+				return &Error{Line: c.line("models", i, "guards", j), Field: fmt.Sprintf("models[%d].guards[%d]", i, j), Msg: fmt.Sprintf("guard %q listed twice", name)}
+			}
+		}
+	}
+	if err := c.validateGuards(); err != nil {
+		return err
 	}
 	for sev, levels := range c.Escalation {
 		if !sev.Valid() {
@@ -585,6 +715,73 @@ func (c *Config) validate() error {
 		}
 	}
 	return c.validateBus()
+}
+
+// validateGuards checks the guards section; errors name the field (guards[i].field).
+func (c *Config) validateGuards() error {
+	names := map[string]bool{}
+	for i, g := range c.Guards {
+		at := func(field, format string, args ...any) error {
+			return &Error{Line: c.line("guards", i, field), Field: fmt.Sprintf("guards[%d].%s", i, field), Msg: fmt.Sprintf(format, args...)}
+		}
+		switch {
+		case g.Name == "":
+			return at("name", "required")
+		case strings.ContainsAny(g.Name, " .,:\t\n/"):
+			return at("name", "%q must not contain spaces, dots, commas, colons or slashes", g.Name)
+		case names[g.Name]:
+			return at("name", "duplicate guard %q", g.Name)
+		}
+		names[g.Name] = true
+		if u, err := url.Parse(g.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return at("url", "must be an http:// or https:// URL")
+		} else if u.User != nil {
+			return at("url", "must not carry credentials; use auth.token_env or auth.token_file")
+		}
+		if g.Timeout <= 0 || g.Timeout > 30*time.Second {
+			return at("timeout", "must be > 0 and at most 30s")
+		}
+		if g.Fail != "open" && g.Fail != "closed" {
+			return at("fail", "%q is not one of open, closed", g.Fail)
+		}
+		if len(g.Categories) == 0 {
+			return at("categories", "required: the categories this guard decides (%s)", strings.Join(scan.Categories, ", "))
+		}
+		for j, cat := range g.Categories {
+			if !slices.Contains(scan.Categories, cat) {
+				return &Error{Line: c.line("guards", i, "categories", j), Field: fmt.Sprintf("guards[%d].categories[%d]", i, j), Msg: fmt.Sprintf("%q is not one of %s", cat, strings.Join(scan.Categories, ", "))}
+			}
+		}
+		for _, r := range g.Roles {
+			if r != "input" && r != "output" {
+				return at("roles", "%q is not one of input, output", r)
+			}
+		}
+		if g.Mode != "decide" && g.Mode != "add" {
+			return at("mode", "%q is not one of decide, add", g.Mode)
+		}
+		for _, t := range g.Tiers {
+			if !t.Valid() {
+				return at("tiers", "%q is not one of %s", t, join(RiskTiers))
+			}
+		}
+		if g.MaxResponseBytes < 256 || g.MaxResponseBytes > 64<<20 {
+			return at("max_response_bytes", "must be from 256 to 67108864")
+		}
+		if g.Auth.TokenEnv != "" && g.Auth.TokenFile != "" {
+			return at("auth", "token_env and token_file are exclusive")
+		}
+		if g.Auth.Header != "" && g.Auth.TokenEnv == "" && g.Auth.TokenFile == "" {
+			return at("auth", "header needs token_env or token_file")
+		}
+		if h := g.Auth.Header; h != "" && (strings.ContainsAny(h, " :\t\r\n") || http.CanonicalHeaderKey(h) == "Content-Type") {
+			return at("auth", "header %q is not a usable header name", h)
+		}
+		if g.Breaker.Failures < 0 || g.Breaker.Cooldown < 0 {
+			return at("breaker", "failures and cooldown must be ≥ 0")
+		}
+	}
+	return nil
 }
 
 // validateBus checks the bus section: a known driver, a stream name NATS accepts as a subject

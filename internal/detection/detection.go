@@ -70,6 +70,8 @@ const (
 	// Output quality (internal/quality): judge scores of live answers and users' ratings.
 	KindQualityDrop  = "quality_drop"
 	KindFeedbackDrop = "feedback_drop"
+	// Audit log (internal/app witnessing): a witness refused a checkpoint of the audit log.
+	KindAuditTamper = "audit_tamper_suspected"
 )
 
 // Field is one named value of a kind (a key of Detection.Values).
@@ -217,6 +219,9 @@ var registry = []Schema{
 	{Kind: KindFeedbackDrop, Emitter: "internal/quality", Doc: "users' mean rating (-1/0/1 as 0/0.5/1) over the recent window fell below the model's baseline by more than quality.drop",
 		Statistics: []string{"mean"}, ValueUnit: "score 0..1", Feature: true,
 		Values: []Field{num("baseline", "score", "mean of the model's first ratings"), num("drop", "score", "the configured alerting drop")}},
+	{Kind: KindAuditTamper, Emitter: "internal/app (witnessing)", Doc: "a witness refused a checkpoint of the audit log: it cosigned a different root at that size (a fork), the consistency proof from its size does not hold, it cosigned a larger tree (a rollback), or it does not trust the log's key (Feature: the witness; Value: the refused checkpoint's size; Threshold: the witness's size)",
+		Statistics: []string{"witness_refused"}, ValueUnit: "entries (checkpoint size)", Feature: true,
+		Values: []Field{num("witness_size", "count", "the size the witness cosigned last, 0 if unknown"), num("http_status", "status", "the witness's HTTP answer (403, 404, 409, 422; 0 for a rollback found by the client)")}},
 	{Kind: KindSystemDown, Emitter: "health checks (reserved; no built-in detector emits it yet)", Doc: "a model endpoint is down",
 		Statistics: []string{""}, ValueUnit: "none",
 		Values: []Field{opt("maintenance", "flag", "1 during planned maintenance")}},

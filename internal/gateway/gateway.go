@@ -311,20 +311,33 @@ func (g *Gateway) accessEvent(r *http.Request, k *keys.Key, model, action string
 	g.events.push(ev)
 }
 
-// scanText runs the scanner with the route's timeout and reports findings, the action and
-// whether scanning failed.
+// scanText runs the built-in scanners (no guard models; call.scan consults those) with the
+// route's timeout and reports findings, the action and whether scanning failed.
 func (g *Gateway) scanText(ctx context.Context, rt *route, text string, role scan.Role) ([]scan.Finding, scan.Action, error) {
+	fs, act, _, err := g.scanWith(ctx, rt, text, role, false)
+	return fs, act, err
+}
+
+// scanWith runs the scanner over text, with the route's guard models when guards is set (their
+// timeout added to the scan deadline). Guard failures come back apart from scanner errors.
+func (g *Gateway) scanWith(ctx context.Context, rt *route, text string, role scan.Role, guards bool) ([]scan.Finding, scan.Action, []*scan.GuardError, error) {
 	if g.opts.Scanner == nil || text == "" {
-		return nil, scan.ActionAllow, nil
+		return nil, scan.ActionAllow, nil, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, g.opts.ScanTimeout)
+	sc, timeout := rt.scanCtx, g.opts.ScanTimeout
+	if guards && len(rt.guards) > 0 {
+		sc.Guards = rt.guards
+		timeout += rt.guardBudget
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	fs, err := g.opts.Scanner.Scan(ctx, text, role, rt.scanCtx)
+	fs, err := g.opts.Scanner.Scan(ctx, text, role, sc)
+	gerrs, err := scan.GuardErrors(err)
 	if err != nil {
 		g.scanErrors.Inc()
 		g.log.Warn("scanner failed", "model", rt.model.Name, "role", string(role), "err", err)
 	}
-	return fs, rt.policy.Decide(role, fs), err
+	return fs, rt.policy.Decide(role, fs), gerrs, err
 }
 
 // newRequestID is "req_" and the 32 hex digits of a UUIDv7 (time-ordered), built with one

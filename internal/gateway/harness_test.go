@@ -87,6 +87,17 @@ type harness struct {
 
 func newHarness(t *testing.T, scanner bool, mutate ...func([]config.Model) []config.Model) *harness {
 	t.Helper()
+	var so *scan.Options
+	if scanner {
+		o := scan.DefaultOptions()
+		so = &o
+	}
+	return newHarnessScan(t, so, mutate...)
+}
+
+// newHarnessScan is newHarness with a scanner built from so (nil: scanning off).
+func newHarnessScan(t *testing.T, so *scan.Options, mutate ...func([]config.Model) []config.Model) *harness {
+	t.Helper()
 	h := &harness{t: t, rec: &recorder{}, logs: &bytes.Buffer{}, dataDir: t.TempDir()}
 	h.sim = upstreamsim.New(upstreamsim.Options{APIKey: upstreamSecret, SlowDelay: 5 * time.Second})
 	h.sim.Record(true)
@@ -130,8 +141,8 @@ func newHarness(t *testing.T, scanner bool, mutate ...func([]config.Model) []con
 		EventFlush:  5 * time.Millisecond,
 		ProbeSecret: probeSecret,
 	}
-	if scanner {
-		eng, err := scan.New(scan.DefaultOptions())
+	if so != nil {
+		eng, err := scan.New(*so)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -79,21 +79,30 @@ func (c *call) release(ctx context.Context, w http.ResponseWriter, fl http.Flush
 		upto = max(h.released, len(out)-h.window)
 	}
 	from := max(0, h.released-h.window)
+	// The final release asks the guard models too, about the whole output (once per stream).
+	guards := final && len(c.rt.guards) > 0
+	if guards {
+		from = 0
+	}
 	var fs []scan.Finding
 	if from < len(out) {
 		var act scan.Action
 		var err error
-		fs, act, err = c.g.scanText(ctx, c.rt, out[from:], scan.Output)
+		var guardClosed bool
+		fs, act, guardClosed, err = c.scan(ctx, out[from:], scan.Output, guards)
 		for i := range fs {
 			fs[i].Start += from
 			fs[i].End += from
 		}
+		if guards {
+			c.outFinds = fs
+		}
 		if err != nil {
 			c.setAttr("warden.scan_error", "output")
-			if !c.rt.failOpen {
-				c.outFinds = fs
-				return true, nil
-			}
+		}
+		if guardClosed || err != nil && !c.rt.failOpen {
+			c.outFinds = fs
+			return true, nil
 		}
 		c.action = c.action.Stronger(act)
 		if act == scan.ActionBlock && !c.g.opts.KeepStreamOnBlock {
@@ -259,7 +268,7 @@ func (c *call) streamHeld(ctx context.Context, w http.ResponseWriter, fl http.Fl
 			c.ttft = time.Since(c.start)
 		}
 		// The record: one scan of the whole text (the window scans saw parts of it).
-		if !cut && c.output.Len() > 0 {
+		if !cut && c.output.Len() > 0 && !c.guardsAsked {
 			fs, _, _ := c.g.scanText(ctx, c.rt, c.output.String(), scan.Output)
 			c.outFinds = fs
 		}

@@ -142,10 +142,13 @@ type call struct {
 	findings []event.Trigger
 	action   scan.Action
 	attrs    map[string]any
-	redactIn []scan.Finding
-	outFinds []scan.Finding
-	streamed bool
-	segs     []seg // texts the current SSE event added to output
+	// guardsAsked: the route's guard models were consulted for this call; guardClosed: a
+	// fail-closed one gave no verdict.
+	guardsAsked, guardClosed bool
+	redactIn                 []scan.Finding
+	outFinds                 []scan.Finding
+	streamed                 bool
+	segs                     []seg // texts the current SSE event added to output
 	// delivered is how much of output reached the client (before any redaction).
 	delivered int
 }
@@ -243,15 +246,19 @@ func (c *call) serve(w http.ResponseWriter) {
 	}
 	// Input scanning.
 	if c.input != "" && g.opts.Scanner != nil {
-		fs, act, err := g.scanText(r.Context(), rt, c.input, scan.Input)
+		fs, act, guardClosed, err := c.scan(r.Context(), c.input, scan.Input, true)
 		c.record(fs, scan.Input)
-		if err != nil && !rt.failOpen {
-			c.setAttr("warden.scan_error", "input")
-			c.fail(w, policyError(http.StatusServiceUnavailable, "scanner_unavailable", "Warden could not scan this request and the model's policy is fail-closed."), "blocked")
-			return
-		}
 		if err != nil {
 			c.setAttr("warden.scan_error", "input")
+		}
+		if guardClosed {
+			c.action = scan.ActionBlock
+			c.fail(w, guardUnavailable("this request"), "blocked")
+			return
+		}
+		if err != nil && !rt.failOpen {
+			c.fail(w, policyError(http.StatusServiceUnavailable, "scanner_unavailable", "Warden could not scan this request and the model's policy is fail-closed."), "blocked")
+			return
 		}
 		c.action = c.action.Stronger(act)
 		switch act {
@@ -522,6 +529,38 @@ func (c *call) redactedBody(body []byte) ([]byte, error) {
 	return json.Marshal(doc)
 }
 
+// scan runs the route's scanners over text, and its guard models when guards is set. Guard
+// models that gave no verdict are recorded on the event (warden.guard_error, with
+// warden.guards naming the guards asked); guardClosed reports that one of them is fail-closed.
+// err is a failure of the built-in scanners (the model's fail_open decides).
+func (c *call) scan(ctx context.Context, text string, role scan.Role, guards bool) (fs []scan.Finding, act scan.Action, guardClosed bool, err error) {
+	asked := guards && len(c.rt.guards) > 0 && text != "" && c.g.opts.Scanner != nil
+	fs, act, gerrs, err := c.g.scanWith(ctx, c.rt, text, role, guards)
+	if asked {
+		c.guardsAsked = true
+		c.setAttr("warden.guards", strings.Join(c.rt.guards, ","))
+	}
+	for _, ge := range gerrs {
+		msg := ge.Guard + ": " + ge.Reason + " (" + string(role) + ")"
+		if prev, ok := c.attrs["warden.guard_error"].(string); ok && prev != "" {
+			msg = prev + "; " + msg
+		}
+		c.setAttr("warden.guard_error", msg)
+		guardClosed = guardClosed || ge.FailClosed
+	}
+	if guardClosed {
+		act = scan.ActionBlock
+		c.guardClosed = true
+	}
+	return fs, act, guardClosed, err
+}
+
+// guardUnavailable is the error of a request blocked because a fail-closed guard model gave
+// no verdict on what (the request or the response).
+func guardUnavailable(what string) *apiError {
+	return policyError(http.StatusServiceUnavailable, "guard_unavailable", "Warden's guard model could not judge "+what+" and its policy is fail-closed.")
+}
+
 func (c *call) setAttr(k string, v any) {
 	if c.attrs == nil {
 		c.attrs = map[string]any{}
@@ -767,15 +806,22 @@ func (c *call) scanOutputs(w http.ResponseWriter, body []byte, texts []string) (
 	act := scan.ActionAllow
 	per := make([][]scan.Finding, len(texts))
 	var scanErr error
+	var guardClosed bool
 	for i, t := range texts {
-		fs, a, err := g.scanText(c.r.Context(), c.rt, t, scan.Output)
+		fs, a, closed, err := c.scan(c.r.Context(), t, scan.Output, true)
 		if err != nil {
 			scanErr = err
 		}
+		guardClosed = guardClosed || closed
 		per[i] = fs
 		c.record(fs, scan.Output)
 		c.outFinds = append(c.outFinds, fs...)
 		act = act.Stronger(a)
+	}
+	if guardClosed {
+		c.fail(w, guardUnavailable("the response"), "blocked")
+		c.action = scan.ActionBlock
+		return nil, true
 	}
 	if scanErr != nil {
 		c.setAttr("warden.scan_error", "output")
@@ -896,7 +942,7 @@ func (c *call) stream(ctx context.Context, w http.ResponseWriter, resp *http.Res
 			if ev.Len() > 0 && c.outcome == "ok" {
 				c.onEvent(ev.Bytes(), addedUsage)
 			}
-			if g.opts.Scanner != nil && c.output.Len() > lastScan && c.scanStream(ctx) && cut && c.outcome == "ok" {
+			if g.opts.Scanner != nil && (c.output.Len() > lastScan || len(c.rt.guards) > 0 && !c.guardsAsked) && c.scanStream(ctx, true) && cut && c.outcome == "ok" {
 				c.cutStream(w, fl)
 				return
 			}
@@ -917,7 +963,7 @@ func (c *call) stream(ctx context.Context, w http.ResponseWriter, resp *http.Res
 		// the end: O(n) scanning in total, and a block stops the stream close to the finding.
 		if grown := c.output.Len() - lastScan; g.opts.Scanner != nil && grown > 0 && (done || grown >= max(64, lastScan/4)) {
 			lastScan = c.output.Len()
-			if c.scanStream(ctx) && cut {
+			if c.scanStream(ctx, done) && cut {
 				c.cutStream(w, fl)
 				return
 			}
@@ -1012,12 +1058,18 @@ func (c *call) onEvent(ev []byte, addedUsage bool) (forward, done bool) {
 	return forward, false
 }
 
-// scanStream scans the accumulated output; it reports whether the stream must be cut.
-func (c *call) scanStream(ctx context.Context) bool {
-	fs, act, err := c.g.scanText(ctx, c.rt, c.output.String(), scan.Output)
+// scanStream scans the accumulated output; it reports whether the stream must be cut. Guard
+// models are consulted on the final scan only (the whole output, once).
+func (c *call) scanStream(ctx context.Context, final bool) bool {
+	fs, act, guardClosed, err := c.scan(ctx, c.output.String(), scan.Output, final)
 	c.outFinds = fs // each scan covers the whole text so far
 	if err != nil {
 		c.setAttr("warden.scan_error", "output")
+	}
+	if guardClosed {
+		return true
+	}
+	if err != nil {
 		return !c.rt.failOpen
 	}
 	if act == scan.ActionRedact {
@@ -1030,14 +1082,19 @@ func (c *call) scanStream(ctx context.Context) bool {
 }
 
 func (c *call) cutStream(w http.ResponseWriter, fl http.Flusher) {
-	msg, _ := json.Marshal(map[string]any{"error": map[string]any{"message": "Stream cut by Warden policy: " + topCategory(c.outFinds, c.rt, scan.Output) + " detected in the output.", "type": "warden_policy", "code": "output_blocked", "param": nil}})
+	code, text := "output_blocked", "Stream cut by Warden policy: "+topCategory(c.outFinds, c.rt, scan.Output)+" detected in the output."
+	if c.guardClosed {
+		e := guardUnavailable("the response")
+		code, text = e.code, "Stream cut: "+e.msg
+	}
+	msg, _ := json.Marshal(map[string]any{"error": map[string]any{"message": text, "type": "warden_policy", "code": code, "param": nil}})
 	w.Write([]byte("data: "))
 	w.Write(msg)
 	w.Write([]byte("\n\ndata: [DONE]\n\n"))
 	if fl != nil {
 		fl.Flush()
 	}
-	c.outcome, c.finish, c.errCode, c.action = "blocked", "blocked", "output_blocked", scan.ActionBlock
+	c.outcome, c.finish, c.errCode, c.action = "blocked", "blocked", code, scan.ActionBlock
 }
 
 // endStream records why a stream ended without [DONE].

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/warden-ai/warden/internal/config"
@@ -30,8 +31,12 @@ type route struct {
 	failOpen  bool
 	// holdOutput: the output policy can block or redact, so streams are held back.
 	holdOutput bool
-	scanCtx    scan.Context
-	err        error // configuration problem, reported as 503 without details
+	scanCtx    scan.Context // without guards: the built-in scanners only
+	// guards are the model's guard models (config.Model.Guards) and guardBudget their longest
+	// timeout, added to the scan deadline when they are consulted.
+	guards      []string
+	guardBudget time.Duration
+	err         error // configuration problem, reported as 503 without details
 }
 
 type routeTable struct {
@@ -47,15 +52,34 @@ func (g *Gateway) routes() *routeTable {
 	if t != nil && t.n == len(ms) && t.data == unsafe.SliceData(ms) {
 		return t
 	}
-	t = buildRoutes(ms, g.opts.Getenv)
+	t = buildRoutes(ms, g.opts.Getenv, g.guardBudget)
 	g.table.Store(t)
 	return t
 }
 
-func buildRoutes(ms []config.Model, getenv func(string) string) *routeTable {
+// guardBudgeter is implemented by scanners that call guard models (*scan.Engine).
+type guardBudgeter interface {
+	GuardBudget(names []string) time.Duration
+}
+
+// guardBudget is how long the named guards may take (zero when the scanner has none).
+func (g *Gateway) guardBudget(names []string) time.Duration {
+	if b, ok := g.opts.Scanner.(guardBudgeter); ok && len(names) > 0 {
+		return b.GuardBudget(names)
+	}
+	return 0
+}
+
+func buildRoutes(ms []config.Model, getenv func(string) string, budget func([]string) time.Duration) *routeTable {
 	t := &routeTable{data: unsafe.SliceData(ms), n: len(ms), routes: make(map[string]*route, len(ms))}
 	for _, m := range ms {
 		r := &route{model: m, policy: scan.ModelPolicy(m.RiskTier, m.Scanning), scanCtx: scan.Context{Model: m.Name, SystemPrompt: m.SystemPrompt, Canaries: m.Canaries}}
+		if len(m.Guards) > 0 {
+			r.guards = m.Guards
+			if budget != nil {
+				r.guardBudget = budget(m.Guards)
+			}
+		}
 		r.failOpen = !r.policy.FailClosed
 		r.holdOutput = canStopOutput(r.policy)
 		if m.FailOpen != nil {

@@ -106,6 +106,7 @@ type Engine struct {
 	opts   Options
 	log    *slog.Logger
 	rules  []*compiled
+	lists  map[string][]string // the rule set's lists (Reload compares them)
 	byType map[string][]*compiled
 	st     *funcState
 	clock  time.Time
@@ -183,11 +184,25 @@ func New(rs *RuleSet, opts Options) (*Engine, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{opts: opts, log: opts.Logger.With("component", "rules"), byType: map[string][]*compiled{}, m: newMetrics(opts.Registerer)}
+	e := &Engine{opts: opts, log: opts.Logger.With("component", "rules"), m: newMetrics(opts.Registerer)}
 	e.st = newFuncState(opts.LearningPeriod, opts.BaselineMinSamples, opts.MaxKeys, func(store string) { e.m.dropped.WithLabelValues(store).Inc() })
+	var err error
+	if e.rules, e.byType, err = e.compile(rs); err != nil {
+		return nil, err
+	}
+	e.lists = rs.lists
+	return e, nil
+}
+
+// compile builds the programs and the empty state of every rule of rs. It reads only e's
+// options, metrics and the stateful helpers' store (which the CEL bindings close over).
+func (e *Engine) compile(rs *RuleSet) ([]*compiled, map[string][]*compiled, error) {
+	opts := e.opts
+	var out []*compiled
+	byType := map[string][]*compiled{}
 	env, err := newEnv(rs.lists, e.st)
 	if err != nil {
-		return nil, fmt.Errorf("rules environment: %w", err)
+		return nil, nil, fmt.Errorf("rules environment: %w", err)
 	}
 	prog := func(r *Rule, ast *cel.Ast) (cel.Program, error) {
 		if ast == nil {
@@ -208,22 +223,22 @@ func New(rs *RuleSet, opts Options) (*Engine, error) {
 	for _, r := range rs.Rules {
 		c := &compiled{Rule: r, agg: r.spec.Aggregate, field: -1}
 		if c.cond, err = prog(r, r.condition); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if c.sev, err = prog(r, r.severityExpr); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, a := range r.exceptions {
 			p, err := prog(r, a)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			c.exc = append(c.exc, p)
 		}
 		for _, a := range r.steps {
 			p, err := prog(r, a)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			c.steps = append(c.steps, p)
 		}
@@ -252,16 +267,18 @@ func New(rs *RuleSet, opts Options) (*Engine, error) {
 		}
 		c.suppressed = newLRU[time.Time](opts.MaxGroups, nil)
 		c.supCount = e.m.suppressed.WithLabelValues(r.ID)
-		e.rules = append(e.rules, c)
+		out = append(out, c)
 		for _, t := range r.types {
-			e.byType[t] = append(e.byType[t], c)
+			byType[t] = append(byType[t], c)
 		}
 	}
-	return e, nil
+	return out, byType, nil
 }
 
 // Rules lists the engine's rules in load order.
 func (e *Engine) Rules() []*Rule {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	out := make([]*Rule, len(e.rules))
 	for i, c := range e.rules {
 		out[i] = c.Rule

@@ -188,6 +188,7 @@ func compileRule(env *cel.Env, x *expander, file string, line int, s ruleSpec, m
 			bad("%s: %v", what, err)
 			return nil
 		}
+		r.expanded = append(r.expanded, full)
 		ast, iss := env.Compile(full)
 		if iss.Err() != nil {
 			bad("%s: %s", what, strings.ReplaceAll(iss.Err().Error(), "\n", " "))

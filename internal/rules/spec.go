@@ -235,9 +235,10 @@ type Rule struct {
 	steps        []*cel.Ast
 	threshold    Threshold
 	summary      []summaryPart
-	tracked      int   // programs that run with runtime cost tracking
-	dedupBy      []int // variables keying suppression of per-event rules
-	resolve      bool  // auto-resolve: report when a fired group's condition clears
+	tracked      int      // programs that run with runtime cost tracking
+	dedupBy      []int    // variables keying suppression of per-event rules
+	resolve      bool     // auto-resolve: report when a fired group's condition clears
+	expanded     []string // every expression after macro expansion (Reload compares them)
 }
 
 // Aggregated reports whether the rule fires on windows rather than single events.

@@ -32,12 +32,13 @@ func (c *fakeClock) add(d time.Duration) {
 }
 
 func TestExternalResponses(t *testing.T) {
-	var got map[string]string
+	var got map[string]any
 	var auth string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth = r.Header.Get("Authorization")
 		_ = json.NewDecoder(r.Body).Decode(&got)
-		switch got["text"] {
+		w.Header().Set("Content-Type", "application/json")
+		switch got["text"].(string) {
 		case "short":
 			_, _ = w.Write([]byte(`{"score":0.97,"category":"jailbreak","label":"pg"}`))
 		case "list":
@@ -63,7 +64,7 @@ func TestExternalResponses(t *testing.T) {
 	if len(fs) != 1 || fs[0].Detector != "guard.pg" || fs[0].Category != CatJailbreak || fs[0].Score != 0.97 || fs[0].Start != 0 || fs[0].End != 5 {
 		t.Fatalf("short form: %+v", fs)
 	}
-	if got["role"] != "output" || got["model"] != "m1" || auth != "Bearer t0ken" {
+	if got["role"] != "output" || got["model"] != "m1" || got["version"] != GuardVersion || got["categories"] != nil || auth != "Bearer t0ken" {
 		t.Fatalf("request %v auth %q", got, auth)
 	}
 	fs, err = x.Scan(ctx, NewDoc("list", Input, Context{}))
@@ -96,6 +97,7 @@ func TestExternalTimeoutAndBreaker(t *testing.T) {
 			}
 			return
 		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		_, _ = w.Write([]byte(`{"score":0.1}`))
 	}))
 	defer srv.Close()

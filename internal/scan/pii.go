@@ -4,13 +4,19 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+
+	"github.com/warden-ai/warden/internal/scan/names"
 )
 
 // piiScanner finds personal data in the original text, validating every
 // format that has a checksum (Luhn, mod 97, SSN area rules, Verhoeff, ...).
-type piiScanner struct{}
+type piiScanner struct {
+	gaz map[string]names.Flags // person-name gazetteer
+}
 
-func (piiScanner) Name() string { return ScannerPII }
+func newPIIScanner() *piiScanner { return &piiScanner{gaz: names.Load()} }
+
+func (*piiScanner) Name() string { return ScannerPII }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
@@ -18,7 +24,7 @@ func isAlnum(c byte) bool {
 	return isDigit(c) || c >= 'a' && c <= 'z' || isUpper(c)
 }
 
-func (piiScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
+func (p *piiScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 	t := in.Text
 	var out []Finding
 	// At most maxPIIPerDetector findings per detector: a megabyte of
@@ -65,7 +71,7 @@ func (piiScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 			}
 		}
 	}
-	personNames(t, add)
+	personNames(t, p.gaz, add)
 	streetAddresses(t, add)
 	return out, nil
 }

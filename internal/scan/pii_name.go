@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/warden-ai/warden/internal/scan/names"
 )
 
 // Person names and street addresses have no checksum: they are found by
@@ -166,43 +168,242 @@ func cueBefore(t string, i int) (string, bool) {
 }
 
 // personNames appends pii.person findings. It walks the capitalised
-// words of t and looks back for a cue, so ordinary text costs one pass.
-func personNames(t string, add func(det string, sc float64, s, e int)) {
+// words of t once; at each it looks back for a cue and, without one, asks
+// the gazetteer (see nameRun).
+func personNames(t string, gaz map[string]names.Flags, add func(det string, sc float64, s, e int)) {
 	if len(t) > maxContextScan {
 		t = t[:maxContextScan]
 	}
 	for i := 0; i < len(t); i++ {
 		c := t[i]
-		if i > 0 && t[i-1] != ' ' && t[i-1] != '\n' && t[i-1] != '\t' {
+		if !(c >= 'A' && c <= 'Z' || c >= utf8.RuneSelf) || !wordStart(t, i) {
 			continue
 		}
-		if !(c >= 'A' && c <= 'Z' || c >= utf8.RuneSelf) {
-			continue
-		}
-		cue, ok := cueBefore(t, i)
-		if !ok {
-			continue
-		}
-		s, e, ok := nameAfter(t, i)
-		if !ok {
-			continue
-		}
-		// Weak cues (greetings, "I am", "this is") need a two-word name:
-		// "I am Happy", "Hi Team", "This is Python" are not people.
-		words := strings.Count(strings.TrimSpace(t[s:e]), " ") + 1
-		switch cue {
-		case "hi", "hello", "i am", "i'm", "this is", "dear", "from:", "to:", "best,", "cheers,", "thanks,", "directed by", "written by":
-			if words < 2 {
-				continue
-			}
-		default:
-			if weakCue[cue] && words < 2 {
+		if cue, ok := cueBefore(t, i); ok {
+			if s, e, ok := nameAfter(t, i); ok && cueName(t, cue, s, e, gaz) {
+				add("person", 0.7, s, e)
+				i = e
 				continue
 			}
 		}
-		add("person", 0.7, s, e)
-		i = e
+		if s, e, ok := nameRun(t, i, gaz); ok {
+			add("person", 0.7, s, e)
+			i = e
+			continue
+		}
+		// Skip the rest of this word; inside a sentence, skip the whole
+		// run of capitalised words: "Los Angeles" is no "Angeles".
+		for {
+			for i+1 < len(t) && t[i+1] != ' ' && t[i+1] != '\n' {
+				i++
+			}
+			if sentenceStart(t, i) || i+2 >= len(t) || t[i+1] != ' ' || capWord(t, i+2) < 0 || hasCue(t, i+2) {
+				break
+			}
+			i += 2
+		}
 	}
+}
+
+// cueName applies the cue's rule to the name after it: weak cues
+// (greetings, "I am", "this is", verbs and roles) need a two-word name or
+// a gazetteer name ("I am Happy", "Hi Team", "by Python" are not people).
+func cueName(t, cue string, s, e int, gaz map[string]names.Flags) bool {
+	words := strings.Count(strings.TrimSpace(t[s:e]), " ") + 1
+	if words >= 2 {
+		return true
+	}
+	switch cue {
+	case "hi", "hello", "i am", "i'm", "this is", "dear", "from:", "to:", "best,", "cheers,", "thanks,", "directed by", "written by":
+	default:
+		if !weakCue[cue] {
+			return true
+		}
+	}
+	f := gaz[nameKey(t[s:e])]
+	return f&(names.First|names.Last) != 0 && f&(names.Word|names.Place) == 0
+}
+
+// hasCue reports whether a name cue ends right before i.
+func hasCue(t string, i int) bool {
+	_, ok := cueBefore(t, i)
+	return ok
+}
+
+// sentenceStart reports whether the word containing i starts a sentence
+// (text start, a line break or . ! ? : before it): there a capital letter
+// says nothing.
+func sentenceStart(t string, i int) bool {
+	for i > 0 && t[i-1] != ' ' && t[i-1] != '\n' && t[i-1] != '\t' {
+		i--
+	}
+	for i > 0 && (t[i-1] == ' ' || t[i-1] == '\t') {
+		i--
+	}
+	for i > 0 && strings.IndexByte("\"'(*#-", t[i-1]) >= 0 {
+		i--
+	}
+	return i == 0 || strings.IndexByte(".!?:\n", t[i-1]) >= 0
+}
+
+// wordStart reports whether a word starts at i: the text start or a
+// character before it that is no letter, digit or joiner.
+func wordStart(t string, i int) bool {
+	if i == 0 {
+		return true
+	}
+	c := t[i-1]
+	if c < utf8.RuneSelf {
+		return !isAlnum(c) && strings.IndexByte("-_.@/\\'&", c) < 0
+	}
+	r, _ := utf8.DecodeLastRuneInString(t[:i])
+	return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+}
+
+// nameKey is a word as the gazetteer spells it: without a possessive.
+func nameKey(w string) string {
+	for _, suf := range []string{"'s", "’s", "'"} {
+		if len(w) > len(suf)+1 && strings.HasSuffix(w, suf) {
+			return w[:len(w)-len(suf)]
+		}
+	}
+	return w
+}
+
+// nameParticles join the parts of a name ("Willemine ten Pas", "Ludwig van
+// Beethoven").
+var nameParticles = map[string]bool{"van": true, "von": true, "de": true, "der": true, "den": true, "ten": true, "ter": true,
+	"da": true, "di": true, "del": true, "della": true, "dos": true, "das": true, "du": true, "le": true, "la": true,
+	"bin": true, "ibn": true, "al": true, "y": true}
+
+// notPersonWord are capitalised words that make a run of capitalised words
+// a place, an organisation or a title rather than a person.
+var notPersonWord = map[string]bool{"Street": true, "St.": true, "Avenue": true, "Road": true, "Lane": true, "Drive": true,
+	"Boulevard": true, "Square": true, "Bridge": true, "University": true, "College": true, "School": true, "Academy": true,
+	"Hospital": true, "Clinic": true, "Bank": true, "Inc": true, "Inc.": true, "Ltd": true, "Ltd.": true, "LLC": true,
+	"Corp": true, "Corp.": true, "Company": true, "Co.": true, "Group": true, "City": true, "County": true, "State": true,
+	"States": true, "River": true, "Lake": true, "Mount": true, "Mountain": true, "Island": true, "Islands": true,
+	"Park": true, "Hotel": true, "Airport": true, "Station": true, "Church": true, "Cathedral": true, "Museum": true,
+	"Center": true, "Centre": true, "Foundation": true, "Institute": true, "Association": true, "Department": true,
+	"Ministry": true, "Party": true, "Republic": true, "Kingdom": true, "Empire": true, "Award": true, "Prize": true,
+	"Cup": true, "League": true, "Club": true, "Team": true, "Orchestra": true, "Band": true, "Records": true,
+	"Studios": true, "Press": true, "Times": true, "News": true, "Post": true, "Journal": true, "Magazine": true,
+	"Act": true, "Law": true, "War": true, "Day": true, "Festival": true, "Hall": true, "House": true, "Tower": true,
+	"Castle": true, "Palace": true, "Valley": true, "Beach": true, "Bay": true, "Coast": true, "Sea": true, "Ocean": true,
+	"North": true, "South": true, "East": true, "West": true, "New": true, "San": true, "Santa": true, "Saint": true,
+	"Fort": true, "Port": true, "Cape": true, "Air": true, "Airlines": true, "Motors": true, "Systems": true,
+	"Technologies": true, "Software": true, "Labs": true, "Services": true, "Solutions": true, "Holdings": true,
+	"International": true, "Global": true, "National": true, "Federal": true, "Royal": true, "General": true,
+	"Chapter": true, "Part": true, "Section": true, "Table": true, "Figure": true, "Version": true, "Model": true}
+
+// nameRun decides, without a cue, whether the capitalised words starting
+// at i are a person's name. It takes up to four words (initials "J." or
+// "J" and particles "van", "de" between them) and asks the gazetteer:
+//   - two or more words: the first is a given name or the last a family
+//     name (and no word marks a place or an organisation), or a middle
+//     initial stands between two capitalised words ("Szabina J Gelencsér");
+//   - one word: a gazetteer name that is not also an ordinary word.
+//
+// Names that are ordinary words ("Will", "Rose") count only inside a
+// longer name or after a cue.
+func nameRun(t string, i int, gaz map[string]names.Flags) (s, e int, ok bool) {
+	type tok struct {
+		s, e    int
+		initial bool
+		f       names.Flags
+	}
+	var toks [5]tok
+	n := 0
+	j := i
+	for n < len(toks) && j < len(t) {
+		k := capWord(t, j)
+		if k < 0 {
+			// A bare initial "J" before a capitalised word.
+			if isUpper(t[j]) && j+2 < len(t) && t[j+1] == ' ' && n > 0 && capWord(t, j+2) > 0 {
+				k = j + 1
+			} else if n > 0 {
+				// A particle between two capitalised words.
+				sp := strings.IndexByte(t[j:min(len(t), j+6)], ' ')
+				if sp > 0 && nameParticles[t[j:j+sp]] && capWord(t, j+sp+1) > 0 {
+					j += sp + 1
+					continue
+				}
+				break
+			} else {
+				break
+			}
+		}
+		w := t[j:k]
+		if notName[strings.TrimRight(w, ".")] || notPersonWord[w] {
+			if n == 0 {
+				return 0, 0, false
+			}
+			if notPersonWord[w] {
+				return 0, 0, false // "Maria Street", "Smith College"
+			}
+			break
+		}
+		tk := tok{s: j, e: k, initial: k-j <= 2}
+		if !tk.initial {
+			tk.f = gaz[nameKey(w)]
+			if tk.f == 0 && strings.IndexByte(w, '-') > 0 { // "Anna-Maria", "Smith-Jones"
+				a, b, _ := strings.Cut(nameKey(w), "-")
+				tk.f = gaz[a] | gaz[b]
+			}
+		}
+		toks[n] = tk
+		n++
+		if k >= len(t) || t[k] != ' ' {
+			break
+		}
+		j = k + 1
+	}
+	if n == 0 {
+		return 0, 0, false
+	}
+	// Trailing initials are sentence material ("… and A"), not a name.
+	for n > 0 && toks[n-1].initial {
+		n--
+	}
+	if n == 0 {
+		return 0, 0, false
+	}
+	strong := func(f names.Flags, want names.Flags) bool { return f&want != 0 && f&(names.Word|names.Place) == 0 }
+	first, last := toks[0], toks[n-1]
+	if n == 1 {
+		if first.initial || !strong(first.f, names.First|names.Last) {
+			return 0, 0, false
+		}
+		return first.s, nameEnd(t, first.s, first.e), true
+	}
+	midInitial := false
+	for _, tk := range toks[1 : n-1] {
+		midInitial = midInitial || tk.initial
+	}
+	switch {
+	case first.initial:
+		// "J. Smith": an initial then a family name.
+		if !strong(last.f, names.Last|names.First) {
+			return 0, 0, false
+		}
+	case strong(first.f, names.First), midInitial && first.f != 0:
+	case strong(last.f, names.Last) && first.f&(names.First|names.Last) != 0:
+	case midInitial && n == 3:
+	case strong(first.f, names.Last) && n == 2:
+		// "Kónya Becker": two family names, or a family-name-first order.
+	default:
+		// The last word may be an unknown family name after a known given
+		// name that is also a word ("Will Turcotte").
+		if !(first.f&names.First != 0 && strong(last.f, names.Last)) {
+			return 0, 0, false
+		}
+	}
+	return first.s, nameEnd(t, first.s, last.e), true
+}
+
+// nameEnd drops a possessive from a name span.
+func nameEnd(t string, s, e int) int {
+	return s + len(nameKey(t[s:e]))
 }
 
 // maxContextScan bounds the context-based PII passes on huge texts.

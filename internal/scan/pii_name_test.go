@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/warden-ai/warden/internal/scan/names"
 )
 
 func TestPersonAndAddress(t *testing.T) {
@@ -67,13 +69,14 @@ func FuzzPersonAndAddress(f *testing.F) {
 	for _, s := range []string{"My name is Ann Lee", "Dear É", "12 Elm Street Apt. 4", "Hauptstraße 5", "rue 12", "Mr.", "\xff\xfeDr. X"} {
 		f.Add(s)
 	}
+	gaz := names.Load()
 	f.Fuzz(func(t *testing.T, s string) {
 		add := func(_ string, _ float64, a, b int) {
 			if a < 0 || b > len(s) || a > b {
 				t.Fatalf("span [%d,%d) outside %d bytes", a, b, len(s))
 			}
 		}
-		personNames(s, add)
+		personNames(s, gaz, add)
 		streetAddresses(s, add)
 	})
 }

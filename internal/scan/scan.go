@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Role says whether a text goes into the model or comes out of it.
@@ -26,6 +28,9 @@ type Context struct {
 	Model        string
 	SystemPrompt string   // the registered system prompt, used for leakage detection
 	Canaries     []string // canary tokens that must never appear in an output
+	// Guards names the guard models (Options.Guards) that decide categories for this model;
+	// see guard.go for what their verdicts do.
+	Guards []string
 }
 
 // Canonical finding categories. Policies and rules match on these strings.
@@ -115,8 +120,12 @@ const (
 type Options struct {
 	// Disable lists built-in scanners (Scanner* names) that are not run.
 	Disable []string
-	// External, when its URL is set, adds the HTTP classifier hook.
+	// External, when its URL is set, adds the HTTP classifier hook for every text.
 	External ExternalOptions
+	// Guards are the named guard models; a scan consults those its Context names.
+	Guards []GuardOptions
+	// Registerer receives the guard metrics (warden_guard_*); nil registers nowhere.
+	Registerer prometheus.Registerer
 	// Extra scanners run after the built-ins, in order.
 	Extra []Scanner
 	// MaxDecodeDepth bounds nested decoding of encoded payloads (default 3).
@@ -149,6 +158,16 @@ func (o Options) validate() error {
 			return fmt.Errorf("scan options: Extra[%d] is nil", i)
 		}
 	}
+	seen := map[string]bool{}
+	for _, g := range o.Guards {
+		if err := g.validate(); err != nil {
+			return err
+		}
+		if seen[g.Name] {
+			return fmt.Errorf("scan options: guard %q configured twice", g.Name)
+		}
+		seen[g.Name] = true
+	}
 	return o.External.validate()
 }
 
@@ -158,6 +177,7 @@ type Engine struct {
 	scanners []Scanner
 	log      *slog.Logger
 	inj      *injectionScanner
+	guards   map[string]*guard
 	depth    int
 	pool     sync.Pool // *Doc scratch
 }
@@ -200,7 +220,7 @@ func New(opts Options) (*Engine, error) {
 		inj,
 		&encodedScanner{inj: inj, depth: opts.MaxDecodeDepth},
 		newMarkupScanner(),
-		piiScanner{},
+		newPIIScanner(),
 		newSecretScanner(),
 		harm,
 		newLeakScanner(),
@@ -219,6 +239,17 @@ func New(opts Options) (*Engine, error) {
 		e.scanners = append(e.scanners, x)
 	}
 	e.scanners = append(e.scanners, opts.Extra...)
+	if len(opts.Guards) > 0 {
+		m := newGuardMetrics(opts.Registerer)
+		e.guards = make(map[string]*guard, len(opts.Guards))
+		for _, o := range opts.Guards {
+			g, err := newGuard(o, m, e.log)
+			if err != nil {
+				return nil, err
+			}
+			e.guards[o.Name] = g
+		}
+	}
 	return e, nil
 }
 
@@ -234,9 +265,11 @@ func (e *Engine) Scanners() []string {
 // ErrInvalidRole is returned for a role other than Input or Output.
 var ErrInvalidRole = errors.New("invalid role")
 
-// Scan normalizes text once and runs every scanner over it. Findings are
-// sorted by start offset. A scanner error does not stop the others: the
-// findings gathered so far are returned with the joined errors.
+// Scan normalizes text once and runs every scanner over it, then the guard
+// models sc.Guards names (guard.go). Findings are sorted by start offset. A
+// scanner error does not stop the others: the findings gathered so far are
+// returned with the joined errors; guards that gave no verdict are among
+// them as [*GuardError] values ([GuardErrors] separates them).
 func (e *Engine) Scan(ctx context.Context, text string, role Role, sc Context) ([]Finding, error) {
 	if !role.Valid() {
 		return nil, fmt.Errorf("scan: %w %q", ErrInvalidRole, role)
@@ -259,6 +292,9 @@ func (e *Engine) Scan(ctx context.Context, text string, role Role, sc Context) (
 			errs = append(errs, fmt.Errorf("scanner %s: %w", s.Name(), err))
 		}
 		out = append(out, fs...)
+	}
+	if len(sc.Guards) > 0 {
+		out, errs = e.runGuards(ctx, in, out, errs)
 	}
 	slices.SortStableFunc(out, func(a, b Finding) int { return a.Start - b.Start })
 	return out, errors.Join(errs...)

@@ -91,37 +91,16 @@ func New(o Options) (*Witness, error) {
 	for origin, vs := range byOrigin {
 		w.logs[origin] = note.VerifierList(vs...)
 	}
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("witness: %w", err)
+	skey, err := initKey(o.Dir, o.Name)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.Chmod(o.Dir, 0o700); err != nil { //nolint:gosec // a directory needs its x bit; 0700 is owner-only
-		return nil, fmt.Errorf("witness: %w", err)
-	}
-	skey, err := os.ReadFile(filepath.Join(o.Dir, keyFile))
-	if errors.Is(err, os.ErrNotExist) {
-		if o.Name == "" {
-			return nil, errors.New("witness: no key in the state directory and no name to create one")
-		}
-		sk, _, gerr := note.GenerateKey(rand.Reader, o.Name)
-		if gerr != nil {
-			return nil, fmt.Errorf("witness: generate key: %w", gerr)
-		}
-		skey = []byte(sk)
-		if err := atomicfile.Write(filepath.Join(o.Dir, keyFile), skey); err != nil {
-			return nil, err
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("witness: %w", err)
-	}
-	s, err := tnote.NewSignerForCosignatureV1(strings.TrimSpace(string(skey)))
+	s, err := tnote.NewSignerForCosignatureV1(skey)
 	if err != nil {
 		return nil, fmt.Errorf("witness: key %s: %w", keyFile, err)
 	}
 	w.signer = s
-	if w.vkey, err = cosigVKey(strings.TrimSpace(string(skey))); err != nil {
-		return nil, err
-	}
-	if err := atomicfile.Write(filepath.Join(o.Dir, pubFile), []byte(w.vkey+"\n")); err != nil {
+	if w.vkey, err = cosigVKey(skey); err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(filepath.Join(o.Dir, stateFile))
@@ -135,6 +114,53 @@ func New(o Options) (*Witness, error) {
 		}
 	}
 	return w, nil
+}
+
+// InitKey creates the state directory (0700) and the witness's key named name in it unless
+// there is one, writes witness.pub, and returns the verifier key: what the logs' configuration
+// and the verifiers need, known before the witness first serves.
+func InitKey(dir, name string) (string, error) {
+	skey, err := initKey(dir, name)
+	if err != nil {
+		return "", err
+	}
+	return cosigVKey(skey)
+}
+
+// initKey returns the signer key of the witness in dir, creating it (named name) if missing,
+// and keeps witness.pub beside it.
+func initKey(dir, name string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("witness: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil { //nolint:gosec // a directory needs its x bit; 0700 is owner-only
+		return "", fmt.Errorf("witness: %w", err)
+	}
+	skey, err := os.ReadFile(filepath.Join(dir, keyFile))
+	if errors.Is(err, os.ErrNotExist) {
+		if name == "" {
+			return "", errors.New("witness: no key in the state directory and no name to create one")
+		}
+		sk, _, gerr := note.GenerateKey(rand.Reader, name)
+		if gerr != nil {
+			return "", fmt.Errorf("witness: generate key: %w", gerr)
+		}
+		skey = []byte(sk)
+		if err := atomicfile.Write(filepath.Join(dir, keyFile), skey); err != nil {
+			return "", err
+		}
+	} else if err != nil {
+		return "", fmt.Errorf("witness: %w", err)
+	}
+	sk := strings.TrimSpace(string(skey))
+	vkey, err := cosigVKey(sk)
+	if err != nil {
+		return "", fmt.Errorf("witness: key %s: %w", keyFile, err)
+	}
+	if err := atomicfile.Write(filepath.Join(dir, pubFile), []byte(vkey+"\n")); err != nil {
+		return "", err
+	}
+	return sk, nil
 }
 
 // cosigVKey derives the cosignature/v1 verifier key (algorithm 0x04) of an Ed25519 note

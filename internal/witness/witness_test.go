@@ -343,3 +343,71 @@ func (tl *testLog) dir(t *testing.T) string {
 	}
 	return tl.d
 }
+
+// TestClientRefusals: what a witness refuses reaches the submitter as *RefusedError (tampering
+// suspected), a witness that cannot be reached as another error.
+func TestClientRefusals(t *testing.T) {
+	ctx := context.Background()
+	lg := newLog(t, "", "")
+	w, err := New(Options{Dir: t.TempDir(), Name: "witness.test", LogKeys: []string{lg.vkey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	c, _ := NewClient(srv.URL, w.VerifierKey(), srv.Client())
+	cp := lg.add(t, "a", 10)
+	if _, err := c.Cosign(ctx, cp, 10, lg.prove); err != nil {
+		t.Fatal(err)
+	}
+	refusal := func(t *testing.T, err error, status int, witnessSize uint64, reason string) {
+		t.Helper()
+		var ref *RefusedError
+		if !errors.As(err, &ref) || ref.Status != status || ref.WitnessSize != witnessSize || !strings.Contains(ref.Error(), reason) {
+			t.Fatalf("err %v (%#v), want a refusal with status %d, witness size %d, %q", err, ref, status, witnessSize, reason)
+		}
+	}
+	tests := []struct {
+		name        string
+		client      func() *Client
+		cp          func() (cp []byte, size uint64, prove ProofFunc)
+		status      int
+		witnessSize uint64
+		reason      string
+	}{
+		{"fork at the cosigned size", func() *Client { c, _ := NewClient(srv.URL, w.VerifierKey(), srv.Client()); return c },
+			func() ([]byte, uint64, ProofFunc) {
+				f := newLog(t, lg.skey, lg.vkey)
+				return f.add(t, "b", 10), 10, f.prove
+			}, 409, 10, "a fork"},
+		{"rewritten history", func() *Client { return c },
+			func() ([]byte, uint64, ProofFunc) {
+				f := newLog(t, lg.skey, lg.vkey)
+				return f.add(t, "b", 12), 12, f.prove
+			}, 422, 10, "consistency proof"},
+		{"rollback", func() *Client { c, _ := NewClient(srv.URL, w.VerifierKey(), srv.Client()); return c },
+			func() ([]byte, uint64, ProofFunc) {
+				f := newLog(t, lg.skey, lg.vkey)
+				return f.add(t, "a", 4), 4, f.prove
+			}, 0, 10, "rolled back"},
+		{"another key", func() *Client { return c },
+			func() ([]byte, uint64, ProofFunc) {
+				f := newLog(t, "", "")
+				return f.add(t, "a", 12), 12, f.prove
+			}, 403, 10, "no signature by a trusted key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cp, size, prove := tt.cp()
+			_, err := tt.client().Cosign(ctx, cp, size, prove)
+			refusal(t, err, tt.status, tt.witnessSize, tt.reason)
+		})
+	}
+	// Unreachable: not a refusal.
+	srv.Close()
+	_, err = c.Cosign(ctx, lg.add(t, "a", 1), 11, lg.prove)
+	var ref *RefusedError
+	if err == nil || errors.As(err, &ref) {
+		t.Fatalf("unreachable witness: %v, want a transport error that is not a refusal", err)
+	}
+}

@@ -470,7 +470,9 @@ func (w *Worker) process(ctx context.Context, batch []item) {
 }
 
 // scan runs the scanners over an event's text unless the gateway already did (Safety set), and
-// records the findings as the event's safety triggers for the rules.
+// records the findings as the event's safety triggers for the rules. The model's guard models
+// (config.Model.Guards, the same resolution the gateway uses) are consulted unless the gateway
+// already asked them (attribute warden.guards).
 func (w *Worker) scan(ctx context.Context, it *item) {
 	ev := it.ev
 	if ev.Type != event.TypeInference {
@@ -483,7 +485,10 @@ func (w *Worker) scan(ctx context.Context, it *item) {
 		return
 	}
 	m, _ := w.opts.Models(ev.Model.Name)
-	sc := scan.Context{Model: ev.Model.Name, SystemPrompt: m.SystemPrompt, Canaries: m.Canaries}
+	sc := scan.Context{Model: ev.Model.Name, SystemPrompt: m.SystemPrompt, Canaries: m.Canaries, Guards: m.Guards}
+	if _, asked := ev.Attributes["warden.guards"]; asked {
+		sc.Guards = nil // the gateway consulted the model's guard models inline already
+	}
 	tier := m.RiskTier
 	if tier == "" {
 		tier = "medium"
@@ -498,7 +503,10 @@ func (w *Worker) scan(ctx context.Context, it *item) {
 			continue
 		}
 		fs, err := w.opts.Scanner.Scan(ctx, part.text, part.role, sc)
-		if err != nil {
+		// A guard model that gave no verdict is counted and logged by the scanner
+		// (warden_guard_errors_total); the built-in findings stand, fail-open or closed alike:
+		// analysis happens after the fact and has nothing to block.
+		if _, err := scan.GuardErrors(err); err != nil {
 			w.scanErrs.Inc()
 		}
 		for _, f := range fs {

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/warden-ai/warden/internal/scan"
+)
+
+// PII and secret evaluation. The rules were tuned by looking at the "dev"
+// part of each set only; the held-out part (a third of presidio's
+// templates, a third of CredSweeper's files, by a stable hash) is reported
+// beside it so overfitting shows as a gap between the two columns.
+
+var piiMap = map[string]string{"CREDIT_CARD": "pii.credit_card", "EMAIL_ADDRESS": "pii.email", "PHONE_NUMBER": "pii.phone",
+	"IBAN_CODE": "pii.iban", "US_SSN": "pii.us_ssn", "IP_ADDRESS": "pii.ip", "PERSON": "pii.person", "STREET_ADDRESS": "pii.address"}
+
+// heldOut reports whether a group key (template id, file) is in the
+// held-out third.
+func heldOut(key string) bool { return bucket(key, 3) == 0 }
+
+// acted keeps the findings the tier-high output policy acts on (redact,
+// flag or block): what a user of a high-tier model sees.
+func acted(fs []scan.Finding) []scan.Finding {
+	p := scan.DefaultPolicy("high")
+	var out []scan.Finding
+	for _, f := range fs {
+		if p.Triggers(scan.Output, f) != scan.ActionAllow {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func spanConf(c *conf, gold []piiSpan, pred []scan.Finding) {
+	overlaps := func(f scan.Finding, g piiSpan) bool { return f.Start < g.End && g.Start < f.End }
+	for _, g := range gold {
+		hit := false
+		for _, f := range pred {
+			hit = hit || overlaps(f, g)
+		}
+		c.add(hit, true)
+	}
+	for _, f := range pred {
+		hit := false
+		for _, g := range gold {
+			hit = hit || overlaps(f, g)
+		}
+		if !hit {
+			c.fp++
+		}
+	}
+}
+
+func prf(c conf) (p, r, f1 float64) {
+	p, r = ratio(c.tp, c.tp+c.fp), ratio(c.tp, c.tp+c.fn)
+	if p+r > 0 {
+		f1 = 2 * p * r / (p + r)
+	}
+	return p, r, f1
+}
+
+func splitRow(name string, dev, test conf) string {
+	dp, dr, df := prf(dev)
+	tp, tr, tf := prf(test)
+	return fmt.Sprintf("| %s | %d | %.3f | %.3f | %.3f | %d | %.3f | %.3f | **%.3f** |", name,
+		dev.tp+dev.fn, dp, dr, df, test.tp+test.fn, tp, tr, tf)
+}
+
+const splitHeader = "| entity | dev positives | dev precision | dev recall | dev F1 | held-out positives | held-out precision | held-out recall | held-out F1 |\n|---|---|---|---|---|---|---|---|---|"
+
+func evalPII(ctx context.Context, d *datasets, e *scan.Engine, w io.Writer) error {
+	rows, err := d.read("presidio-pii/pii_spans.jsonl")
+	if err != nil {
+		return err
+	}
+	dev, test := map[string]*conf{}, map[string]*conf{}
+	for typ := range piiMap {
+		dev[typ], test[typ] = &conf{}, &conf{}
+	}
+	nDev, nTest := 0, 0
+	for _, r := range rows {
+		fs, _ := e.Scan(ctx, r.Text, scan.Output, scan.Context{})
+		fs = acted(fs)
+		per := dev
+		if heldOut(strconv.Itoa(r.TemplateID)) {
+			per = test
+			nTest++
+		} else {
+			nDev++
+		}
+		for typ, det := range piiMap {
+			var gold []piiSpan
+			for _, s := range r.Spans {
+				if s.Type == typ {
+					gold = append(gold, s)
+				}
+			}
+			var pred []scan.Finding
+			for _, f := range fs {
+				if strings.HasPrefix(f.Detector, det) {
+					pred = append(pred, f)
+				}
+			}
+			spanConf(per[typ], gold, pred)
+		}
+	}
+	fmt.Fprintf(w, "\n## PII (presidio-pii, output role, findings the tier-high policy acts on, overlap span match)\n\n"+
+		"dev: %d sentences (templates with bucket(template_id) ≠ 0), used while writing the rules; held-out: %d sentences of the other templates, not looked at.\n\n%s\n",
+		nDev, nTest, splitHeader)
+	for _, typ := range sortedKeys(dev) {
+		fmt.Fprintln(w, splitRow(typ, *dev[typ], *test[typ]))
+	}
+	return evalPIIBenign(ctx, d, e, w)
+}
+
+// benignPII are prompt sets without (or with few) personal data: the share
+// of their texts with a name or address finding is a false-positive rate.
+var benignPII = []struct{ name, file, note string }{
+	{"benign-banking77", "benign-banking77/queries.jsonl", ""},
+	{"benign-clinc150", "benign-clinc150/utterances.jsonl", ""},
+	{"benign-self-instruct", "benign-self-instruct/instructions.jsonl", ""},
+	{"benign-mtbench", "benign-mtbench/questions.jsonl", "some questions name real people"},
+	{"benign-arena-hard", "benign-arena-hard/prompts.jsonl", "some prompts name real people or characters"},
+	{"benign-koala", "benign-koala/prompts.jsonl", "some prompts name real people"},
+	{"benign-sysadmin-trimstray", "benign-sysadmin-trimstray/questions.jsonl", ""},
+	{"benign-sysadmin-chassing", "benign-sysadmin-chassing/questions.jsonl", ""},
+	{"benign-mmlu-security", "benign-mmlu-security/questions.jsonl", ""},
+	{"benign-humaneval", "benign-humaneval/prompts.jsonl", ""},
+	{"benign-xquad (questions)", "benign-xquad/questions.jsonl", "Wikipedia questions: many name real people (true names, counted here)"},
+	{"benign-gsm8k", "benign-gsm8k/questions.jsonl", "word problems name people (\"Natalia sold clips\"): true names, counted here"},
+}
+
+func evalPIIBenign(ctx context.Context, d *datasets, e *scan.Engine, w io.Writer) error {
+	fmt.Fprintf(w, "\nShare of benign prompts with a name or address the tier-high output policy would redact (up to 2,500 per source by a stable hash; no data set here labels names, so a real name counts too):\n\n"+
+		"| source | texts | pii.person | pii.address | note |\n|---|---|---|---|---|\n")
+	for _, b := range benignPII {
+		rows, err := d.read(b.file)
+		if err != nil {
+			return err
+		}
+		sort.Slice(rows, func(i, j int) bool { return bucket(rows[i].Text, 1<<30) < bucket(rows[j].Text, 1<<30) })
+		if len(rows) > 2500 {
+			rows = rows[:2500]
+		}
+		var person, addr int
+		for _, r := range rows {
+			fs, _ := e.Scan(ctx, r.Text, scan.Output, scan.Context{})
+			var p, a bool
+			for _, f := range acted(fs) {
+				p = p || f.Detector == "pii.person"
+				a = a || f.Detector == "pii.address"
+			}
+			person += b2i(p)
+			addr += b2i(a)
+		}
+		fmt.Fprintf(w, "| %s | %d | %.3f | %.3f | %s |\n", b.name, len(rows), ratio(person, len(rows)), ratio(addr, len(rows)), b.note)
+	}
+	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func evalSecrets(ctx context.Context, d *datasets, e *scan.Engine, w io.Writer) error {
+	rows, err := d.read("credsweeper-secrets/lines_labelled.jsonl.gz")
+	if err != nil {
+		return err
+	}
+	byFile := map[string][]row{}
+	for _, r := range rows {
+		byFile[r.File] = append(byFile[r.File], r)
+	}
+	var dev, test conf
+	perRule := map[string]*[2]conf{} // CredSweeper rule -> dev, held-out (recall)
+	perDet := map[string]*[2]conf{}  // Warden detector -> dev, held-out (precision)
+	nFiles := [2]int{}
+	for _, f := range sortedKeys(byFile) {
+		lines := byFile[f]
+		k := 0
+		c := &dev
+		if heldOut(f) {
+			k, c = 1, &test
+		}
+		nFiles[k]++
+		sort.Slice(lines, func(i, j int) bool { return lines[i].LineNum < lines[j].LineNum })
+		var b strings.Builder
+		starts := make([]int, len(lines))
+		for i, l := range lines {
+			starts[i] = b.Len()
+			b.WriteString(l.Text)
+			b.WriteByte('\n')
+		}
+		fs, _ := e.Scan(ctx, b.String(), scan.Input, scan.Context{})
+		for i, l := range lines {
+			end := starts[i] + len(l.Text)
+			pred := false
+			dets := map[string]bool{}
+			for _, f := range fs {
+				if f.Category == scan.CatSecret && f.Score >= 0.6 && f.Start <= end && starts[i] < f.End {
+					pred = true
+					dets[f.Detector] = true
+				}
+			}
+			truth := l.Label == nil || *l.Label == 1
+			c.add(pred, truth)
+			for det := range dets {
+				if perDet[det] == nil {
+					perDet[det] = &[2]conf{}
+				}
+				perDet[det][k].add(true, truth)
+			}
+			if truth {
+				for _, ru := range l.Rules {
+					if perRule[ru] == nil {
+						perRule[ru] = &[2]conf{}
+					}
+					perRule[ru][k].add(pred, true)
+				}
+			}
+		}
+	}
+	fmt.Fprintf(w, "\n## Secrets (credsweeper-secrets, line level, files scanned whole as inputs; labels are CredSweeper's own output)\n\n"+
+		"dev: %d files; held-out: %d files (bucket(file) = 0).\n\n%s\n%s\n",
+		nFiles[0], nFiles[1], splitHeader, splitRow("all lines", dev, test))
+	fmt.Fprintf(w, "\nPrecision per Warden detector (lines it flagged that CredSweeper labels secret):\n\n| detector | dev flagged | dev precision | held-out flagged | held-out precision |\n|---|---|---|---|---|\n")
+	for _, k := range sortedKeys(perDet) {
+		c := perDet[k]
+		fmt.Fprintf(w, "| %s | %d | %.3f | %d | %.3f |\n", k, c[0].tp+c[0].fp, ratio(c[0].tp, c[0].tp+c[0].fp), c[1].tp+c[1].fp, ratio(c[1].tp, c[1].tp+c[1].fp))
+	}
+	fmt.Fprintf(w, "\nRecall per CredSweeper rule (rules with ≥ 5 positive lines):\n\n| CredSweeper rule | dev positives | dev recall | held-out positives | held-out recall |\n|---|---|---|---|---|\n")
+	for _, k := range sortedKeys(perRule) {
+		c := perRule[k]
+		if n := c[0].tp + c[0].fn + c[1].tp + c[1].fn; n >= 5 {
+			fmt.Fprintf(w, "| %s | %d | %.3f | %d | %.3f |\n", k, c[0].tp+c[0].fn, ratio(c[0].tp, c[0].tp+c[0].fn), c[1].tp+c[1].fn, ratio(c[1].tp, c[1].tp+c[1].fn))
+		}
+	}
+	return nil
+}
