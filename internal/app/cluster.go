@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,7 +73,11 @@ type cluster struct {
 	workers  *jetstream.Workers  // worker role: partition ownership
 	// alertsDeduped counts alerts dropped because another worker raised them first.
 	alertsDeduped atomic.Uint64
-	indexFailed   atomic.Bool // worker role: the last index write failed
+
+	// engines are the rules engines of the owned partitions, reloaded with the process's own.
+	engMu       sync.Mutex
+	engines     map[int]*rules.Engine
+	indexFailed atomic.Bool // worker role: the last index write failed
 }
 
 // clustered reports whether this process talks to its peers through NATS JetStream.
@@ -107,7 +112,7 @@ func (a *App) openBus(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.cl = &cluster{bus: b}
+	a.cl = &cluster{bus: b, engines: map[int]*rules.Engine{}}
 	a.cleanups = append(a.cleanups, b.Close)
 	return nil
 }
@@ -149,6 +154,7 @@ func (a *App) startCluster(ctx context.Context) error {
 // with the partition when another worker takes it over).
 type partitionAnalysis struct {
 	a *App
+	p int
 	w *worker.Worker
 }
 
@@ -163,8 +169,13 @@ func (a *App) openPartition(p int, state []byte) (jetstream.Partition, error) {
 	if err != nil {
 		return nil, err
 	}
-	pa := &partitionAnalysis{a: a}
+	pa := &partitionAnalysis{a: a, p: p}
+	a.cl.engMu.Lock()
 	re, err := rules.New(a.ruleSet, a.rulesOptions(nil, func(key string, _ time.Time) { pa.w.QueueResolved(key) }))
+	if err == nil {
+		a.cl.engines[p] = re
+	}
+	a.cl.engMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +247,28 @@ func (pa *partitionAnalysis) Handle(ctx context.Context, es []bus.Entry) error {
 func (pa *partitionAnalysis) Tick(ctx context.Context) { pa.w.Tick(ctx) }
 
 func (pa *partitionAnalysis) State() ([]byte, error) { return pa.w.State() }
+
+func (pa *partitionAnalysis) Close() {
+	pa.a.cl.engMu.Lock()
+	delete(pa.a.cl.engines, pa.p)
+	pa.a.cl.engMu.Unlock()
+}
+
+// reloadPartitionRules puts a reloaded rule set into the owned partitions' engines, and into
+// those of partitions taken over from now on.
+func (a *App) reloadPartitionRules(rs *rules.RuleSet) {
+	if !a.clustered() {
+		return
+	}
+	a.cl.engMu.Lock()
+	defer a.cl.engMu.Unlock()
+	a.ruleSet = rs
+	for p, e := range a.cl.engines {
+		if _, err := e.Reload(rs); err != nil {
+			a.log.Error("partition rules not reloaded", "partition", p, "err", err)
+		}
+	}
+}
 
 // clusterReadiness adds the distributed mode's checks: NATS reachable, and for workers an index
 // store that takes writes (its lag is reported while it does not).

@@ -33,6 +33,8 @@ type Partition interface {
 	Tick(ctx context.Context)
 	// State is the snapshot stored before the batch's messages are acknowledged.
 	State() ([]byte, error)
+	// Close is called when this worker stops owning the partition.
+	Close()
 }
 
 // OpenPartition builds partition p's analysis from its last snapshot (empty: none).
@@ -322,6 +324,7 @@ func (w *Workers) consume(ctx context.Context, p int, release <-chan struct{}) e
 	if err != nil {
 		return fmt.Errorf("partition %d: open: %w", p, err)
 	}
+	defer part.Close()
 	w.b.log.Info("partition owned", "partition", p, "state_bytes", len(st.value))
 	lastTick := time.Now()
 	for {

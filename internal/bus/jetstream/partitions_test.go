@@ -18,6 +18,7 @@ type handlerPartition struct{ h func([]bus.Entry) error }
 func (p handlerPartition) Handle(_ context.Context, es []bus.Entry) error { return p.h(es) }
 func (handlerPartition) Tick(context.Context)                             {}
 func (handlerPartition) State() ([]byte, error)                           { return nil, nil }
+func (handlerPartition) Close()                                           {}
 
 // runWorkers runs a partition owner whose partitions hand their batches to h.
 func runWorkers(t *testing.T, b *Bus, node string, h func([]bus.Entry) error) (stop func()) {
@@ -70,6 +71,7 @@ func (c *countingPartition) Handle(_ context.Context, es []bus.Entry) error {
 }
 func (*countingPartition) Tick(context.Context)     {}
 func (c *countingPartition) State() ([]byte, error) { return json.Marshal(c.S) }
+func (*countingPartition) Close()                   {}
 
 // ownership records, per partition, the last worker that analysed it and its count.
 type ownership struct {
