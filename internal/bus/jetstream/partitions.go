@@ -164,12 +164,17 @@ func (w *Workers) step(ctx context.Context, log interface {
 	Warn(string, ...any)
 	Info(string, ...any)
 }, wg *sync.WaitGroup) {
-	rctx, cancel := context.WithTimeout(ctx, w.b.opts.LeaseTTL/3)
-	defer cancel()
-	if _, err := w.b.leases.Put(rctx, memberPrefix+w.id, []byte(w.opts.Node)); err != nil {
+	pctx, pcancel := context.WithTimeout(ctx, w.b.opts.LeaseTTL/3)
+	_, err := w.b.leases.Put(pctx, memberPrefix+w.id, []byte(w.opts.Node))
+	pcancel()
+	if err != nil {
 		log.Warn("worker membership not renewed", "err", err)
 		return
 	}
+	// Reading the members takes a consumer on the bucket: on a loaded machine that can take
+	// longer than a renewal period, which must not keep the worker from ever taking partitions.
+	rctx, cancel := context.WithTimeout(ctx, max(w.b.opts.LeaseTTL/3, 5*time.Second))
+	defer cancel()
 	keys, err := w.b.leases.Keys(rctx)
 	if err != nil {
 		log.Warn("worker membership unreadable", "err", err)

@@ -131,7 +131,7 @@ func TestWorkersOwnPartitions(t *testing.T) {
 	defer acancel()
 	go func() { _ = wa.Run(actx) }()
 	publish("one", 300)
-	waitFor(t, "300 analysed by a", 20*time.Second, func() bool { return rec.total() == 300 })
+	waitFor(t, "300 analysed by a", 60*time.Second, func() bool { return rec.total() == 300 })
 	if got := wa.Owned(); len(got) != 4 {
 		t.Fatalf("a alone owns %v, want all 4 partitions", got)
 	}
@@ -143,19 +143,19 @@ func TestWorkersOwnPartitions(t *testing.T) {
 	bctx, bcancel := context.WithCancel(context.Background())
 	defer bcancel()
 	go func() { _ = wb.Run(bctx) }()
-	waitFor(t, "the partitions split between a and b", 20*time.Second, func() bool {
+	waitFor(t, "the partitions split between a and b", 60*time.Second, func() bool {
 		oa, ob := wa.Owned(), wb.Owned()
 		all := slices.Sorted(slices.Values(append(slices.Clone(oa), ob...)))
 		return len(oa) > 0 && len(ob) > 0 && slices.Equal(all, []int{0, 1, 2, 3})
 	})
 	publish("two", 300)
-	waitFor(t, "600 analysed", 20*time.Second, func() bool { return rec.total() == 600 })
+	waitFor(t, "600 analysed", 60*time.Second, func() bool { return rec.total() == 600 })
 
 	// a dies: no hand-over, its leases expire; b takes its partitions with their state.
 	ba.nc.Close()
 	publish("three", 300)
-	waitFor(t, "b owns every partition", 30*time.Second, func() bool { return len(wb.Owned()) == 4 })
-	waitFor(t, "900 analysed", 30*time.Second, func() bool { return rec.total() == 900 })
+	waitFor(t, "b owns every partition", 60*time.Second, func() bool { return len(wb.Owned()) == 4 })
+	waitFor(t, "900 analysed", 60*time.Second, func() bool { return rec.total() == 900 })
 	time.Sleep(500 * time.Millisecond) // nothing more may come: each entry once
 	if n := rec.total(); n != 900 {
 		t.Fatalf("%d entries analysed, want 900 exactly", n)
