@@ -72,6 +72,12 @@ func runRulesKinds(_ context.Context, args []string, stdout, stderr io.Writer) e
 			}
 			fmt.Fprintf(stdout, "  values.%s\t%s, %s%s: %s\n", f.Name, f.Type, f.Unit, opt, f.Doc)
 		}
+		switch {
+		case s.Recovers:
+			fmt.Fprintln(stdout, "  recovers: yes (its alerts auto-resolve)")
+		case s.OneShot != "":
+			fmt.Fprintf(stdout, "  recovers: no, one-shot: %s\n", s.OneShot)
+		}
 	}
 	return nil
 }

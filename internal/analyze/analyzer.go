@@ -32,6 +32,7 @@ const (
 	KindShadowAI        = detection.KindShadowAI
 	KindCostSpike       = detection.KindCostSpike
 	KindBaseline        = detection.KindBaseline
+	KindSystemDown      = detection.KindSystemDown
 )
 
 // Detection is one finding of a stream detector, for the rules stage.
@@ -90,6 +91,7 @@ type modelState struct {
 	Versions  map[string]*versionState        `json:"versions"`
 	Volume    hourly                          `json:"volume"`
 	Cost      daily                           `json:"cost"`
+	Live      liveness                        `json:"live"`
 	Fair      *fairWindow                     `json:"fair,omitempty"`
 	LastFair  map[string]stats.FairnessResult `json:"-"`
 	ShadowDay int64                           `json:"shadow_day"`
@@ -301,6 +303,9 @@ func (a *Analyzer) observeInference(ev *event.Event, findings []Finding) []Detec
 	env := envOf(ev)
 	consumer := consumerOf(ev)
 	out = a.usage(m, ev, consumer, out)
+	if d, ok := m.Live.observe(ev, a.opts.Now(), m); ok {
+		out = append(out, d)
+	}
 
 	// Live metrics.
 	maxScore := 0.0

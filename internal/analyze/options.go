@@ -71,6 +71,10 @@ type Options struct {
 	MaxGroups          int // per protected attribute, default 64
 	MaxPending         int // predictions awaiting a label, default 131072
 	MaxTriggerCategory int // scanner categories per series, default 32
+	// SystemDownAfter is how long a model whose traffic arrived live and steadily (events in at
+	// least 10 of the 15 minutes before, 30 or more in all) may be silent before a system_down
+	// detection (default 5m).
+	SystemDownAfter time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -83,6 +87,7 @@ func DefaultOptions() Options {
 		BaselineMinEvents:  200,
 		DriftWindowEvents:  1000,
 		DriftWindow:        time.Hour,
+		SystemDownAfter:    5 * time.Minute,
 		DriftMinWindow:     500,
 		PositiveLabel:      "1",
 		ChiSquareP:         stats.ChiSquarePThreshold,
@@ -123,6 +128,9 @@ func (o Options) withDefaults() Options {
 	if o.DriftWindow == 0 {
 		o.DriftWindow = d.DriftWindow
 	}
+	if o.SystemDownAfter == 0 {
+		o.SystemDownAfter = d.SystemDownAfter
+	}
 	if o.PositiveLabel == "" {
 		o.PositiveLabel = d.PositiveLabel
 	}
@@ -157,6 +165,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: DriftMinWindow %d > DriftWindowEvents %d", ErrOptions, o.DriftMinWindow, o.DriftWindowEvents)
 	case o.DriftWindow < 0:
 		return fmt.Errorf("%w: DriftWindow must not be negative", ErrOptions)
+	case o.SystemDownAfter < 0:
+		return fmt.Errorf("%w: SystemDownAfter must not be negative", ErrOptions)
 	case o.MaxModels < 0, o.MaxConsumers < 0, o.MaxSeriesPerModel < 0, o.MaxFeatures < 0, o.MaxGroups < 0, o.MaxPending < 0:
 		return fmt.Errorf("%w: limits must not be negative", ErrOptions)
 	case o.ChiSquareP < 0 || o.ChiSquareP >= 1:

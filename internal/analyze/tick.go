@@ -38,6 +38,7 @@ func (a *Analyzer) Tick(now time.Time) []Detection {
 		out = a.volumeCheck(&m.Volume, m.Name, "", now, out)
 		out = a.costCheck(m, now, out)
 		out = a.opsCheck(m, now, out)
+		out = a.downCheck(m, now, out)
 	}
 	for _, name := range slices.Sorted(maps.Keys(a.consumers)) {
 		out = a.volumeCheck(&a.consumers[name].Volume, "", name, now, out)

@@ -93,6 +93,7 @@ func (a *App) analyzeOptions(reg prometheus.Registerer) analyze.Options {
 	aopts.BaselineDays = a.cfg.Analysis.BaselineDays
 	aopts.Protected = a.cfg.Analysis.Protected
 	aopts.ChiSquareP = a.cfg.Analysis.ChiSquareP
+	aopts.SystemDownAfter = a.cfg.Analysis.SystemDownAfter
 	return aopts
 }
 

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,27 +12,69 @@ import (
 	"strings"
 	"time"
 
+	"github.com/warden-ai/warden/internal/access"
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/alert/lifecycle"
 	"github.com/warden-ai/warden/internal/analyze"
 	"github.com/warden-ai/warden/internal/audit"
+	"github.com/warden-ai/warden/internal/config"
 	"github.com/warden-ai/warden/internal/console"
 	"github.com/warden-ai/warden/internal/contain"
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/incident"
 	"github.com/warden-ai/warden/internal/report"
+	"github.com/warden-ai/warden/internal/sso"
 	"github.com/warden-ai/warden/internal/store"
 )
 
 // buildConsole wires the web console to the App's components.
 func (a *App) buildConsole() error {
-	c, err := console.New(console.Options{Backend: consoleBackend{a}, Users: a.users, Logger: a.log})
+	opts := console.Options{Backend: consoleBackend{a}, Users: a.users, Logger: a.log}
+	if o := a.cfg.Console.OIDC; o != nil {
+		p, err := a.ssoProvider(o)
+		if err != nil {
+			return err
+		}
+		opts.SSO = p
+	}
+	c, err := console.New(opts)
 	if err != nil {
 		return err
 	}
 	a.console = c
 	a.reg.MustRegister(modelCollector{a})
 	return nil
+}
+
+// ssoProvider builds the console's OpenID Connect login; the client secret is read from the
+// named environment variable or file and goes nowhere else.
+func (a *App) ssoProvider(o *config.OIDC) (*sso.Provider, error) {
+	var secret string
+	switch {
+	case o.ClientSecretEnv != "":
+		if secret = a.opts.Getenv(o.ClientSecretEnv); secret == "" {
+			return nil, fmt.Errorf("console.oidc.client_secret_env: environment variable %s is empty", o.ClientSecretEnv)
+		}
+	case o.ClientSecretFile != "":
+		b, err := os.ReadFile(o.ClientSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("console.oidc.client_secret_file: %w", err)
+		}
+		if secret = strings.TrimSpace(string(b)); secret == "" {
+			return nil, fmt.Errorf("console.oidc.client_secret_file: %s is empty", o.ClientSecretFile)
+		}
+	}
+	roles := make([]sso.RoleMapping, len(o.Roles))
+	for i, r := range o.Roles {
+		roles[i] = sso.RoleMapping{Value: r.Value, Role: access.Role(r.Role)}
+	}
+	p, err := sso.New(sso.Options{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: secret, RedirectURL: o.RedirectURL,
+		Scopes: o.Scopes, RoleClaim: o.RoleClaim, Roles: roles, DefaultRole: access.Role(o.DefaultRole),
+		AllowedDomains: slices.Clone(o.AllowedDomains)})
+	if err != nil {
+		return nil, fmt.Errorf("console.%w", err)
+	}
+	return p, nil
 }
 
 // consoleBackend answers the console from the App's components.
@@ -228,8 +271,18 @@ func (b consoleBackend) RecordLogin(ctx context.Context, l console.LoginAttempt)
 	ev := &event.Event{Type: event.TypeAccess, Time: l.Time.UTC(), Action: "login", Resource: "warden-console",
 		Decision: decision, Reason: l.Reason, Actor: event.Actor{User: user},
 		Source: event.Source{IP: l.IP, Client: "warden-console"}}
+	attrs := map[string]any{}
 	if l.Failures > 0 {
-		ev.Attributes = map[string]any{"recent_failures": float64(l.Failures)}
+		attrs["recent_failures"] = float64(l.Failures)
+	}
+	if l.Method != "" {
+		attrs["method"] = l.Method
+	}
+	if l.Subject != "" && len(l.Subject) <= 255 {
+		attrs["oidc_subject"] = l.Subject
+	}
+	if len(attrs) > 0 {
+		ev.Attributes = attrs
 	}
 	if err := ev.Validate(); err != nil {
 		b.a.log.Warn("login event invalid", "err", err)

@@ -83,6 +83,7 @@ type Config struct {
 	Audit      Audit                                `yaml:"audit"`
 	Bus        Bus                                  `yaml:"bus"`
 	TLS        TLS                                  `yaml:"tls"`
+	Console    Console                              `yaml:"console"`
 	Guards     []Guard                              `yaml:"guards"` // guard models (docs/INTEGRATIONS.md)
 
 	// root keeps the parsed document so later stages can report line numbers.
@@ -298,6 +299,9 @@ type Analysis struct {
 	// ChiSquareP is the p-value below which a categorical feature counts as drifted
 	// (DRIFT.md: 0.05). Lower it to trade sensitivity for fewer chance findings.
 	ChiSquareP float64 `yaml:"chi_square_p"`
+	// SystemDownAfter is how long a model with live, steady traffic may send no event before a
+	// system_down detection (default 5m).
+	SystemDownAfter time.Duration `yaml:"system_down_after"`
 }
 
 // Response configures alert grouping and incidents.
@@ -362,6 +366,34 @@ type Bus struct {
 	AckWait  time.Duration `yaml:"ack_wait"`
 }
 
+// Console is the `console:` section of the web console.
+type Console struct {
+	OIDC *OIDC `yaml:"oidc"` // optional single sign-on (docs/ACCESS.md)
+}
+
+// OIDC is OpenID Connect login for the console: the authorization-code flow with PKCE against
+// Issuer; people get the role of the first Roles entry whose value is in their RoleClaim.
+type OIDC struct {
+	Issuer      string `yaml:"issuer"`
+	ClientID    string `yaml:"client_id"`
+	RedirectURL string `yaml:"redirect_url"` // https://warden.example/login/oidc/callback
+	// The client secret comes from an environment variable or a file (never the config itself);
+	// neither for a public client.
+	ClientSecretEnv  string     `yaml:"client_secret_env"`
+	ClientSecretFile string     `yaml:"client_secret_file"`
+	Scopes           []string   `yaml:"scopes"`     // default openid, email, profile, groups
+	RoleClaim        string     `yaml:"role_claim"` // default groups
+	Roles            []OIDCRole `yaml:"roles"`
+	DefaultRole      string     `yaml:"default_role"` // empty: no matching value → refused
+	AllowedDomains   []string   `yaml:"allowed_domains"`
+}
+
+// OIDCRole gives Role to people whose role claim holds Value.
+type OIDCRole struct {
+	Value string `yaml:"value"`
+	Role  string `yaml:"role"`
+}
+
 // Default returns the configuration used when no file is given.
 func Default() *Config {
 	c := &Config{}
@@ -377,7 +409,7 @@ func (c *Config) presets() {
 	c.Ingest = Ingest{MaxBodyBytes: 10 << 20, MaxInFlight: 200_000}
 	c.Audit = Audit{WitnessInterval: 10 * time.Second}
 	c.Retention = Retention{Critical: 365 * day, High: 182 * day, Medium: 91 * day, Low: 30 * day, Interval: time.Hour, Aggregates: 7 * 365 * day}
-	c.Analysis = Analysis{BaselineEvents: 1000, ChiSquareP: 0.05, BaselineDays: 7}
+	c.Analysis = Analysis{BaselineEvents: 1000, ChiSquareP: 0.05, BaselineDays: 7, SystemDownAfter: 5 * time.Minute}
 	c.Response = Response{GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, RepeatInterval: 4 * time.Hour,
 		IncidentFrom: []alert.Severity{alert.P1, alert.P2}}
 	c.Store = Store{Driver: "sqlite"}
@@ -637,6 +669,9 @@ func (c *Config) validate() error {
 			return &Error{Line: c.line("response", "incident_severities", i), Field: fmt.Sprintf("response.incident_severities[%d]", i), Msg: fmt.Sprintf("%q is not one of %s", sev, join(Severities))}
 		}
 	}
+	if c.Analysis.SystemDownAfter <= 0 {
+		return &Error{Line: c.line("analysis", "system_down_after"), Field: "analysis.system_down_after", Msg: "must be a positive duration (e.g. 5m)"}
+	}
 	if c.Analysis.ChiSquareP <= 0 || c.Analysis.ChiSquareP >= 1 {
 		return &Error{Line: c.line("analysis", "chi_square_p"), Field: "analysis.chi_square_p", Msg: "must be between 0 and 1"}
 	}
@@ -714,7 +749,52 @@ func (c *Config) validate() error {
 			return &Error{Line: c.line("tls", name, "client_ca_file"), Field: "tls." + name + ".client_ca_file", Msg: "needs cert_file and key_file (client certificates are verified over TLS)"}
 		}
 	}
+	if err := c.validateOIDC(); err != nil {
+		return err
+	}
 	return c.validateBus()
+}
+
+// validateOIDC checks the console's single sign-on settings.
+func (c *Config) validateOIDC() error {
+	o := c.Console.OIDC
+	if o == nil {
+		return nil
+	}
+	at := func(field, msg string) error {
+		return &Error{Line: c.line("console", "oidc", field), Field: "console.oidc." + field, Msg: msg}
+	}
+	isURL := func(s string) bool {
+		u, err := url.Parse(s)
+		return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+	}
+	roles := []string{"viewer", "analyst", "auditor", "admin"}
+	switch {
+	case !isURL(o.Issuer):
+		return at("issuer", "must be the provider's http(s) issuer URL")
+	case o.ClientID == "":
+		return at("client_id", "required")
+	case !isURL(o.RedirectURL):
+		return at("redirect_url", "must be this server's http(s) URL ending in /login/oidc/callback")
+	case !strings.HasSuffix(strings.SplitN(o.RedirectURL, "?", 2)[0], "/login/oidc/callback"):
+		return at("redirect_url", "must end in /login/oidc/callback")
+	case o.ClientSecretEnv != "" && o.ClientSecretFile != "":
+		return at("client_secret_env", "give client_secret_env or client_secret_file, not both")
+	case o.DefaultRole != "" && !slices.Contains(roles, o.DefaultRole):
+		return at("default_role", fmt.Sprintf("%q is not one of viewer, analyst, auditor, admin", o.DefaultRole))
+	case len(o.Roles) == 0 && o.DefaultRole == "":
+		return at("roles", "map at least one claim value to a role (or set default_role)")
+	}
+	for i, r := range o.Roles {
+		f := fmt.Sprintf("roles[%d]", i)
+		if r.Value == "" {
+			return &Error{Line: c.line("console", "oidc", "roles", i), Field: "console.oidc." + f + ".value", Msg: "required"}
+		}
+		if !slices.Contains(roles, r.Role) {
+			return &Error{Line: c.line("console", "oidc", "roles", i), Field: "console.oidc." + f + ".role", Msg: fmt.Sprintf("%q is not one of viewer, analyst, auditor, admin", r.Role)}
+		}
+	}
+	return nil
 }
 
 // validateGuards checks the guards section; errors name the field (guards[i].field).

@@ -73,6 +73,8 @@ func TestProbeAndQualityDefaults(t *testing.T) {
 	}
 }
 
+const oidcBase = "console:\n  oidc:\n    issuer: https://idp.example\n    client_id: warden\n    redirect_url: https://w.example/login/oidc/callback\n"
+
 func TestErrorsNameLine(t *testing.T) {
 	tests := []struct {
 		name, yaml string
@@ -109,11 +111,20 @@ func TestErrorsNameLine(t *testing.T) {
 		{"bus lease", "bus:\n  lease_ttl: 10ms\n", 2, "bus.lease_ttl"},
 		{"bus partitions", "bus:\n  partitions: 0\n", 2, "bus.partitions"},
 		{"nats bus without postgres", "bus:\n  driver: nats\n", 0, "store.driver"},
+		{"oidc without issuer", "console:\n  oidc:\n    client_id: warden\n", 2, "console.oidc.issuer"},
+		{"oidc without client", "console:\n  oidc:\n    issuer: https://idp.example\n", 2, "console.oidc.client_id"},
+		{"oidc bad redirect", "console:\n  oidc:\n    issuer: https://idp.example\n    client_id: w\n    redirect_url: https://w.example/cb\n", 5, "console.oidc.redirect_url"},
+		{"oidc without roles", "%[1]s", 2, "console.oidc.roles"},
+		{"oidc bad role", "%[1]s    roles:\n      - {value: admins, role: root}\n", 7, "console.oidc.roles[0].role"},
+		{"oidc role without value", "%[1]s    roles:\n      - {role: admin}\n", 7, "console.oidc.roles[0].value"},
+		{"oidc bad default role", "%[1]s    default_role: ingest\n", 6, "console.oidc.default_role"},
+		{"oidc two secrets", "%[1]s    default_role: viewer\n    client_secret_env: S\n    client_secret_file: /s\n", 7, "console.oidc.client_secret_env"},
+		{"oidc unknown key", "%[1]s    groups_claim: x\n", 6, ""},
 		{"nats bus without url", "store: {driver: postgres, dsn: x}\nbus:\n  driver: nats\n  url: \"\"\n", 4, "bus.url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse([]byte(tt.yaml))
+			_, err := Parse([]byte(strings.ReplaceAll(tt.yaml, "%[1]s", oidcBase)))
 			var ce *Error
 			if !errors.As(err, &ce) {
 				t.Fatalf("want *Error, got %v", err)

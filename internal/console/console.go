@@ -119,16 +119,20 @@ type LoginAttempt struct {
 	User     string
 	IP       string
 	Allowed  bool
-	Reason   string // ok, bad_credentials, disabled, rate_limited, bad_csrf
+	Reason   string // ok, bad_credentials, disabled, rate_limited, bad_csrf; for oidc the sso.Reason* codes
 	Time     time.Time
-	Failures int // recent failures for this name, including this one
+	Failures int    // recent failures for this name, including this one
+	Method   string // "" (password) or "oidc"
+	Subject  string // oidc: the provider's subject of the person
 }
 
 // Options configure the console.
 type Options struct {
 	Backend Backend
 	Users   Authenticator
-	Logger  *slog.Logger
+	// SSO, when set, offers OpenID Connect login beside passwords (GET /login/oidc).
+	SSO    SSO
+	Logger *slog.Logger
 	// Secure marks cookies Secure even for plain-HTTP requests (behind a TLS proxy).
 	Secure bool
 	// SessionIdle and SessionMax bound a session (defaults 30 min idle, 12 h in all).
@@ -264,11 +268,16 @@ type page struct {
 
 // PublicRoutes are served without a session: the login page and the static assets.
 func (c *Console) PublicRoutes() []httpx.Route {
-	return []httpx.Route{
+	rs := []httpx.Route{
 		{Pattern: "GET /login", Handler: http.HandlerFunc(c.loginPage)},
 		{Pattern: "POST /login", Handler: http.HandlerFunc(c.login)},
 		{Pattern: "GET /static/{file}", Handler: http.HandlerFunc(c.static)},
 	}
+	if c.ssoEnabled() {
+		rs = append(rs, httpx.Route{Pattern: "GET " + flowPath, Handler: http.HandlerFunc(c.ssoStart)},
+			httpx.Route{Pattern: "GET " + callbackPath, Handler: http.HandlerFunc(c.ssoCallback)})
+	}
+	return rs
 }
 
 var staticTypes = map[string]string{".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
@@ -424,14 +433,19 @@ type view struct {
 	Now     time.Time
 	Data    any
 	Message string
+	Refresh string // a local path the page moves on to by itself
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, s *session, status int, name, title string, data any) error {
+	return c.renderWith(w, r, s, status, name, title, data, "")
+}
+
+func (c *Console) renderWith(w http.ResponseWriter, r *http.Request, s *session, status int, name, title string, data any, refresh string) error {
 	t := c.pages[name]
 	if t == nil {
 		return fmt.Errorf("no template %q", name)
 	}
-	v := view{Title: title, Nav: name, Now: c.opts.Now(), Data: data}
+	v := view{Title: title, Nav: name, Now: c.opts.Now(), Data: data, Refresh: refresh}
 	if s != nil {
 		p := s.principal()
 		v.User, v.Role, v.CSRF, v.CanRaw, v.CanAct = s.user, s.role, s.csrf, p.Can(access.ReadRaw), p.Can(access.Respond)

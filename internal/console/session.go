@@ -26,6 +26,7 @@ const (
 type session struct {
 	user    string
 	role    access.Role
+	sso     bool // logged in through the identity provider: the role came from its claims
 	csrf    string
 	created time.Time
 	seen    time.Time
@@ -55,9 +56,14 @@ func randomToken() string {
 }
 
 func (st *sessionStore) create(u users.User) (string, *session) {
+	return st.createFor(u.Name, u.Role, false)
+}
+
+// createFor starts a session for user with role; sso marks one from the identity provider.
+func (st *sessionStore) createFor(user string, role access.Role, sso bool) (string, *session) {
 	id := randomToken()
 	now := st.now()
-	s := &session{user: u.Name, role: u.Role, csrf: randomToken(), created: now, seen: now}
+	s := &session{user: user, role: role, sso: sso, csrf: randomToken(), created: now, seen: now}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for h, x := range st.byHash { // drop expired sessions as new ones come
@@ -98,7 +104,9 @@ func (st *sessionStore) drop(id string) {
 }
 
 // sessionOf returns the request's live session: the user must still exist and be active, and
-// their current role applies (a role change or disable takes effect on the next request).
+// their current role applies (a role change or disable takes effect on the next request). A
+// single-sign-on session keeps the role its claims gave at login, and ends when a local user of
+// the same name is disabled.
 func (c *Console) sessionOf(r *http.Request) *session {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil || ck.Value == "" || len(ck.Value) > 128 {
@@ -109,6 +117,13 @@ func (c *Console) sessionOf(r *http.Request) *session {
 		return nil
 	}
 	u, err := c.opts.Users.Get(s.user)
+	if s.sso {
+		if err == nil && u.Disabled() {
+			c.sessions.drop(ck.Value)
+			return nil
+		}
+		return s
+	}
 	if err != nil || u.Disabled() {
 		c.sessions.drop(ck.Value)
 		return nil
@@ -126,6 +141,8 @@ func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value 
 
 type loginView struct {
 	CSRF, Next, User, Error string
+	Reason                  string // the failure's code, for tests and support
+	SSO                     bool   // offer single sign-on
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -147,6 +164,7 @@ func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, status int, 
 	v.CSRF = randomToken()
 	c.setCookie(w, r, loginCookie, v.CSRF, 3600)
 	v.Next = safeNext(v.Next)
+	v.SSO = c.ssoEnabled()
 	if err := c.render(w, r, nil, status, "login", "Log in", v); err != nil {
 		c.log.Error("render login", "err", err)
 	}

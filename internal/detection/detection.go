@@ -100,6 +100,10 @@ type Schema struct {
 	Values   []Field `json:"values"`
 	// Recovers reports whether the detector emits Recovered when the condition clears.
 	Recovers bool `json:"recovers,omitempty"`
+	// OneShot, for a kind that does not recover, says why: it reports an event that happened
+	// (a first use, an attack window), not a condition that clears, so its alert waits for an
+	// analyst's resolve (with a reason: false_positive, benign, true_positive).
+	OneShot string `json:"one_shot,omitempty"`
 	// CoveredBy names the built-in rule that alerts on the same condition from the events
 	// themselves (so a detection rule would only duplicate its alert), when there is one.
 	CoveredBy string `json:"covered_by,omitempty"`
@@ -187,9 +191,11 @@ var registry = []Schema{
 		Statistics: []string{"robust_z_hour_of_week"}, ValueUnit: "robust z-score (negative for drops)", Consumer: true, Recovers: true,
 		Values: []Field{num("count", "count", "requests in the hour"), num("median", "count", "hour-of-week median of earlier weeks"), num("scale", "count", "robust scale (MAD)")}},
 	{Kind: KindNewConsumer, Emitter: "internal/analyze", Doc: "a consumer used a model for the first time after the model's baseline was frozen",
-		Statistics: []string{""}, ValueUnit: "none", Consumer: true, CoveredBy: "warden.sec.new_consumer"},
+		Statistics: []string{""}, ValueUnit: "none", Consumer: true, CoveredBy: "warden.sec.new_consumer",
+		OneShot: "a first use happened once and cannot un-happen: an analyst confirms the consumer (or revokes its key) and resolves"},
 	{Kind: KindShadowAI, Emitter: "internal/analyze", Doc: "traffic to a model missing from the inventory, or from an unregistered consumer",
-		Statistics: []string{"model_not_in_inventory", "unregistered_consumer"}, ValueUnit: "none", Consumer: true},
+		Statistics: []string{"model_not_in_inventory", "unregistered_consumer"}, ValueUnit: "none", Consumer: true,
+		OneShot: "the fix is a decision (register the model or consumer, or block it), not traffic stopping; the analyzer repeats it at most once a day while the traffic goes on"},
 	{Kind: KindCostSpike, Emitter: "internal/analyze", Doc: "today's spend on a model is above 150% of its trailing 7-day daily average",
 		Statistics: []string{"daily_cost_ratio"}, ValueUnit: "ratio (today / trailing average)", Recovers: true,
 		Values: []Field{num("today_usd", "usd", "spend so far today (UTC)"), num("trailing_daily_avg_usd", "usd", "average daily spend of the trailing 7 days")}},
@@ -197,6 +203,7 @@ var registry = []Schema{
 		Statistics: []string{""}, ValueUnit: "events in the baseline", Informational: true},
 	{Kind: KindModelExtraction, Emitter: "internal/analyze/extraction", Doc: "a consumer's querying looks like model extraction",
 		Statistics: []string{"extraction_score"}, ValueUnit: "score", Consumer: true,
+		OneShot: "it scores a closed window whose answers were already returned: a quiet next window does not undo a copy, so an analyst decides (suspend the key, resolve)",
 		Values: []Field{
 			num("queries", "count", "queries in the window"), num("distinct_ratio", "ratio", "distinct inputs / queries"),
 			num("entropy", "bits", "input token entropy"), num("near_duplicate_ratio", "ratio", "near-duplicate (perturbed) inputs / queries"),
@@ -206,25 +213,30 @@ var registry = []Schema{
 		}},
 	{Kind: KindProbeRegression, Emitter: "internal/probe", Doc: "a probe the model resisted at its previous run now succeeds against it (Feature: the probe family)",
 		Statistics: []string{"pass_rate"}, ValueUnit: "ratio (the family's pass rate after this verdict)", Feature: true,
-		Values: []Field{num("resisted_before", "flag", "1: the probe's previous verdict was resisted")}},
+		OneShot: "a change for the worse between two runs, to be explained; the family's pass rate (probe_pass_rate) is the condition that recovers",
+		Values:  []Field{num("resisted_before", "flag", "1: the probe's previous verdict was resisted")}},
 	{Kind: KindProbePassRate, Emitter: "internal/probe", Doc: "a probe family's pass rate (latest verdict of each of its probes) fell below the model's probes.pass_rate",
-		Statistics: []string{"pass_rate"}, ValueUnit: "ratio", Feature: true,
+		Statistics: []string{"pass_rate"}, ValueUnit: "ratio", Feature: true, Recovers: true,
 		Values: []Field{num("resisted_before", "flag", "1: the probe of this verdict was resisted before")}},
 	{Kind: KindProbeNewFailure, Emitter: "internal/probe", Doc: "a probe family that never failed against the model now fails",
 		Statistics: []string{"pass_rate"}, ValueUnit: "ratio (the family's pass rate after this verdict)", Feature: true,
-		Values: []Field{num("resisted_before", "flag", "1: the probe of this verdict was resisted before")}},
+		OneShot: "a first failure happened once; the family's pass rate (probe_pass_rate) is the condition that recovers",
+		Values:  []Field{num("resisted_before", "flag", "1: the probe of this verdict was resisted before")}},
 	{Kind: KindQualityDrop, Emitter: "internal/quality", Doc: "the quality judge's mean relevance or faithfulness over the recent window fell below the model's baseline by more than quality.drop (Feature: the score)",
-		Statistics: []string{"mean"}, ValueUnit: "score 0..1", Feature: true,
+		Statistics: []string{"mean"}, ValueUnit: "score 0..1", Feature: true, Recovers: true,
 		Values: []Field{num("baseline", "score", "mean of the model's first scores"), num("drop", "score", "the configured alerting drop")}},
 	{Kind: KindFeedbackDrop, Emitter: "internal/quality", Doc: "users' mean rating (-1/0/1 as 0/0.5/1) over the recent window fell below the model's baseline by more than quality.drop",
-		Statistics: []string{"mean"}, ValueUnit: "score 0..1", Feature: true,
+		Statistics: []string{"mean"}, ValueUnit: "score 0..1", Feature: true, Recovers: true,
 		Values: []Field{num("baseline", "score", "mean of the model's first ratings"), num("drop", "score", "the configured alerting drop")}},
 	{Kind: KindAuditTamper, Emitter: "internal/app (witnessing)", Doc: "a witness refused a checkpoint of the audit log: it cosigned a different root at that size (a fork), the consistency proof from its size does not hold, it cosigned a larger tree (a rollback), or it does not trust the log's key (Feature: the witness; Value: the refused checkpoint's size; Threshold: the witness's size)",
 		Statistics: []string{"witness_refused"}, ValueUnit: "entries (checkpoint size)", Feature: true,
-		Values: []Field{num("witness_size", "count", "the size the witness cosigned last, 0 if unknown"), num("http_status", "status", "the witness's HTTP answer (403, 404, 409, 422; 0 for a rollback found by the client)")}},
-	{Kind: KindSystemDown, Emitter: "health checks (reserved; no built-in detector emits it yet)", Doc: "a model endpoint is down",
-		Statistics: []string{""}, ValueUnit: "none",
-		Values: []Field{opt("maintenance", "flag", "1 during planned maintenance")}},
+		OneShot: "a refused checkpoint is evidence of a fork, a rollback or a changed key that does not heal by itself: an operator investigates, then resolves",
+		Values:  []Field{num("witness_size", "count", "the size the witness cosigned last, 0 if unknown"), num("http_status", "status", "the witness's HTTP answer (403, 404, 409, 422; 0 for a rollback found by the client)")}},
+	{Kind: KindSystemDown, Emitter: "internal/analyze", Doc: "a model whose traffic arrived live and steadily (events in at least 10 of 15 minutes, 30 or more) has sent no event for analysis.system_down_after (default 5m), in an hour of the week that is not normally quiet; recovers with the model's next live event (failing requests are the event rule warden.ops.system_down)",
+		Statistics: []string{"silence_minutes"}, ValueUnit: "minutes without an event", Recovers: true,
+		Values: []Field{opt("requests_before", "count", "events in the 15 minutes before the silence"),
+			opt("active_minutes", "count", "minutes with traffic in those 15"),
+			opt("maintenance", "flag", "1 during planned maintenance (set by an external health checker)")}},
 }
 
 // Schemas returns every registered kind, sorted by kind.

@@ -26,6 +26,11 @@ func TestRegistryIsWellFormed(t *testing.T) {
 		if s.Informational && s.CoveredBy != "" {
 			t.Errorf("%s: informational and covered by a rule", s.Kind)
 		}
+		// Every kind that raises alerts either recovers (its alerts auto-resolve) or says why it
+		// is a one-shot event that an analyst resolves.
+		if !s.Informational && s.Recovers == (s.OneShot != "") {
+			t.Errorf("%s: a kind either recovers or gives its one-shot reason (recovers=%v, one_shot=%q)", s.Kind, s.Recovers, s.OneShot)
+		}
 	}
 	if len(seen) != len(Kinds()) {
 		t.Errorf("Kinds() = %v, schemas %d", Kinds(), len(seen))

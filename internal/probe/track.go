@@ -148,8 +148,11 @@ func (t *Tracker) Observe(ev *event.Event) []rules.Detection {
 	if total > 0 && rate < thr && !below[family] {
 		below[family] = true
 		out = append(out, det(KindPassRate, fmt.Sprintf("family %s pass rate %.0f%% over its %d probes is below %.0f%%", family, rate*100, total, thr*100), rate, thr))
-	} else if rate >= thr {
+	} else if rate >= thr && below[family] {
 		below[family] = false
+		d := det(KindPassRate, fmt.Sprintf("family %s pass rate %.0f%% over its %d probes is back at or above %.0f%%", family, rate*100, total, thr*100), rate, thr)
+		d.Recovered = true
+		out = append(out, d)
 	}
 	return out
 }

@@ -33,9 +33,9 @@ func TestTracker(t *testing.T) {
 			{"a", "jailbreak", Resisted, nil},
 			{"b", "jailbreak", Resisted, nil},
 			{"a", "jailbreak", Failed, []string{KindRegression, KindPassRate}},
-			{"a", "jailbreak", Failed, nil}, // still failing: no new detection
-			{"a", "jailbreak", Resisted, nil},
-			{"a", "jailbreak", Failed, []string{KindRegression, KindPassRate}}, // recovered, regressed again
+			{"a", "jailbreak", Failed, nil},                                     // still failing: no new detection
+			{"a", "jailbreak", Resisted, []string{"recovered " + KindPassRate}}, // back to 2/2: the pass-rate alert resolves
+			{"a", "jailbreak", Failed, []string{KindRegression, KindPassRate}},  // recovered, regressed again
 		}},
 		{"a family failing from its first result is new, not a regression", []step{
 			{"a", "encoding", Failed, []string{KindNewFailure, KindPassRate}},
@@ -59,7 +59,11 @@ func TestTracker(t *testing.T) {
 			for i, st := range tc.steps {
 				var got []string
 				for _, d := range tr.Observe(probeEvent("bot", st.name, st.family, st.result, t0.Add(time.Duration(i)*time.Minute))) {
-					got = append(got, d.Kind)
+					if d.Recovered {
+						got = append(got, "recovered "+d.Kind)
+					} else {
+						got = append(got, d.Kind)
+					}
 					if d.Feature != st.family || d.Model != "bot" || len(d.EventIDs) != 1 {
 						t.Errorf("step %d: detection %+v", i, d)
 					}

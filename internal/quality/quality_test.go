@@ -92,8 +92,12 @@ func TestTracker(t *testing.T) {
 			feed := func(v float64, n int) (kinds []string) {
 				for range n {
 					for _, d := range tr.Observe(fb("bot", tc.judge, v, i)) {
-						kinds = append(kinds, d.Kind)
-						if d.Feature != tc.feat || d.Value >= d.Threshold {
+						if d.Recovered {
+							kinds = append(kinds, "recovered "+d.Kind)
+						} else {
+							kinds = append(kinds, d.Kind)
+						}
+						if d.Feature != tc.feat || d.Value >= d.Threshold != d.Recovered {
 							t.Errorf("detection %+v", d)
 						}
 						if err := detection.Validate(&d); err != nil {
@@ -110,8 +114,8 @@ func TestTracker(t *testing.T) {
 			if k := feed(tc.bad, 10); len(k) != 1 || k[0] != tc.kind {
 				t.Fatalf("a bad window raised %v, want one %s", k, tc.kind)
 			}
-			if k := feed(tc.good, 5); len(k) != 0 {
-				t.Fatalf("recovery raised %v", k)
+			if k := feed(tc.good, 5); len(k) != 1 || k[0] != "recovered "+tc.kind {
+				t.Fatalf("recovery raised %v, want one recovered %s (its alert resolves)", k, tc.kind)
 			}
 			var buf bytes.Buffer
 			if err := tr.Snapshot(&buf); err != nil {

@@ -140,8 +140,16 @@ func (t *Tracker) Observe(ev *event.Event) []rules.Detection {
 				Time: ev.Time, Feature: name, Statistic: "mean", Value: recent, Threshold: base - drop,
 				Values: map[string]float64{"baseline": base, "drop": drop}, EventIDs: []string{ev.ID},
 				Message: fmt.Sprintf("%s %.2f over the last %d is below the baseline %.2f by more than %.2f", what, recent, len(m.Recent), base, drop)})
-		case recent >= base-drop/2:
+		case recent >= base-drop/2 && m.Low:
+			// Back within half the drop of the baseline: the all-clear of the same identity.
 			m.Low = false
+			kind, what := KindQualityDrop, "judge "+name
+			if name == mRating {
+				kind, what = KindFeedbackDrop, "user rating"
+			}
+			out = append(out, rules.Detection{Kind: kind, Model: ev.Model.Name, Version: ev.Model.Version, Environment: ev.Environment,
+				Time: ev.Time, Feature: name, Statistic: "mean", Value: recent, Threshold: base - drop, Recovered: true,
+				EventIDs: []string{ev.ID}, Message: fmt.Sprintf("%s %.2f over the last %d is back near the baseline %.2f", what, recent, len(m.Recent), base)})
 		}
 	}
 	return out

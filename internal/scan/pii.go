@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/warden-ai/warden/internal/scan/names"
@@ -71,9 +72,31 @@ func (p *piiScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 			}
 		}
 	}
+	n := len(out)
 	personNames(t, p.gaz, add)
+	m := len(out)
 	streetAddresses(t, add)
+	if m > n && len(out) > m {
+		out = dropNamesInAddresses(out, n, m)
+	}
 	return out, nil
+}
+
+// dropNamesInAddresses removes the name findings out[n:m] that overlap an
+// address finding out[m:] ("233 Erzsébet tér 19." is a street, not a
+// woman).
+func dropNamesInAddresses(out []Finding, n, m int) []Finding {
+	keep := out[:n]
+	for _, f := range out[n:m] {
+		inside := false
+		for _, a := range out[m:] {
+			inside = inside || f.Start < a.End && a.Start < f.End
+		}
+		if !inside {
+			keep = append(keep, f)
+		}
+	}
+	return append(keep, out[m:]...)
 }
 
 // maxPIIPerDetector bounds the findings of one PII detector in one text.
@@ -228,6 +251,17 @@ func classifyNumber(t string, s, e int) (string, float64, bool) {
 	if n >= 13 && n <= 19 && strings.Trim(seps, " -") == "" && luhn(d) && strings.IndexByte("23456", d[0]) >= 0 {
 		if seps == "" || len(g) >= 3 {
 			return "credit_card", 0.9, true
+		}
+	}
+	// Maestro (12 digits) and old JCB (15 digits from 1800 or 2131): Luhn
+	// and an issuer prefix, since random 12-digit numbers pass Luhn one
+	// time in ten.
+	if strings.Trim(seps, " -") == "" && luhn(d) && (seps == "" || len(g) >= 3) {
+		p4 := string(d[:4])
+		switch {
+		case n == 12 && slices.Contains([]string{"5018", "5020", "5038", "5893", "6304", "6759", "6761", "6762", "6763"}, p4),
+			n == 15 && (p4 == "1800" || p4 == "2131"):
+			return "credit_card", 0.85, true
 		}
 	}
 	// Aadhaar: 4-4-4, Verhoeff, first digit 2-9.

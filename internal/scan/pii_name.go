@@ -197,7 +197,8 @@ func personNames(t string, gaz map[string]names.Flags, add func(det string, sc f
 			for i+1 < len(t) && t[i+1] != ' ' && t[i+1] != '\n' {
 				i++
 			}
-			if sentenceStart(t, i) || i+2 >= len(t) || t[i+1] != ' ' || capWord(t, i+2) < 0 || hasCue(t, i+2) {
+			r, _ := utf8.DecodeLastRuneInString(t[:i+1])
+			if !unicode.IsLetter(r) || sentenceStart(t, i) || i+2 >= len(t) || t[i+1] != ' ' || capWord(t, i+2) < 0 || hasCue(t, i+2) {
 				break
 			}
 			i += 2
@@ -221,7 +222,7 @@ func cueName(t, cue string, s, e int, gaz map[string]names.Flags) bool {
 		}
 	}
 	f := gaz[nameKey(t[s:e])]
-	return f&(names.First|names.Last) != 0 && f&(names.Word|names.Place) == 0
+	return f&(names.First|names.Last) != 0 && f&names.Word == 0
 }
 
 // hasCue reports whether a name cue ends right before i.
@@ -294,7 +295,20 @@ var notPersonWord = map[string]bool{"Street": true, "St.": true, "Avenue": true,
 	"Fort": true, "Port": true, "Cape": true, "Air": true, "Airlines": true, "Motors": true, "Systems": true,
 	"Technologies": true, "Software": true, "Labs": true, "Services": true, "Solutions": true, "Holdings": true,
 	"International": true, "Global": true, "National": true, "Federal": true, "Royal": true, "General": true,
-	"Chapter": true, "Part": true, "Section": true, "Table": true, "Figure": true, "Version": true, "Model": true}
+	"Chapter": true, "Part": true, "Section": true, "Table": true, "Figure": true, "Version": true, "Model": true,
+	"Investments": true, "Partners": true, "Associates": true, "Consulting": true, "Capital": true, "Ventures": true,
+	// Street suffixes (USPS Publication 28) that are seldom family names.
+	"St": true, "Ave": true, "Rd": true, "Blvd": true, "Suite": true, "Apt": true, "Alley": true, "Bypass": true,
+	"Cliffs": true, "Cove": true, "Coves": true, "Creek": true, "Crossing": true, "Estates": true, "Expressway": true,
+	"Extension": true, "Extensions": true, "Falls": true, "Flat": true, "Flats": true, "Forest": true, "Gardens": true,
+	"Gateway": true, "Greens": true, "Grove": true, "Harbor": true, "Harbour": true, "Haven": true, "Heights": true,
+	"Hills": true, "Hollow": true, "Junction": true, "Knoll": true, "Landing": true, "Loop": true, "Mall": true,
+	"Manor": true, "Meadow": true, "Meadows": true, "Motorway": true, "Orchard": true, "Pass": true, "Path": true,
+	"Pike": true, "Plaza": true, "Point": true, "Prairie": true, "Ranch": true, "Rapids": true, "Ridge": true,
+	"Route": true, "Shoal": true, "Shores": true, "Skyway": true, "Springs": true, "Spur": true, "Stravenue": true,
+	"Summit": true, "Terrace": true, "Throughway": true, "Trace": true, "Trafficway": true, "Trail": true,
+	"Tunnel": true, "Turnpike": true, "Underpass": true, "Union": true, "Viaduct": true, "Villages": true,
+	"Vista": true, "Way": true, "Parks": true, "Green": true}
 
 // nameRun decides, without a cue, whether the capitalised words starting
 // at i are a person's name. It takes up to four words (initials "J." or
@@ -334,7 +348,8 @@ func nameRun(t string, i int, gaz map[string]names.Flags) (s, e int, ok bool) {
 			}
 		}
 		w := t[j:k]
-		if notName[strings.TrimRight(w, ".")] || notPersonWord[w] {
+		dotInitial := len(w) == 2 && w[1] == '.' && n > 0
+		if !dotInitial && notName[strings.TrimRight(w, ".")] || notPersonWord[w] {
 			if n == 0 {
 				return 0, 0, false
 			}
@@ -349,6 +364,9 @@ func nameRun(t string, i int, gaz map[string]names.Flags) (s, e int, ok bool) {
 			if tk.f == 0 && strings.IndexByte(w, '-') > 0 { // "Anna-Maria", "Smith-Jones"
 				a, b, _ := strings.Cut(nameKey(w), "-")
 				tk.f = gaz[a] | gaz[b]
+			}
+			if tk.f == 0 && surnameShaped(nameKey(w)) {
+				tk.f = names.Last
 			}
 		}
 		toks[n] = tk
@@ -374,6 +392,9 @@ func nameRun(t string, i int, gaz map[string]names.Flags) (s, e int, ok bool) {
 		if first.initial || !strong(first.f, names.First|names.Last) {
 			return 0, 0, false
 		}
+		if first.e < len(t) && t[first.e] == '@' {
+			return 0, 0, false
+		}
 		return first.s, nameEnd(t, first.s, first.e), true
 	}
 	midInitial := false
@@ -387,8 +408,11 @@ func nameRun(t string, i int, gaz map[string]names.Flags) (s, e int, ok bool) {
 			return 0, 0, false
 		}
 	case strong(first.f, names.First), midInitial && first.f != 0:
+	case first.f&names.First != 0 && last.f&names.Last != 0 && (first.f|last.f)&names.Word == 0:
+		// A given name that is also a place before a family name that may
+		// be one too ("Sofia Lima").
 	case strong(last.f, names.Last) && first.f&(names.First|names.Last) != 0:
-	case midInitial && n == 3:
+	case midInitial && n == 3 && ((first.f|last.f) != 0 || !sentenceStart(t, first.s)):
 	case strong(first.f, names.Last) && n == 2:
 		// "Kónya Becker": two family names, or a family-name-first order.
 	default:
@@ -398,7 +422,31 @@ func nameRun(t string, i int, gaz map[string]names.Flags) (s, e int, ok bool) {
 			return 0, 0, false
 		}
 	}
+	if last.e < len(t) && t[last.e] == '@' {
+		return 0, 0, false // the local part of an e-mail address
+	}
 	return first.s, nameEnd(t, first.s, last.e), true
+}
+
+// surnameSuffixes end family names in many languages and few other
+// words: Slavic -ova/-ski/-vić, Nordic -sson/-dóttir, Romanian -escu,
+// Georgian -shvili, Turkish -oğlu, Italian -ucci.
+var surnameSuffixes = []string{"ová", "ova", "eva", "ovich", "evich", "ovna", "evna", "ski", "ska", "sky", "skaya", "skiy",
+	"cki", "cka", "wicz", "vić", "vič", "ić", "ič", "sson", "dóttir", "dottir", "escu", "enko", "chuk", "shvili", "dze",
+	"oğlu", "ucci", "ov", "ev", "yev", "yeva", "ovs", "ovа"}
+
+// surnameShaped reports a capitalised word of five letters or more that
+// ends like a family name.
+func surnameShaped(w string) bool {
+	if utf8.RuneCountInString(w) < 5 {
+		return false
+	}
+	for _, suf := range surnameSuffixes {
+		if strings.HasSuffix(w, suf) {
+			return true
+		}
+	}
+	return false
 }
 
 // nameEnd drops a possessive from a name span.
@@ -412,9 +460,41 @@ const maxContextScan = 256 << 10
 var streetRe = regexp.MustCompile(`\b\d{1,6}[A-Za-z]?(?:[ \t]+[\p{Lu}][\p{L}'.-]*){1,4}[ \t]+(?i:street|st\.|avenue|ave\.?|road|rd\.|boulevard|blvd\.?|lane|ln\.|drive|dr\.|court|ct\.|way|place|pl\.|terrace|square|highway|hwy\.?|parkway|pkwy\.?|circle|crescent|close)\b` +
 	`|\b[\p{Lu}][\p{L}-]*(?i:stra(?:ss|ß)e|str\.|weg|gasse|allee|platz|katu|tie|vej|gade|gatan|vägen|veien|laan|straat|plein|utca|út)[ \t]+\d{1,5}[A-Za-z]?\b` +
 	`|\b(?i:rua|avenida|avda\.|av\.|calle|via|viale|rue|boulevard|ul\.|ulica|chemin|route|piazza|plaza)[ \t]+(?:\p{Lu}[\p{L}'.-]*[ \t]+){1,4}?\d{1,5}[A-Za-z]?\b` +
-	`|\b\d{1,5}[ \t,]+(?i:rue|avenue|boulevard|chemin|allée|place)[ \t]+[\p{L}'. -]{2,40}`)
+	`|\b\d{1,5}[ \t,]+(?i:rue|avenue|boulevard|chemin|allée|place)[ \t]+[\p{L}'. -]{2,40}` +
+	// House number, street name, number ("28245 Puruntie 82", "3482 Via
+	// Franscini 71", "233 Erzsébet tér 19.", "6076 Piroska u. 97.").
+	`|\b\d{1,6} (?:\p{Lu}\p{Ll}[\p{L}'-]*\.? ){1,3}(?:(?:u\.|tér|utca|út|str\.?|ul\.|vej|gade|gata) )?\d{1,5}[A-Za-z]?\b` +
+	// Post-office and military boxes.
+	`|\b(?:P\.? ?O\.? Box|(?:PSC|Unit) \d{1,5},? Box)[ \t]+\d{1,6}\b`)
 
 var aptRe = regexp.MustCompile(`(?i)\b(?:apt\.?|apartment|suite|unit|flat)[ \t]+#?\d{1,5}[A-Za-z]?\b`)
+
+// plausibleAddress rejects street-shaped matches that are dates ("18
+// December 2022"), titles ("5 Musicians Of The 70s"), references ("2
+// Samuel 11:4") or parts of a product code ("M.2 Internal … Drive").
+func plausibleAddress(t string, s, e int) bool {
+	if s > 0 && (t[s-1] == '.' || isAlnum(t[s-1])) {
+		return false
+	}
+	if e+1 < len(t) && t[e] == ':' && isDigit(t[e+1]) {
+		return false
+	}
+	for w := range strings.FieldsSeq(t[s:e]) {
+		if notName[strings.Trim(w, ".,")] {
+			return false
+		}
+	}
+	return true
+}
+
+// lineStart reports whether only spaces and quote marks (">") stand
+// between i and the start of its line.
+func lineStart(t string, i int) bool {
+	for i > 0 && (t[i-1] == ' ' || t[i-1] == '\t' || t[i-1] == '>') {
+		i--
+	}
+	return i == 0 || t[i-1] == '\n'
+}
 
 // streetAddresses appends pii.address findings. Every address form has a
 // house number, so the patterns run only in a window around each number.
@@ -437,9 +517,18 @@ func streetAddresses(t string, add func(det string, sc float64, s, e int)) {
 		w := t[ws:we]
 		m := streetRe.FindStringIndex(w)
 		if m == nil || ws+m[0] > i || ws+m[1] < i {
+			// An apartment or suite on its own line of an address block.
+			if a := aptRe.FindStringIndex(w); a != nil && ws+a[0] < i && ws+a[1] > i && lineStart(t, ws+a[0]) {
+				add("address", 0.7, ws+a[0], ws+a[1])
+				last = ws + a[1]
+				i = last
+			}
 			continue // the match must contain this number
 		}
 		s, e := ws+m[0], ws+m[1]
+		if !plausibleAddress(t, s, e) {
+			continue
+		}
 		if a := aptRe.FindStringIndex(t[e:min(len(t), e+24)]); a != nil && strings.TrimSpace(strings.Trim(t[e:e+a[0]], ", ")) == "" {
 			e += a[1]
 		}
