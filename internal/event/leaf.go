@@ -21,6 +21,9 @@ var v1Compat = jsonv1.DefaultOptionsV1()
 type Text struct {
 	Input  string `json:"input,omitempty"`
 	Output string `json:"output,omitempty"`
+	// Redacted records in the side blob that Input and Output were already redacted when the
+	// event was written (store_text: redacted), so the index writer need not redact them again.
+	Redacted bool `json:"redacted,omitempty"`
 }
 
 // Empty reports whether there is no text.
@@ -99,6 +102,10 @@ func (t Text) Blob() ([]byte, error) {
 	o := object{b: b}
 	o.str("input", t.Input)
 	o.str("output", t.Output)
+	if t.Redacted {
+		o.key("redacted")
+		o.b = append(o.b, "true"...)
+	}
 	return o.end(), nil
 }
 

@@ -217,8 +217,11 @@ func (w *Writer) row(i uint64, leaf, blob []byte) (store.Row, error) {
 		if err != nil {
 			return store.Row{}, fmt.Errorf("entry %d: %w", i, err)
 		}
-		if policy == "redacted" {
+		// A blob written under "redacted" is already redacted (the pipeline did it before the
+		// append); one written under "full" is redacted here when the policy has since tightened.
+		if policy == "redacted" && !t.Redacted {
 			t.Input, t.Output = w.opts.Redact(t.Input), w.opts.Redact(t.Output)
+			t.Redacted = true
 		}
 		row.Text = t
 	}

@@ -133,6 +133,40 @@ func TestCatchUpAppliesTextPolicy(t *testing.T) {
 	}
 }
 
+// A blob the pipeline already redacted (store_text: redacted at write time) is stored as it
+// is; only a blob written in full is redacted by the index writer.
+func TestCatchUpRedactsOnlyUnredactedBlobs(t *testing.T) {
+	l := &memLog{grown: make(chan struct{})}
+	l.append(t, "m-redacted", "card 4111")     // written under "full", policy tightened since
+	l.append(t, "m-redacted", "card [CARD_1]") // written under "redacted": marked below
+	l.mu.Lock()
+	b, err := event.Text{Input: "card [CARD_1] 4111", Redacted: true}.Blob()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.blobs[1] = b
+	l.mu.Unlock()
+	s := &memStore{}
+	w := newWriter(t, l, s, Options{})
+	calls := 0
+	w.opts.Redact = func(text string) string { calls++; return strings.ReplaceAll(text, "4111", "[CARD]") }
+	if err := w.CatchUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.rows) != 2 {
+		t.Fatalf("%d rows, want 2", len(s.rows))
+	}
+	if got := s.rows[0].Text.Input; got != "card [CARD]" {
+		t.Errorf("full blob under the redacted policy: %q, want it redacted", got)
+	}
+	if got := s.rows[1].Text.Input; got != "card [CARD_1] 4111" {
+		t.Errorf("blob marked redacted: %q, want it unchanged (not redacted twice)", got)
+	}
+	if calls != 2 { // input and output of the first entry only
+		t.Errorf("redactor called %d times, want 2", calls)
+	}
+}
+
 func TestRunCoalescesUnderLoadAndFollowsLightLoad(t *testing.T) {
 	l := &memLog{grown: make(chan struct{})}
 	s := &memStore{}

@@ -160,6 +160,7 @@ func (p *Pipeline) Submit(ctx context.Context, evs []*event.Event) ([]string, er
 			}
 			if policy == "redacted" {
 				t.Input, t.Output = p.redact(t.Input), p.redact(t.Output)
+				t.Redacted = true // the index writer keeps it as it is
 			}
 			if policy == "full" || policy == "redacted" {
 				blob, err := t.Blob()

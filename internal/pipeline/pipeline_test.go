@@ -71,13 +71,13 @@ func TestSubmitRecordsLeafWithoutTextAndBlobPerPolicy(t *testing.T) {
 	}
 	// store_text: redacted — the blob (on disk) holds only the redacted text.
 	text, err := event.ParseText(l.recs[0].Blob)
-	if err != nil || text.Input != "[SECRET_1] prompt" || text.Output != "answer" || strings.Contains(string(l.recs[0].Blob), "secret") {
+	if err != nil || text.Input != "[SECRET_1] prompt" || text.Output != "answer" || !text.Redacted || strings.Contains(string(l.recs[0].Blob), "secret") {
 		t.Fatalf("blob of the redacted-policy event: %q (%v)", l.recs[0].Blob, err)
 	}
 	if l.recs[1].Blob != nil {
 		t.Fatalf("store_text none wrote text to the log: %q", l.recs[1].Blob)
 	}
-	if text, err := event.ParseText(l.recs[2].Blob); err != nil || text.Input != "secret kept" {
+	if text, err := event.ParseText(l.recs[2].Blob); err != nil || text.Input != "secret kept" || text.Redacted {
 		t.Fatalf("blob of the full-policy event: %q (%v)", l.recs[2].Blob, err)
 	}
 	// The raw text of redacted and none events reaches analysis from memory, once; full has its blob.

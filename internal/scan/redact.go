@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"context"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,4 +77,40 @@ func Redact(text string, findings []Finding) string {
 	}
 	b.WriteString(text[pos:])
 	return b.String()
+}
+
+// Redactor turns text into what store_text: redacted keeps: PII and secrets
+// replaced by typed placeholders, exactly as [Redact] over the findings of an
+// Engine that runs only the PII and secret scanners. Both read the original
+// text, never the normalized view, so the Redactor skips the normalization an
+// Engine does for every text (half of the cost on 1 KB of prose). It is safe
+// for concurrent use.
+type Redactor struct {
+	scanners [2]Scanner
+}
+
+// NewRedactor returns a Redactor.
+func NewRedactor() *Redactor {
+	return &Redactor{scanners: [2]Scanner{newPIIScanner(), newSecretScanner()}}
+}
+
+// Redact returns text with its PII and secrets replaced; text itself when
+// there are none.
+func (r *Redactor) Redact(text string) string {
+	if text == "" {
+		return ""
+	}
+	in := Doc{Text: text, Role: Output}
+	var out []Finding
+	for _, s := range r.scanners {
+		fs, _ := s.Scan(context.Background(), &in) // neither scanner returns errors
+		out = append(out, fs...)
+	}
+	if len(out) == 0 {
+		return text
+	}
+	// The Engine's order (by start, scanner order among equals), so Redact
+	// numbers placeholders the same way.
+	slices.SortStableFunc(out, func(a, b Finding) int { return a.Start - b.Start })
+	return Redact(text, out)
 }
