@@ -102,6 +102,9 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	b := &Bus{opts: opts, log: opts.Logger.With("component", "bus"), prefix: strings.ToLower(opts.Stream), logged: opts.Stream + "_LOGGED"}
 	nc, err := nats.Connect(opts.URL, nats.Name(opts.Name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
 		nats.Timeout(3*time.Second),
+		// No reconnect buffer: a publish while disconnected fails at once (ingest answers 503)
+		// and is not sent later behind the client's back.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			b.log.Warn("NATS connection lost; reconnecting", "url", opts.URL, "err", err)
 		}),

@@ -207,9 +207,9 @@ func (w *Workers) step(ctx context.Context, log interface {
 				close(o.release)
 			}
 		case !owned && want:
-			rev, err := w.b.leases.Create(rctx, partitionPrefix+strconv.Itoa(p), []byte(w.id))
-			if err != nil {
-				if !errors.Is(err, jetstream.ErrKeyExists) {
+			l := &lease{b: w.b, key: partitionPrefix + strconv.Itoa(p), value: []byte(w.id)}
+			if err := l.take(rctx); err != nil {
+				if !errors.Is(err, errLeaseHeld) {
 					log.Warn("partition lease unavailable", "partition", p, "err", err)
 				}
 				continue // still held by its previous owner: next round
@@ -220,7 +220,7 @@ func (w *Workers) step(ctx context.Context, log interface {
 			go func() {
 				defer wg.Done()
 				defer close(o.done)
-				if err := w.own(ctx, p, rev, o.release); err != nil && ctx.Err() == nil {
+				if err := w.own(ctx, p, l, o.release); err != nil && ctx.Err() == nil {
 					log.Warn("partition given up", "partition", p, "err", err)
 				}
 			}()
@@ -255,49 +255,27 @@ func mix64(x uint64) uint64 {
 	return x ^ x>>33
 }
 
-// own analyses partition p while this worker holds its lease (revision rev): it renews the lease
-// every TTL/3, and stops at once when a renewal fails; when release closes it finishes the
-// batch in hand and deletes the lease, so the next owner starts at once.
-func (w *Workers) own(ctx context.Context, p int, rev uint64, release <-chan struct{}) error {
-	key := partitionPrefix + strconv.Itoa(p)
+// own analyses partition p while this worker holds its lease l: it renews the lease and stops
+// at once when the lease is lost; when release closes it finishes the batch in hand and deletes
+// the lease, so the next owner starts at once.
+func (w *Workers) own(ctx context.Context, p int, l *lease, release <-chan struct{}) error {
 	lctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
-	var leaseMu sync.Mutex
-	renewed := make(chan struct{})
+	held := make(chan struct{})
 	go func() {
-		defer close(renewed)
-		t := time.NewTicker(w.b.opts.LeaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-lctx.Done():
-				return
-			case <-t.C:
-				rctx, rcancel := context.WithTimeout(lctx, w.b.opts.LeaseTTL/3)
-				leaseMu.Lock()
-				r, err := w.b.leases.Update(rctx, key, []byte(w.id), rev)
-				if err == nil {
-					rev = r
-				}
-				leaseMu.Unlock()
-				rcancel()
-				if err != nil {
-					cancel(fmt.Errorf("partition lease renewal failed: %w", err))
-					return
-				}
-			}
-		}
+		defer close(held)
+		l.hold(lctx, func(err error) { cancel(err) })
 	}()
 	err := w.consume(lctx, p, release)
 	lost := context.Cause(lctx)
 	cancel(nil)
-	<-renewed
+	<-held
 	if lost != nil {
 		return lost
 	}
 	dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer dcancel()
-	if derr := w.b.leases.Delete(dctx, key, jetstream.LastRevision(rev)); derr != nil && err == nil {
+	if derr := l.release(dctx); derr != nil && err == nil {
 		err = fmt.Errorf("hand partition %d over: %w", p, derr)
 	}
 	return err
