@@ -66,6 +66,18 @@ type day struct {
 	Date    string               `json:"date"`
 	Through uint64               `json:"through"` // log entries below this index are counted
 	Models  map[string]*modelDay `json:"models"`
+	// Access counts access decisions (every access event, with or without a model). Nil in day
+	// files written before it was counted; Totals then tells its caller to ask the index.
+	Access *AccessTotal `json:"access,omitempty"`
+}
+
+// AccessTotal counts access decisions; Compliant were allowed without elevated privilege, or
+// with it and an approval (the index store's definition).
+type AccessTotal struct {
+	Total     int64 `json:"total"`
+	Allowed   int64 `json:"allowed"`
+	Denied    int64 `json:"denied"`
+	Compliant int64 `json:"compliant"`
 }
 
 // modelDay is one model's aggregates for a day.
@@ -80,6 +92,17 @@ type modelDay struct {
 	Latency      sketch           `json:"latency_ms"`
 	Safety       map[string]int64 `json:"safety,omitempty"` // findings by category
 	Drift        map[string]drift `json:"drift,omitempty"`  // detections by kind
+	// Probe counts the inference events of Warden's own probes (included in the figures
+	// above), so reports on production traffic can leave them out.
+	Probe *probeDay `json:"probe,omitempty"`
+}
+
+// probeDay is the probe traffic within a model's day.
+type probeDay struct {
+	Inference int64   `json:"inference"`
+	Errors    int64   `json:"errors"`
+	Blocked   int64   `json:"blocked"`
+	CostUSD   float64 `json:"cost_usd"`
 }
 
 // drift summarises one kind of detection on a day.
@@ -228,6 +251,7 @@ func (r *Rollup) loadLocked(date string) (*day, error) {
 	b, err := os.ReadFile(filepath.Join(r.opts.Dir, date+".json"))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		d.Access = &AccessTotal{} // a day started by this version counts access decisions
 	case err != nil:
 		return nil, err
 	default:
@@ -252,7 +276,7 @@ func (d *day) model(name string) *modelDay {
 }
 
 func (r *Rollup) observe(i uint64, ev *event.Event) {
-	if ev.Model.Name == "" || ev.Time.IsZero() {
+	if ev.Time.IsZero() || (ev.Model.Name == "" && ev.Type != event.TypeAccess) {
 		return
 	}
 	r.mu.Lock()
@@ -266,7 +290,41 @@ func (r *Rollup) observe(i uint64, ev *event.Event) {
 	if i < d.Through {
 		return // counted before a crash
 	}
+	if ev.Type == event.TypeAccess && d.Access != nil && !ev.IsProbeTraffic() {
+		a := d.Access
+		a.Total++
+		switch ev.Decision {
+		case "allow":
+			a.Allowed++
+			if ev.Privilege != "elevated" || ev.ApprovalID != "" {
+				a.Compliant++
+			}
+		case "deny":
+			a.Denied++
+		}
+		r.dirty[date] = true
+	}
+	if ev.Model.Name == "" {
+		return
+	}
 	m := d.model(ev.Model.Name)
+	if ev.Type == event.TypeInference && ev.IsProbeTraffic() {
+		if m.Probe == nil {
+			m.Probe = &probeDay{}
+		}
+		m.Probe.Inference++
+		if rs := ev.Response; rs != nil {
+			switch rs.Status {
+			case "error":
+				m.Probe.Errors++
+			case "blocked":
+				m.Probe.Blocked++
+			}
+		}
+		if ev.CostUSD != nil {
+			m.Probe.CostUSD += *ev.CostUSD
+		}
+	}
 	m.Events[string(ev.Type)]++
 	if ev.Request != nil && ev.Request.InputTokens != nil {
 		m.InputTokens += *ev.Request.InputTokens
