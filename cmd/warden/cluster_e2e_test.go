@@ -565,7 +565,7 @@ response: {group_wait: 0s}
 		t.Fatalf("index holds %d rows for %d ids", rows, ids)
 	}
 	// A worker stays busy: the survivor did the dead one's share.
-	if code, body := workers[1].do(t, "GET", "/readyz", env.admin, nil); code != 200 {
+	if code, body := survivor.do(t, "GET", "/readyz", env.admin, nil); code != 200 {
 		t.Fatalf("surviving worker readyz: %d %s", code, body)
 	}
 	var counts struct {
@@ -772,7 +772,42 @@ func startNATSClusterProcs(t *testing.T, n int) *natsClusterProcs {
 	for _, nd := range c.nodes {
 		waitDial(t, "127.0.0.1:"+nd.port)
 	}
+	c.waitFormed(t)
 	return c
+}
+
+// waitFormed waits until the cluster places a stream with 3 replicas (a metadata leader
+// elected, every node a JetStream peer): on a loaded machine that takes a while, and the roles
+// would fail their start meanwhile.
+func (c *natsClusterProcs) waitFormed(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		err := func() error {
+			nc, err := nats.Connect(c.url())
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			js, err := natsjs.New(nc)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: "FORMED", Subjects: []string{"formed"}, Replicas: 3, Storage: natsjs.MemoryStorage}); err != nil {
+				return err
+			}
+			return js.DeleteStream(ctx, "FORMED")
+		}()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the NATS cluster did not form: %v\n%s", err, c.nodes[0].out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 func (c *natsClusterProcs) url() string {

@@ -41,7 +41,7 @@ func (s *sink) rules() map[string]int {
 	return m
 }
 
-func newWorker(t *testing.T, log *audit.Log, state string, out *sink) *Worker {
+func newWorker(t testing.TB, log *audit.Log, state string, out *sink) *Worker {
 	t.Helper()
 	eng, err := scan.New(scan.DefaultOptions())
 	if err != nil {

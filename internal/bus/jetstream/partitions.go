@@ -293,7 +293,7 @@ func (w *Workers) consume(ctx context.Context, p int, release <-chan struct{}) e
 	}
 	cons, err := w.b.js.CreateConsumer(sctx, w.b.logged, jetstream.ConsumerConfig{
 		Durable: name, FilterSubject: w.b.prefix + ".logged." + strconv.Itoa(p), AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: w.b.opts.AckWait, MaxAckPending: 2 * w.opts.Batch, MaxDeliver: -1,
+		AckWait: w.b.opts.AckWait, MaxAckPending: 10 * w.opts.Batch, MaxDeliver: -1,
 		Description: "Warden worker: partition " + strconv.Itoa(p) + " (one owner at a time)",
 	})
 	if err != nil {
@@ -309,11 +309,36 @@ func (w *Workers) consume(ctx context.Context, p int, release <-chan struct{}) e
 	}
 	defer part.Close()
 	w.b.log.Info("partition owned", "partition", p, "state_bytes", len(st.value))
+	// The state is stored at most every saveEach (and before a hand-over); the entries it
+	// covers are acknowledged only then. Redeliveries meanwhile are entries already analysed:
+	// the analysis skips them by position.
+	saveEach := min(time.Second, w.b.opts.AckWait/4)
+	var pending []jetstream.Msg
+	lastSave := time.Now()
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		state, err := part.State()
+		if err != nil {
+			return fmt.Errorf("partition %d: snapshot: %w", p, err)
+		}
+		if err := st.save(ctx, state); err != nil {
+			return err
+		}
+		for _, m := range pending {
+			if err := m.Ack(); err != nil {
+				w.b.log.Warn("ack failed; the entry will be redelivered (indexed again, not analysed again)", "err", err)
+			}
+		}
+		pending, lastSave = pending[:0], time.Now()
+		return nil
+	}
 	lastTick := time.Now()
 	for {
 		select {
 		case <-release:
-			return nil
+			return flush()
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
@@ -322,7 +347,16 @@ func (w *Workers) consume(ctx context.Context, p int, release <-chan struct{}) e
 			part.Tick(ctx)
 			lastTick = time.Now()
 		}
-		batch, err := cons.Fetch(w.opts.Batch, jetstream.FetchMaxWait(500*time.Millisecond))
+		if time.Since(lastSave) >= saveEach || len(pending) >= 8*w.opts.Batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		wait := 500 * time.Millisecond
+		if len(pending) > 0 {
+			wait = max(10*time.Millisecond, min(wait, saveEach-time.Since(lastSave)))
+		}
+		batch, err := cons.Fetch(w.opts.Batch, jetstream.FetchMaxWait(wait))
 		if err != nil {
 			if ctx.Err() == nil {
 				w.b.log.Warn("fetch from LOGGED failed; retrying", "partition", p, "err", err)
@@ -358,24 +392,13 @@ func (w *Workers) consume(ctx context.Context, p int, release <-chan struct{}) e
 			w.b.log.Error("worker batch failed; retrying it", "partition", p, "entries", len(entries), "err", err)
 			select {
 			case <-release:
-				return nil // unacknowledged: the next owner takes the batch
+				return flush() // this batch unacknowledged: the next owner takes it
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-time.After(time.Second):
 			}
 		}
-		state, err := part.State()
-		if err != nil {
-			return fmt.Errorf("partition %d: snapshot: %w", p, err)
-		}
-		if err := st.save(ctx, state); err != nil {
-			return err
-		}
-		for _, m := range msgs {
-			if err := m.Ack(); err != nil {
-				w.b.log.Warn("ack failed; the entry will be redelivered (indexed again, not analysed again)", "err", err)
-			}
-		}
+		pending = append(pending, msgs...)
 	}
 }
 
