@@ -29,6 +29,7 @@ import (
 
 	"github.com/warden-ai/warden/internal/atomicfile"
 	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/follow"
 	"github.com/warden-ai/warden/internal/rules"
 	"github.com/warden-ai/warden/internal/stats"
 )
@@ -178,42 +179,42 @@ func New(opts Options) (*Rollup, error) {
 func (r *Rollup) Position() uint64 { return r.pos.Load() }
 
 // Run follows the log until ctx ends, writing dirty days every Flush and applying retention
-// once an hour. It writes what it has before returning.
+// at start and once an hour. It writes what it has before returning.
 func (r *Rollup) Run(ctx context.Context) error {
 	if r.opts.Log == nil {
 		return errors.New("rollup: Log is required")
 	}
-	flush := time.NewTicker(r.opts.Flush)
-	defer flush.Stop()
-	var lastPrune time.Time
-	for {
-		if err := r.catchUp(ctx); err != nil {
-			r.log.Error("rollup", "err", err)
-		}
-		if time.Since(lastPrune) > time.Hour {
-			if n, err := r.Prune(); err != nil {
-				r.log.Error("rollup retention", "err", err)
-			} else if n > 0 {
-				r.log.Info("rollup retention deleted day files", "days", n)
-			}
-			lastPrune = time.Now()
-		}
-		var wake <-chan struct{}
-		if r.opts.Wake != nil {
-			wake = r.opts.Wake()
-		}
-		select {
-		case <-ctx.Done():
-			return r.Flush()
-		case <-flush.C:
-			if err := r.Flush(); err != nil {
-				r.log.Error("rollup flush", "err", err)
-			}
-		case <-wake:
-		case <-time.After(time.Second):
-		}
+	r.prune(ctx)
+	return follow.Run(ctx, rollupFollower{r}, follow.Options{
+		Grown: r.opts.Wake, Logger: r.log, Name: "aggregates",
+		Tasks: []follow.Task{
+			{Every: r.opts.Flush, Do: func(context.Context) {
+				if err := r.Flush(); err != nil {
+					r.log.Error("rollup flush", "err", err)
+				}
+			}},
+			{Every: time.Hour, Do: r.prune},
+		},
+	})
+}
+
+func (r *Rollup) prune(context.Context) {
+	if n, err := r.Prune(); err != nil {
+		r.log.Error("rollup retention", "err", err)
+	} else if n > 0 {
+		r.log.Info("rollup retention deleted day files", "days", n)
 	}
 }
+
+type rollupFollower struct{ r *Rollup }
+
+func (f rollupFollower) CatchUp(ctx context.Context) (int, error) {
+	before := f.r.pos.Load()
+	err := f.r.catchUp(ctx)
+	return int(f.r.pos.Load() - before), err
+}
+
+func (f rollupFollower) Stop() error { return f.r.Flush() }
 
 func (r *Rollup) catchUp(ctx context.Context) error {
 	from := r.pos.Load()
