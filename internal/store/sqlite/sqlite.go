@@ -42,6 +42,14 @@ CREATE TABLE IF NOT EXISTS events (
 -- about "limit" index reads however many events a user has; a time bound is checked on the way.
 CREATE INDEX IF NOT EXISTS events_model_user_seq ON events(model, user, seq);
 CREATE INDEX IF NOT EXISTS events_user_seq ON events(user, seq);
+-- Partial indexes of the event types other than inference, in seq order: a search by type
+-- (the monthly report's probe results, the console's access events) reads only those events,
+-- and an inference event costs nothing more to index. Search names the type as a literal so
+-- the planner can use them.
+CREATE INDEX IF NOT EXISTS events_access_seq ON events(seq) WHERE type = 'access';
+CREATE INDEX IF NOT EXISTS events_pipeline_seq ON events(seq) WHERE type = 'pipeline';
+CREATE INDEX IF NOT EXISTS events_feedback_seq ON events(seq) WHERE type = 'feedback';
+CREATE INDEX IF NOT EXISTS events_probe_seq ON events(seq) WHERE type = 'probe';
 CREATE TABLE IF NOT EXISTS texts (
   seq    INTEGER PRIMARY KEY,
   tier   TEXT NOT NULL,
@@ -185,6 +193,10 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 			modelCol = "+e.model"
 		}
 	}
+	partialType := q.Type == "access" || q.Type == "pipeline" || q.Type == "feedback" || q.Type == "probe"
+	if partialType && q.User == "" {
+		modelCol = "+e.model" // the type's partial index returns rows in seq order; the model's would need a sort
+	}
 	if q.Model != "" {
 		where = append(where, modelCol+" = ?")
 		args = append(args, q.Model)
@@ -193,7 +205,10 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		where = append(where, "e.user = ?")
 		args = append(args, q.User)
 	}
-	if q.Type != "" {
+	switch {
+	case partialType: // a literal from a fixed set, so the planner can use the partial index
+		where = append(where, "e.type = '"+q.Type+"'")
+	case q.Type != "":
 		where = append(where, "e.type = ?")
 		args = append(args, q.Type)
 	}
