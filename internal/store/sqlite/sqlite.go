@@ -261,6 +261,48 @@ func (s *Store) PruneText(ctx context.Context, tier string, before time.Time) (i
 	return n, s.truncateWAL(ctx)
 }
 
+// PruneEvents implements store.Store. Like PruneText it scrubs what it deleted from the
+// database file and the WAL.
+func (s *Store) PruneEvents(ctx context.Context, set store.ModelSet, before time.Time) (int64, error) {
+	if len(set.Models) == 0 && !set.Others {
+		return 0, nil
+	}
+	cond := "1"
+	args := []any{before.UnixNano()}
+	if len(set.Models) > 0 {
+		cond = "model IN (" + strings.TrimSuffix(strings.Repeat("?,", len(set.Models)), ",") + ")"
+		if set.Others {
+			cond = "NOT " + cond
+		}
+		for _, m := range set.Models {
+			args = append(args, m)
+		}
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM texts WHERE seq IN (SELECT seq FROM events WHERE time < ? AND `+cond+`)`, args...); err != nil {
+		return 0, fmt.Errorf("prune events: text: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE time < ? AND `+cond, args...)
+	if err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	if n > 0 {
+		return n, s.scrub(ctx)
+	}
+	return 0, nil
+}
+
 // EraseText deletes the stored text of every event of actor (the event's user, or its service
 // account, consumer or key when it has no user) and returns their log indices, ascending.
 func (s *Store) EraseText(ctx context.Context, actor string) ([]uint64, error) {
