@@ -136,9 +136,11 @@ type App struct {
 	ingest   *ingest.Handler
 	models   *inventory
 
-	scanner  *scan.Engine
-	analyzer *analyze.Analyzer
-	rules    *rules.Engine
+	scanner   *scan.Engine
+	ruleSet   *rules.RuleSet                                  // loaded rules, for the cluster's partition analyses
+	alertSink func(ctx context.Context, alerts []alert.Alert) // where analysis alerts go
+	analyzer  *analyze.Analyzer
+	rules     *rules.Engine
 	// rulesReload reloads the rule files into rules and keeps the last outcome.
 	rulesReload *rulesReloader
 	worker      *worker.Worker
@@ -247,7 +249,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		Redact:     redactor,
 	}
 	if !a.clustered() { // in a cluster the stream buffers; workers' lag shows in /readyz
-		popts.Backlog, popts.MaxBacklog = a.indexer.Lag, 5_000_000
+		popts.Backlog, popts.MaxBacklog = a.backlog, 5_000_000
 	}
 	a.pipeline, err = pipeline.New(popts)
 	if err != nil {
@@ -371,6 +373,16 @@ func (a *App) Start(ctx context.Context) error {
 	close(a.ready)
 	a.log.Info("warden started", "roles", a.roles.String(), "bus", a.cfg.Bus.Driver, "api", a.Addr(), "api_tls", apiTLS != nil, "gateway_tls", a.cfg.TLS.Gateway.Enabled(), "gateway", a.GatewayAddr(), "data", a.opts.DataDir, "audit_entries", a.audit.Size())
 	return nil
+}
+
+// backlog is how far the slowest local follower of the log trails it: the index writer or the
+// analysis worker. Ingest refuses with 429 above the pipeline's MaxBacklog.
+func (a *App) backlog() uint64 {
+	n := a.indexer.Lag()
+	if a.worker != nil {
+		n = max(n, a.worker.Lag())
+	}
+	return n
 }
 
 func (a *App) goRun(name string, fn func() error) {
