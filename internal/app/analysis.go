@@ -32,6 +32,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 		return fmt.Errorf("build scanners: %w", err)
 	}
 	a.scanner = eng
+	a.scanMemo.eng = eng
 
 	aopts := analyze.DefaultOptions()
 	aopts.Logger = a.log.With("component", "analyze")
@@ -78,7 +79,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	a.rulesReload = newRulesReloader(a.reg, len(rs.Rules))
 
 	a.worker, err = worker.New(worker.Options{
-		Log: a.audit, Scanner: eng, Analyzer: a.analyzer, Extraction: xd, Rules: a.rules,
+		Log: a.audit, Scanner: a.scanMemo, Analyzer: a.analyzer, Extraction: xd, Rules: a.rules,
 		Alerts: sink, Models: a.models.get, RulesState: a.rules, Assess: assessors{a.probes.tracker, a.qualityTracker}, Sample: a.qualityScorer.Offer, Ephemeral: a.pipeline.EphemeralText, Wake: a.pipeline.Appended,
 		StateDir: filepath.Join(a.opts.DataDir, "state"), Logger: a.log, Registerer: a.reg,
 		Detections: a.recordDetections,

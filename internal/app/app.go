@@ -135,6 +135,7 @@ type App struct {
 	models   *inventory
 
 	scanner  *scan.Engine
+	scanMemo *scanMemo
 	analyzer *analyze.Analyzer
 	rules    *rules.Engine
 	// rulesReload reloads the rule files into rules and keeps the last outcome.
@@ -227,9 +228,15 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	}
 	a.cleanups = append(a.cleanups, a.store.Close)
 
-	redactor, err := NewRedactor()
-	if err != nil {
-		return nil, err
+	redact := scan.NewRedactor()
+	redactor := redact.Redact
+	// The analysis worker scans the raw text of redacted events again; in one process it reuses
+	// the PII and secret findings of the redaction pass (scanMemo). In a cluster the worker runs
+	// elsewhere. buildAnalysis gives it the engine.
+	a.scanMemo = newScanMemo(redact, nil, 16_384)
+	pipeRedact := redactor
+	if !a.clustered() {
+		pipeRedact = a.scanMemo.Redact
 	}
 	a.indexer, err = index.New(ctx, index.Options{
 		Log: a.audit, Store: a.store, Logger: a.log, Registerer: a.reg,
@@ -241,7 +248,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	popts := pipeline.Options{
 		Publisher: a.publisher(), MaxInFlight: a.cfg.Ingest.MaxInFlight, Registerer: a.reg,
 		TextPolicy: func(model string) string { p, _ := a.models.policy(model); return p },
-		Redact:     redactor,
+		Redact:     pipeRedact,
 	}
 	if !a.clustered() { // in a cluster the stream buffers; workers' lag shows in /readyz
 		popts.Backlog, popts.MaxBacklog = a.indexer.Lag, 5_000_000
