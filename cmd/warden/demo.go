@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/warden-ai/warden/internal/app"
 	"github.com/warden-ai/warden/internal/config"
 	"github.com/warden-ai/warden/internal/demo"
+	"github.com/warden-ai/warden/internal/guardsim"
 	"github.com/warden-ai/warden/internal/keys"
 	"github.com/warden-ai/warden/internal/notify/webhook"
 	"github.com/warden-ai/warden/internal/probe"
@@ -67,6 +69,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer sim.Close()
+
+	// The simulated guard model (a phrase list, not a classifier) that judges kb-assistant's
+	// inputs over Warden's guard contract.
+	guard := &guardsim.Server{}
+	gsrv, guardURL, err := serveLocal(guard.GuardHandler())
+	if err != nil {
+		return err
+	}
+	defer gsrv.Close()
 
 	// A local webhook receiver standing in for the SOC's endpoint.
 	secret := "demo-webhook-secret"
@@ -114,7 +125,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	cfg, err := demoConfig(fixture, hookURL)
+	cfg, err := demoConfig(fixture, hookURL, guardURL)
 	if err != nil {
 		return err
 	}
@@ -135,6 +146,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		},
 	}
 	return app.Run(ctx, opts, func(a *app.App) {
+		started := time.Now()
 		reloadOnHangup(ctx, a)
 		fmt.Fprintf(stdout, `Warden demo — the upstream model is SIMULATED (a built-in test double at %s); no real model is called.
 
@@ -164,6 +176,12 @@ pipeline events. Alerts are printed as the webhook receiver gets them.
 Output quality: half of support-bot's answers are graded by the quality-judge model (simulated);
         curl -s -H "Authorization: Bearer %s" http://%s/v1/models/support-bot/quality
 
+Guard model: kb-assistant's inputs are judged by %s, a SIMULATED guard model (a phrase list
+standing in for a GPU-served Prompt Guard; %s) that decides prompt_injection and jailbreak
+(fail-open). It catches a paraphrased attack the built-in scanners let through; from +30 s to
++45 s it is down: the built-in verdict stands and events carry warden.guard_error.
+        docs/INTEGRATIONS.md "Guard models"; metrics warden_guard_* on /metrics
+
 Active probes: claims-bot is red-teamed every 10 s through the gateway (%d built-in probes:
 injection, jailbreak, encoding, extraction, multilingual). At +20 s its simulated upstream
 loses its guardrails; the next run raises warden.probe.regression.
@@ -171,7 +189,27 @@ loses its guardrails; the next run raises warden.probe.regression.
         curl -s -H "Authorization: Bearer %s" http://%s/v1/models/claims-bot/probes
 
 `, simURL, a.Addr(), logins, a.Addr(), a.GatewayAddr(), dir, a.Tokens().Admin, a.Addr(), a.MetricsToken(), a.Tokens().Admin, a.Addr(), a.Tokens().Admin, a.Addr(), dir, a.Addr(), a.Tokens().Admin, anchors.dir, *interval,
-			a.Tokens().Admin, a.Addr(), builtinProbes(), a.Addr(), a.Tokens().Admin, a.Tokens().Admin, a.Addr())
+			a.Tokens().Admin, a.Addr(), demo.GuardName, guardURL, builtinProbes(), a.Addr(), a.Tokens().Admin, a.Tokens().Admin, a.Addr())
+		go func() {
+			for _, step := range []struct {
+				at   time.Duration
+				down bool
+				msg  string
+			}{
+				{30 * time.Second, true, "the simulated guard model is down; kb-assistant's guard is fail-open: the built-in verdict stands (the paraphrased attack passes) and events carry warden.guard_error"},
+				{45 * time.Second, false, "the simulated guard model is back; it judges kb-assistant's inputs again"},
+			} {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Until(started.Add(step.at))):
+				}
+				guard.SetDown(step.down)
+				printMu.Lock()
+				fmt.Fprintf(stdout, "%s  demo: %s\n", time.Now().Format("15:04:05"), step.msg)
+				printMu.Unlock()
+			}
+		}()
 		go func() {
 			select {
 			case <-ctx.Done():
@@ -236,10 +274,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// demoConfig is the demo's configuration: the fixture's inventory plus one webhook receiver
-// that every severity escalates to.
-func demoConfig(f *demo.Fixture, hookURL string) (*config.Config, error) {
+// demoConfig is the demo's configuration: the fixture's inventory, the simulated guard model
+// at guardURL, and one webhook receiver that every severity escalates to.
+func demoConfig(f *demo.Fixture, hookURL, guardURL string) (*config.Config, error) {
 	doc := map[string]any{
+		"guards": []any{map[string]any{"name": demo.GuardName, "url": guardURL + "/v1/guard", "categories": []string{"prompt_injection", "jailbreak"},
+			"roles": []string{"input"}, "fail": "open", "timeout": "500ms", "breaker": map[string]any{"failures": 3, "cooldown": "5s"}}},
 		"receivers": []any{map[string]any{"name": "demo-webhook", "webhook": map[string]any{"url": hookURL, "secret_env": "DEMO_WEBHOOK_SECRET"}}},
 		"escalation": map[string]any{
 			"P1": []any{map[string]any{"after": "0s", "receivers": []string{"demo-webhook"}}},
@@ -348,6 +388,30 @@ func demoStatus(ctx context.Context, api, token string, w io.Writer) {
 				}
 			}
 			fmt.Fprintln(w, line)
+		}
+		var kb struct {
+			Events []struct {
+				Attributes map[string]any `json:"attributes"`
+				Safety     *struct {
+					Triggers []struct{ Detector string } `json:"triggers"`
+				} `json:"safety"`
+			} `json:"events"`
+		}
+		if get("/v1/events?model=kb-assistant&type=inference&limit=200", &kb) == nil && len(kb.Events) > 0 {
+			var judged, caught, failed int
+			for _, e := range kb.Events {
+				if _, ok := e.Attributes["warden.guards"]; ok {
+					judged++
+				}
+				if _, ok := e.Attributes["warden.guard_error"]; ok {
+					failed++
+				}
+				if e.Safety != nil && slices.ContainsFunc(e.Safety.Triggers, func(t struct{ Detector string }) bool { return t.Detector == "guard."+demo.GuardName }) {
+					caught++
+				}
+			}
+			fmt.Fprintf(w, "%s  GUARD   kb-assistant: %d of its last %d requests judged by guard.%s: %d caught by it, %d without a verdict (guard down; fail-open)\n",
+				time.Now().Format("15:04:05"), judged, len(kb.Events), demo.GuardName, caught, failed)
 		}
 		if get("/v1/models/claims-bot/probes", &probes) == nil && len(probes.Families) > 0 {
 			line := time.Now().Format("15:04:05") + "  PROBES  claims-bot pass rate:"

@@ -54,6 +54,9 @@ func TestDemoShowsDetectionsWithinAMinute(t *testing.T) {
 		`TRUST   data subject "emp-12" erased`:                             false,
 		"the erasure changed no history":                                   false,
 		"AGGREGATE ":                                                       false,
+		// issue 10 item 5: a guard model catches what the built-ins let through
+		"guarded: paraphrased attack → 403 content_blocked": false,
+		"judged by guard.sim-prompt-guard":                  false,
 	}
 	lines := make(chan string)
 	go func() {

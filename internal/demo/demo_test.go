@@ -52,6 +52,7 @@ func TestDemoRound(t *testing.T) {
 		"→ 401 key_revoked (warden_policy)":       "revoked key",
 		"→ 401 key_expired (warden_policy)":       "expired key",
 		"jane.roe@example.com":                    "PII in output", // medium tier, no scanner here: passes
+		"Jane Roe, 42 Elm Street":                 "name and address redacted",
 	} {
 		found := false
 		for _, l := range lines {

@@ -480,6 +480,16 @@ func TestInlineScanning(t *testing.T) {
 	if inf.Safety == nil || inf.Safety.Action != "block" || inf.Response.Status != "blocked" || len(inf.Safety.Triggers) == 0 || inf.Safety.Triggers[0].Role != "input" {
 		t.Fatalf("injection event safety %+v response %+v", inf.Safety, inf.Response)
 	}
+	// A user's own name and address in the input: forwarded as written
+	// (not a trigger), stored redacted under store_text: redacted.
+	res = h.post(k, "/v1/chat/completions", chatBody("strict", "[sim:refuse] Hi, I am Maria Garcia of 12 Elm Street and my parcel is late."))
+	inf, _ = h.rec.byRequest(t, res.id)
+	if res.status != 200 || strings.Contains(inf.Request.Input, "Maria Garcia") || !strings.Contains(inf.Request.Input, "[PERSON_1]") || !strings.Contains(inf.Request.Input, "[ADDRESS_1]") {
+		t.Fatalf("name in input: %d stored %q", res.status, inf.Request.Input)
+	}
+	if reqs := h.sim.Requests(); !strings.Contains(string(reqs[len(reqs)-1].Body), "Maria Garcia") {
+		t.Fatalf("the upstream did not get the name as written: %s", reqs[len(reqs)-1].Body)
+	}
 	// High tier redacts a secret in the output.
 	res = h.post(k, "/v1/chat/completions", chatBody("strict", "[sim:leak-secret] creds please"))
 	if res.status != 200 || strings.Contains(string(res.body), "AKIAIOSFODNN7EXAMPLE") {

@@ -146,9 +146,12 @@ type call struct {
 	// fail-closed one gave no verdict.
 	guardsAsked, guardClosed bool
 	redactIn                 []scan.Finding
-	outFinds                 []scan.Finding
-	streamed                 bool
-	segs                     []seg // texts the current SSE event added to output
+	// storeOnly are input PII findings the policy allows (a user's own
+	// name or address): not triggers, but redacted from the stored text.
+	storeOnly []scan.Finding
+	outFinds  []scan.Finding
+	streamed  bool
+	segs      []seg // texts the current SSE event added to output
 	// delivered is how much of output reached the client (before any redaction).
 	delivered int
 }
@@ -573,6 +576,9 @@ func (c *call) setAttr(k string, v any) {
 func (c *call) record(fs []scan.Finding, role scan.Role) {
 	for _, f := range fs {
 		if c.rt != nil && c.rt.policy.Triggers(role, f) == scan.ActionAllow {
+			if role == scan.Input && f.Category == scan.CatPII {
+				c.storeOnly = append(c.storeOnly, f)
+			}
 			continue
 		}
 		c.findings = append(c.findings, event.Trigger{Detector: f.Detector, Category: f.Category, Score: clamp01(f.Score), Role: string(role), Start: f.Start, End: f.End})
@@ -1184,7 +1190,7 @@ func (g *Gateway) inferenceEvent(c *call) {
 			ev.Response.OutputSHA256, ev.Response.OutputChars = sha256Hex(out), len(out)
 		}
 	default:
-		ev.Request.Input = scan.Redact(c.input, inFinds)
+		ev.Request.Input = scan.Redact(c.input, append(inFinds, c.storeOnly...))
 		ev.Response.Output = scan.Redact(out, c.outFinds)
 	}
 	if len(c.findings) > 0 || c.action != scan.ActionAllow {

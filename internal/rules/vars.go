@@ -192,6 +192,18 @@ var vars = []variable{
 		}
 		return types.String(c.ev.ActorKey())
 	}),
+	strVar("actor.consumer_id", "consuming identity, as the analyzer counts consumers: consumer, else service account, else API key id, else user (consumer for detections)", func(c *evalCtx) ref.Val {
+		if c.det != nil {
+			return types.String(c.det.Consumer)
+		}
+		a := &c.ev.Actor
+		for _, id := range []string{a.Consumer, a.ServiceAccount, a.APIKeyID} {
+			if id != "" {
+				return types.String(id)
+			}
+		}
+		return types.String(a.User)
+	}),
 	strVar("actor.user", "end user", evStr(func(e *event.Event) string { return e.Actor.User })),
 	strVar("actor.consumer", "consuming application", func(c *evalCtx) ref.Val {
 		if c.det != nil {
@@ -341,7 +353,7 @@ var varIndex = func() map[string]int {
 var actorID = varIndex["actor.id"]
 
 // numVars sizes the per-input variable cache; TestVariablesFitCache keeps it ≥ len(vars).
-const numVars = 76
+const numVars = 77
 
 // Variables lists the names a condition can read, with their CEL type and meaning (for docs and
 // `warden rules` help).

@@ -206,7 +206,11 @@ func (g *guard) judge(ctx context.Context, in *Doc) ([]Finding, error) {
 			reason = xe.Reason
 		}
 		g.m.errors.WithLabelValues(g.o.Name, reason).Inc()
-		if reason != ReasonCanceled {
+		switch reason {
+		case ReasonCanceled:
+		case ReasonCircuitOpen: // the opening was logged once at warn
+			g.log.Debug("guard gave no verdict", "reason", reason, "model", in.Context.Model, "role", string(in.Role), "fail_closed", g.o.FailClosed)
+		default:
 			g.log.Warn("guard gave no verdict", "reason", reason, "model", in.Context.Model, "role", string(in.Role), "fail_closed", g.o.FailClosed, "err", err)
 		}
 		return nil, &GuardError{Guard: g.o.Name, Reason: reason, FailClosed: g.o.FailClosed, Err: err}

@@ -5,7 +5,7 @@
 //
 //	echo         (default) answer "You said: <last user message>"
 //	leak-secret  answer with an AWS-style access key and a private key marker in the text
-//	leak-pii     answer with an e-mail address, a phone number and a valid-checksum card number
+//	leak-pii     answer with a name, a street address, an e-mail address, a phone number and a valid-checksum card number
 //	refuse       answer with a refusal
 //	slow         wait Options.SlowDelay (default 2 s) before answering, honouring cancellation
 //	error        answer 500 with an OpenAI-style error body
@@ -73,7 +73,7 @@ var attackCues = []string{
 // Canned texts. The secret and card are well-known test values, not real credentials.
 const (
 	SecretText  = "Sure. The deploy credentials are AKIAIOSFODNN7EXAMPLE with secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY, keep them safe."
-	PIIText     = "The customer is Jane Roe, email jane.roe@example.com, phone +1 415 555 0132, card 4111 1111 1111 1111."
+	PIIText     = "The customer is Jane Roe, 42 Elm Street, email jane.roe@example.com, phone +1 415 555 0132, card 4111 1111 1111 1111."
 	RefusalText = "I'm sorry, but I can't help with that request."
 )
 
