@@ -180,7 +180,7 @@ func BenchmarkRedact(b *testing.B) {
 // reportCPU reports the process CPU time per op since start: the steadier figure on a shared
 // machine, where wall time includes waiting for a core.
 func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64((processCPU() - start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((processCPU()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 func processCPU() time.Duration {
