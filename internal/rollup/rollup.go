@@ -36,7 +36,7 @@ import (
 // Log is the audit log as the follower reads it.
 type Log interface {
 	Size() uint64
-	Read(from uint64, fn func(i uint64, id string, leaf, blob []byte) error) error
+	ReadLeaves(from uint64, fn func(i uint64, id string, leaf []byte) error) error
 }
 
 // Options configure a Rollup.
@@ -198,7 +198,7 @@ func (r *Rollup) catchUp(ctx context.Context) error {
 		return nil
 	}
 	stop := errors.New("stop")
-	err := r.opts.Log.Read(from, func(i uint64, _ string, leaf, _ []byte) error {
+	err := r.opts.Log.ReadLeaves(from, func(i uint64, _ string, leaf []byte) error {
 		if ctx.Err() != nil {
 			return stop
 		}
