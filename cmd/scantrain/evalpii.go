@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -242,6 +243,69 @@ func evalSecrets(ctx context.Context, d *datasets, e *scan.Engine, w io.Writer) 
 		if n := c[0].tp + c[0].fn + c[1].tp + c[1].fn; n >= 5 {
 			fmt.Fprintf(w, "| %s | %d | %.3f | %d | %.3f |\n", k, c[0].tp+c[0].fn, ratio(c[0].tp, c[0].tp+c[0].fn), c[1].tp+c[1].fn, ratio(c[1].tp, c[1].tp+c[1].fn))
 		}
+	}
+	return nil
+}
+
+// evalSelfHarm reports how often the self-harm phrases for outputs
+// (encouragement, instructions) block benign texts scanned as outputs at
+// tier high: model answers to unsafe prompts (XSTest), hard benign
+// contrast sets and ordinary prompts. The openai-moderation rows flagged
+// SH are mostly first-person talk about self-harm, not encouragement:
+// their rate is shown apart, as what the rule does not try to catch.
+func evalSelfHarm(ctx context.Context, d *datasets, e *scan.Engine, w io.Writer) error {
+	type set struct {
+		name, file string
+		keep       func(row) (string, bool)
+	}
+	text := func(r row) (string, bool) { return r.Text, true }
+	label := func(v int) func(row) (string, bool) {
+		return func(r row) (string, bool) { return r.Text, r.Label != nil && *r.Label == v }
+	}
+	sh := func(v int) func(row) (string, bool) {
+		return func(r row) (string, bool) {
+			var m struct {
+				Flags map[string]int `json:"flags"`
+			}
+			_ = json.Unmarshal(r.Meta, &m)
+			return r.Text, m.Flags["SH"] == v
+		}
+	}
+	sets := []set{
+		{"xstest refusals (model answers refusing unsafe prompts)", "xstest/completions_unsafe_labelled.jsonl", func(r row) (string, bool) { return r.Response, r.Refusal == 1 }},
+		{"xstest compliances (answers that comply with unsafe prompts; self-harm ones should block)", "xstest/completions_unsafe_labelled.jsonl", func(r row) (string, bool) { return r.Response, r.Refusal == 0 }},
+		{"hatecheck non-hateful (incl. counter-speech)", "hatecheck/cases.jsonl", label(0)},
+		{"coconot benign contrast prompts", "coconot/prompts.jsonl", label(0)},
+		{"openai-moderation, no self-harm flag", "openai-moderation/samples.jsonl", sh(0)},
+		{"surge-toxicity non-toxic", "surge-toxicity/comments.jsonl", label(0)},
+		{"benign-arena-hard", "benign-arena-hard/prompts.jsonl", text},
+		{"benign-mtbench", "benign-mtbench/questions.jsonl", text},
+		{"openai-moderation SH = 1 (self-harm talk; not the rule's target)", "openai-moderation/samples.jsonl", sh(1)},
+	}
+	p := scan.DefaultPolicy("high")
+	fmt.Fprintf(w, "\n## Self-harm encouragement and instructions in outputs (phrase rule `harmful.lexicon.self_harm`, blocks at critical/high)\n\n"+
+		"Share of texts, scanned as model outputs, that the rule blocks at tier high:\n\n| set | texts | blocked by the self-harm rule |\n|---|---|---|\n")
+	for _, s := range sets {
+		rows, err := d.read(s.file)
+		if err != nil {
+			return err
+		}
+		n, hit := 0, 0
+		for _, r := range rows {
+			t, ok := s.keep(r)
+			if !ok || t == "" {
+				continue
+			}
+			n++
+			fs, _ := e.Scan(ctx, t, scan.Output, scan.Context{})
+			for _, f := range fs {
+				if f.Detector == "harmful.lexicon.self_harm" && p.Triggers(scan.Output, f) == scan.ActionBlock {
+					hit++
+					break
+				}
+			}
+		}
+		fmt.Fprintf(w, "| %s | %d | %.4f (%d) |\n", s.name, n, ratio(hit, n), hit)
 	}
 	return nil
 }

@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string) error {
 	bits := fs.Int("bits", 18, "hash bits of the models")
 	write := fs.Bool("write", false, "with -eval: also write the weights and calibration to -out")
 	cache := fs.String("cache", "", "directory caching trained fold models between runs (keyed by a fingerprint of data and options)")
-	rulesOnly := fs.Bool("eval-rules", false, "print only the PII, secret and refusal tables (no training)")
+	rulesOnly := fs.Bool("eval-rules", false, "print only the PII, secret, refusal and self-harm-output tables (no training)")
 	stage2Only := fs.Bool("stage2-only", false, "print only the second stage's leave-one-source-out table and feature weights (fast with -cache)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
@@ -137,5 +137,8 @@ func evalRules(ctx context.Context, d *datasets, e *scan.Engine) error {
 	if err := evalSecrets(ctx, d, e, os.Stdout); err != nil {
 		return err
 	}
-	return evalRefusal(ctx, d, e, os.Stdout)
+	if err := evalRefusal(ctx, d, e, os.Stdout); err != nil {
+		return err
+	}
+	return evalSelfHarm(ctx, d, e, os.Stdout)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/warden-ai/warden/internal/app"
 	"github.com/warden-ai/warden/internal/audit"
 	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/tsa"
 )
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -43,6 +44,7 @@ func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) 
 	cpFile := fs.String("checkpoint", "", "a signed checkpoint saved earlier (e.g. a copy of DATA/log/checkpoint): the log must be a consistent extension of it")
 	var witnessKeys listFlag
 	fs.Var(&witnessKeys, "witness-key", "witness public key (or file, e.g. the witness's witness.pub); the log must hold a checkpoint cosigned by it, DATA/log/witnessed (repeatable)")
+	tsaCert := fs.String("tsa-cert", "", "PEM file of the trusted RFC 3161 time-stamping authority (its certificate or CA): the log's time-stamp tokens (DATA/log/timestamps) must verify against it")
 	if _, err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -51,6 +53,9 @@ func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	var o audit.VerifyOptions
 	var err error
+	if o.Timestamps, err = tsaVerifierArg(*tsaCert); err != nil {
+		return err
+	}
 	if *key != "" {
 		if o.Keys, err = readKeysArg("-key", *key); err != nil {
 			return err
@@ -100,6 +105,7 @@ func runAuditVerify(_ context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		fmt.Fprintln(stdout)
 	}
+	printTimestamps(stdout, sum.TimestampTokens, sum.Timestamps, o.Timestamps != nil, sum.Entries)
 	fmt.Fprintf(stdout, "  took:        %s\n", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -162,6 +168,8 @@ func kindText(kind string) string {
 		return "inconsistent with the trusted checkpoint"
 	case audit.KindUnwitnessed:
 		return "not witnessed"
+	case audit.KindUntimestamped:
+		return "not time-stamped by a trusted TSA"
 	}
 	return "corrupt"
 }
@@ -275,12 +283,17 @@ func runEvidenceExport(_ context.Context, args []string, stdout, stderr io.Write
 func runEvidenceVerify(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("evidence verify", flag.ContinueOnError)
 	key := fs.String("key", "", "pinned public key: the verifier key string, or a file holding it")
+	tsaCert := fs.String("tsa-cert", "", "PEM file of the trusted RFC 3161 time-stamping authority (its certificate or CA): the package's time-stamp token must verify against it")
 	pos, err := parseFlags(fs, args, stderr)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("usage: warden evidence verify FILE [--key KEY]")
+		return usagef("usage: warden evidence verify FILE [--key KEY] [--tsa-cert PEM]")
+	}
+	tv, err := tsaVerifierArg(*tsaCert)
+	if err != nil {
+		return err
 	}
 	var pinned string
 	if *key != "" {
@@ -299,7 +312,7 @@ func runEvidenceVerify(_ context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	sum, err := audit.VerifyEvidence(f, st.Size(), pinned)
+	sum, err := audit.VerifyEvidenceWith(f, st.Size(), audit.EvidenceOptions{Key: pinned, Timestamps: tv})
 	if err != nil {
 		return &checkFailed{err}
 	}
@@ -310,5 +323,44 @@ func runEvidenceVerify(_ context.Context, args []string, stdout, stderr io.Write
 	} else {
 		fmt.Fprintln(stdout, "  key source: taken from the package itself (log.pub): SELF-ASSERTED — anyone can build a package that verifies against its own key; pass --key with the operator's published key")
 	}
+	printTimestamps(stdout, sum.TimestampTokens, sum.Timestamps, tv != nil, 0)
 	return nil
+}
+
+// tsaVerifierArg returns the checker of RFC 3161 tokens against the TSA certificates in the
+// PEM file of --tsa-cert (nil without the flag).
+func tsaVerifierArg(file string) (audit.TimestampVerifier, error) {
+	if file == "" {
+		return nil, nil
+	}
+	roots, err := tsa.LoadRoots(file)
+	if err != nil {
+		return nil, usagef("-tsa-cert: %v", err)
+	}
+	return func(token []byte) (audit.TimestampInfo, error) {
+		t, err := tsa.VerifyToken(token, roots)
+		if err != nil {
+			return audit.TimestampInfo{}, err
+		}
+		return audit.TimestampInfo{Time: t.Time, Signer: t.Signer, Digest: t.Digest}, nil
+	}, nil
+}
+
+// printTimestamps reports the RFC 3161 tokens of a log or package: checked ones (with
+// --tsa-cert) date their checkpoint's entries; unchecked ones are only counted.
+func printTimestamps(w io.Writer, tokens int, checked []audit.Timestamp, verified bool, entries uint64) {
+	switch {
+	case tokens == 0:
+		return
+	case !verified:
+		fmt.Fprintf(w, "  timestamps:  %d RFC 3161 tokens, not checked (pass --tsa-cert with the TSA's certificate)\n", tokens)
+		return
+	}
+	last := checked[len(checked)-1]
+	fmt.Fprintf(w, "  timestamped: %d RFC 3161 tokens verified; the first %d entries existed by %s (TSA %s)",
+		len(checked), last.Size, last.Time.UTC().Format(time.RFC3339), last.Signer)
+	if entries > last.Size {
+		fmt.Fprintf(w, "; the %d entries after it are not time-stamped", entries-last.Size)
+	}
+	fmt.Fprintln(w)
 }

@@ -134,7 +134,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer anchors.srv.Close()
+	defer anchors.tsa.Close()
 	cfg.Audit.Witnesses, cfg.Audit.WitnessInterval = []config.Witness{wcfg}, 5*time.Second
+	cfg.Audit.TimestampAuthorities, cfg.Audit.TimestampInterval = []string{anchors.tsa.URL}, 10*time.Second
 	opts := app.Options{
 		DataDir: dir, Listen: *listen, GatewayListen: *gw, Config: cfg, SigningKeyFile: anchors.keyFile,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})),

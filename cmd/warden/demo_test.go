@@ -53,6 +53,7 @@ func TestDemoShowsDetectionsWithinAMinute(t *testing.T) {
 		"TRUST   witness witness.demo cosigned the audit log's checkpoint": false,
 		`TRUST   data subject "emp-12" erased`:                             false,
 		"the erasure changed no history":                                   false,
+		"time-stamped (RFC 3161) by":                                       false,
 		"AGGREGATE ":                                                       false,
 		// issue 10 item 5: a guard model catches what the built-ins let through
 		"guarded: paraphrased attack → 403 content_blocked": false,

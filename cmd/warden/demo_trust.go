@@ -8,12 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/warden-ai/warden/internal/app"
 	"github.com/warden-ai/warden/internal/audit"
 	"github.com/warden-ai/warden/internal/config"
+	"github.com/warden-ai/warden/internal/tsa"
+	"github.com/warden-ai/warden/internal/tsa/tsatest"
 	"github.com/warden-ai/warden/internal/witness"
 )
 
@@ -25,6 +28,10 @@ type demoAnchors struct {
 	dir, keyFile, pubFile, witnessPub string
 	witnessName                       string
 	srv                               *http.Server
+	// tsa is an RFC 3161 time-stamping authority with a throw-away CA (tsaCA): the test TSA,
+	// standing in for a public or qualified one.
+	tsa   *tsatest.TSA
+	tsaCA string
 }
 
 func startDemoAnchors() (*demoAnchors, config.Witness, error) {
@@ -53,6 +60,13 @@ func startDemoAnchors() (*demoAnchors, config.Witness, error) {
 		return nil, config.Witness{}, err
 	}
 	d.srv = srv
+	if d.tsa, err = tsatest.Start(tsatest.Options{}); err != nil {
+		return nil, config.Witness{}, err
+	}
+	d.tsaCA = filepath.Join(dir, "tsa-ca.pem")
+	if err := os.WriteFile(d.tsaCA, d.tsa.CAPEM, 0o600); err != nil {
+		return nil, config.Witness{}, err
+	}
 	return d, config.Witness{URL: url, Key: w.VerifierKey()}, nil
 }
 
@@ -98,6 +112,10 @@ func demoTrust(ctx context.Context, a *app.App, dataDir string, d *demoAnchors, 
 		return
 	}
 	fmt.Fprintf(w, "%s  TRUST   witness %s cosigned the audit log's checkpoint of size %d (DATA/log/witnessed)\n", stamp(), d.witnessName, n)
+	if size, tok, ok := latestToken(dataDir); ok {
+		fmt.Fprintf(w, "%s  TRUST   checkpoint of size %d time-stamped (RFC 3161) by %q at %s — a test TSA with a throw-away CA here; configure a real one in audit.timestamp_authorities (DATA/log/timestamps)\n",
+			stamp(), size, tok.Signer, tok.Time.Format(time.RFC3339))
+	}
 	if !sleep(10 * time.Second) {
 		return
 	}
@@ -135,7 +153,27 @@ func demoTrust(ctx context.Context, a *app.App, dataDir string, d *demoAnchors, 
 				stamp(), d.Date, d.Model, n, p95, d.Flagged, strings.Join(cats, ", "))
 		}
 	}
-	fmt.Fprintf(w, "%s  TRUST   after Ctrl-C, verify offline: warden audit verify --data %s --key %s --witness-key %s\n", stamp(), dataDir, d.pubFile, d.witnessPub)
+	fmt.Fprintf(w, "%s  TRUST   after Ctrl-C, verify offline: warden audit verify --data %s --key %s --witness-key %s --tsa-cert %s\n", stamp(), dataDir, d.pubFile, d.witnessPub, d.tsaCA)
+}
+
+// latestToken returns the newest time-stamp token of the data directory's audit log.
+func latestToken(dataDir string) (uint64, *tsa.Token, bool) {
+	m, _ := filepath.Glob(filepath.Join(dataDir, "log", "timestamps", "*.tst"))
+	if len(m) == 0 {
+		return 0, nil, false
+	}
+	slices.Sort(m)
+	last := m[len(m)-1]
+	size, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(last), ".tst"), 10, 64)
+	if err != nil {
+		return 0, nil, false
+	}
+	b, err := os.ReadFile(last)
+	if err != nil {
+		return 0, nil, false
+	}
+	t, err := tsa.Parse(b)
+	return size, t, err == nil
 }
 
 // checkpointSizeOf reads the tree size (second line) of a signed checkpoint.

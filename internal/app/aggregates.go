@@ -16,7 +16,7 @@ func (a *App) buildRollup() error {
 	var err error
 	a.rollup, err = rollup.New(rollup.Options{
 		Dir: filepath.Join(a.opts.DataDir, "aggregates"), Log: a.audit, Retention: a.cfg.Retention.Aggregates,
-		Wake: a.pipeline.Appended, Logger: a.log,
+		Wake: a.audit.Grown, Logger: a.log,
 	})
 	if err != nil {
 		return fmt.Errorf("build aggregates: %w", err)

@@ -80,7 +80,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 
 	a.worker, err = worker.New(worker.Options{
 		Log: a.audit, Scanner: a.scanMemo, Analyzer: a.analyzer, Extraction: xd, Rules: a.rules,
-		Alerts: sink, Models: a.models.get, RulesState: a.rules, Assess: assessors{a.probes.tracker, a.qualityTracker}, Sample: a.qualityScorer.Offer, Ephemeral: a.pipeline.EphemeralText, Wake: a.pipeline.Appended,
+		Alerts: sink, Models: a.models.get, RulesState: a.rules, Assess: assessors{a.probes.tracker, a.qualityTracker}, Sample: a.qualityScorer.Offer, Ephemeral: a.pipeline.EphemeralText, Wake: a.audit.Grown,
 		StateDir: filepath.Join(a.opts.DataDir, "state"), Logger: a.log, Registerer: a.reg,
 		Detections: a.recordDetections,
 		Resolve:    a.resolveAlerts,

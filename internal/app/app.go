@@ -126,6 +126,8 @@ type App struct {
 	audit *audit.Log
 	// witnessing has the audit log's checkpoints cosigned (audit.witnesses).
 	witnessing *witnessing
+	// timestamping has checkpoints time-stamped (audit.timestamp_authorities, RFC 3161).
+	timestamping *timestamping
 	// rollup keeps the daily per-model aggregates (the long-term tier).
 	rollup   *rollup.Rollup
 	store    store.Store
@@ -213,8 +215,9 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	a.cleanups = append(a.cleanups, a.audit.Close)
-	// Runs after every other cleanup, just before the log closes: the final checkpoint.
-	a.cleanups = append(a.cleanups, a.witnessFinal)
+	// Run after every other cleanup, just before the log closes: the final checkpoint is
+	// time-stamped, then witnessed.
+	a.cleanups = append(a.cleanups, a.witnessFinal, a.timestampFinal)
 	if err := a.openBus(ctx); err != nil {
 		return nil, err
 	}
@@ -239,7 +242,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		pipeRedact = a.scanMemo.Redact
 	}
 	a.indexer, err = index.New(ctx, index.Options{
-		Log: a.audit, Store: a.store, Logger: a.log, Registerer: a.reg,
+		Log: a.audit, Wake: a.audit.Grown, Store: a.store, Logger: a.log, Registerer: a.reg,
 		Policy: a.models.policy, Redact: redactor,
 	})
 	if err != nil {
@@ -257,7 +260,6 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.indexer = withWake(a.indexer, a.pipeline)
 	if a.ingest, err = ingest.New(ingest.Options{Submitter: a.pipeline, Logger: a.log, MaxBodyBytes: a.cfg.Ingest.MaxBodyBytes, Unusable: a.audit.Err}); err != nil {
 		return nil, err
 	}
@@ -286,6 +288,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	if err := a.buildWitnessing(); err != nil {
 		return nil, err
 	}
+	a.buildTimestamping()
 	if err := a.buildConsole(); err != nil {
 		return nil, err
 	}
@@ -314,12 +317,6 @@ func OpenStore(ctx context.Context, cfg *config.Config, dataDir string) (store.S
 	default:
 		return nil, fmt.Errorf("store driver %q is not available in this build", cfg.Store.Driver)
 	}
-}
-
-// withWake lets the index writer sleep until the pipeline appends.
-func withWake(w *index.Writer, p *pipeline.Pipeline) *index.Writer {
-	w.SetWake(p.Appended)
-	return w
 }
 
 // Start listens and starts the background stages.
@@ -361,6 +358,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.goRun("consumers", func() error { return a.runConsumerRefresh(runCtx) })
 	a.goRun("retention", func() error { return a.runRetention(runCtx) })
 	a.goRun("witnessing", func() error { return a.runWitnessing(runCtx) })
+	a.goRun("timestamping", func() error { return a.runTimestamping(runCtx) })
 	a.goRun("aggregates", func() error { return a.rollup.Run(runCtx) })
 	a.goRun("console", func() error { return a.console.Run(runCtx) })
 	if a.roles.Has(RoleGateway) {

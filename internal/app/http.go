@@ -121,6 +121,9 @@ func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
 			if a.witnessing != nil && len(a.witnessing.ws) > 0 {
 				body["witnesses"] = a.witnessing.status() // failing witnesses do not make Warden unready
 			}
+			if a.timestamping != nil && len(a.timestamping.clients) > 0 {
+				body["timestamps"] = a.timestamping.status() // nor failing TSAs
+			}
 		}
 	}
 	httpx.WriteJSON(w, http.StatusOK, body)

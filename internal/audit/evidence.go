@@ -45,6 +45,7 @@ var (
 	evProofRe = regexp.MustCompile(`^entries/([0-9]{20})\.tlog-proof$`)
 	evBlobRe  = regexp.MustCompile(`^blobs/([0-9]{20})\.blob$`)
 	evCPRe    = regexp.MustCompile(`^checkpoints/([0-9]{20})\.checkpoint$`)
+	evTSTRe   = regexp.MustCompile(`^timestamps/([0-9]{20})\.tst$`)
 )
 
 // ErrNothingSelected is returned by ExportEvidence when the filter selects
@@ -73,6 +74,8 @@ type ExportSummary struct {
 	TreeSize        uint64 // size of the checkpoint the proofs are against
 	FirstCheckpoint uint64 // size of the earliest included checkpoint
 	Bytes           int64
+	// Timestamps lists the sizes of the included checkpoints that carry an RFC 3161 token.
+	Timestamps []uint64
 }
 
 // EvidenceSummary describes a verified evidence package.
@@ -85,6 +88,10 @@ type EvidenceSummary struct {
 	TreeSize uint64
 	RootHash []byte
 	Entries  []EvidenceEntry
+	// TimestampTokens is the number of RFC 3161 tokens in the package; Timestamps the ones
+	// checked (with EvidenceOptions.Timestamps).
+	TimestampTokens int
+	Timestamps      []Timestamp
 }
 
 // EvidenceEntry is one verified entry of an evidence package.
@@ -115,6 +122,8 @@ func evName(kind string, i uint64) string {
 		return fmt.Sprintf("blobs/%020d.blob", i)
 	default:
 		return fmt.Sprintf("checkpoints/%020d.checkpoint", i)
+	case "tst":
+		return "timestamps/" + timestampName(i)
 	}
 }
 
@@ -210,6 +219,7 @@ func ExportEvidence(dir string, w io.Writer, opts ExportOptions) (ExportSummary,
 	ew := &evWriter{tw: tar.NewWriter(cw)}
 	var lines bytes.Buffer
 	var first checkpoint
+	var lastSel uint64
 	selected := false
 	firsts, err := listSegments(dir)
 	if err != nil {
@@ -232,6 +242,7 @@ func ExportEvidence(dir string, w io.Writer, opts ExportOptions) (ExportSummary,
 					}
 				}
 			}
+			lastSel = e.index
 			stored, err := hr.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(e.index))})
 			if err != nil {
 				return err
@@ -286,6 +297,15 @@ func ExportEvidence(dir string, w io.Writer, opts ExportOptions) (ExportSummary,
 	if !selected {
 		return sum, ErrNothingSelected
 	}
+	// RFC 3161 tokens: the earliest time-stamped checkpoint that covers every selected entry
+	// (else the first one) becomes the package's first checkpoint, so its token dates them all.
+	tsSizes, tokens, err := readTimestamps(dir)
+	if err != nil {
+		return sum, fmt.Errorf("audit: export: %w", err)
+	}
+	if cp, ok := stampedCheckpoint(cps, tsSizes, lastSel); ok {
+		first = cp
+	}
 	cons, err := proveConsistency(hr, first.size, latest.size)
 	if err != nil {
 		return sum, fmt.Errorf("audit: export: %w", err)
@@ -308,6 +328,15 @@ func ExportEvidence(dir string, w io.Writer, opts ExportOptions) (ExportSummary,
 	if first.size == latest.size {
 		files = append(files[:1], files[2:]...)
 	}
+	for _, size := range slices.Compact([]uint64{first.size, latest.size}) {
+		if tok, ok := tokens[size]; ok {
+			files = append(files, struct {
+				name string
+				data []byte
+			}{evName("tst", size), tok})
+			sum.Timestamps = append(sum.Timestamps, size)
+		}
+	}
 	for _, f := range files {
 		if err := ew.add(f.name, f.data, true); err != nil {
 			return sum, fmt.Errorf("audit: export: %w", err)
@@ -329,6 +358,22 @@ func ExportEvidence(dir string, w io.Writer, opts ExportOptions) (ExportSummary,
 	}
 	sum.TreeSize, sum.FirstCheckpoint, sum.Bytes = latest.size, first.size, cw.n
 	return sum, nil
+}
+
+// stampedCheckpoint returns the earliest checkpoint of cps above index that has a time-stamp
+// token (sizes: the sizes with one, ascending).
+func stampedCheckpoint(cps []checkpoint, sizes []uint64, index uint64) (checkpoint, bool) {
+	for _, size := range sizes {
+		if size <= index {
+			continue
+		}
+		for _, cp := range cps {
+			if cp.size == size {
+				return cp, true
+			}
+		}
+	}
+	return checkpoint{}, false
 }
 
 func manifestNoteText(manifest []byte) string {
@@ -411,6 +456,22 @@ func evFail(file, format string, args ...any) error {
 // manifest signature, every checkpoint signature, the consistency proof
 // between the first and latest checkpoint and every inclusion proof.
 func VerifyEvidence(r io.ReaderAt, size int64, pinnedKey string) (EvidenceSummary, error) {
+	return VerifyEvidenceWith(r, size, EvidenceOptions{Key: pinnedKey})
+}
+
+// EvidenceOptions are the trust anchors of [VerifyEvidenceWith].
+type EvidenceOptions struct {
+	// Key, if not empty, is the pinned note verifier key(s) of the log.
+	Key string
+	// Timestamps, when set, checks the package's RFC 3161 tokens against the TSAs the auditor
+	// trusts: at least one is required, and each must be over the package's checkpoint of its
+	// size (so every entry below that size existed at the token's time).
+	Timestamps TimestampVerifier
+}
+
+// VerifyEvidenceWith is [VerifyEvidence] against the anchors of o.
+func VerifyEvidenceWith(r io.ReaderAt, size int64, o EvidenceOptions) (EvidenceSummary, error) {
+	pinnedKey := o.Key
 	var sum EvidenceSummary
 	if size < 0 || size > evMaxTotalSize {
 		return sum, evFail("", "package size %d out of range", size)
@@ -487,6 +548,9 @@ func VerifyEvidence(r io.ReaderAt, size int64, pinnedKey string) (EvidenceSummar
 	for _, cp := range cps {
 		used[evName("cp", cp.size)] = true
 	}
+	if err := checkEvidenceTimestamps(files, order, cps, o.Timestamps, used, &sum); err != nil {
+		return sum, err
+	}
 	lines := files[evEntries]
 	if len(lines) == 0 || lines[len(lines)-1] != '\n' {
 		return sum, evFail(evEntries, "missing or not newline-terminated")
@@ -537,6 +601,39 @@ func VerifyEvidence(r io.ReaderAt, size int64, pinnedKey string) (EvidenceSummar
 		return sum, evFail(evEntries, "no entries")
 	}
 	return sum, nil
+}
+
+// checkEvidenceTimestamps checks the package's time-stamp tokens: each names one of its
+// checkpoints, and with v it verifies and is over that checkpoint.
+func checkEvidenceTimestamps(files map[string][]byte, order []string, cps []checkpoint, v TimestampVerifier, used map[string]bool, sum *EvidenceSummary) error {
+	for _, name := range order {
+		m := evTSTRe.FindStringSubmatch(name)
+		if m == nil {
+			continue
+		}
+		size, err := strconv.ParseUint(m[1], 10, 64)
+		if err != nil || !slices.ContainsFunc(cps, func(cp checkpoint) bool { return cp.size == size }) {
+			return evFail(name, "a time-stamp token for a checkpoint the package does not hold")
+		}
+		used[name] = true
+		sum.TimestampTokens++
+		if v == nil {
+			continue
+		}
+		info, err := checkTimestamp(v, files[name], size, cps)
+		if err != nil {
+			var mis *TimestampMismatchError
+			if errors.As(err, &mis) {
+				return evFail(name, "the token is not over the package's checkpoint of size %d", size)
+			}
+			return evFail(name, "%v", err)
+		}
+		sum.Timestamps = append(sum.Timestamps, Timestamp{Size: size, TimestampInfo: info})
+	}
+	if v != nil && sum.TimestampTokens == 0 {
+		return evFail("timestamps/", "the package carries no RFC 3161 time-stamp token")
+	}
+	return nil
 }
 
 // readEvidenceTar reads every member and checks that the archive is in the

@@ -85,8 +85,9 @@ type Log struct {
 
 	mu        sync.RWMutex // guards the fields below
 	segs      []*segment
-	size      uint64 // durable, published entries
-	hashCount int64  // published stored hashes
+	size      uint64        // durable, published entries
+	grown     chan struct{} // closed (and replaced) each time size grows
+	hashCount int64         // published stored hashes
 	ids       *idTable
 	cp        checkpoint
 	closed    bool
@@ -212,6 +213,7 @@ func Open(opts Options) (*Log, error) {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, opts.Dir)
 	}
 	l := &Log{
+		grown:   make(chan struct{}),
 		opts:    opts,
 		dir:     opts.Dir,
 		logger:  opts.Logger.With("component", "audit"),
@@ -740,6 +742,15 @@ func (l *Log) Lookup(id string) (uint64, bool) {
 		return 0, false
 	}
 	return i, ok
+}
+
+// Grown returns a channel closed when the log next grows, that is when entries appended after
+// this call are durable and readable: readers that follow the log (index, analysis, aggregates)
+// wait on it instead of polling.
+func (l *Log) Grown() <-chan struct{} {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.grown
 }
 
 // Size returns the number of durable entries.

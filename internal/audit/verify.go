@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -35,15 +36,20 @@ type Summary struct {
 	// WitnessedSize is the size of the witness-cosigned checkpoint, Witnesses its cosigners.
 	WitnessedSize uint64
 	Witnesses     []string
+	// TimestampTokens is the number of RFC 3161 tokens stored beside the checkpoints;
+	// Timestamps the ones checked (with VerifyOptions.Timestamps), ascending by size.
+	TimestampTokens int
+	Timestamps      []Timestamp
 }
 
 // Kinds of verification failure ([VerifyError.Kind]).
 const (
-	KindCorrupt      = "corrupt"      // framing, checksums, hashes or signatures do not hold
-	KindRollback     = "rollback"     // entries or checkpoints removed: fewer than a signed checkpoint attests
-	KindWrongKey     = "wrong-key"    // a checkpoint is not signed by a trusted key
-	KindInconsistent = "inconsistent" // the log is not an extension of a trusted checkpoint
-	KindUnwitnessed  = "unwitnessed"  // no checkpoint of the log carries the required witness cosignatures
+	KindCorrupt       = "corrupt"       // framing, checksums, hashes or signatures do not hold
+	KindRollback      = "rollback"      // entries or checkpoints removed: fewer than a signed checkpoint attests
+	KindWrongKey      = "wrong-key"     // a checkpoint is not signed by a trusted key
+	KindInconsistent  = "inconsistent"  // the log is not an extension of a trusted checkpoint
+	KindUnwitnessed   = "unwitnessed"   // no checkpoint of the log carries the required witness cosignatures
+	KindUntimestamped = "untimestamped" // no RFC 3161 token that verifies against the trusted TSAs
 )
 
 // VerifyError reports the first bad entry found by [Verify].
@@ -76,6 +82,10 @@ type VerifyOptions struct {
 	// WitnessKeys are witness verifier keys; the directory's "witnessed" file must be one of
 	// the log's checkpoints carrying a valid cosignature (C2SP tlog-cosignature) of each.
 	WitnessKeys []string
+	// Timestamps, when set, checks the RFC 3161 tokens stored beside the checkpoints against
+	// the TSAs the auditor trusts: at least one is required, each must verify and be over the
+	// log's signed checkpoint of its size (so the first Size entries existed at its time).
+	Timestamps TimestampVerifier
 }
 
 // Verify checks the log directory dir offline and read-only: the framing
@@ -146,7 +156,41 @@ func VerifyWith(dir string, o VerifyOptions) (Summary, error) {
 		return vf.sum, &VerifyError{Kind: KindRollback, Index: vf.edge.n, File: witnessedName,
 			Reason: fmt.Sprintf("the witnesses cosigned a checkpoint of size %d but the log holds %d entries: entries removed", w.size, vf.edge.n)}
 	}
+	if err := vf.checkTimestamps(o.Timestamps); err != nil {
+		return vf.sum, err
+	}
 	return vf.sum, nil
+}
+
+// checkTimestamps counts the stored time-stamp tokens and, with v, checks each against the
+// checkpoint of its size (all of which were checked against the recomputed tree by then).
+func (vf *verifier) checkTimestamps(v TimestampVerifier) *VerifyError {
+	sizes, tokens, err := readTimestamps(vf.dir)
+	if err != nil {
+		return &VerifyError{Kind: KindCorrupt, File: timestampsDir, Reason: err.Error()}
+	}
+	vf.sum.TimestampTokens = len(sizes)
+	if v == nil {
+		return nil
+	}
+	if len(sizes) == 0 {
+		return &VerifyError{Kind: KindUntimestamped, File: timestampsDir, Reason: "no RFC 3161 time-stamp token in the directory (configure audit.timestamp_authorities)"}
+	}
+	for _, size := range sizes {
+		file := filepath.Join(timestampsDir, timestampName(size))
+		info, err := checkTimestamp(v, tokens[size], size, vf.cps)
+		var mis *TimestampMismatchError
+		switch {
+		case errors.As(err, &mis) && mis.NoCheckpoint:
+			return &VerifyError{Kind: KindRollback, Index: vf.sum.TreeSize, File: file, Reason: fmt.Sprintf("a TSA time-stamped a checkpoint of size %d that the history no longer holds: checkpoints or entries removed", size)}
+		case errors.As(err, &mis):
+			return &VerifyError{Kind: KindInconsistent, Index: 0, File: file, Reason: fmt.Sprintf("the log's checkpoint of size %d is not the one the TSA time-stamped at %s: history rewritten since", size, mis.Time.Format(time.RFC3339))}
+		case err != nil:
+			return &VerifyError{Kind: KindUntimestamped, Index: 0, File: file, Reason: err.Error()}
+		}
+		vf.sum.Timestamps = append(vf.sum.Timestamps, Timestamp{Size: size, TimestampInfo: info})
+	}
+	return nil
 }
 
 type verifier struct {

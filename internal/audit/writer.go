@@ -384,6 +384,8 @@ func (l *Log) finish(st *staged) {
 		st.seg.blobSize = st.blobSize + st.blobLen
 		l.hashCount = st.hashOff + st.hashLen
 		l.size = st.size
+		close(l.grown)
+		l.grown = make(chan struct{})
 	}
 	var insErr error
 	for _, a := range st.ids {

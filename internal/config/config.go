@@ -272,6 +272,10 @@ type Ingest struct {
 type Audit struct {
 	Witnesses       []Witness     `yaml:"witnesses"`
 	WitnessInterval time.Duration `yaml:"witness_interval"` // how often a new checkpoint is submitted; default 10s
+	// TimestampAuthorities are RFC 3161 TSA URLs: every TimestampInterval the latest checkpoint
+	// gets a time-stamp token from the first that answers (DATA/log/timestamps/).
+	TimestampAuthorities []string      `yaml:"timestamp_authorities"`
+	TimestampInterval    time.Duration `yaml:"timestamp_interval"` // default 1h
 }
 
 // Witness is one witness the server submits checkpoints to.
@@ -407,7 +411,7 @@ func Default() *Config {
 func (c *Config) presets() {
 	day := 24 * time.Hour
 	c.Ingest = Ingest{MaxBodyBytes: 10 << 20, MaxInFlight: 200_000}
-	c.Audit = Audit{WitnessInterval: 10 * time.Second}
+	c.Audit = Audit{WitnessInterval: 10 * time.Second, TimestampInterval: time.Hour}
 	c.Retention = Retention{Critical: 365 * day, High: 182 * day, Medium: 91 * day, Low: 30 * day, Interval: time.Hour, Aggregates: 7 * 365 * day}
 	c.Analysis = Analysis{BaselineEvents: 1000, ChiSquareP: 0.05, BaselineDays: 7, SystemDownAfter: 5 * time.Minute}
 	c.Response = Response{GroupWait: 30 * time.Second, GroupInterval: 5 * time.Minute, RepeatInterval: 4 * time.Hour,
@@ -706,10 +710,16 @@ func (c *Config) validate() error {
 		{[]any{"retention", "interval"}, c.Retention.Interval},
 		{[]any{"retention", "aggregates"}, c.Retention.Aggregates},
 		{[]any{"audit", "witness_interval"}, c.Audit.WitnessInterval},
+		{[]any{"audit", "timestamp_interval"}, c.Audit.TimestampInterval},
 		{[]any{"response", "group_interval"}, c.Response.GroupInterval}, {[]any{"response", "repeat_interval"}, c.Response.RepeatInterval},
 	} {
 		if d.v <= 0 {
 			return &Error{Line: c.line(d.path...), Field: fmt.Sprintf("%s.%s", d.path...), Msg: "must be > 0"}
+		}
+	}
+	for i, u := range c.Audit.TimestampAuthorities {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return &Error{Line: c.line("audit", "timestamp_authorities", i), Field: fmt.Sprintf("audit.timestamp_authorities[%d]", i), Msg: "must be an http:// or https:// URL of an RFC 3161 time-stamping authority"}
 		}
 	}
 	for i, w := range c.Audit.Witnesses {

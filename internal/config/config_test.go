@@ -110,6 +110,8 @@ func TestErrorsNameLine(t *testing.T) {
 		{"bus replicas", "bus:\n  replicas: 2\n", 2, "bus.replicas"},
 		{"bus lease", "bus:\n  lease_ttl: 10ms\n", 2, "bus.lease_ttl"},
 		{"bus partitions", "bus:\n  partitions: 0\n", 2, "bus.partitions"},
+		{"bad timestamp authority", "audit:\n  timestamp_authorities:\n    - http://tsa.example/\n    - tsa.example\n", 4, "audit.timestamp_authorities[1]"},
+		{"timestamp interval", "audit:\n  timestamp_interval: 0s\n", 2, "audit.timestamp_interval"},
 		{"nats bus without postgres", "bus:\n  driver: nats\n", 0, "store.driver"},
 		{"oidc without issuer", "console:\n  oidc:\n    client_id: warden\n", 2, "console.oidc.issuer"},
 		{"oidc without client", "console:\n  oidc:\n    issuer: https://idp.example\n", 2, "console.oidc.client_id"},

@@ -360,9 +360,20 @@ const histogramEvents = 1000
 
 // ---- Governance / audit ----
 
+// A search without a user (which an index narrows) examines at most this many of the newest
+// events per page, so the page answers in bounded time with millions of events in the index;
+// "older events" continues below. Matching text costs more per event, so it looks at fewer.
+const (
+	searchScan     = 100_000
+	searchScanText = 25_000
+)
+
 func (c *Console) searchPage(w http.ResponseWriter, r *http.Request, s *session) error {
 	qv := r.URL.Query()
-	q := store.Query{User: qv.Get("user"), Model: qv.Get("model"), Type: qv.Get("type"), Q: qv.Get("q"), Cursor: qv.Get("cursor"), Limit: 50}
+	q := store.Query{User: qv.Get("user"), Model: qv.Get("model"), Type: qv.Get("type"), Q: qv.Get("q"), Cursor: qv.Get("cursor"), Limit: 50, Scan: searchScan}
+	if q.Q != "" {
+		q.Scan = searchScanText
+	}
 	if q.Type != "" && !slices.Contains([]string{"inference", "access", "pipeline", "feedback", "probe"}, q.Type) {
 		return badRequest("type must be inference, access, pipeline, feedback or probe")
 	}
@@ -406,6 +417,7 @@ func (c *Console) searchPage(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	return c.render(w, r, s, http.StatusOK, "search", "Audit search", map[string]any{
 		"Q": qv, "Events": page.Events, "Searched": searched, "Next": next, "Models": c.opts.Backend.Models(),
+		"Bounded": page.Bounded, "Scan": q.Scan, "ScannedFrom": page.ScannedFrom,
 	})
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/warden-ai/warden/internal/bus"
 	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/follow"
 	"github.com/warden-ai/warden/internal/store"
 )
 
@@ -101,10 +102,6 @@ func New(ctx context.Context, opts Options) (*Writer, error) {
 	return w, nil
 }
 
-// SetWake sets the function that returns a channel closed when the log has grown. Call it
-// before Run.
-func (w *Writer) SetWake(wake func() <-chan struct{}) { w.opts.Wake = wake }
-
 // Position is the next log index the writer will apply.
 func (w *Writer) Position() uint64 { return w.pos.Load() }
 
@@ -119,45 +116,27 @@ func (w *Writer) Lag() uint64 {
 
 // Run follows the log until ctx ends, then returns after indexing everything already appended.
 func (w *Writer) Run(ctx context.Context) error {
-	for {
-		var wake <-chan struct{}
-		if w.opts.Wake != nil {
-			wake = w.opts.Wake()
-		}
-		n, err := w.catchUp(context.WithoutCancel(ctx))
-		if err != nil {
-			w.log.Error("index catch-up failed; retrying", "err", err)
-			select {
-			case <-ctx.Done():
-				return err
-			case <-time.After(time.Second):
-			}
-			continue
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if n >= w.opts.CoalesceAbove && w.opts.Coalesce > 0 {
-			select {
-			case <-ctx.Done():
-				continue // index what arrived meanwhile, then return
-			case <-time.After(w.opts.Coalesce):
-			}
-			continue
-		}
-		if wake == nil {
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
-			continue
-		}
-		select {
-		case <-ctx.Done():
-		case <-wake:
-		case <-time.After(time.Second):
-		}
+	idle := time.Second
+	if w.opts.Wake == nil {
+		idle = 100 * time.Millisecond
 	}
+	return follow.Run(ctx, indexFollower{w}, follow.Options{
+		Grown: w.opts.Wake, Idle: idle, Coalesce: w.opts.Coalesce, CoalesceAbove: w.opts.CoalesceAbove,
+		Logger: w.log, Name: "index",
+	})
+}
+
+// indexFollower indexes without cancellation: a batch is applied whole, and on stop the
+// writer indexes what was appended before it returns.
+type indexFollower struct{ w *Writer }
+
+func (f indexFollower) CatchUp(ctx context.Context) (int, error) {
+	return f.w.catchUp(context.WithoutCancel(ctx))
+}
+
+func (f indexFollower) Stop() error {
+	_, err := f.w.catchUp(context.Background())
+	return err
 }
 
 // CatchUp indexes every entry appended so far.

@@ -1,7 +1,9 @@
 // Package pipeline is the durable path every accepted event takes, whatever its entry point
 // (POST /v1/events, OTLP traces, the gateway): normalize, turn it into an audit record (the event
 // without raw text as the Merkle leaf, the text as a side blob), append it durably to the audit
-// log with group commit, and wake the stages that follow the log (index writer, analysis).
+// log with group commit. The stages that follow the log (index writer, analysis, aggregates) are
+// woken by the log itself (audit.Log.Grown, package follow); the raw text of events not stored in
+// full reaches the local analysis stage from memory (EphemeralText).
 //
 // Submit is all-or-nothing per call and returns only after fsync. Memory is bounded: a call that
 // would push the number of events in flight past MaxInFlight fails at once with ErrOverloaded,
@@ -72,9 +74,8 @@ type Pipeline struct {
 	maxBacklog uint64
 
 	mu      sync.Mutex
-	wake    chan struct{}
-	ephem   map[uint64]event.Text // raw text of events not stored in full, for the analysis stage only
-	ephemQ  []uint64
+	ephem   map[string]event.Text // raw text of events not stored in full, by event id, for the analysis stage only
+	ephemQ  []string
 	metrics metrics
 }
 
@@ -104,7 +105,7 @@ func New(opts Options) (*Pipeline, error) {
 	p := &Pipeline{
 		log: opts.Log, pub: opts.Publisher, policy: opts.TextPolicy, redact: opts.Redact, max: int64(opts.MaxInFlight),
 		backlog: opts.Backlog, maxBacklog: opts.MaxBacklog,
-		wake: make(chan struct{}), ephem: map[uint64]event.Text{},
+		ephem: map[string]event.Text{},
 	}
 	p.metrics = metrics{
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{Name: "warden_ingest_events_total", Help: "Events durably accepted."}),
@@ -171,55 +172,61 @@ func (p *Pipeline) Submit(ctx context.Context, evs []*event.Event) ([]string, er
 			}
 		}
 	}
-	var idx []uint64
+	// The raw text of events not stored in full is handed to the local analysis stage from
+	// memory. It is registered before the append, so it is there whenever a follower reads the
+	// entry; a remote appender's followers run elsewhere and never ask.
+	if p.pub == nil && len(ephem) > 0 {
+		p.keepEphemeral(evs, ephem)
+	}
 	var err error
 	if p.pub != nil {
-		idx, err = p.pub.Publish(ctx, recs, models)
+		_, err = p.pub.Publish(ctx, recs, models)
 	} else {
-		idx, err = p.log.Append(ctx, recs)
+		_, err = p.log.Append(ctx, recs)
 	}
 	if err != nil {
+		if p.pub == nil && len(ephem) > 0 {
+			p.dropEphemeral(evs, ephem)
+		}
 		p.metrics.rejected.WithLabelValues("append_error").Add(float64(n))
 		return nil, fmt.Errorf("make events durable: %w", err)
 	}
 	p.metrics.accepted.Add(float64(n))
 	p.metrics.batch.Observe(float64(n))
+	return ids, nil
+}
 
+func (p *Pipeline) keepEphemeral(evs []*event.Event, which []int) {
 	p.mu.Lock()
-	if len(idx) != len(recs) {
-		ephem = nil // positions unknown until the remote appender assigns them
-	}
-	for _, i := range ephem {
-		p.ephem[idx[i]] = evs[i].Text()
-		p.ephemQ = append(p.ephemQ, idx[i])
+	defer p.mu.Unlock()
+	for _, i := range which {
+		p.ephem[evs[i].ID] = evs[i].Text()
+		p.ephemQ = append(p.ephemQ, evs[i].ID)
 	}
 	for len(p.ephemQ) > maxEphemeral {
 		delete(p.ephem, p.ephemQ[0])
 		p.ephemQ = p.ephemQ[1:]
 	}
-	close(p.wake)
-	p.wake = make(chan struct{})
-	p.mu.Unlock()
-	return ids, nil
 }
 
-// Appended returns a channel closed at the next successful append; followers wait on it.
-func (p *Pipeline) Appended() <-chan struct{} {
+func (p *Pipeline) dropEphemeral(evs []*event.Event, which []int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.wake
+	for _, i := range which {
+		delete(p.ephem, evs[i].ID) // its queue slot ages out
+	}
 }
 
-// EphemeralText returns, once, the in-memory raw text of a store_text:none or redacted event at
-// log index i, so the analysis stage can scan it although it was never written to disk as such.
+// EphemeralText returns, once, the in-memory raw text of the store_text:none or redacted event
+// with the given id, so the analysis stage can scan it although it was never written to disk as such.
 // After a restart (or past the last 20,000 such events) it is gone and analysis sees the stored
 // text: the redacted version, or none.
-func (p *Pipeline) EphemeralText(i uint64) (event.Text, bool) {
+func (p *Pipeline) EphemeralText(id string) (event.Text, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	t, ok := p.ephem[i]
+	t, ok := p.ephem[id]
 	if ok {
-		delete(p.ephem, i)
+		delete(p.ephem, id)
 	}
 	return t, ok
 }

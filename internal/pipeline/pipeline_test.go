@@ -17,11 +17,16 @@ type memLog struct {
 	mu   sync.Mutex
 	recs []audit.Record
 	err  error
+	// during, when set, runs inside Append before the records become readable.
+	during func(recs []audit.Record)
 }
 
 func (l *memLog) Append(_ context.Context, recs []audit.Record) ([]uint64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.during != nil {
+		l.during(recs)
+	}
 	if l.err != nil {
 		return nil, l.err
 	}
@@ -47,15 +52,9 @@ func TestSubmitRecordsLeafWithoutTextAndBlobPerPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wake := p.Appended()
 	ids, err := p.Submit(context.Background(), []*event.Event{inference("m-redacted", "secret prompt"), inference("m-none", "other prompt"), inference("m-full", "secret kept")})
 	if err != nil {
 		t.Fatal(err)
-	}
-	select {
-	case <-wake:
-	default:
-		t.Fatal("Appended channel not closed after an append")
 	}
 	if len(ids) != 3 || ids[0] == "" || ids[0] == ids[1] || l.recs[0].ID != ids[0] {
 		t.Fatalf("ids %v, records %+v", ids, l.recs)
@@ -81,15 +80,15 @@ func TestSubmitRecordsLeafWithoutTextAndBlobPerPolicy(t *testing.T) {
 		t.Fatalf("blob of the full-policy event: %q (%v)", l.recs[2].Blob, err)
 	}
 	// The raw text of redacted and none events reaches analysis from memory, once; full has its blob.
-	for i, want := range map[uint64]string{0: "secret prompt", 1: "other prompt"} {
-		if got, ok := p.EphemeralText(i); !ok || got.Input != want {
+	for i, want := range map[int]string{0: "secret prompt", 1: "other prompt"} {
+		if got, ok := p.EphemeralText(ids[i]); !ok || got.Input != want {
 			t.Fatalf("ephemeral text %d = %+v, %v; want %q", i, got, ok, want)
 		}
-		if _, ok := p.EphemeralText(i); ok {
+		if _, ok := p.EphemeralText(ids[i]); ok {
 			t.Fatalf("ephemeral text %d handed out twice", i)
 		}
 	}
-	if _, ok := p.EphemeralText(2); ok {
+	if _, ok := p.EphemeralText(ids[2]); ok {
 		t.Fatal("full-policy text kept in memory as well")
 	}
 }
@@ -168,4 +167,38 @@ func (l *blockingLog) Append(ctx context.Context, recs []audit.Record) ([]uint64
 	l.once.Do(func() { close(l.entered) })
 	<-l.block
 	return l.memLog.Append(ctx, recs)
+}
+
+// A follower woken by the log itself may read an entry the moment it is durable, before Submit
+// returns: the raw text of a store_text none/redacted event must already be there. A failed
+// append leaves nothing behind.
+func TestEphemeralTextIsThereBeforeTheEntryIsReadable(t *testing.T) {
+	l := &memLog{}
+	p, err := New(Options{Log: l, Redact: testRedact, TextPolicy: func(string) string { return "none" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	l.during = func(recs []audit.Record) {
+		for _, r := range recs {
+			if txt, ok := p.EphemeralText(r.ID); ok {
+				seen = append(seen, txt.Input)
+			}
+		}
+	}
+	if _, err := p.Submit(context.Background(), []*event.Event{inference("m", "first"), inference("m", "second")}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(seen, ",") != "first,second" {
+		t.Fatalf("texts available while appending: %q, want first,second", seen)
+	}
+
+	l.during, l.err = nil, errors.New("disk full")
+	ev := inference("m", "lost")
+	if _, err := p.Submit(context.Background(), []*event.Event{ev}); err == nil {
+		t.Fatal("Submit succeeded on a failing log")
+	}
+	if _, ok := p.EphemeralText(ev.ID); ok {
+		t.Fatal("the text of an event that was never appended is still held")
+	}
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/warden-ai/warden/internal/atomicfile"
 	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/follow"
 	"github.com/warden-ai/warden/internal/rules"
 	"github.com/warden-ai/warden/internal/stats"
 )
@@ -36,6 +37,11 @@ import (
 // Log is the audit log as the follower reads it.
 type Log interface {
 	Size() uint64
+	Read(from uint64, fn func(i uint64, id string, leaf, blob []byte) error) error
+}
+
+// leafReader is a Log that can skip the blobs, which the aggregates never use (audit.Log).
+type leafReader interface {
 	ReadLeaves(from uint64, fn func(i uint64, id string, leaf []byte) error) error
 }
 
@@ -66,6 +72,18 @@ type day struct {
 	Date    string               `json:"date"`
 	Through uint64               `json:"through"` // log entries below this index are counted
 	Models  map[string]*modelDay `json:"models"`
+	// Access counts access decisions (every access event, with or without a model). Nil in day
+	// files written before it was counted; Totals then tells its caller to ask the index.
+	Access *AccessTotal `json:"access,omitempty"`
+}
+
+// AccessTotal counts access decisions; Compliant were allowed without elevated privilege, or
+// with it and an approval (the index store's definition).
+type AccessTotal struct {
+	Total     int64 `json:"total"`
+	Allowed   int64 `json:"allowed"`
+	Denied    int64 `json:"denied"`
+	Compliant int64 `json:"compliant"`
 }
 
 // modelDay is one model's aggregates for a day.
@@ -80,6 +98,17 @@ type modelDay struct {
 	Latency      sketch           `json:"latency_ms"`
 	Safety       map[string]int64 `json:"safety,omitempty"` // findings by category
 	Drift        map[string]drift `json:"drift,omitempty"`  // detections by kind
+	// Probe counts the inference events of Warden's own probes (included in the figures
+	// above), so reports on production traffic can leave them out.
+	Probe *probeDay `json:"probe,omitempty"`
+}
+
+// probeDay is the probe traffic within a model's day.
+type probeDay struct {
+	Inference int64   `json:"inference"`
+	Errors    int64   `json:"errors"`
+	Blocked   int64   `json:"blocked"`
+	CostUSD   float64 `json:"cost_usd"`
 }
 
 // drift summarises one kind of detection on a day.
@@ -155,42 +184,42 @@ func New(opts Options) (*Rollup, error) {
 func (r *Rollup) Position() uint64 { return r.pos.Load() }
 
 // Run follows the log until ctx ends, writing dirty days every Flush and applying retention
-// once an hour. It writes what it has before returning.
+// at start and once an hour. It writes what it has before returning.
 func (r *Rollup) Run(ctx context.Context) error {
 	if r.opts.Log == nil {
 		return errors.New("rollup: Log is required")
 	}
-	flush := time.NewTicker(r.opts.Flush)
-	defer flush.Stop()
-	var lastPrune time.Time
-	for {
-		if err := r.catchUp(ctx); err != nil {
-			r.log.Error("rollup", "err", err)
-		}
-		if time.Since(lastPrune) > time.Hour {
-			if n, err := r.Prune(); err != nil {
-				r.log.Error("rollup retention", "err", err)
-			} else if n > 0 {
-				r.log.Info("rollup retention deleted day files", "days", n)
-			}
-			lastPrune = time.Now()
-		}
-		var wake <-chan struct{}
-		if r.opts.Wake != nil {
-			wake = r.opts.Wake()
-		}
-		select {
-		case <-ctx.Done():
-			return r.Flush()
-		case <-flush.C:
-			if err := r.Flush(); err != nil {
-				r.log.Error("rollup flush", "err", err)
-			}
-		case <-wake:
-		case <-time.After(time.Second):
-		}
+	r.prune(ctx)
+	return follow.Run(ctx, rollupFollower{r}, follow.Options{
+		Grown: r.opts.Wake, Logger: r.log, Name: "aggregates",
+		Tasks: []follow.Task{
+			{Every: r.opts.Flush, Do: func(context.Context) {
+				if err := r.Flush(); err != nil {
+					r.log.Error("rollup flush", "err", err)
+				}
+			}},
+			{Every: time.Hour, Do: r.prune},
+		},
+	})
+}
+
+func (r *Rollup) prune(context.Context) {
+	if n, err := r.Prune(); err != nil {
+		r.log.Error("rollup retention", "err", err)
+	} else if n > 0 {
+		r.log.Info("rollup retention deleted day files", "days", n)
 	}
 }
+
+type rollupFollower struct{ r *Rollup }
+
+func (f rollupFollower) CatchUp(ctx context.Context) (int, error) {
+	before := f.r.pos.Load()
+	err := f.r.catchUp(ctx)
+	return int(f.r.pos.Load() - before), err
+}
+
+func (f rollupFollower) Stop() error { return f.r.Flush() }
 
 func (r *Rollup) catchUp(ctx context.Context) error {
 	from := r.pos.Load()
@@ -198,7 +227,7 @@ func (r *Rollup) catchUp(ctx context.Context) error {
 		return nil
 	}
 	stop := errors.New("stop")
-	err := r.opts.Log.ReadLeaves(from, func(i uint64, _ string, leaf []byte) error {
+	each := func(i uint64, _ string, leaf []byte) error {
 		if ctx.Err() != nil {
 			return stop
 		}
@@ -209,7 +238,13 @@ func (r *Rollup) catchUp(ctx context.Context) error {
 		r.observe(i, ev)
 		r.pos.Store(i + 1)
 		return nil
-	})
+	}
+	var err error
+	if lr, ok := r.opts.Log.(leafReader); ok {
+		err = lr.ReadLeaves(from, each)
+	} else {
+		err = r.opts.Log.Read(from, func(i uint64, id string, leaf, _ []byte) error { return each(i, id, leaf) })
+	}
 	if errors.Is(err, stop) {
 		return nil
 	}
@@ -228,6 +263,7 @@ func (r *Rollup) loadLocked(date string) (*day, error) {
 	b, err := os.ReadFile(filepath.Join(r.opts.Dir, date+".json"))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		d.Access = &AccessTotal{} // a day started by this version counts access decisions
 	case err != nil:
 		return nil, err
 	default:
@@ -252,7 +288,7 @@ func (d *day) model(name string) *modelDay {
 }
 
 func (r *Rollup) observe(i uint64, ev *event.Event) {
-	if ev.Model.Name == "" || ev.Time.IsZero() {
+	if ev.Time.IsZero() || (ev.Model.Name == "" && ev.Type != event.TypeAccess) {
 		return
 	}
 	r.mu.Lock()
@@ -266,7 +302,41 @@ func (r *Rollup) observe(i uint64, ev *event.Event) {
 	if i < d.Through {
 		return // counted before a crash
 	}
+	if ev.Type == event.TypeAccess && d.Access != nil && !ev.IsProbeTraffic() {
+		a := d.Access
+		a.Total++
+		switch ev.Decision {
+		case "allow":
+			a.Allowed++
+			if ev.Privilege != "elevated" || ev.ApprovalID != "" {
+				a.Compliant++
+			}
+		case "deny":
+			a.Denied++
+		}
+		r.dirty[date] = true
+	}
+	if ev.Model.Name == "" {
+		return
+	}
 	m := d.model(ev.Model.Name)
+	if ev.Type == event.TypeInference && ev.IsProbeTraffic() {
+		if m.Probe == nil {
+			m.Probe = &probeDay{}
+		}
+		m.Probe.Inference++
+		if rs := ev.Response; rs != nil {
+			switch rs.Status {
+			case "error":
+				m.Probe.Errors++
+			case "blocked":
+				m.Probe.Blocked++
+			}
+		}
+		if ev.CostUSD != nil {
+			m.Probe.CostUSD += *ev.CostUSD
+		}
+	}
 	m.Events[string(ev.Type)]++
 	if ev.Request != nil && ev.Request.InputTokens != nil {
 		m.InputTokens += *ev.Request.InputTokens

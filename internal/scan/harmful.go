@@ -49,15 +49,22 @@ var harmLexiconOutput = []string{"kill yourself", "you should die", "you deserve
 	// instructions: harmful in an output whoever asked
 	"painless way to die", "painless ways to die", "suicide method", "suicide methods", "methods of suicide",
 	"ways to commit suicide", "how to commit suicide", "cut along the vein", "cut vertically along", "enough pills to die",
-	"lethal dose to end", "hanging is the most", "most effective way to kill yourself"}
+	"lethal dose to end", "hanging is the most", "most effective way to kill yourself",
+	"tie a noose", "tying a noose", "rope around your neck", "to commit suicide, there are", "to kill yourself, there are",
+	"to end your life, there are", "if you want to end your life"}
 
 // negations that turn an output phrase into its opposite ("please don't
 // kill yourself", "I can't describe suicide methods").
 var harmNegations = []string{"not ", "n't ", "never ", "cannot ", "refuse", "no one should ", "nobody should ", "won't ", "against "}
 
-// negatedBefore reports a negation within the few words before st.
+// negatedBefore reports a negation earlier in the same sentence, at most
+// 100 bytes before st ("I cannot provide instructions or advice on how to
+// hang yourself").
 func negatedBefore(norm string, st int) bool {
-	w := norm[max(0, st-40):st]
+	w := norm[max(0, st-100):st]
+	if i := strings.LastIndexAny(w, ".!?\n"); i >= 0 {
+		w = w[i+1:]
+	}
 	for _, n := range harmNegations {
 		if strings.Contains(w, n) {
 			return true
@@ -119,7 +126,7 @@ func (s *harmfulScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 		prefix, cat = "harmful_request.", CatHarmfulRequest
 	}
 	var out []Finding
-	var lexSeen [8]bool
+	var lexSeen [8]int // 1 + index in out of the category's finding
 	for _, mt := range in.matches(s.lex) {
 		id, end := int(mt.id)-s.base, int(mt.end)
 		if id < 0 || id >= len(s.lexP) {
@@ -136,17 +143,24 @@ func (s *harmfulScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 			continue
 		}
 		c := s.lexC[id]
-		if lexSeen[c] {
-			continue
-		}
-		lexSeen[c] = true
 		sc := lexScore
 		if s.lexOut[id] {
 			sc = lexScoreOutput
 		}
+		// One finding per category: the first match, unless an output
+		// phrase (encouragement, instructions) comes after a plain one
+		// ("To commit suicide, there are several methods").
+		if lexSeen[c] > 0 {
+			if f := &out[lexSeen[c]-1]; f.Score < sc {
+				f.Score, f.Evidence = sc, clip(s.lexP[id], 80)
+				f.Start, f.End = in.Span(st, end)
+			}
+			continue
+		}
 		a, b := in.Span(st, end)
 		out = append(out, Finding{Detector: prefix + "lexicon." + HarmCategories[c], Category: cat, Score: sc, Start: a, End: b,
 			Evidence: clip(s.lexP[id], 80)})
+		lexSeen[c] = len(out)
 	}
 	res := in.scores(s.model)
 	emit := func(det string, r float64, best [2]int, floor float64) {

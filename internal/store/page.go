@@ -86,3 +86,17 @@ func ReadPage(rows Rows, limit int) (Page, error) {
 	}
 	return page, nil
 }
+
+// BoundPage completes a page of a search bounded below at log index lo (-1: unbounded): when
+// the page did not fill before the bound, the next page continues below lo.
+func BoundPage(p Page, lo int64) Page {
+	if lo < 0 {
+		return p
+	}
+	p.ScannedFrom = lo
+	if p.NextCursor == "" {
+		p.Bounded = true
+		p.NextCursor = EncodeCursor(lo)
+	}
+	return p
+}

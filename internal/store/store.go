@@ -27,12 +27,21 @@ type Query struct {
 	Since, Until         time.Time
 	Limit                int
 	Cursor               string // opaque; from a previous Page
+	// Scan, when positive, bounds the work of a search that no index narrows (no user): only
+	// the Scan newest index entries below the cursor are examined. A page that stops at that
+	// bound has Bounded set and a NextCursor below it, possibly with fewer than Limit events.
+	// The console sets it so every page answers in bounded time; the API leaves it 0.
+	Scan int
 }
 
 // Page is one page of search results, newest first.
 type Page struct {
 	Events     []*event.Event `json:"events"`
 	NextCursor string         `json:"next_cursor,omitempty"`
+	// Bounded: the search stopped at Query.Scan entries; NextCursor continues below them.
+	Bounded bool `json:"-"`
+	// ScannedFrom is the lowest log index examined when Bounded.
+	ScannedFrom int64 `json:"-"`
 }
 
 // Aggregates are per-model inference totals and access-decision totals.

@@ -30,6 +30,7 @@ import (
 	"github.com/warden-ai/warden/internal/bus"
 	"github.com/warden-ai/warden/internal/config"
 	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/follow"
 	"github.com/warden-ai/warden/internal/rules"
 	"github.com/warden-ai/warden/internal/scan"
 )
@@ -104,7 +105,7 @@ type Options struct {
 	Detections func(ds []rules.Detection)
 	Models     func(name string) (config.Model, bool)
 	// Ephemeral returns text of store_text:none events that never reached disk.
-	Ephemeral    func(i uint64) (event.Text, bool)
+	Ephemeral    func(id string) (event.Text, bool)
 	Wake         func() <-chan struct{}
 	StateDir     string // snapshots; "" disables them
 	SnapshotEach time.Duration
@@ -269,33 +270,31 @@ func (w *Worker) Lag() uint64 {
 	return size - pos
 }
 
-// Run follows the log until ctx ends.
+// Run follows the log until ctx ends, ticking the analyzers every TickEach and writing a
+// snapshot every SnapshotEach and when it stops.
 func (w *Worker) Run(ctx context.Context) error {
-	tick := time.NewTicker(w.opts.TickEach)
-	defer tick.Stop()
-	snap := time.NewTicker(w.opts.SnapshotEach)
-	defer snap.Stop()
-	for {
-		var wake <-chan struct{}
-		if w.opts.Wake != nil {
-			wake = w.opts.Wake()
-		}
-		if err := w.CatchUp(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("analysis catch-up failed; retrying", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return w.Snapshot()
-		case <-wake:
-		case <-tick.C:
-			w.tick(ctx)
-		case <-snap.C:
-			if err := w.Snapshot(); err != nil {
-				w.log.Error("analysis snapshot failed", "err", err)
-			}
-		}
-	}
+	return follow.Run(ctx, workerFollower{w}, follow.Options{
+		Grown: w.opts.Wake, Logger: w.log, Name: "analysis",
+		Tasks: []follow.Task{
+			{Every: w.opts.TickEach, Do: w.tick},
+			{Every: w.opts.SnapshotEach, Do: func(context.Context) {
+				if err := w.Snapshot(); err != nil {
+					w.log.Error("analysis snapshot failed", "err", err)
+				}
+			}},
+		},
+	})
 }
+
+type workerFollower struct{ w *Worker }
+
+func (f workerFollower) CatchUp(ctx context.Context) (int, error) {
+	before := f.w.pos.Load()
+	err := f.w.CatchUp(ctx)
+	return int(f.w.pos.Load() - before), err
+}
+
+func (f workerFollower) Stop() error { return f.w.Snapshot() }
 
 func (w *Worker) tick(ctx context.Context) {
 	now := w.opts.Now()
@@ -357,11 +356,11 @@ type item struct {
 
 const batchSize = 256
 
-func (w *Worker) ephemeral(i uint64) (event.Text, bool) {
+func (w *Worker) ephemeral(id string) (event.Text, bool) {
 	if w.opts.Ephemeral == nil {
 		return event.Text{}, false
 	}
-	return w.opts.Ephemeral(i)
+	return w.opts.Ephemeral(id)
 }
 
 // CatchUp analyses every entry appended so far.
@@ -381,7 +380,7 @@ func (w *Worker) CatchUp(ctx context.Context) error {
 			return nil
 		}
 		// The raw text kept in memory comes first: the blob holds at most the redacted text.
-		if t, ok := w.ephemeral(i); ok {
+		if t, ok := w.ephemeral(ev.ID); ok {
 			ev.SetText(t)
 		} else if len(blob) > 0 {
 			if t, err := event.ParseText(blob); err == nil {

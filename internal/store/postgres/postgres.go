@@ -268,12 +268,26 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		args = append(args, v)
 		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
 	}
+	hi := int64(-1)
 	if q.Cursor != "" {
 		seq, err := store.DecodeCursor(q.Cursor)
 		if err != nil {
 			return store.Page{}, err
 		}
 		arg("e.seq < ?", seq)
+		hi = seq
+	}
+	lo := int64(-1) // a bounded search examines only the newest q.Scan entries (store.Query)
+	if q.Scan > 0 && q.User == "" {
+		if hi < 0 {
+			if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(seq), -1) + 1 FROM warden_events`).Scan(&hi); err != nil {
+				return store.Page{}, fmt.Errorf("search: %w", err)
+			}
+		}
+		if hi-int64(q.Scan) > 0 {
+			lo = hi - int64(q.Scan)
+			arg("e.seq >= ?", lo)
+		}
 	}
 	if q.Model != "" {
 		arg("e.model = ?", pgText(q.Model))
@@ -315,7 +329,11 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		return store.Page{}, fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
-	return store.ReadPage(rows, q.Limit)
+	page, err := store.ReadPage(rows, q.Limit)
+	if err != nil {
+		return page, err
+	}
+	return store.BoundPage(page, lo), nil
 }
 
 // windowProbe bounds the index entries order counts.

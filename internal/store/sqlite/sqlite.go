@@ -157,6 +157,7 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 	q.Normalize()
 	var where []string
 	var args []any
+	hi := int64(-1) // the cursor's seq (exclusive), when there is one
 	if q.Cursor != "" {
 		seq, err := store.DecodeCursor(q.Cursor)
 		if err != nil {
@@ -164,9 +165,28 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		}
 		where = append(where, "e.seq < ?")
 		args = append(args, seq)
+		hi = seq
+	}
+	// Without a user the secondary indexes cannot return rows in seq order, so a bounded search
+	// walks the primary key over the newest Scan entries only (the unary + keeps SQLite from
+	// sorting every row of a model instead).
+	lo := int64(-1)
+	modelCol := "e.model"
+	if q.Scan > 0 && q.User == "" {
+		if hi < 0 {
+			if err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(seq), -1) + 1 FROM events`).Scan(&hi); err != nil {
+				return store.Page{}, fmt.Errorf("search: %w", err)
+			}
+		}
+		if hi-int64(q.Scan) > 0 {
+			lo = hi - int64(q.Scan)
+			where = append(where, "e.seq >= ?")
+			args = append(args, lo)
+			modelCol = "+e.model"
+		}
 	}
 	if q.Model != "" {
-		where = append(where, "e.model = ?")
+		where = append(where, modelCol+" = ?")
 		args = append(args, q.Model)
 	}
 	if q.User != "" {
@@ -201,7 +221,11 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		return store.Page{}, fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
-	return store.ReadPage(rows, q.Limit)
+	page, err := store.ReadPage(rows, q.Limit)
+	if err != nil {
+		return page, err
+	}
+	return store.BoundPage(page, lo), nil
 }
 
 // PruneText implements store.Store. The deleted text is scrubbed from the database file and

@@ -101,6 +101,51 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	// A bounded search examines only the newest Scan entries per page, says so, and its cursors
+	// still reach every match; with a user (an index narrows it) Scan does not apply.
+	t.Run("bounded search", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.Apply(ctx, rows(0, 60)); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Search(ctx, store.Query{Model: "bot-a", Limit: 100, Scan: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Events) != 10 || p.Events[0].ID != "ev-058" || p.Events[9].ID != "ev-040" || !p.Bounded || p.ScannedFrom != 40 || p.NextCursor == "" {
+			t.Fatalf("first window: %d events (bounded %v from %d, next %q)", len(p.Events), p.Bounded, p.ScannedFrom, p.NextCursor)
+		}
+		var all []string
+		pages := 0
+		for cursor := ""; ; pages++ {
+			p, err := s.Search(ctx, store.Query{Model: "bot-b", Q: "", Limit: 4, Scan: 25, Cursor: cursor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range p.Events {
+				all = append(all, e.ID)
+			}
+			if p.NextCursor == "" {
+				break
+			}
+			cursor = p.NextCursor
+		}
+		if len(all) != 30 || all[0] != "ev-059" || all[29] != "ev-001" {
+			t.Fatalf("bounded pagination returned %d events (%v…)", len(all), all[:min(3, len(all))])
+		}
+		p, err = s.Search(ctx, store.Query{Q: "number 5 about", Scan: 30})
+		if err != nil || len(p.Events) != 0 || !p.Bounded {
+			t.Fatalf("an old match beyond the window: %d events, bounded %v, %v", len(p.Events), p.Bounded, err)
+		}
+		if p, err = s.Search(ctx, store.Query{Q: "number 5 about", Scan: 30, Cursor: p.NextCursor}); err != nil || len(p.Events) != 1 {
+			t.Fatalf("the next window: %d events, %v", len(p.Events), err)
+		}
+		p, err = s.Search(ctx, store.Query{User: "u0", Limit: 100, Scan: 5})
+		if err != nil || len(p.Events) != 20 || p.Bounded {
+			t.Fatalf("user search with Scan: %d events, bounded %v, %v", len(p.Events), p.Bounded, err)
+		}
+	})
+
 	t.Run("re-apply is idempotent", func(t *testing.T) {
 		s := newStore(t)
 		r := rows(0, 10)
