@@ -384,3 +384,39 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, key, val string) 
 	}
 	return -1
 }
+
+// TestTwoGuards: a model's guards run concurrently; one failing does not undo the other's
+// verdict, and each reports for itself.
+func TestTwoGuards(t *testing.T) {
+	good, goodSrv := newFakeGuard(t)
+	bad, badSrv := newFakeGuard(t)
+	good.behaviour.Store("clean")
+	bad.behaviour.Store("slow")
+	opts := DefaultOptions()
+	opts.Guards = []GuardOptions{
+		{Name: "inj", Categories: []string{CatPromptInjection}, Hook: ExternalOptions{URL: goodSrv.URL, Timeout: time.Second}},
+		{Name: "jb", Categories: []string{CatJailbreak}, FailClosed: true, Hook: ExternalOptions{URL: badSrv.URL, Timeout: 300 * time.Millisecond}},
+	}
+	e, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	fs, err := e.Scan(context.Background(), attackText, Input, Context{Guards: []string{"inj", "jb", "inj"}})
+	if took := time.Since(start); took > 900*time.Millisecond {
+		t.Fatalf("guards did not run concurrently or the timeout did not hold: %v", took)
+	}
+	gerrs, rest := GuardErrors(err)
+	if rest != nil || len(gerrs) != 1 || gerrs[0].Guard != "jb" || !gerrs[0].FailClosed || gerrs[0].Reason != ReasonTimeout {
+		t.Fatalf("errors %v / %v", gerrs, rest)
+	}
+	if len(cats(fs, CatPromptInjection)) != 0 {
+		t.Fatalf("inj (decide, clean) should have cleared the built-in injection findings: %+v", fs)
+	}
+	if good.calls.Load() != 1 || bad.calls.Load() != 1 {
+		t.Fatalf("calls %d/%d, want one each (a guard named twice is asked once)", good.calls.Load(), bad.calls.Load())
+	}
+	if e.GuardBudget([]string{"inj", "jb"}) != time.Second || len(e.Guards()) != 2 {
+		t.Fatalf("budget %v guards %v", e.GuardBudget([]string{"inj", "jb"}), e.Guards())
+	}
+}
