@@ -120,6 +120,19 @@ retention: {low: 72h, medium: 8760h, high: 8760h, critical: 8760h, interval: `+i
 
 	s = startServer(t, data, "--config", writeCfg("1s"))
 	waitFor("the expired text pruned by retention", func() bool { return !strings.Contains(search("EXPIRED-MARKER"), "expired-1") })
+	// The expired event's index row (metadata) goes too: past its tier's retention it is found
+	// by no query, while events within retention stay.
+	byUser := func(u string) string {
+		code, b := s.do(t, "GET", "/v1/events?user="+u, s.admin, nil)
+		if code != 200 {
+			t.Fatalf("search user %s: %d %s", u, code, b)
+		}
+		return string(b)
+	}
+	waitFor("the expired event's metadata pruned", func() bool { return !strings.Contains(byUser("bob"), "expired-1") })
+	if !strings.Contains(byUser("carol"), "carol-1") {
+		t.Fatalf("an event within retention was pruned: %s", byUser("carol"))
+	}
 
 	// Erasure for a data subject, through the CLI against the running server.
 	api := []string{"--url", "http://" + s.addr, "--token", s.admin}

@@ -216,6 +216,42 @@ func (a *App) runRetention(ctx context.Context) error {
 	}
 }
 
+// pruneEvents deletes the index rows (metadata and text) of events older than their model's
+// tier retention: the detail tier. What outlives it is the audit log's leaves (hashes and
+// metadata, never shortened) and the daily aggregates (retention.aggregates). A model's tier
+// is the inventory's now; events of models not in it (and events without a model) are medium.
+func (a *App) pruneEvents(ctx context.Context, now time.Time) int64 {
+	byTier := map[string][]string{}
+	var all []string
+	for _, m := range a.models.list() {
+		tier := m.RiskTier
+		if tier == "" {
+			tier = string(config.TierMedium)
+		}
+		byTier[tier] = append(byTier[tier], m.Name)
+		all = append(all, m.Name)
+	}
+	var deleted int64
+	for _, tier := range config.RiskTiers {
+		sets := []store.ModelSet{{Models: byTier[string(tier)]}}
+		if tier == config.TierMedium {
+			sets = append(sets, store.ModelSet{Models: all, Others: true})
+		}
+		for _, set := range sets {
+			n, err := a.store.PruneEvents(ctx, set, now.Add(-a.cfg.RetentionFor(tier)))
+			if err != nil {
+				a.log.Error("retention of events failed", "tier", tier, "err", err)
+				continue
+			}
+			if n > 0 {
+				deleted += n
+				a.log.Info("retention deleted events", "tier", tier, "events", n)
+			}
+		}
+	}
+	return deleted
+}
+
 func (a *App) retainOnce(ctx context.Context) {
 	now := time.Now()
 	var deleted int64
@@ -230,6 +266,7 @@ func (a *App) retainOnce(ctx context.Context) {
 			a.log.Info("retention deleted text", "tier", tier, "events", n)
 		}
 	}
+	deleted += a.pruneEvents(ctx, now)
 	if deleted > 0 {
 		// Case files copied actor activity, with its text, from the index.
 		if n, err := a.incidents.RefreshCaseFiles(ctx, ""); err != nil {

@@ -74,13 +74,19 @@ func BenchmarkAppend(b *testing.B) {
 func buildLog(b *testing.B, n, leafSize int) (*Log, string) {
 	b.Helper()
 	dir := b.TempDir()
+	return extendLog(b, dir, n, leafSize), dir
+}
+
+// extendLog opens the log in dir and appends entries ev-<size>… until it holds n.
+func extendLog(b *testing.B, dir string, n, leafSize int) *Log {
+	b.Helper()
 	l, err := Open(DefaultOptions(dir))
 	if err != nil {
 		b.Fatal(err)
 	}
 	leaf := make([]byte, leafSize)
 	recs := make([]Record, 0, 1000)
-	for i := 0; i < n; i++ {
+	for i := int(l.Size()); i < n; i++ {
 		recs = append(recs, Record{ID: fmt.Sprintf("ev-%d", i), Leaf: leaf})
 		if len(recs) == cap(recs) || i == n-1 {
 			if _, err := l.Append(context.Background(), recs); err != nil {
@@ -89,7 +95,7 @@ func buildLog(b *testing.B, n, leafSize int) (*Log, string) {
 			recs = recs[:0]
 		}
 	}
-	return l, dir
+	return l
 }
 
 // BenchmarkVerify reports the cost of verifying one ~1 KB entry; multiply
@@ -143,6 +149,9 @@ func BenchmarkLookup(b *testing.B) {
 // indexes Close leaves (index=present) and without them (index=absent: every segment is read,
 // as before segment indexes existed, and after an upgrade). It reports the bytes Open read
 // (rchar of /proc/self/io), which is what grows with the log when start-up rescans it.
+// WARDEN_BENCH_LOG_DIR keeps the log in that directory (reused by later runs; select only
+// index=present then) and WARDEN_BENCH_DROP_CACHES=1 empties the page cache before each Open
+// (as root): start-up from a cold cache.
 func BenchmarkOpen(b *testing.B) {
 	n := 1_000_000
 	if v := os.Getenv("WARDEN_BENCH_OPEN_ENTRIES"); v != "" {
@@ -151,7 +160,15 @@ func BenchmarkOpen(b *testing.B) {
 			b.Fatalf("WARDEN_BENCH_OPEN_ENTRIES=%q: want a positive number of entries", v)
 		}
 	}
-	l, dir := buildLog(b, n, 700)
+	var l *Log
+	var dir string
+	if keep := os.Getenv("WARDEN_BENCH_LOG_DIR"); keep != "" {
+		// A log kept for measurements through the binary (docs/PERFORMANCE.md): built once,
+		// reused (and extended to n entries) by later runs.
+		l, dir = extendLog(b, keep, n, 700), keep
+	} else {
+		l, dir = buildLog(b, n, 700)
+	}
 	if err := l.Close(); err != nil {
 		b.Fatal(err)
 	}
@@ -167,6 +184,13 @@ func BenchmarkOpen(b *testing.B) {
 						if err := os.Remove(f); err != nil {
 							b.Fatal(err)
 						}
+					}
+				}
+				if os.Getenv("WARDEN_BENCH_DROP_CACHES") != "" {
+					// Cold start-up: empty the machine's page cache (root only; Linux).
+					syscall.Sync()
+					if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0o200); err != nil {
+						b.Fatalf("WARDEN_BENCH_DROP_CACHES: %v", err)
 					}
 				}
 				b.StartTimer()

@@ -284,7 +284,8 @@ type Witness struct {
 	Key string `yaml:"key"` // the witness's verifier key (its witness.pub)
 }
 
-// Retention keeps detailed text per risk tier; the audit log itself is never shortened by it.
+// Retention keeps detail (index rows and their text) per risk tier; the audit log itself is
+// never shortened by it.
 type Retention struct {
 	Critical time.Duration `yaml:"critical"`
 	High     time.Duration `yaml:"high"`

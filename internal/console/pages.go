@@ -365,7 +365,7 @@ const histogramEvents = 1000
 // "older events" continues below. Matching text costs more per event, so it looks at fewer.
 const (
 	searchScan     = 100_000
-	searchScanText = 25_000
+	searchScanText = 10_000
 )
 
 func (c *Console) searchPage(w http.ResponseWriter, r *http.Request, s *session) error {

@@ -69,6 +69,13 @@ type AccessAggregate struct {
 	Compliant int64 `json:"compliant"`
 }
 
+// ModelSet selects events by model name: the listed models, or with Others every model that
+// is not listed (events without a model included).
+type ModelSet struct {
+	Models []string
+	Others bool
+}
+
 // ErrBadCursor is returned for a cursor the store did not issue.
 var ErrBadCursor = errors.New("invalid cursor")
 
@@ -82,6 +89,9 @@ type Store interface {
 	Search(ctx context.Context, q Query) (Page, error)
 	// PruneText deletes stored text of events of a risk tier older than before; metadata stays.
 	PruneText(ctx context.Context, tier string, before time.Time) (int64, error)
+	// PruneEvents deletes the events of the models of set whose time is before before —
+	// metadata and text, so they are no longer found — and returns how many.
+	PruneEvents(ctx context.Context, set ModelSet, before time.Time) (int64, error)
 	// Aggregate summarises the events whose time is in [from, to), for reports.
 	Aggregate(ctx context.Context, from, to time.Time) (Aggregates, error)
 	// Reset drops everything (for a rebuild from the log).

@@ -386,6 +386,51 @@ func (s *Store) PruneText(ctx context.Context, tier string, before time.Time) (i
 	return tag.RowsAffected(), s.vacuumTexts(ctx)
 }
 
+// PruneEvents implements store.Store.
+func (s *Store) PruneEvents(ctx context.Context, set store.ModelSet, before time.Time) (int64, error) {
+	if len(set.Models) == 0 && !set.Others {
+		return 0, nil
+	}
+	cond := "true"
+	args := []any{before.UnixNano()}
+	if len(set.Models) > 0 {
+		cond = "model = ANY($2)"
+		if set.Others {
+			cond = "NOT (" + cond + ")"
+		}
+		names := make([]string, len(set.Models))
+		for i, m := range set.Models {
+			names[i] = pgText(m)
+		}
+		args = append(args, names)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
+	if _, err := tx.Exec(ctx, `DELETE FROM warden_texts WHERE seq IN (SELECT seq FROM warden_events WHERE time < $1 AND `+cond+`)`, args...); err != nil {
+		return 0, fmt.Errorf("prune events: text: %w", err)
+	}
+	tag, err := tx.Exec(ctx, `DELETE FROM warden_events WHERE time < $1 AND `+cond, args...)
+	if err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return 0, nil
+	}
+	if err := s.vacuumTexts(ctx); err != nil {
+		return tag.RowsAffected(), err
+	}
+	if _, err := s.pool.Exec(ctx, `VACUUM warden_events`); err != nil {
+		return tag.RowsAffected(), fmt.Errorf("vacuum events: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // EraseText deletes the stored text of every event of actor and returns their log indices,
 // ascending.
 func (s *Store) EraseText(ctx context.Context, actor string) ([]uint64, error) {

@@ -42,6 +42,14 @@ CREATE TABLE IF NOT EXISTS events (
 -- about "limit" index reads however many events a user has; a time bound is checked on the way.
 CREATE INDEX IF NOT EXISTS events_model_user_seq ON events(model, user, seq);
 CREATE INDEX IF NOT EXISTS events_user_seq ON events(user, seq);
+-- Partial indexes of the event types other than inference, in seq order: a search by type
+-- (the monthly report's probe results, the console's access events) reads only those events,
+-- and an inference event costs nothing more to index. Search names the type as a literal so
+-- the planner can use them.
+CREATE INDEX IF NOT EXISTS events_access_seq ON events(seq) WHERE type = 'access';
+CREATE INDEX IF NOT EXISTS events_pipeline_seq ON events(seq) WHERE type = 'pipeline';
+CREATE INDEX IF NOT EXISTS events_feedback_seq ON events(seq) WHERE type = 'feedback';
+CREATE INDEX IF NOT EXISTS events_probe_seq ON events(seq) WHERE type = 'probe';
 CREATE TABLE IF NOT EXISTS texts (
   seq    INTEGER PRIMARY KEY,
   tier   TEXT NOT NULL,
@@ -185,6 +193,10 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 			modelCol = "+e.model"
 		}
 	}
+	partialType := q.Type == "access" || q.Type == "pipeline" || q.Type == "feedback" || q.Type == "probe"
+	if partialType && q.User == "" {
+		modelCol = "+e.model" // the type's partial index returns rows in seq order; the model's would need a sort
+	}
 	if q.Model != "" {
 		where = append(where, modelCol+" = ?")
 		args = append(args, q.Model)
@@ -193,7 +205,10 @@ func (s *Store) Search(ctx context.Context, q store.Query) (store.Page, error) {
 		where = append(where, "e.user = ?")
 		args = append(args, q.User)
 	}
-	if q.Type != "" {
+	switch {
+	case partialType: // a literal from a fixed set, so the planner can use the partial index
+		where = append(where, "e.type = '"+q.Type+"'")
+	case q.Type != "":
 		where = append(where, "e.type = ?")
 		args = append(args, q.Type)
 	}
@@ -244,6 +259,48 @@ func (s *Store) PruneText(ctx context.Context, tier string, before time.Time) (i
 	}
 	// Also when nothing was deleted now: an earlier truncation may have been kept busy.
 	return n, s.truncateWAL(ctx)
+}
+
+// PruneEvents implements store.Store. Like PruneText it scrubs what it deleted from the
+// database file and the WAL.
+func (s *Store) PruneEvents(ctx context.Context, set store.ModelSet, before time.Time) (int64, error) {
+	if len(set.Models) == 0 && !set.Others {
+		return 0, nil
+	}
+	cond := "1"
+	args := []any{before.UnixNano()}
+	if len(set.Models) > 0 {
+		cond = "model IN (" + strings.TrimSuffix(strings.Repeat("?,", len(set.Models)), ",") + ")"
+		if set.Others {
+			cond = "NOT " + cond
+		}
+		for _, m := range set.Models {
+			args = append(args, m)
+		}
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM texts WHERE seq IN (SELECT seq FROM events WHERE time < ? AND `+cond+`)`, args...); err != nil {
+		return 0, fmt.Errorf("prune events: text: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE time < ? AND `+cond, args...)
+	if err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	if n > 0 {
+		return n, s.scrub(ctx)
+	}
+	return 0, nil
 }
 
 // EraseText deletes the stored text of every event of actor (the event's user, or its service

@@ -130,3 +130,48 @@ func TestErasedTextLeavesNoBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchPlans: the searches that must not read every event use an index in seq order — a
+// type other than inference its partial index, a user its index — and a bounded search without
+// a user walks the primary key, never sorting a model's rows.
+func TestSearchPlans(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	plan := func(where string, args ...any) string {
+		t.Helper()
+		rows, err := s.r.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT e.seq FROM events e WHERE `+where+` ORDER BY e.seq DESC LIMIT 51`, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, detail)
+		}
+		return fmt.Sprint(out)
+	}
+	since := time.Now().UnixNano()
+	for _, tc := range []struct {
+		where, want string
+		args        []any
+	}{
+		{"e.type = 'probe' AND e.time >= ? AND e.time < ?", "events_probe_seq", []any{since, since + 1}},
+		{"e.type = 'access' AND +e.model = ?", "events_access_seq", []any{"bot"}},
+		{"e.user = ? AND e.model = ?", "events_model_user_seq", []any{"u", "bot"}},
+		{"e.seq >= ? AND +e.model = ? AND e.type = ?", "USING INTEGER PRIMARY KEY", []any{10, "bot", "inference"}},
+		{"e.seq >= ? AND +e.model = ? AND e.type = 'access'", "events_access_seq", []any{10, "bot"}},
+	} {
+		if p := plan(tc.where, tc.args...); !bytes.Contains([]byte(p), []byte(tc.want)) || bytes.Contains([]byte(p), []byte("TEMP B-TREE")) {
+			t.Errorf("%s: plan %s, want %s without a sort", tc.where, p, tc.want)
+		}
+	}
+}

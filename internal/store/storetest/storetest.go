@@ -241,6 +241,48 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("position after reset %d", pos)
 		}
 	})
+	t.Run("prune events by model", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.Apply(ctx, rows(0, 40)); err != nil {
+			t.Fatal(err)
+		}
+		count := func(model string) int {
+			t.Helper()
+			p, err := s.Search(ctx, store.Query{Model: model, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(p.Events)
+		}
+		if n, err := s.PruneEvents(ctx, store.ModelSet{}, base.Add(time.Hour)); err != nil || n != 0 {
+			t.Fatalf("empty set pruned %d, %v", n, err)
+		}
+		// bot-a: even i; before minute 21 → 0, 2, …, 20 (11 events, text at 0, 10, 20).
+		n, err := s.PruneEvents(ctx, store.ModelSet{Models: []string{"bot-a"}}, base.Add(21*time.Minute))
+		if err != nil || n != 11 {
+			t.Fatalf("pruned %d, %v; want 11", n, err)
+		}
+		if got := count("bot-a"); got != 9 {
+			t.Fatalf("bot-a has %d events left, want 9", got)
+		}
+		if got := count("bot-b"); got != 20 {
+			t.Fatalf("bot-b has %d events left, want 20 (not selected)", got)
+		}
+		if p, _ := s.Search(ctx, store.Query{Q: "number 10 "}); len(p.Events) != 0 {
+			t.Fatal("the text of a pruned event is still searchable")
+		}
+		if p, _ := s.Search(ctx, store.Query{Q: "number 30 "}); len(p.Events) != 1 {
+			t.Fatal("the text of a kept event is gone")
+		}
+		// Others: every model but bot-a (here bot-b), before minute 11 → 1, 3, …, 9.
+		n, err = s.PruneEvents(ctx, store.ModelSet{Models: []string{"bot-a"}, Others: true}, base.Add(11*time.Minute))
+		if err != nil || n != 5 || count("bot-b") != 15 || count("bot-a") != 9 {
+			t.Fatalf("others: pruned %d, %v; bot-b %d, bot-a %d", n, err, count("bot-b"), count("bot-a"))
+		}
+		if pos, _ := s.Position(ctx); pos != 40 {
+			t.Fatalf("position after pruning %d, want 40", pos)
+		}
+	})
 	t.Run("erase a subject's text", func(t *testing.T) {
 		s := newStore(t)
 		e, ok := s.(TextEraser)
