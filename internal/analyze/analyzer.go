@@ -67,6 +67,8 @@ type Analyzer struct {
 	pendHead    int
 	dropped     map[string]uint64
 	lastEvent   time.Time
+	// active holds the models with events since the last tick (TickActive evaluates only them).
+	active map[string]struct{}
 }
 
 // pending is a prediction awaiting its feedback label.
@@ -152,6 +154,7 @@ func (a *Analyzer) reset() {
 	a.pendRing = make([]string, a.opts.MaxPending)
 	a.pendHead = 0
 	a.dropped = map[string]uint64{}
+	a.active = map[string]struct{}{}
 }
 
 func (a *Analyzer) drop(reason string) {
@@ -303,6 +306,7 @@ func (a *Analyzer) observeInference(ev *event.Event, findings []Finding) []Detec
 	env := envOf(ev)
 	consumer := consumerOf(ev)
 	out = a.usage(m, ev, consumer, out)
+	a.active[m.Name] = struct{}{}
 	if d, ok := m.Live.observe(ev, a.opts.Now(), m); ok {
 		out = append(out, d)
 	}
@@ -461,6 +465,7 @@ func (a *Analyzer) observeFeedback(ev *event.Event) {
 	if m == nil {
 		return
 	}
+	a.active[m.Name] = struct{}{}
 	s := m.Series[seriesKey(p.Version, p.Env, "")]
 	var sc *series
 	if p.Class != "" {

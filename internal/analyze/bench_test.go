@@ -147,3 +147,41 @@ func BenchmarkMemoryPerConsumer(b *testing.B) {
 		runtime.KeepAlive(evs)
 	}
 }
+
+// BenchmarkTick is the cost of one periodic evaluation over models that all have a frozen
+// baseline and live 5-minute windows: Tick (every model; the worker's idle cadence, once a
+// second) and TickActive after one model had an event (what the worker runs at most every
+// 200 ms while events arrive, worker.Options.TickAfter).
+func BenchmarkTick(b *testing.B) {
+	for _, models := range []int{10, 100, 1000} {
+		a, _ := newTestAnalyzer(b, nil)
+		var last time.Time
+		gens := make([]*gen, models)
+		for i := range models {
+			gens[i] = newGen(uint64(i), fmt.Sprintf("model-%04d", i))
+			for range 1100 { // past the 1000-event automatic baseline
+				ev := gens[i].next()
+				a.Observe(ev, nil)
+				last = ev.Time
+			}
+		}
+		now := last.Add(time.Second)
+		b.Run(fmt.Sprintf("all/models=%d", models), func(b *testing.B) {
+			for b.Loop() {
+				now = now.Add(200 * time.Millisecond)
+				a.Tick(now)
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(models), "µs/model")
+		})
+		b.Run(fmt.Sprintf("active=1/models=%d", models), func(b *testing.B) {
+			g := gens[0]
+			for b.Loop() {
+				now = now.Add(200 * time.Millisecond)
+				ev := g.next()
+				ev.Time = now
+				a.Observe(ev, nil)
+				a.TickActive(now)
+			}
+		})
+	}
+}

@@ -11,39 +11,64 @@ import (
 
 // Tick runs the periodic evaluations at now: drift windows that reached
 // their duration, time-based baseline freezing, fairness windows,
-// hour-of-week volume, daily cost, latency and error-rate checks. Call it
-// every few seconds; it is idempotent within a period.
+// hour-of-week volume, daily cost, latency, error-rate and silence checks
+// of every model, and consumers' volume. Call it every few seconds; it is
+// idempotent within a period.
 func (a *Analyzer) Tick(now time.Time) []Detection {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []Detection
-	days := time.Duration(a.opts.BaselineDays) * 24 * time.Hour
 	for _, name := range slices.Sorted(maps.Keys(a.models)) {
-		m := a.models[name]
-		for _, vk := range slices.Sorted(maps.Keys(m.Versions)) {
-			v := m.Versions[vk]
-			if c := v.Collect; c != nil && c.N >= a.opts.BaselineMinEvents && now.Sub(v.FirstSeen) >= days {
-				m.Seq++
-				b := c.freeze(baselineID(m.Name, v.Version, m.Seq), m.Name, v.Version, "auto", a.opts.Now())
-				a.install(v, b)
-				out = append(out, Detection{Kind: KindBaseline, Model: m.Name, Version: v.Version, Time: now, BaselineID: b.ID,
-					Value: float64(b.Events), Windows: windowString(b.From, b.To, b.Events),
-					Message: fmt.Sprintf("baseline %s frozen from %d events after %d days", b.ID, b.Events, a.opts.BaselineDays)})
-			}
-			if w := v.Window; w != nil && w.N >= a.opts.DriftMinWindow && now.Sub(w.From) >= a.opts.DriftWindow {
-				out = a.evaluate(m, v, now, out)
-			}
-		}
-		out = a.fairnessCheck(m, now, out)
-		out = a.volumeCheck(&m.Volume, m.Name, "", now, out)
-		out = a.costCheck(m, now, out)
-		out = a.opsCheck(m, now, out)
-		out = a.downCheck(m, now, out)
+		out = a.tickModel(a.models[name], now, out)
 	}
 	for _, name := range slices.Sorted(maps.Keys(a.consumers)) {
 		out = a.volumeCheck(&a.consumers[name].Volume, "", name, now, out)
 	}
+	clear(a.active)
 	a.met.detected(out)
+	return out
+}
+
+// TickActive runs the per-model evaluations of Tick for the models that saw events since the
+// last Tick or TickActive only: cheap enough to run a fraction of a second after events arrive,
+// so that window detections (latency, error and refusal rate, fairness) are judged at once
+// while Tick keeps its slower cadence for everything else.
+func (a *Analyzer) TickActive(now time.Time) []Detection {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []Detection
+	for _, name := range slices.Sorted(maps.Keys(a.active)) {
+		if m := a.models[name]; m != nil {
+			out = a.tickModel(m, now, out)
+		}
+	}
+	clear(a.active)
+	a.met.detected(out)
+	return out
+}
+
+// tickModel is Tick's evaluation of one model; it runs under mu.
+func (a *Analyzer) tickModel(m *modelState, now time.Time, out []Detection) []Detection {
+	days := time.Duration(a.opts.BaselineDays) * 24 * time.Hour
+	for _, vk := range slices.Sorted(maps.Keys(m.Versions)) {
+		v := m.Versions[vk]
+		if c := v.Collect; c != nil && c.N >= a.opts.BaselineMinEvents && now.Sub(v.FirstSeen) >= days {
+			m.Seq++
+			b := c.freeze(baselineID(m.Name, v.Version, m.Seq), m.Name, v.Version, "auto", a.opts.Now())
+			a.install(v, b)
+			out = append(out, Detection{Kind: KindBaseline, Model: m.Name, Version: v.Version, Time: now, BaselineID: b.ID,
+				Value: float64(b.Events), Windows: windowString(b.From, b.To, b.Events),
+				Message: fmt.Sprintf("baseline %s frozen from %d events after %d days", b.ID, b.Events, a.opts.BaselineDays)})
+		}
+		if w := v.Window; w != nil && w.N >= a.opts.DriftMinWindow && now.Sub(w.From) >= a.opts.DriftWindow {
+			out = a.evaluate(m, v, now, out)
+		}
+	}
+	out = a.fairnessCheck(m, now, out)
+	out = a.volumeCheck(&m.Volume, m.Name, "", now, out)
+	out = a.costCheck(m, now, out)
+	out = a.opsCheck(m, now, out)
+	out = a.downCheck(m, now, out)
 	return out
 }
 

@@ -254,7 +254,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		Redact:     pipeRedact,
 	}
 	if !a.clustered() { // in a cluster the stream buffers; workers' lag shows in /readyz
-		popts.Backlog, popts.MaxBacklog = a.indexer.Lag, 5_000_000
+		popts.Backlog, popts.MaxBacklog = a.backlog, 5_000_000
 	}
 	a.pipeline, err = pipeline.New(popts)
 	if err != nil {
@@ -378,6 +378,16 @@ func (a *App) Start(ctx context.Context) error {
 	close(a.ready)
 	a.log.Info("warden started", "roles", a.roles.String(), "bus", a.cfg.Bus.Driver, "api", a.Addr(), "api_tls", apiTLS != nil, "gateway_tls", a.cfg.TLS.Gateway.Enabled(), "gateway", a.GatewayAddr(), "data", a.opts.DataDir, "audit_entries", a.audit.Size())
 	return nil
+}
+
+// backlog is how far the slowest local follower of the log trails it: the index writer or the
+// analysis worker. Ingest refuses with 429 above the pipeline's MaxBacklog.
+func (a *App) backlog() uint64 {
+	n := a.indexer.Lag()
+	if a.worker != nil {
+		n = max(n, a.worker.Lag())
+	}
+	return n
 }
 
 func (a *App) goRun(name string, fn func() error) {

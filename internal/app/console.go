@@ -23,6 +23,7 @@ import (
 	"github.com/warden-ai/warden/internal/event"
 	"github.com/warden-ai/warden/internal/incident"
 	"github.com/warden-ai/warden/internal/report"
+	"github.com/warden-ai/warden/internal/session"
 	"github.com/warden-ai/warden/internal/sso"
 	"github.com/warden-ai/warden/internal/store"
 )
@@ -30,6 +31,15 @@ import (
 // buildConsole wires the web console to the App's components.
 func (a *App) buildConsole() error {
 	opts := console.Options{Backend: consoleBackend{a}, Users: a.users, Logger: a.log}
+	if a.cfg.Store.Driver == "postgres" {
+		// Every API node of the distributed mode sees the sessions the others started.
+		ss, err := session.OpenPostgres(context.Background(), a.cfg.Store.DSN)
+		if err != nil {
+			return fmt.Errorf("console sessions: %w", err)
+		}
+		a.cleanups = append(a.cleanups, func() error { ss.Close(); return nil })
+		opts.Sessions = ss
+	}
 	if o := a.cfg.Console.OIDC; o != nil {
 		p, err := a.ssoProvider(o)
 		if err != nil {

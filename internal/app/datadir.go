@@ -9,7 +9,7 @@ import (
 )
 
 // wardenEntries are names only Warden creates in its data directory.
-var wardenEntries = []string{"credentials", "log", "state", "keys"}
+var wardenEntries = []string{"credentials", "log", "state", "keys", "users"}
 
 // checkDataDirOwned refuses a data directory that exists, is not empty and holds nothing of
 // Warden's: making it private (chmod 0700) would lock other users out of a shared directory

@@ -131,8 +131,11 @@ type Options struct {
 	Backend Backend
 	Users   Authenticator
 	// SSO, when set, offers OpenID Connect login beside passwords (GET /login/oidc).
-	SSO    SSO
-	Logger *slog.Logger
+	SSO SSO
+	// Sessions keeps the login sessions (default: in this process's memory). Give every API
+	// node the same PostgreSQL-backed store to share them.
+	Sessions SessionBackend
+	Logger   *slog.Logger
 	// Secure marks cookies Secure even for plain-HTTP requests (behind a TLS proxy).
 	Secure bool
 	// SessionIdle and SessionMax bound a session (defaults 30 min idle, 12 h in all).
@@ -199,7 +202,7 @@ func New(opts Options) (*Console, error) {
 		opts.SampleEvery = 10 * time.Second
 	}
 	c := &Console{opts: opts, log: opts.Logger.With("component", "console"),
-		sessions:    newSessionStore(opts.Now, opts.SessionIdle, opts.SessionMax),
+		sessions:    newSessionStore(opts.Now, opts.SessionIdle, opts.SessionMax, opts.Sessions, opts.Logger.With("component", "console")),
 		limiter:     newLoginLimiter(opts.Now, opts.LoginFailures, opts.LoginWindow),
 		series:      newSeriesStore(360),
 		reportCache: map[string]cachedReport{},

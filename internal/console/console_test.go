@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -15,27 +16,28 @@ func (c *clock) now() time.Time { return c.t }
 
 func TestSessionExpiry(t *testing.T) {
 	c := &clock{time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
-	st := newSessionStore(c.now, 30*time.Minute, 2*time.Hour)
-	id, s := st.create(users.User{Name: "ann", Role: access.Analyst})
+	st := newSessionStore(c.now, 30*time.Minute, 2*time.Hour, nil, nil)
+	ctx := context.Background()
+	id, s, _ := st.create(ctx, users.User{Name: "ann", Role: access.Analyst})
 	if s.csrf == "" || s.csrf == id {
 		t.Fatal("session without its own CSRF token")
 	}
 	for range 5 { // active use keeps it alive up to the absolute limit
 		c.t = c.t.Add(20 * time.Minute)
-		if st.get(id) == nil {
+		if st.get(ctx, id) == nil {
 			t.Fatalf("session expired at %v while in use", c.t)
 		}
 	}
 	c.t = c.t.Add(21 * time.Minute) // past 2h in all
-	if st.get(id) != nil {
+	if st.get(ctx, id) != nil {
 		t.Fatal("session outlived its absolute limit")
 	}
-	id2, _ := st.create(users.User{Name: "bob", Role: access.Viewer})
+	id2, _, _ := st.create(ctx, users.User{Name: "bob", Role: access.Viewer})
 	c.t = c.t.Add(31 * time.Minute)
-	if st.get(id2) != nil {
+	if st.get(ctx, id2) != nil {
 		t.Fatal("idle session still valid")
 	}
-	if st.get("not-a-session") != nil {
+	if st.get(ctx, "not-a-session") != nil {
 		t.Fatal("unknown id accepted")
 	}
 }

@@ -1,11 +1,13 @@
 package console
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/access"
+	sessionstore "github.com/warden-ai/warden/internal/session"
 	"github.com/warden-ai/warden/internal/users"
 )
 
@@ -38,15 +41,33 @@ func (s *session) checkCSRF(tok string) bool {
 	return tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.csrf)) == 1
 }
 
-type sessionStore struct {
-	mu        sync.Mutex
-	now       func() time.Time
-	idle, max time.Duration
-	byHash    map[[sha256.Size]byte]*session
+// SessionBackend keeps session records by the SHA-256 of their cookie (package session: in
+// memory, or in PostgreSQL shared by every API node).
+type SessionBackend interface {
+	Put(ctx context.Context, k sessionstore.Key, s sessionstore.Session) error
+	Get(ctx context.Context, k sessionstore.Key) (sessionstore.Session, bool, error)
+	Touch(ctx context.Context, k sessionstore.Key, seen time.Time) error
+	Delete(ctx context.Context, k sessionstore.Key) error
+	DeleteExpired(ctx context.Context, idleBefore, createdBefore time.Time) error
 }
 
-func newSessionStore(now func() time.Time, idle, maxAge time.Duration) *sessionStore {
-	return &sessionStore{now: now, idle: idle, max: maxAge, byHash: map[[sha256.Size]byte]*session{}}
+// sessionStore applies the idle and absolute limits over a backend. The last-seen time is
+// written at most once a minute per session, so a shared backend is not written on every page.
+type sessionStore struct {
+	now       func() time.Time
+	idle, max time.Duration
+	be        SessionBackend
+	log       *slog.Logger
+}
+
+func newSessionStore(now func() time.Time, idle, maxAge time.Duration, be SessionBackend, log *slog.Logger) *sessionStore {
+	if be == nil {
+		be = sessionstore.NewMemory()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &sessionStore{now: now, idle: idle, max: maxAge, be: be, log: log}
 }
 
 func randomToken() string {
@@ -55,53 +76,62 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func (st *sessionStore) create(u users.User) (string, *session) {
-	return st.createFor(u.Name, u.Role, false)
+func (st *sessionStore) create(ctx context.Context, u users.User) (string, *session, error) {
+	return st.createFor(ctx, u.Name, u.Role, false)
 }
 
 // createFor starts a session for user with role; sso marks one from the identity provider.
-func (st *sessionStore) createFor(user string, role access.Role, sso bool) (string, *session) {
+func (st *sessionStore) createFor(ctx context.Context, user string, role access.Role, sso bool) (string, *session, error) {
 	id := randomToken()
 	now := st.now()
 	s := &session{user: user, role: role, sso: sso, csrf: randomToken(), created: now, seen: now}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	for h, x := range st.byHash { // drop expired sessions as new ones come
-		if st.expired(x, now) {
-			delete(st.byHash, h)
-		}
+	// Drop expired sessions as new ones come.
+	if err := st.be.DeleteExpired(ctx, now.Add(-st.idle), now.Add(-st.max)); err != nil {
+		st.log.Warn("expire sessions", "err", err)
 	}
-	st.byHash[sha256.Sum256([]byte(id))] = s
-	return id, s
+	rec := sessionRecord{User: user, Role: string(role), SSO: sso, CSRF: s.csrf, Created: now, Seen: now}
+	if err := st.be.Put(ctx, sha256.Sum256([]byte(id)), rec); err != nil {
+		return "", nil, err
+	}
+	return id, s, nil
 }
 
 func (st *sessionStore) expired(s *session, now time.Time) bool {
 	return now.Sub(s.seen) > st.idle || now.Sub(s.created) > st.max
 }
 
-func (st *sessionStore) get(id string) *session {
+func (st *sessionStore) get(ctx context.Context, id string) *session {
 	h := sha256.Sum256([]byte(id))
 	now := st.now()
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	s := st.byHash[h]
-	if s == nil {
+	rec, ok, err := st.be.Get(ctx, h)
+	if err != nil {
+		st.log.Error("read session", "err", err)
 		return nil
 	}
-	if st.expired(s, now) {
-		delete(st.byHash, h)
+	if !ok {
 		return nil
+	}
+	s := &session{user: rec.User, role: access.Role(rec.Role), sso: rec.SSO, csrf: rec.CSRF, created: rec.Created, seen: rec.Seen}
+	if st.expired(s, now) {
+		_ = st.be.Delete(ctx, h)
+		return nil
+	}
+	if now.Sub(s.seen) >= time.Minute {
+		if err := st.be.Touch(ctx, h, now); err != nil {
+			st.log.Warn("touch session", "err", err)
+		}
 	}
 	s.seen = now
-	cp := *s
-	return &cp
+	return s
 }
 
-func (st *sessionStore) drop(id string) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	delete(st.byHash, sha256.Sum256([]byte(id)))
+func (st *sessionStore) drop(ctx context.Context, id string) {
+	if err := st.be.Delete(ctx, sha256.Sum256([]byte(id))); err != nil {
+		st.log.Error("delete session", "err", err)
+	}
 }
+
+type sessionRecord = sessionstore.Session
 
 // sessionOf returns the request's live session: the user must still exist and be active, and
 // their current role applies (a role change or disable takes effect on the next request). A
@@ -112,20 +142,20 @@ func (c *Console) sessionOf(r *http.Request) *session {
 	if err != nil || ck.Value == "" || len(ck.Value) > 128 {
 		return nil
 	}
-	s := c.sessions.get(ck.Value)
+	s := c.sessions.get(r.Context(), ck.Value)
 	if s == nil {
 		return nil
 	}
 	u, err := c.opts.Users.Get(s.user)
 	if s.sso {
 		if err == nil && u.Disabled() {
-			c.sessions.drop(ck.Value)
+			c.sessions.drop(r.Context(), ck.Value)
 			return nil
 		}
 		return s
 	}
 	if err != nil || u.Disabled() {
-		c.sessions.drop(ck.Value)
+		c.sessions.drop(r.Context(), ck.Value)
 		return nil
 	}
 	s.role = u.Role
@@ -234,7 +264,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	c.limiter.succeed(name)
 	attempt.Allowed, attempt.Reason = true, "ok"
 	c.opts.Backend.RecordLogin(r.Context(), attempt)
-	id, _ := c.sessions.create(u)
+	id, _, err := c.sessions.create(r.Context(), u)
+	if err != nil {
+		c.log.Error("start session", "err", err)
+		c.errorPage(w, r, nil, http.StatusServiceUnavailable, "Sessions are unavailable right now; try again shortly.")
+		return
+	}
 	c.setCookie(w, r, sessionCookie, id, int(c.opts.SessionMax.Seconds()))
 	c.setCookie(w, r, loginCookie, "", -1)
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
@@ -242,7 +277,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, _ *session) error {
 	if ck, err := r.Cookie(sessionCookie); err == nil {
-		c.sessions.drop(ck.Value)
+		c.sessions.drop(r.Context(), ck.Value)
 	}
 	c.setCookie(w, r, sessionCookie, "", -1)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)

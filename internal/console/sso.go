@@ -84,7 +84,12 @@ func (c *Console) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	attempt.Allowed, attempt.Reason = true, "ok"
 	c.opts.Backend.RecordLogin(r.Context(), attempt)
-	sid, _ := c.sessions.createFor(id.User, id.Role, true)
+	sid, _, err := c.sessions.createFor(r.Context(), id.User, id.Role, true)
+	if err != nil {
+		c.log.Error("start session", "err", err)
+		c.errorPage(w, r, nil, http.StatusServiceUnavailable, "Sessions are unavailable right now; try again shortly.")
+		return
+	}
 	c.setCookie(w, r, sessionCookie, sid, int(c.opts.SessionMax.Seconds()))
 	// A redirect here would still belong to the provider's cross-site navigation, and the
 	// browser would hold back the SameSite=Strict session cookie; a page of this site that

@@ -19,9 +19,12 @@ type Follower interface {
 }
 
 // Task is a periodic job run on the follower's goroutine, between catch-ups, so it needs no
-// lock against them. A task with Every ≤ 0 never runs.
+// lock against them. It runs every Every (> 0) and, when After > 0, also once at most After
+// after a catch-up that processed entries (counted from its previous run): work owed to new
+// entries, done soon but never more often than every After. A task with neither never runs.
 type Task struct {
 	Every time.Duration
+	After time.Duration
 	Do    func(ctx context.Context)
 }
 
@@ -57,13 +60,16 @@ func Run(ctx context.Context, f Follower, o Options) error {
 	}
 	var tasks []Task
 	for _, t := range o.Tasks {
-		if t.Every > 0 {
+		if t.Every > 0 || t.After > 0 {
 			tasks = append(tasks, t)
 		}
 	}
-	next := make([]time.Time, len(tasks))
+	// next: the periodic run (zero: none); owed: the run owed to new entries (zero: none).
+	next, owed, last := make([]time.Time, len(tasks)), make([]time.Time, len(tasks)), make([]time.Time, len(tasks))
 	for i, t := range tasks {
-		next[i] = time.Now().Add(t.Every)
+		if t.Every > 0 {
+			next[i] = time.Now().Add(t.Every)
+		}
 	}
 	for {
 		var grown <-chan struct{}
@@ -81,17 +87,34 @@ func Run(ctx context.Context, f Follower, o Options) error {
 		case o.Coalesce > 0 && n > 0 && n >= o.CoalesceAbove:
 			grown, wait = nil, o.Coalesce
 		}
-		for i := range next {
-			wait = min(wait, time.Until(next[i]))
+		if n > 0 {
+			for i, t := range tasks {
+				if t.After > 0 && owed[i].IsZero() {
+					owed[i] = last[i].Add(t.After)
+				}
+			}
+		}
+		for i := range tasks {
+			for _, at := range []time.Time{next[i], owed[i]} {
+				if !at.IsZero() {
+					wait = min(wait, time.Until(at))
+				}
+			}
 		}
 		if !sleep(ctx, grown, wait) {
 			return f.Stop()
 		}
 		for i, t := range tasks {
-			if now := time.Now(); !now.Before(next[i]) {
-				t.Do(ctx)
+			now := time.Now()
+			due := !next[i].IsZero() && !now.Before(next[i])
+			if !due && (owed[i].IsZero() || now.Before(owed[i])) {
+				continue
+			}
+			t.Do(ctx)
+			if t.Every > 0 {
 				next[i] = now.Add(t.Every)
 			}
+			owed[i], last[i] = time.Time{}, now
 		}
 		if ctx.Err() != nil {
 			return f.Stop()

@@ -177,3 +177,40 @@ func TestRunCoalescesLargeCatchUps(t *testing.T) {
 		t.Fatalf("%d catch-ups, want 2 (one large, one after the pause)", c)
 	}
 }
+
+// TestTaskAfterRunsSoonAfterNewEntries: a task with After runs shortly after a catch-up that
+// processed entries — although its Every is an hour — and not again until more arrive.
+func TestTaskAfterRunsSoonAfterNewEntries(t *testing.T) {
+	l := newLogStub()
+	r := &reader{log: l, caught: make(chan int, 16)}
+	var runs atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, r, Options{Grown: l.Grown, Idle: time.Hour,
+			Tasks: []Task{{Every: time.Hour, After: 20 * time.Millisecond, Do: func(context.Context) { runs.Add(1) }}}})
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitPos(t, r, 0)
+	time.Sleep(100 * time.Millisecond)
+	if n := runs.Load(); n != 0 {
+		t.Fatalf("task ran %d times with no entries", n)
+	}
+	for i := 1; i <= 3; i++ {
+		l.append(5)
+		deadline := time.Now().Add(5 * time.Second)
+		for runs.Load() < int64(i) {
+			if time.Now().After(deadline) {
+				t.Fatalf("task owed to entry batch %d did not run within 5 s (After 20ms, Every 1h)", i)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if n := runs.Load(); n != int64(i) {
+			t.Fatalf("after batch %d the task ran %d times, want %d (once per batch)", i, n, i)
+		}
+	}
+}

@@ -50,6 +50,8 @@ type Scanner interface {
 type Analyzer interface {
 	Observe(ev *event.Event, findings []analyze.Finding) []analyze.Detection
 	Tick(now time.Time) []analyze.Detection
+	// TickActive is Tick for the models with events since the last tick only.
+	TickActive(now time.Time) []analyze.Detection
 	Snapshot(w io.Writer) error
 	Restore(r io.Reader) error
 }
@@ -109,10 +111,18 @@ type Options struct {
 	Wake         func() <-chan struct{}
 	StateDir     string // snapshots; "" disables them
 	SnapshotEach time.Duration
-	TickEach     time.Duration
-	Logger       *slog.Logger
-	Registerer   prometheus.Registerer
-	Now          func() time.Time
+	// TickEach is the cadence of the periodic evaluations (analyzer windows, rule timers) when
+	// nothing arrives (default 1s).
+	TickEach time.Duration
+	// TickAfter bounds how long analysed events wait for the periodic evaluations (default
+	// 200ms): while events arrive, a tick of the models that had events (Analyzer.TickActive,
+	// ~50 µs for one model, then the rules' timers) runs at most this often, so a detection
+	// judged on a window (latency, error and refusal rate, fairness) reaches the rules well
+	// within a second of the event's acceptance.
+	TickAfter  time.Duration
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
 }
 
 // Worker is the analysis follower.
@@ -155,6 +165,9 @@ func New(opts Options) (*Worker, error) {
 	}
 	if opts.TickEach <= 0 {
 		opts.TickEach = time.Second
+	}
+	if opts.TickAfter <= 0 {
+		opts.TickAfter = min(200*time.Millisecond, opts.TickEach)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -277,6 +290,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		Grown: w.opts.Wake, Logger: w.log, Name: "analysis",
 		Tasks: []follow.Task{
 			{Every: w.opts.TickEach, Do: w.tick},
+			{After: w.opts.TickAfter, Do: w.tickActive},
 			{Every: w.opts.SnapshotEach, Do: func(context.Context) {
 				if err := w.Snapshot(); err != nil {
 					w.log.Error("analysis snapshot failed", "err", err)
@@ -302,6 +316,21 @@ func (w *Worker) tick(ctx context.Context) {
 	for _, d := range w.opts.Analyzer.Tick(now) {
 		dets = append(dets, d) // one type: internal/detection
 	}
+	w.tickRest(ctx, now, dets)
+}
+
+// tickActive is the tick owed to newly analysed events: the analyzer judges the windows of the
+// models that had events (TickActive), then the rules' timers run as in tick.
+func (w *Worker) tickActive(ctx context.Context) {
+	now := w.opts.Now()
+	var dets []rules.Detection
+	for _, d := range w.opts.Analyzer.TickActive(now) {
+		dets = append(dets, d)
+	}
+	w.tickRest(ctx, now, dets)
+}
+
+func (w *Worker) tickRest(ctx context.Context, now time.Time, dets []rules.Detection) {
 	if w.opts.Extraction != nil {
 		for _, f := range w.opts.Extraction.Flush(now) {
 			dets = append(dets, f.Detection())

@@ -180,3 +180,71 @@ func TestModelScanningOverrideAppliesToIngestedEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestTicksSoonAfterEvents: while events arrive, the periodic evaluations run within TickAfter
+// of their analysis even when the idle cadence (TickEach) is an hour, so window detections
+// (latency, error rate) are judged within a second of acceptance; with nothing new, no tick.
+func TestTicksSoonAfterEvents(t *testing.T) {
+	dir := t.TempDir()
+	log, err := audit.Open(audit.DefaultOptions(filepath.Join(dir, "log")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	var (
+		mu    sync.Mutex
+		ticks int
+		wake  = make(chan struct{})
+	)
+	out := &sink{}
+	w := newWorker(t, log, "", out)
+	w.opts.TickEach, w.opts.TickAfter = time.Hour, 50*time.Millisecond
+	w.opts.Now = func() time.Time { // called once per tick
+		mu.Lock()
+		ticks++
+		mu.Unlock()
+		return time.Now()
+	}
+	w.opts.Wake = func() <-chan struct{} {
+		mu.Lock()
+		defer mu.Unlock()
+		return wake
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return ticks
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := count(); n != 0 {
+		t.Fatalf("%d ticks with no events and an hourly cadence", n)
+	}
+	appendEvents(t, log, &event.Event{ID: "e1", Type: event.TypeInference, Time: time.Now().UTC(), Model: event.Model{Name: "bot"}, Actor: event.Actor{User: "u1"},
+		Request: &event.Request{Input: "What are your opening hours on Sunday?"}})
+	mu.Lock()
+	close(wake)
+	wake = make(chan struct{})
+	mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for count() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no tick within 5 s of an analysed event (TickAfter 50ms)")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if w.Position() != 1 {
+		t.Fatalf("position %d", w.Position())
+	}
+	n := count()
+	time.Sleep(300 * time.Millisecond)
+	if count() != n {
+		t.Fatalf("ticks went on (%d → %d) with no new events", n, count())
+	}
+}
