@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/analyze"
 	"github.com/warden-ai/warden/internal/analyze/extraction"
@@ -34,27 +36,10 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	a.scanner = eng
 	a.scanMemo.eng = eng
 
-	aopts := analyze.DefaultOptions()
-	aopts.Logger = a.log.With("component", "analyze")
-	aopts.Registerer = a.reg
-	aopts.Inventory = func(model string) (string, bool) {
-		m, ok := a.models.get(model)
-		return m.RiskTier, ok
-	}
-	aopts.KnownConsumer = a.knownConsumer
-	aopts.BaselineEvents = a.cfg.Analysis.BaselineEvents
-	aopts.BaselineDays = a.cfg.Analysis.BaselineDays
-	aopts.Protected = a.cfg.Analysis.Protected
-	aopts.ChiSquareP = a.cfg.Analysis.ChiSquareP
-	aopts.SystemDownAfter = a.cfg.Analysis.SystemDownAfter
-	if a.analyzer, err = analyze.New(aopts); err != nil {
+	if a.analyzer, err = analyze.New(a.analyzeOptions(a.reg)); err != nil {
 		return fmt.Errorf("build analyzer: %w", err)
 	}
-
-	xopts := extraction.DefaultOptions()
-	xopts.Logger = a.log
-	xopts.Registerer = a.reg
-	xd, err := extraction.New(xopts)
+	xd, err := extraction.New(a.extractionOptions(a.reg))
 	if err != nil {
 		return fmt.Errorf("build extraction detector: %w", err)
 	}
@@ -63,17 +48,10 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	if err != nil {
 		return fmt.Errorf("load rules: %w", err)
 	}
-	ropts := rules.DefaultOptions()
-	ropts.Logger = a.log
-	ropts.Registerer = a.reg
-	ropts.Models = a.models.get
-	ropts.InventoryConfigured = func() bool { return len(a.models.list()) > 0 }
-	// The engine calls Actions under its lock: apply containment off the analysis path.
-	ropts.Actions = func(al alert.Alert, acts []rules.Action) { a.goContain(al, acts) }
+	a.ruleSet, a.alertSink = rs, sink
 	// Window rules report when their condition clears; the worker delivers that after the
 	// alerts of the same batch.
-	ropts.Resolved = func(key string, _ time.Time) { a.worker.QueueResolved(key) }
-	if a.rules, err = rules.New(rs, ropts); err != nil {
+	if a.rules, err = rules.New(rs, a.rulesOptions(a.reg, func(key string, _ time.Time) { a.worker.QueueResolved(key) })); err != nil {
 		return fmt.Errorf("build rules engine: %w", err)
 	}
 	a.rulesReload = newRulesReloader(a.reg, len(rs.Rules))
@@ -101,6 +79,42 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 		route{"GET /v1/models/{name}/quality", a.admin(httpx.Handle(a.log, a.handleModelQuality))},
 	)
 	return nil
+}
+
+func (a *App) analyzeOptions(reg prometheus.Registerer) analyze.Options {
+	aopts := analyze.DefaultOptions()
+	aopts.Logger = a.log.With("component", "analyze")
+	aopts.Registerer = reg
+	aopts.Inventory = func(model string) (string, bool) {
+		m, ok := a.models.get(model)
+		return m.RiskTier, ok
+	}
+	aopts.KnownConsumer = a.knownConsumer
+	aopts.BaselineEvents = a.cfg.Analysis.BaselineEvents
+	aopts.BaselineDays = a.cfg.Analysis.BaselineDays
+	aopts.Protected = a.cfg.Analysis.Protected
+	aopts.ChiSquareP = a.cfg.Analysis.ChiSquareP
+	aopts.SystemDownAfter = a.cfg.Analysis.SystemDownAfter
+	return aopts
+}
+
+func (a *App) extractionOptions(reg prometheus.Registerer) extraction.Options {
+	xopts := extraction.DefaultOptions()
+	xopts.Logger = a.log
+	xopts.Registerer = reg
+	return xopts
+}
+
+func (a *App) rulesOptions(reg prometheus.Registerer, resolved func(key string, at time.Time)) rules.Options {
+	ropts := rules.DefaultOptions()
+	ropts.Logger = a.log
+	ropts.Registerer = reg
+	ropts.Models = a.models.get
+	ropts.InventoryConfigured = func() bool { return len(a.models.list()) > 0 }
+	// The engine calls Actions under its lock: apply containment off the analysis path.
+	ropts.Actions = func(al alert.Alert, acts []rules.Action) { a.goContain(al, acts) }
+	ropts.Resolved = resolved
+	return ropts
 }
 
 // recordDetections keeps the latest analysis detections for GET /v1/detections.

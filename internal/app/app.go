@@ -136,10 +136,12 @@ type App struct {
 	ingest   *ingest.Handler
 	models   *inventory
 
-	scanner  *scan.Engine
-	scanMemo *scanMemo
-	analyzer *analyze.Analyzer
-	rules    *rules.Engine
+	scanner   *scan.Engine
+	scanMemo  *scanMemo
+	ruleSet   *rules.RuleSet                                  // loaded rules, for the cluster's partition analyses
+	alertSink func(ctx context.Context, alerts []alert.Alert) // where analysis alerts go
+	analyzer  *analyze.Analyzer
+	rules     *rules.Engine
 	// rulesReload reloads the rule files into rules and keeps the last outcome.
 	rulesReload *rulesReloader
 	worker      *worker.Worker

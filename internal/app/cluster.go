@@ -7,12 +7,18 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/analyze"
+	"github.com/warden-ai/warden/internal/analyze/extraction"
 	"github.com/warden-ai/warden/internal/bus"
 	"github.com/warden-ai/warden/internal/bus/jetstream"
 	"github.com/warden-ai/warden/internal/pipeline"
+	"github.com/warden-ai/warden/internal/rules"
+	"github.com/warden-ai/warden/internal/worker"
 )
 
 // Roles of the distributed mode (docs/SCALE-OUT.md). RoleAll is the embedded default: every
@@ -62,9 +68,16 @@ func (rs Roles) String() string { return strings.Join(rs, ",") }
 
 // cluster is the distributed mode's state of one process.
 type cluster struct {
-	bus         *jetstream.Bus
-	appender    *jetstream.Appender // api role
-	indexFailed atomic.Bool         // worker role: the last index write failed
+	bus      *jetstream.Bus
+	appender *jetstream.Appender // api role
+	workers  *jetstream.Workers  // worker role: partition ownership
+	// alertsDeduped counts alerts dropped because another worker raised them first.
+	alertsDeduped atomic.Uint64
+
+	// engines are the rules engines of the owned partitions, reloaded with the process's own.
+	engMu       sync.Mutex
+	engines     map[int]*rules.Engine
+	indexFailed atomic.Bool // worker role: the last index write failed
 }
 
 // clustered reports whether this process talks to its peers through NATS JetStream.
@@ -99,7 +112,7 @@ func (a *App) openBus(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.cl = &cluster{bus: b}
+	a.cl = &cluster{bus: b, engines: map[int]*rules.Engine{}}
 	a.cleanups = append(a.cleanups, b.Close)
 	return nil
 }
@@ -126,23 +139,135 @@ func (a *App) startCluster(ctx context.Context) error {
 		a.goRun("appender", func() error { return ap.Run(ctx) })
 	}
 	if a.roles.Has(RoleWorker) {
-		a.goRun("worker", func() error {
-			return a.cl.bus.Consume(ctx, jetstream.ConsumeOptions{Failing: &a.cl.indexFailed}, a.workEntries)
-		})
+		ws, err := a.cl.bus.NewWorkers(jetstream.WorkerOptions{Open: a.openPartition, Failing: &a.cl.indexFailed})
+		if err != nil {
+			return err
+		}
+		a.cl.workers = ws
+		a.goRun("worker", func() error { return ws.Run(ctx) })
 	}
 	return nil
 }
 
-// workEntries is the worker role: index the entries in the shared store, then analyse them.
-// An index failure returns the batch to the stream (redelivered, also to another worker).
-func (a *App) workEntries(ctx context.Context, es []bus.Entry) error {
+// partitionAnalysis is the worker role's work on one owned partition: index its entries in the
+// shared store, then analyse them with analyzers of the partition's own (their state moves
+// with the partition when another worker takes it over).
+type partitionAnalysis struct {
+	a *App
+	p int
+	w *worker.Worker
+}
+
+// openPartition builds the analysis of partition p (scanner shared; analyzer, extraction
+// detector and rules engine of its own) and restores it from the partition's state.
+func (a *App) openPartition(p int, state []byte) (jetstream.Partition, error) {
+	an, err := analyze.New(a.analyzeOptions(nil))
+	if err != nil {
+		return nil, err
+	}
+	xd, err := extraction.New(a.extractionOptions(nil))
+	if err != nil {
+		return nil, err
+	}
+	pa := &partitionAnalysis{a: a, p: p}
+	a.cl.engMu.Lock()
+	re, err := rules.New(a.ruleSet, a.rulesOptions(nil, func(key string, _ time.Time) { pa.w.QueueResolved(key) }))
+	if err == nil {
+		a.cl.engines[p] = re
+	}
+	a.cl.engMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	pa.w, err = worker.New(worker.Options{
+		Log: a.audit, Scanner: a.scanner, Analyzer: an, Extraction: xd, Rules: re, RulesState: re,
+		Alerts: a.clusterAlerts, Resolve: a.clusterResolve, Models: a.models.get, Sample: a.qualityScorer.Offer,
+		Detections: a.recordDetections, Logger: a.log.With("partition", p),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := pa.w.RestoreState(state); err != nil {
+		return nil, err
+	}
+	return pa, nil
+}
+
+// clusterAlerts de-duplicates a partition's alerts across workers before they reach this
+// worker's alert manager (and its notifications): an alert another worker raised already — a
+// partition handed over, its new owner replaying entries the old one had analysed — is dropped.
+// While NATS cannot say, the alert is kept: a duplicate rather than a loss.
+func (a *App) clusterAlerts(ctx context.Context, alerts []alert.Alert) {
+	keep := make([]alert.Alert, 0, len(alerts))
+	for _, al := range alerts {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		mine, err := a.cl.bus.ClaimAlert(cctx, al.DedupKey, a.cl.workers.ID())
+		cancel()
+		if err != nil {
+			a.log.Warn("alert de-duplication across workers unavailable; recording the alert", "dedup_key", al.DedupKey, "err", err)
+			mine = true
+		}
+		if !mine {
+			a.cl.alertsDeduped.Add(1)
+			a.log.Info("alert already raised by another worker; dropped", "rule", al.RuleID, "dedup_key", al.DedupKey)
+			continue
+		}
+		keep = append(keep, al)
+	}
+	if len(keep) > 0 {
+		a.alertSink(ctx, keep)
+	}
+}
+
+// clusterResolve resolves alerts whose condition cleared and releases their claims, so that the
+// next firing is a new alert on whichever worker raises it.
+func (a *App) clusterResolve(ctx context.Context, keys []string) {
+	a.resolveAlerts(ctx, keys)
+	for _, k := range keys {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := a.cl.bus.ReleaseAlert(cctx, k); err != nil {
+			a.log.Warn("alert claim not released; it expires by itself", "dedup_key", k, "err", err)
+		}
+		cancel()
+	}
+}
+
+// Handle indexes the entries, then analyses them. An index failure leaves the batch with the
+// partition (retried; after a hand-over, the next owner's first batch).
+func (pa *partitionAnalysis) Handle(ctx context.Context, es []bus.Entry) error {
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := a.indexer.ApplyEntries(ictx, es); err != nil {
+	if err := pa.a.indexer.ApplyEntries(ictx, es); err != nil {
 		return fmt.Errorf("index store: %w", err)
 	}
-	a.worker.Analyze(ctx, es)
+	pa.w.Analyze(ctx, es)
 	return nil
+}
+
+func (pa *partitionAnalysis) Tick(ctx context.Context) { pa.w.Tick(ctx) }
+
+func (pa *partitionAnalysis) State() ([]byte, error) { return pa.w.State() }
+
+func (pa *partitionAnalysis) Close() {
+	pa.a.cl.engMu.Lock()
+	delete(pa.a.cl.engines, pa.p)
+	pa.a.cl.engMu.Unlock()
+}
+
+// reloadPartitionRules puts a reloaded rule set into the owned partitions' engines, and into
+// those of partitions taken over from now on.
+func (a *App) reloadPartitionRules(rs *rules.RuleSet) {
+	if !a.clustered() {
+		return
+	}
+	a.cl.engMu.Lock()
+	defer a.cl.engMu.Unlock()
+	a.ruleSet = rs
+	for p, e := range a.cl.engines {
+		if _, err := e.Reload(rs); err != nil {
+			a.log.Error("partition rules not reloaded", "partition", p, "err", err)
+		}
+	}
 }
 
 // clusterReadiness adds the distributed mode's checks: NATS reachable, and for workers an index
@@ -164,6 +289,10 @@ func (a *App) clusterCounts(ctx context.Context, body map[string]any) {
 	body["roles"] = a.roles.String()
 	if lag, err := a.cl.bus.WorkerLag(ctx); err == nil {
 		body["index_lag"] = lag
+	}
+	if ws := a.cl.workers; ws != nil {
+		body["partitions_owned"] = ws.Owned()
+		body["alerts_deduplicated"] = a.cl.alertsDeduped.Load()
 	}
 	if ap := a.cl.appender; ap != nil {
 		body["appender_leader"] = ap.Leader()

@@ -102,6 +102,7 @@ func (a *App) ReloadRules(ctx context.Context, by string) (ReloadStatus, error) 
 		a.auditAction(ctx, "rules_reload", map[string]any{"by": by, "result": st.Result, "problems": len(st.Errors)})
 		return st, errors.Join(ErrRulesRefused, err)
 	}
+	a.reloadPartitionRules(rs)
 	st.Result = "success"
 	st.Change = &res
 	rr.last = &st

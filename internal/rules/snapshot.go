@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -26,6 +28,63 @@ type snapshot struct {
 	Hours      []hourSnap              `json:"hours,omitempty"`
 	// DetOpen: rule id → dedup keys of detection alerts awaiting the detector's recovery.
 	DetOpen map[string][]openSnap `json:"det_open,omitempty"`
+	// Windows: rule id → aggregation windows, least recently used first. Written since
+	// partition hand-over (docs/SCALE-OUT.md): a worker that takes over a partition resumes the
+	// counts instead of rebuilding them. Older snapshots have none (windows rebuild live).
+	Windows map[string][]groupSnap `json:"windows,omitempty"`
+}
+
+// groupSnap is one aggregation window of a rule (a group's buckets, values, steps, ids).
+type groupSnap struct {
+	Key      string        `json:"k"`
+	Model    string        `json:"model,omitempty"`
+	Env      string        `json:"env,omitempty"`
+	Actor    string        `json:"actor,omitempty"`
+	Labels   []string      `json:"labels,omitempty"`
+	First    time.Time     `json:"first"`
+	Pending  time.Time     `json:"pending,omitzero"`
+	BaseN    int           `json:"base_n,omitempty"`
+	BaseMean float64       `json:"base_mean,omitempty"`
+	Sampled  time.Time     `json:"sampled,omitzero"`
+	Buckets  [][3]int64    `json:"buckets,omitempty"` // index, matched, total
+	Values   []untilEntry  `json:"values,omitempty"`  // distinct value → last seen
+	Steps    [][]time.Time `json:"steps,omitempty"`
+	IDs      []string      `json:"ids,omitempty"`
+	IDTimes  []time.Time   `json:"id_times,omitempty"`
+}
+
+func snapGroup(g *group) groupSnap {
+	s := groupSnap{Key: g.key, Model: g.model, Env: g.env, Actor: g.actor, Labels: append([]string(nil), g.labels...),
+		First: g.first, Pending: g.pending, BaseN: g.baseN, BaseMean: g.baseMean, Sampled: g.sampled,
+		IDs: append([]string(nil), g.ids...), IDTimes: append([]time.Time(nil), g.idTimes...)}
+	for _, b := range g.buckets {
+		s.Buckets = append(s.Buckets, [3]int64{b.idx, int64(b.matched), int64(b.total)})
+	}
+	for _, k := range slices.Sorted(maps.Keys(g.values)) {
+		s.Values = append(s.Values, untilEntry{k, g.values[k]})
+	}
+	for _, st := range g.steps {
+		s.Steps = append(s.Steps, append([]time.Time(nil), st...))
+	}
+	return s
+}
+
+func (s groupSnap) group() *group {
+	g := &group{key: s.Key, model: s.Model, env: s.Env, actor: s.Actor, labels: s.Labels, first: s.First, pending: s.Pending,
+		baseN: s.BaseN, baseMean: s.BaseMean, sampled: s.Sampled, steps: s.Steps}
+	if len(s.IDs) == len(s.IDTimes) && len(s.IDs) <= maxIDs {
+		g.ids, g.idTimes = s.IDs, s.IDTimes
+	}
+	for _, b := range s.Buckets {
+		g.buckets = append(g.buckets, bucket{idx: b[0], matched: int(b[1]), total: int(b[2])})
+	}
+	if len(s.Values) > 0 {
+		g.values = make(map[string]time.Time, len(s.Values))
+		for _, v := range s.Values[max(0, len(s.Values)-maxValues):] {
+			g.values[v.Key] = v.Until
+		}
+	}
+	return g
 }
 
 type openSnap struct {
@@ -85,6 +144,12 @@ func (e *Engine) Snapshot(w io.Writer) error {
 		})
 		if r.open != nil {
 			eachOldest(r.open, func(k string, o *openEntry) { s.Open[r.ID] = append(s.Open[r.ID], openSnap{k, o.at}) })
+		}
+		if r.groups != nil && r.groups.len() > 0 {
+			if s.Windows == nil {
+				s.Windows = map[string][]groupSnap{}
+			}
+			eachOldest(r.groups, func(_ string, g *group) { s.Windows[r.ID] = append(s.Windows[r.ID], snapGroup(g)) })
 		}
 		if r.detOpen != nil {
 			if s.DetOpen == nil {
@@ -148,6 +213,19 @@ func (e *Engine) Restore(r io.Reader) error {
 	}
 	if s.Clock.After(e.clock) {
 		e.clock = s.Clock
+	}
+	for _, c := range e.rules {
+		if c.groups == nil {
+			continue
+		}
+		ruleID := c.ID
+		c.groups = newLRU[*group](e.opts.MaxGroups, func() { e.m.dropped.WithLabelValues("window:" + ruleID).Inc() })
+		for _, x := range s.Windows[c.ID] {
+			if (len(x.Steps) != 0 && len(x.Steps) != len(c.steps)) || (len(x.Buckets) != 0 && len(x.Buckets) != nBuckets) {
+				continue // the rule changed since the snapshot: its window rebuilds live
+			}
+			c.groups.put(x.Key, x.group())
+		}
 	}
 	for _, c := range e.rules {
 		if c.detOpen != nil {

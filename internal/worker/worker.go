@@ -207,6 +207,15 @@ func (w *Worker) restore() error {
 	if err != nil {
 		return fmt.Errorf("read analysis snapshot: %w", err)
 	}
+	return w.RestoreState(b)
+}
+
+// RestoreState loads state written by State: the position and what the analyzers learned. An
+// unreadable snapshot is logged and ignored (the analysis starts afresh); empty is no state.
+func (w *Worker) RestoreState(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
 	var s snapshot
 	if err := json.Unmarshal(b, &s); err != nil {
 		w.log.Warn("analysis snapshot unreadable; replaying the whole log", "err", err)
@@ -238,26 +247,7 @@ func (w *Worker) Snapshot() error {
 	if w.opts.StateDir == "" {
 		return nil
 	}
-	var buf bytes.Buffer
-	if err := w.opts.Analyzer.Snapshot(&buf); err != nil {
-		return fmt.Errorf("snapshot analyzer: %w", err)
-	}
-	snap := snapshot{Position: w.pos.Load(), Analyzer: buf.Bytes()}
-	if w.opts.RulesState != nil {
-		var rb bytes.Buffer
-		if err := w.opts.RulesState.Snapshot(&rb); err != nil {
-			return fmt.Errorf("snapshot rules: %w", err)
-		}
-		snap.Rules = rb.Bytes()
-	}
-	if w.opts.Assess != nil {
-		var pb bytes.Buffer
-		if err := w.opts.Assess.Snapshot(&pb); err != nil {
-			return fmt.Errorf("snapshot assessment: %w", err)
-		}
-		snap.Assess = pb.Bytes()
-	}
-	b, err := json.Marshal(snap)
+	b, err := w.State()
 	if err != nil {
 		return err
 	}
@@ -269,6 +259,31 @@ func (w *Worker) Snapshot() error {
 		return fmt.Errorf("write analysis snapshot: %w", err)
 	}
 	return os.Rename(tmp, w.snapPath())
+}
+
+// State encodes the position and what the analyzers learned (baselines, windows, extraction,
+// rule state), for RestoreState here or in another process.
+func (w *Worker) State() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := w.opts.Analyzer.Snapshot(&buf); err != nil {
+		return nil, fmt.Errorf("snapshot analyzer: %w", err)
+	}
+	snap := snapshot{Position: w.pos.Load(), Analyzer: buf.Bytes()}
+	if w.opts.RulesState != nil {
+		var rb bytes.Buffer
+		if err := w.opts.RulesState.Snapshot(&rb); err != nil {
+			return nil, fmt.Errorf("snapshot rules: %w", err)
+		}
+		snap.Rules = rb.Bytes()
+	}
+	if w.opts.Assess != nil {
+		var pb bytes.Buffer
+		if err := w.opts.Assess.Snapshot(&pb); err != nil {
+			return nil, fmt.Errorf("snapshot assessment: %w", err)
+		}
+		snap.Assess = pb.Bytes()
+	}
+	return json.Marshal(snap)
 }
 
 // Position is the next log index to analyse.
@@ -289,7 +304,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	return follow.Run(ctx, workerFollower{w}, follow.Options{
 		Grown: w.opts.Wake, Logger: w.log, Name: "analysis",
 		Tasks: []follow.Task{
-			{Every: w.opts.TickEach, Do: w.tick},
+			{Every: w.opts.TickEach, Do: w.Tick},
 			{After: w.opts.TickAfter, Do: w.tickActive},
 			{Every: w.opts.SnapshotEach, Do: func(context.Context) {
 				if err := w.Snapshot(); err != nil {
@@ -310,7 +325,9 @@ func (f workerFollower) CatchUp(ctx context.Context) (int, error) {
 
 func (f workerFollower) Stop() error { return f.w.Snapshot() }
 
-func (w *Worker) tick(ctx context.Context) {
+// Tick lets time-driven detections fire (windows closing, extraction flushes); Run calls it
+// every TickEach, a caller of Analyze calls it itself.
+func (w *Worker) Tick(ctx context.Context) {
 	now := w.opts.Now()
 	var dets []rules.Detection
 	for _, d := range w.opts.Analyzer.Tick(now) {
@@ -574,10 +591,15 @@ func textOf(ev *event.Event, input bool) string {
 
 // Analyze analyses entries handed over by the cluster bus (the worker role of the distributed
 // mode) instead of read from the local log: the same scanning, analyzers and rules, batch by
-// batch in the order given. Entries that cannot be parsed are logged and skipped.
+// batch in the order given. Entries that cannot be parsed are logged and skipped, and so are
+// entries before the position: a partition's entries come in log order, so an earlier one is a
+// redelivery of an entry whose effect is already in the (restored) state.
 func (w *Worker) Analyze(ctx context.Context, entries []bus.Entry) {
 	batch := make([]item, 0, min(batchSize, len(entries)))
 	for _, e := range entries {
+		if e.Index < w.pos.Load() {
+			continue
+		}
 		ev, err := event.ParseLeaf(e.Leaf)
 		if err != nil {
 			w.log.Error("unreadable entry skipped by analysis", "index", e.Index, "err", err)

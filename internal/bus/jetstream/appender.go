@@ -124,10 +124,13 @@ func (a *Appender) Run(ctx context.Context) error {
 	}
 	log := a.b.log.With("role", "appender", "node", a.opts.Node)
 	ttl := a.b.opts.LeaseTTL
+	l := &lease{b: a.b, key: appenderKey, value: []byte(a.opts.Node)}
 	for ctx.Err() == nil {
-		rev, err := a.b.leases.Create(ctx, appenderKey, []byte(a.opts.Node))
+		tctx, cancel := context.WithTimeout(ctx, max(ttl/2, 2*time.Second))
+		err := l.take(tctx)
+		cancel()
 		if err != nil {
-			if !errors.Is(err, jetstream.ErrKeyExists) && ctx.Err() == nil {
+			if !errors.Is(err, errLeaseHeld) && ctx.Err() == nil {
 				log.Warn("appender lease unavailable", "err", err)
 			}
 			sleep(ctx, ttl/4)
@@ -135,9 +138,12 @@ func (a *Appender) Run(ctx context.Context) error {
 		}
 		log.Info("appender lease acquired; appending", "from_stream_seq", a.pos.Load()+1)
 		a.leader.Store(true)
-		err = a.lead(ctx, rev)
+		err = a.lead(ctx, l)
 		a.leader.Store(false)
 		if ctx.Err() != nil {
+			dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			_ = l.release(dctx) // shutting down: hand the lease over at once
+			dcancel()
 			return nil
 		}
 		log.Warn("appender stepped down", "err", err)
@@ -153,55 +159,47 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// lead appends while the lease holds: it renews the lease every TTL/3 and stops at the first
-// failed renewal (another process may take over once the TTL has passed).
-func (a *Appender) lead(ctx context.Context, rev uint64) error {
+// lead appends while the lease holds. A consumer that fails or stalls (a NATS node lost with
+// it) is replaced, resuming after the last appended stream sequence, without giving up the
+// lease; only a lost lease or shutdown ends it.
+func (a *Appender) lead(ctx context.Context, l *lease) error {
 	lctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	done := make(chan struct{})
 	defer func() { <-done }()
 	go func() {
 		defer close(done)
-		t := time.NewTicker(a.b.opts.LeaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-lctx.Done():
-				if ctx.Err() != nil { // shutting down: hand the lease over at once
-					dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-					_ = a.b.leases.Delete(dctx, appenderKey, jetstream.LastRevision(rev))
-					dcancel()
-				}
-				return
-			case <-t.C:
-				rctx, rcancel := context.WithTimeout(lctx, a.b.opts.LeaseTTL/3)
-				r, err := a.b.leases.Update(rctx, appenderKey, []byte(a.opts.Node), rev)
-				rcancel()
-				if err != nil {
-					cancel(fmt.Errorf("lease renewal failed: %w", err))
-					return
-				}
-				rev = r
-			}
-		}
+		l.hold(lctx, func(err error) { cancel(err) })
 	}()
-	err := a.consume(lctx)
-	if cause := context.Cause(lctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause
+	for {
+		err := a.consume(lctx)
+		if lctx.Err() != nil {
+			if cause := context.Cause(lctx); cause != nil && !errors.Is(cause, context.Canceled) {
+				return cause
+			}
+			return err
+		}
+		a.b.log.Warn("EVENTS consumer restarted after the last appended sequence", "from_stream_seq", a.pos.Load()+1, "err", err)
+		sleep(lctx, 250*time.Millisecond)
 	}
-	return err
 }
+
+// stallAfter is how long the appender waits for messages while EVENTS holds some it has not
+// appended before it replaces its consumer.
+const stallAfter = 3 * time.Second
 
 func (a *Appender) consume(ctx context.Context) error {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if p := a.pos.Load(); p > 0 {
 		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: p + 1}
 	}
-	cons, err := a.b.js.OrderedConsumer(ctx, a.b.opts.Stream, cfg)
+	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+	cons, err := a.b.js.OrderedConsumer(cctx, a.b.opts.Stream, cfg)
+	ccancel()
 	if err != nil {
 		return fmt.Errorf("ordered consumer on %s: %w", a.b.opts.Stream, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * a.opts.MaxBatch))
+	it, err := cons.Messages(jetstream.PullMaxMessages(2*a.opts.MaxBatch), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", a.b.opts.Stream, err)
 	}
@@ -225,17 +223,28 @@ func (a *Appender) consume(ctx context.Context) error {
 		for range msgs { //nolint:revive // drain so the reader goroutine ends
 		}
 	}()
+	// The watchdog: the ordered consumer lives on one server; when that server is lost the
+	// client does not always notice, and the appender would wait for ever.
+	check := time.NewTicker(stallAfter)
+	defer check.Stop()
+	lastMsg := time.Now()
 	batch := make([]jetstream.Msg, 0, a.opts.MaxBatch)
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-check.C:
+			if time.Since(lastMsg) >= stallAfter && a.Lag(ctx) > 0 {
+				return fmt.Errorf("no message from %s for %v while %d wait", a.b.opts.Stream, time.Since(lastMsg).Round(time.Millisecond), a.Lag(ctx))
+			}
+			continue
 		case m, ok := <-msgs:
 			if !ok {
 				return errors.New("EVENTS consumer stopped")
 			}
 			batch = append(batch[:0], m)
 		}
+		lastMsg = time.Now()
 	more:
 		for len(batch) < a.opts.MaxBatch {
 			select {

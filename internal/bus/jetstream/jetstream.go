@@ -9,10 +9,12 @@
 // One appender — the holder of a lease in a JetStream key-value bucket — reads EVENTS in stream
 // order, appends to the audit log (the system of record; idempotent by event id), remembers the
 // last stream sequence it appended beside the log, and republishes each entry with its log index
-// to LOGGED (subjects <prefix>.logged.<partition>, work-queue retention). Workers pull LOGGED
-// through one durable consumer, write the index store and run the analysis, and acknowledge only
-// after the index write: a worker killed mid-batch leaves its messages to be redelivered to
-// another, and index rows are keyed by log index, so every entry is indexed exactly once.
+// to LOGGED (subjects <prefix>.logged.<partition>, work-queue retention). Each partition is
+// owned by one worker at a time (Workers: leases, rendezvous hashing, a consumer per partition),
+// which writes the index store, runs the analysis, stores the partition's state and only then
+// acknowledges: a worker killed mid-batch leaves its messages to the next owner, which resumes
+// from the stored state; index rows are keyed by log index, so every entry is indexed exactly
+// once.
 package jetstream
 
 import (
@@ -22,7 +24,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -66,9 +67,8 @@ type Bus struct {
 	prefix string // subject prefix, lower-case stream name
 	logged string // LOGGED stream name
 	leases jetstream.KeyValue
-
-	consMu sync.Mutex
-	cons   jetstream.Consumer // the workers' durable consumer, once created
+	state  jetstream.KeyValue // partition snapshots of the workers
+	alerts jetstream.KeyValue // claims on alert dedup keys, across workers
 }
 
 // Open connects to NATS and creates (or updates) the streams and the lease bucket. A server
@@ -102,6 +102,9 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	b := &Bus{opts: opts, log: opts.Logger.With("component", "bus"), prefix: strings.ToLower(opts.Stream), logged: opts.Stream + "_LOGGED"}
 	nc, err := nats.Connect(opts.URL, nats.Name(opts.Name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
 		nats.Timeout(3*time.Second),
+		// No reconnect buffer: a publish while disconnected fails at once (ingest answers 503)
+		// and is not sent later behind the client's back.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			b.log.Warn("NATS connection lost; reconnecting", "url", opts.URL, "err", err)
 		}),
@@ -145,6 +148,20 @@ func (b *Bus) setup(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("lease bucket: %w", err)
+	}
+	b.state, err = b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: b.opts.Stream + "_STATE", Replicas: b.opts.Replicas, History: 1,
+		Description: "Warden: analysis state of each partition (baselines, windows, rule state)",
+	})
+	if err != nil {
+		return fmt.Errorf("state bucket: %w", err)
+	}
+	b.alerts, err = b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: b.opts.Stream + "_ALERTS", Replicas: b.opts.Replicas, History: 1, TTL: AlertClaimTTL,
+		Description: "Warden: which worker raised each firing alert (de-duplication across workers)",
+	})
+	if err != nil {
+		return fmt.Errorf("alert bucket: %w", err)
 	}
 	return nil
 }

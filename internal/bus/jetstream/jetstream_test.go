@@ -167,28 +167,22 @@ func TestPublishAppendConsume(t *testing.T) {
 
 	got := map[string]uint64{}
 	var mu sync.Mutex
-	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = b.Consume(cctx, ConsumeOptions{Batch: 64}, func(_ context.Context, es []bus.Entry) error {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, e := range es {
-				if _, dup := got[e.ID]; dup {
-					t.Errorf("entry %s delivered twice", e.ID)
-				}
-				got[e.ID] = e.Index
-				if want := `{"id":"` + e.ID + `"}`; string(e.Leaf) != want || string(e.Blob) != "text of "+e.ID {
-					t.Errorf("entry %s: leaf %q blob %q", e.ID, e.Leaf, e.Blob)
-				}
+	stopWorkers := runWorkers(t, b, "w", func(es []bus.Entry) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range es {
+			if _, dup := got[e.ID]; dup {
+				t.Errorf("entry %s delivered twice", e.ID)
 			}
-			return nil
-		})
-	}()
+			got[e.ID] = e.Index
+			if want := `{"id":"` + e.ID + `"}`; string(e.Leaf) != want || string(e.Blob) != "text of "+e.ID {
+				t.Errorf("entry %s: leaf %q blob %q", e.ID, e.Leaf, e.Blob)
+			}
+		}
+		return nil
+	})
 	waitFor(t, "500 entries consumed", 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 500 })
-	cancel()
-	<-done
+	stopWorkers()
 	if log.Size() != 500 {
 		t.Fatalf("log has %d entries, want 500 (re-sent events appended again?)", log.Size())
 	}
@@ -228,21 +222,17 @@ func TestFailedBatchIsRedelivered(t *testing.T) {
 	var mu sync.Mutex
 	fail := true
 	seen := map[string]int{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		_ = b.Consume(ctx, ConsumeOptions{}, func(_ context.Context, es []bus.Entry) error {
-			mu.Lock()
-			defer mu.Unlock()
-			if fail {
-				return errors.New("index store down")
-			}
-			for _, e := range es {
-				seen[e.ID]++
-			}
-			return nil
-		})
-	}()
+	runWorkers(t, b, "w", func(es []bus.Entry) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			return errors.New("index store down")
+		}
+		for _, e := range es {
+			seen[e.ID]++
+		}
+		return nil
+	})
 	time.Sleep(1500 * time.Millisecond)
 	if lag, err := b.WorkerLag(context.Background()); err != nil || lag != 50 {
 		t.Fatalf("lag while the handler fails: %d %v, want 50", lag, err)
@@ -251,6 +241,7 @@ func TestFailedBatchIsRedelivered(t *testing.T) {
 	fail = false
 	mu.Unlock()
 	waitFor(t, "all 50 entries after recovery", 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 50 })
+	waitFor(t, "no worker lag", 10*time.Second, func() bool { lag, err := b.WorkerLag(context.Background()); return err == nil && lag == 0 })
 }
 
 // TestAppenderLeaseAndResume: only the lease holder appends; when it stops, another process
