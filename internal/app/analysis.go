@@ -34,6 +34,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 		return fmt.Errorf("build scanners: %w", err)
 	}
 	a.scanner = eng
+	a.scanMemo.eng = eng
 
 	if a.analyzer, err = analyze.New(a.analyzeOptions(a.reg)); err != nil {
 		return fmt.Errorf("build analyzer: %w", err)
@@ -56,7 +57,7 @@ func (a *App) buildAnalysis(sink func(ctx context.Context, alerts []alert.Alert)
 	a.rulesReload = newRulesReloader(a.reg, len(rs.Rules))
 
 	a.worker, err = worker.New(worker.Options{
-		Log: a.audit, Scanner: eng, Analyzer: a.analyzer, Extraction: xd, Rules: a.rules,
+		Log: a.audit, Scanner: a.scanMemo, Analyzer: a.analyzer, Extraction: xd, Rules: a.rules,
 		Alerts: sink, Models: a.models.get, RulesState: a.rules, Assess: assessors{a.probes.tracker, a.qualityTracker}, Sample: a.qualityScorer.Offer, Ephemeral: a.pipeline.EphemeralText, Wake: a.audit.Grown,
 		StateDir: filepath.Join(a.opts.DataDir, "state"), Logger: a.log, Registerer: a.reg,
 		Detections: a.recordDetections,

@@ -137,6 +137,7 @@ type App struct {
 	models   *inventory
 
 	scanner   *scan.Engine
+	scanMemo  *scanMemo
 	ruleSet   *rules.RuleSet                                  // loaded rules, for the cluster's partition analyses
 	alertSink func(ctx context.Context, alerts []alert.Alert) // where analysis alerts go
 	analyzer  *analyze.Analyzer
@@ -232,9 +233,15 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	}
 	a.cleanups = append(a.cleanups, a.store.Close)
 
-	redactor, err := NewRedactor()
-	if err != nil {
-		return nil, err
+	redact := scan.NewRedactor()
+	redactor := redact.Redact
+	// The analysis worker scans the raw text of redacted events again; in one process it reuses
+	// the PII and secret findings of the redaction pass (scanMemo). In a cluster the worker runs
+	// elsewhere. buildAnalysis gives it the engine.
+	a.scanMemo = newScanMemo(redact, nil, 16_384)
+	pipeRedact := redactor
+	if !a.clustered() {
+		pipeRedact = a.scanMemo.Redact
 	}
 	a.indexer, err = index.New(ctx, index.Options{
 		Log: a.audit, Wake: a.audit.Grown, Store: a.store, Logger: a.log, Registerer: a.reg,
@@ -246,7 +253,7 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	popts := pipeline.Options{
 		Publisher: a.publisher(), MaxInFlight: a.cfg.Ingest.MaxInFlight, Registerer: a.reg,
 		TextPolicy: func(model string) string { p, _ := a.models.policy(model); return p },
-		Redact:     redactor,
+		Redact:     pipeRedact,
 	}
 	if !a.clustered() { // in a cluster the stream buffers; workers' lag shows in /readyz
 		popts.Backlog, popts.MaxBacklog = a.backlog, 5_000_000

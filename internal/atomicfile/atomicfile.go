@@ -11,11 +11,14 @@ import (
 // Write replaces path with data (mode 0600): it writes a temporary file beside it, fsyncs it,
 // renames it over path and fsyncs the directory so the rename itself survives a crash.
 func Write(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// A temporary file of its own (CreateTemp: mode 0600): two writers of the same path at once
+	// (a case file refreshed by an erasure and by the incident manager) must not rename each
+	// other's file away; the last rename wins and either content is whole.
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
+	tmp := f.Name()
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()

@@ -195,6 +195,19 @@ func TestReadOrder(t *testing.T) {
 			t.Fatalf("Read(%d): %v, ended at %d", from, err, next)
 		}
 	}
+	// ReadLeaves: the same entries without their blobs.
+	next := uint64(63)
+	err := l.ReadLeaves(next, func(i uint64, id string, leaf []byte) error {
+		want := testRecord(int(i))
+		if i != next || id != want.ID || !bytes.Equal(leaf, want.Leaf) {
+			return fmt.Errorf("entry %d (want %d) id %q", i, next, id)
+		}
+		next++
+		return nil
+	})
+	if err != nil || next != 150 {
+		t.Fatalf("ReadLeaves(63): %v, ended at %d", err, next)
+	}
 	stop := errors.New("stop")
 	if err := l.Read(0, func(uint64, string, []byte, []byte) error { return stop }); !errors.Is(err, stop) {
 		t.Fatalf("Read callback error not returned: %v", err)

@@ -40,6 +40,11 @@ type Log interface {
 	Read(from uint64, fn func(i uint64, id string, leaf, blob []byte) error) error
 }
 
+// leafReader is a Log that can skip the blobs, which the aggregates never use (audit.Log).
+type leafReader interface {
+	ReadLeaves(from uint64, fn func(i uint64, id string, leaf []byte) error) error
+}
+
 // Options configure a Rollup.
 type Options struct {
 	Dir       string        // day files and the position (0700)
@@ -222,7 +227,7 @@ func (r *Rollup) catchUp(ctx context.Context) error {
 		return nil
 	}
 	stop := errors.New("stop")
-	err := r.opts.Log.Read(from, func(i uint64, _ string, leaf, _ []byte) error {
+	each := func(i uint64, _ string, leaf []byte) error {
 		if ctx.Err() != nil {
 			return stop
 		}
@@ -233,7 +238,13 @@ func (r *Rollup) catchUp(ctx context.Context) error {
 		r.observe(i, ev)
 		r.pos.Store(i + 1)
 		return nil
-	})
+	}
+	var err error
+	if lr, ok := r.opts.Log.(leafReader); ok {
+		err = lr.ReadLeaves(from, each)
+	} else {
+		err = r.opts.Log.Read(from, func(i uint64, id string, leaf, _ []byte) error { return each(i, id, leaf) })
+	}
 	if errors.Is(err, stop) {
 		return nil
 	}

@@ -97,20 +97,34 @@ func NewRedactor() *Redactor {
 // Redact returns text with its PII and secrets replaced; text itself when
 // there are none.
 func (r *Redactor) Redact(text string) string {
+	red, _ := r.Scan(text)
+	return red
+}
+
+// Known holds the findings of the PII and secret scanners for one text, as [Redactor.Scan]
+// found them, so that an Engine scanning the same text afterwards need not run those two
+// scanners again ([Engine.ScanKnown]). Both read only the original text, so their findings do
+// not depend on the role or the scan context.
+type Known struct {
+	pii, secret []Finding
+}
+
+// Scan returns text redacted, as Redact does, and the findings it redacted from.
+func (r *Redactor) Scan(text string) (string, Known) {
+	var k Known
 	if text == "" {
-		return ""
+		return "", k
 	}
 	in := Doc{Text: text, Role: Output}
-	var out []Finding
-	for _, s := range r.scanners {
-		fs, _ := s.Scan(context.Background(), &in) // neither scanner returns errors
-		out = append(out, fs...)
+	k.pii, _ = r.scanners[0].Scan(context.Background(), &in) // neither scanner returns errors
+	k.secret, _ = r.scanners[1].Scan(context.Background(), &in)
+	if len(k.pii)+len(k.secret) == 0 {
+		return text, k
 	}
-	if len(out) == 0 {
-		return text
-	}
-	// The Engine's order (by start, scanner order among equals), so Redact
-	// numbers placeholders the same way.
+	out := make([]Finding, 0, len(k.pii)+len(k.secret))
+	out = append(append(out, k.pii...), k.secret...)
+	// The Engine's order (by start, scanner order among equals), so Redact numbers
+	// placeholders the same way.
 	slices.SortStableFunc(out, func(a, b Finding) int { return a.Start - b.Start })
-	return Redact(text, out)
+	return Redact(text, out), k
 }

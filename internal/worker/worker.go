@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -132,6 +133,9 @@ type Worker struct {
 
 	resMu    sync.Mutex
 	resolved []string
+
+	polMu    sync.Mutex
+	policies map[string]cachedPolicy // by model name
 
 	processed prometheus.Counter
 	alerts    prometheus.Counter
@@ -521,7 +525,7 @@ func (w *Worker) scan(ctx context.Context, it *item) {
 	if tier == "" {
 		tier = "medium"
 	}
-	policy := scan.ModelPolicy(tier, m.Scanning)
+	policy := w.policy(ev.Model.Name, tier, m.Scanning)
 	var triggers []event.Trigger
 	for _, part := range []struct {
 		text string
@@ -548,6 +552,31 @@ func (w *Worker) scan(ctx context.Context, it *item) {
 	if len(triggers) > 0 {
 		ev.Safety = &event.Safety{Triggers: triggers, Action: "flag"}
 	}
+}
+
+// maxPolicies bounds the cached scan policies (one per model name seen).
+const maxPolicies = 1024
+
+type cachedPolicy struct {
+	tier      string
+	overrides map[string]string
+	policy    scan.Policy
+}
+
+// policy returns the model's scan policy, built once per model and configuration rather than
+// for every event (building one allocates a map of some forty rules).
+func (w *Worker) policy(model, tier string, overrides map[string]string) scan.Policy {
+	w.polMu.Lock()
+	defer w.polMu.Unlock()
+	if c, ok := w.policies[model]; ok && c.tier == tier && maps.Equal(c.overrides, overrides) {
+		return c.policy
+	}
+	p := scan.ModelPolicy(tier, overrides)
+	if w.policies == nil || len(w.policies) >= maxPolicies {
+		w.policies = map[string]cachedPolicy{}
+	}
+	w.policies[model] = cachedPolicy{tier: tier, overrides: maps.Clone(overrides), policy: p}
+	return p
 }
 
 func textOf(ev *event.Event, input bool) string {
