@@ -416,7 +416,7 @@ func (b *bench) sources() {
 
 func run(o options) error {
 	if o.pprofDir != "" {
-		if err := os.MkdirAll(o.pprofDir, 0o755); err != nil {
+		if err := os.MkdirAll(o.pprofDir, 0o750); err != nil {
 			return err
 		}
 	}
