@@ -16,6 +16,7 @@ type growth struct {
 	total          int
 	acked          int // entries of acknowledged ingest events
 	unackedIngest  int // soakbench ids never acknowledged (a timed-out request may still land)
+	junkStored     int // events of refused junk batches
 	gwInference    int
 	gwAllow        int            // gateway access decisions: allow
 	aggregates     int            // aggregated unauthenticated counts
@@ -59,6 +60,8 @@ func checkLog(data string, from uint64, acked []string) (*growth, error) {
 			g.acked++
 		case strings.HasPrefix(id, idPrefix):
 			g.unackedIngest++
+		case strings.HasPrefix(id, "junk-"):
+			g.junkStored++
 		case ev.Type == event.TypeInference:
 			g.gwInference++
 		case ev.Type == event.TypeAccess && ev.Decision == "allow":
@@ -83,6 +86,7 @@ func (g *growth) print(validGateway int) {
 	fmt.Printf("  %9d gateway access decisions (allow)\n", g.gwAllow)
 	fmt.Printf("  %9d aggregated unauthenticated counts, covering %d requests\n", g.aggregates, g.aggRequests)
 	fmt.Printf("  %9d ingest events whose request was not acknowledged\n", g.unackedIngest)
+	fmt.Printf("  %9d events of refused junk batches\n", g.junkStored)
 	for _, k := range slices.Sorted(maps.Keys(g.other)) {
 		fmt.Printf("  %9d other: %s\n", g.other[k], k)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -23,6 +22,7 @@ const (
 type stats struct {
 	mu     sync.Mutex
 	lat    map[string][]time.Duration // valid requests by listener kind
+	slow   []slowReq                  // the slowest valid requests (up to maxSlow)
 	status map[string]int             // "kind status" → count
 	acked  []string                   // event ids answered 202
 	gwOK   int                        // valid gateway requests answered 200
@@ -39,6 +39,7 @@ func (s *stats) add(kind string, code int, d time.Duration, validKind string, id
 	s.status[kind+" "+strconv.Itoa(code)]++
 	if validKind != "" {
 		s.lat[validKind] = append(s.lat[validKind], d)
+		s.noteSlow(slowReq{at: time.Now().Add(-d), kind: validKind, d: d})
 		if validKind == kindGateway && code == 200 {
 			s.gwOK++
 		}
@@ -46,14 +47,25 @@ func (s *stats) add(kind string, code int, d time.Duration, validKind string, id
 	s.acked = append(s.acked, ids...)
 }
 
-// ackedID returns a random acknowledged id of this phase ("" before the first).
-func (s *stats) ackedID() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.acked) == 0 {
-		return ""
+// slowReq is one slow valid request: when it was sent, to which listener, how long it took.
+type slowReq struct {
+	at   time.Time
+	kind string
+	d    time.Duration
+}
+
+const maxSlow = 10
+
+// noteSlow keeps the maxSlow slowest requests; s.mu is held.
+func (s *stats) noteSlow(r slowReq) {
+	if len(s.slow) == maxSlow && r.d <= s.slow[len(s.slow)-1].d {
+		return
 	}
-	return s.acked[rand.IntN(len(s.acked))]
+	i, _ := slices.BinarySearchFunc(s.slow, r, func(a, b slowReq) int { return int(b.d - a.d) })
+	s.slow = slices.Insert(s.slow, i, r)
+	if len(s.slow) > maxSlow {
+		s.slow = s.slow[:maxSlow]
+	}
 }
 
 // latency summarises the latencies of one kind of valid request in one phase.
@@ -81,12 +93,17 @@ func summarize(l []time.Duration) latency {
 type result struct {
 	name      string
 	took      time.Duration
+	start     time.Time
 	status    map[string]int
 	lat       map[string]latency // kindIngest, kindGateway, "all"
 	acked     []string
 	gwOK      int
 	serverCPU time.Duration // warden's user+system CPU during the phase
-	genCPU    time.Duration // this load generator's (and the simulated upstream's)
+	genCPU    time.Duration // the valid clients' (this process)
+	junkCPU   time.Duration // the junk process's
+	simCPU    time.Duration // the simulated upstream's
+	slow      []slowReq     // the slowest valid requests, slowest first
+	gcs       int           // warden's GC cycles
 	readyBad  int           // unauthenticated /readyz polls that were not 200
 	readyN    int
 }
@@ -95,7 +112,7 @@ type result struct {
 func (s *stats) finish(name string, took time.Duration) *result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := &result{name: name, took: took, status: s.status, acked: s.acked, gwOK: s.gwOK, lat: map[string]latency{}}
+	r := &result{name: name, took: took, status: s.status, acked: s.acked, gwOK: s.gwOK, lat: map[string]latency{}, slow: s.slow}
 	var all []time.Duration
 	for k, l := range s.lat {
 		r.lat[k] = summarize(l)

@@ -74,3 +74,20 @@ func TestMetric(t *testing.T) {
 		}
 	}
 }
+
+func TestNoteSlowKeepsTheSlowest(t *testing.T) {
+	st := newStats()
+	for i := range 100 {
+		d := time.Duration((i*37)%100) * time.Millisecond // every value 0..99 once, shuffled
+		st.add(kindIngest, 202, d, kindIngest, nil)
+	}
+	r := st.finish("x", time.Second)
+	if len(r.slow) != maxSlow {
+		t.Fatalf("%d slow requests kept", len(r.slow))
+	}
+	for i, s := range r.slow {
+		if want := time.Duration(99-i) * time.Millisecond; s.d != want {
+			t.Fatalf("slow[%d] = %s, want %s", i, s.d, want)
+		}
+	}
+}
