@@ -23,6 +23,7 @@ type stats struct {
 	mu     sync.Mutex
 	lat    map[string][]time.Duration // valid requests by listener kind
 	slow   []slowReq                  // the slowest valid requests (up to maxSlow)
+	window []time.Duration            // valid requests since the last takeWindow
 	status map[string]int             // "kind status" → count
 	acked  []string                   // event ids answered 202
 	gwOK   int                        // valid gateway requests answered 200
@@ -40,11 +41,21 @@ func (s *stats) add(kind string, code int, d time.Duration, validKind string, id
 	if validKind != "" {
 		s.lat[validKind] = append(s.lat[validKind], d)
 		s.noteSlow(slowReq{at: time.Now().Add(-d), kind: validKind, d: d})
+		s.window = append(s.window, d)
 		if validKind == kindGateway && code == 200 {
 			s.gwOK++
 		}
 	}
 	s.acked = append(s.acked, ids...)
+}
+
+// takeWindow returns the latencies of the valid requests answered since the last call.
+func (s *stats) takeWindow() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.window
+	s.window = nil
+	return w
 }
 
 // slowReq is one slow valid request: when it was sent, to which listener, how long it took.
