@@ -349,7 +349,9 @@ func (b *bench) phase(name string, d time.Duration, pid int, srcs []source, with
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	cpu0, gen0 := cpuTime(pid), selfCPU()
-	gc0, _ := metric(b.metrics(), "go_gc_duration_seconds_count")
+	m0 := b.metrics()
+	gc0, _ := metric(m0, "go_gc_duration_seconds_count")
+	fs0 := fsyncStats(m0)
 	start := time.Now()
 	var readyN, readyBad atomic.Int64
 	var wg sync.WaitGroup
@@ -411,8 +413,9 @@ func (b *bench) phase(name string, d time.Duration, pid int, srcs []source, with
 	r := st.finish(name, time.Since(start))
 	r.start = start
 	r.serverCPU, r.genCPU, r.simCPU = cpuTime(pid)-cpu0, selfCPU()-gen0, cpuTime(b.simPid)-sim0
-	gc1, _ := metric(b.metrics(), "go_gc_duration_seconds_count")
-	r.gcs = int(gc1 - gc0)
+	m1 := b.metrics()
+	gc1, _ := metric(m1, "go_gc_duration_seconds_count")
+	r.gcs, r.fsync = int(gc1-gc0), fsyncStats(m1).minus(fs0)
 	if junk != nil {
 		rep, cpu, err := junk.wait()
 		if err != nil {
@@ -713,6 +716,9 @@ func run(o options) error {
 		runtime.NumCPU(), cores(base, base.serverCPU), cores(soak, soak.serverCPU), cores(base, base.genCPU), cores(soak, soak.genCPU),
 		cores(base, base.simCPU), cores(soak, soak.simCPU), cores(soak, soak.junkCPU))
 	fmt.Printf("warden GC cycles per second: baseline %.2f, soak %.2f, after %.2f\n", float64(base.gcs)/base.took.Seconds(), float64(soak.gcs)/soak.took.Seconds(), float64(after.gcs)/after.took.Seconds())
+	for _, r := range []*result{base, soak, after} {
+		fmt.Printf("audit-log fsyncs in the %s: %s\n", r.name, r.fsync)
+	}
 	fmt.Printf("/readyz (unauthenticated, every second): baseline %d/%d not 200, soak %d/%d not 200\n", base.readyBad, base.readyN, soak.readyBad, soak.readyN)
 	fmt.Printf("RSS: %d MB before the baseline, %d MB after it; during the soak every %s:", rssBase0>>20, rssBase1>>20, o.sample)
 	var lo, hi int64 = 1 << 62, 0
