@@ -79,7 +79,27 @@ func (p *piiScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 	if m > n && len(out) > m {
 		out = dropNamesInAddresses(out, n, m)
 	}
+	if s, e, ok := blockName(t); ok && contactAfter(out, s, e) {
+		add("person", 0.7, s, e)
+	}
 	return out, nil
+}
+
+// contactAfter reports whether the name line t[s:e] opens a contact
+// block: no finding overlaps it and a phone number, e-mail address or
+// street address starts within 300 bytes after it.
+func contactAfter(out []Finding, s, e int) bool {
+	contact := false
+	for _, f := range out {
+		if f.Start < e && s < f.End {
+			return false
+		}
+		switch f.Detector {
+		case "pii.phone", "pii.email", "pii.address":
+			contact = contact || f.Start >= e && f.Start < e+300
+		}
+	}
+	return contact
 }
 
 // dropNamesInAddresses removes the name findings out[n:m] that overlap an
