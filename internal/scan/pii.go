@@ -80,9 +80,33 @@ func (p *piiScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 		out = dropNamesInAddresses(out, n, m)
 	}
 	if s, e, ok := blockName(t); ok && contactAfter(out, s, e) {
-		add("person", 0.7, s, e)
+		add("person", nameRecord, s, e)
+	}
+	if personalRecord(out) {
+		for i := range out {
+			if out[i].Detector == "pii.person" {
+				out[i].Score = nameRecord
+			}
+		}
 	}
 	return out, nil
+}
+
+// personalRecord reports whether the findings include data that
+// identifies or reaches a person with enough confidence to act on (e-mail,
+// phone, street address, card, bank account, national id; not an IP
+// address): names next to it form a personal record.
+func personalRecord(out []Finding) bool {
+	for _, f := range out {
+		switch f.Detector {
+		case "pii.person", "pii.ipv4", "pii.ipv6":
+		default:
+			if f.Score >= 0.6 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // contactAfter reports whether the name line t[s:e] opens a contact

@@ -143,6 +143,39 @@ func TestPersonNameForms(t *testing.T) {
 	}
 }
 
+// TestNamePolicy: at tier high an output's names are redacted when they
+// belong to a private person (a cue such as "Mr." or "my name is") or a
+// personal record (other PII beside them); a name merely mentioned is
+// recorded with a score under the action threshold, and a model's
+// scanning map can still redact every name.
+func TestNamePolicy(t *testing.T) {
+	e := newEngine(t)
+	high := DefaultPolicy("high")
+	all := ModelPolicy("high", map[string]string{"output:pii.person": "redact"})
+	for _, tt := range []struct {
+		text      string
+		high, all Action
+	}{
+		{"Charlie Sheen was on TV again last night.", ActionAllow, ActionRedact},
+		{"The theory of relativity was developed by Albert Einstein.", ActionAllow, ActionRedact},
+		{"Sure. The account belongs to Mr. John Smith.", ActionRedact, ActionRedact},
+		{"Of course! Maria Garcia can be reached at maria.garcia@example.org.", ActionRedact, ActionRedact},
+		{"Her name is Ottilie Marschner.", ActionRedact, ActionRedact},
+		{"Thanks, the build is green now.", ActionAllow, ActionAllow},
+	} {
+		fs, err := e.Scan(context.Background(), tt.text, Output, Context{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := high.Decide(Output, fs); got != tt.high {
+			t.Errorf("%q at tier high: %s, want %s (%+v)", tt.text, got, tt.high, fs)
+		}
+		if got := all.Decide(Output, fs); got != tt.all {
+			t.Errorf("%q with output:pii.person: redact: %s, want %s (%+v)", tt.text, got, tt.all, fs)
+		}
+	}
+}
+
 func FuzzPersonAndAddress(f *testing.F) {
 	for _, s := range []string{"My name is Ann Lee", "Dear É", "12 Elm Street Apt. 4", "Hauptstraße 5", "rue 12", "Mr.", "\xff\xfeDr. X",
 		"they had 2: anna, b. and cid", "Ann Lee\n1234", "A, B and Ann Lee, C", "olga k. "} {
