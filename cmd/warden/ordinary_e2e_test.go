@@ -37,6 +37,12 @@ func TestOrdinaryDayRaisesNoAlert(t *testing.T) {
 	s := startServer(t, data, "--config", cfgPath)
 
 	start := time.Now().UTC().Truncate(time.Hour).Add(-49 * time.Hour)
+	if v := os.Getenv("WARDEN_TEST_ORDINARY_START"); v != "" { // reproduce a logged run: the hour of day shapes the traffic
+		var err error
+		if start, err = time.Parse(time.RFC3339, v); err != nil {
+			t.Fatalf("WARDEN_TEST_ORDINARY_START: %v", err)
+		}
+	}
 	day := demo.OrdinaryDay(start, 48, 1) // ends an hour ago
 	for i := 0; i < len(day); i += 1000 {
 		var b bytes.Buffer

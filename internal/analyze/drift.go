@@ -210,10 +210,12 @@ func (a *Analyzer) evaluate(m *modelState, v *versionState, now time.Time, out [
 			fr.Values["wasserstein"] = num(fd.Wasserstein)
 			fr.Thresholds["wasserstein"] = wRule
 		} else {
-			fr.Values["chi2"] = num(fd.ChiSquare.Statistic)
-			fr.Values["chi2_p"] = num(fd.ChiSquare.P)
 			fr.Thresholds["chi2_p"] = a.opts.ChiSquareP
 		}
+		// The chi-square test on the frozen bins is reported for both kinds: it is what says
+		// whether a PSI or JS value beyond its threshold is beyond chance (stats.ChanceP).
+		fr.Values["chi2"] = num(fd.ChiSquare.Statistic)
+		fr.Values["chi2_p"] = num(fd.ChiSquare.P)
 		verdict := fd.Judge(wRule)
 		verdict.ChiSquare = f.Kind == stats.Categorical && fd.ChiSquare.P < a.opts.ChiSquareP
 		type fired struct {

@@ -128,6 +128,11 @@ func (a *App) publisher() pipeline.Publisher {
 // startCluster starts the background stages of this process's roles: the audit-log appender
 // (api) and the index and analysis consumer (worker).
 func (a *App) startCluster(ctx context.Context) error {
+	stop, err := a.cl.bus.HandleControl(rulesReloadControl, a.answerRulesReload)
+	if err != nil {
+		return err
+	}
+	a.cleanups = append(a.cleanups, stop)
 	if a.roles.Has(RoleAPI) {
 		ap, err := a.cl.bus.NewAppender(jetstream.AppenderOptions{
 			Log: a.audit, PositionFile: filepath.Join(a.opts.DataDir, "bus.position"),

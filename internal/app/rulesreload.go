@@ -2,14 +2,19 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/warden-ai/warden/internal/bus/jetstream"
 	"github.com/warden-ai/warden/internal/httpx"
 	"github.com/warden-ai/warden/internal/rules"
 )
@@ -34,10 +39,21 @@ type ReloadStatus struct {
 	By     string              `json:"by,omitempty"` // who asked ("signal" for SIGHUP)
 	Errors []RuleLoadProblem   `json:"errors,omitempty"`
 	Change *rules.ReloadResult `json:"change,omitempty"`
+	// Nodes is, in the distributed mode, each process's own reload (result "success" only
+	// when every process that answered reloaded).
+	Nodes []NodeReload `json:"nodes,omitempty"`
+}
+
+// NodeReload is one process's answer to a cluster-wide rule reload.
+type NodeReload struct {
+	Node  string `json:"node"`  // roles@host/pid
+	Roles string `json:"roles"` // the process's --role
+	ReloadStatus
 }
 
 // RuleLoadProblem is one problem of a refused rule set, at file:line where known.
 type RuleLoadProblem struct {
+	Node    string `json:"node,omitempty"` // the process that refused it (distributed mode)
 	File    string `json:"file,omitempty"`
 	Line    int    `json:"line,omitempty"`
 	Message string `json:"message"`
@@ -166,7 +182,15 @@ func (a *App) handleRules(w http.ResponseWriter, _ *http.Request) {
 // handleRulesReload answers 200 with the reload's status, or 422 naming every problem
 // (file:line) of a refused set — the running rules stay in force.
 func (a *App) handleRulesReload(w http.ResponseWriter, r *http.Request) {
-	st, err := a.ReloadRules(r.Context(), requestUser(r))
+	reload := a.ReloadRules
+	if a.clustered() {
+		reload = a.reloadClusterRules
+	}
+	st, err := reload(r.Context(), requestUser(r))
+	if errors.Is(err, jetstream.ErrUnavailable) {
+		httpx.WriteError(w, r, http.StatusServiceUnavailable, "bus_unavailable", "NATS is not reachable: the reload could not reach the other processes; nothing was reloaded")
+		return
+	}
 	if err == nil {
 		httpx.WriteJSON(w, http.StatusOK, st)
 		return
@@ -176,10 +200,86 @@ func (a *App) handleRulesReload(w http.ResponseWriter, r *http.Request) {
 	if first.File != "" {
 		e.Message = (&rules.LoadError{File: first.File, Line: first.Line, Msg: first.Message}).Error()
 	}
+	if first.Node != "" {
+		e.Message = first.Node + ": " + e.Message
+	}
 	e.Message += " (the running rules stay in force)"
 	httpx.WriteJSON(w, http.StatusUnprocessableEntity, struct {
 		Error     httpx.Error  `json:"error"`
 		Reload    ReloadStatus `json:"reload"`
 		RequestID string       `json:"request_id,omitempty"`
 	}{e, st, httpx.RequestID(r.Context())})
+}
+
+// rulesReloadControl is the control request (internal/bus/jetstream) every process of the
+// distributed mode answers by reloading its own rule files.
+const rulesReloadControl = "rules.reload"
+
+// controlWait is how long a cluster-wide reload collects the processes' answers.
+const controlWait = 2 * time.Second
+
+// reloadClusterRules reloads the rule files in every process of the distributed mode (each
+// reads its own rules_dir: deploy the files to every node first) and reports each process's
+// outcome. Any process that refused its files makes the whole reload a failure, naming the
+// process; the processes that did reload keep the new set (their files loaded), the others keep
+// their running set. It returns an error wrapping jetstream.ErrUnavailable when NATS is down.
+func (a *App) reloadClusterRules(ctx context.Context, by string) (ReloadStatus, error) {
+	st := ReloadStatus{At: time.Now().UTC(), By: by, Result: "success"}
+	req, err := json.Marshal(struct {
+		By string `json:"by"`
+	}{by})
+	if err != nil {
+		return st, err
+	}
+	replies, err := a.cl.bus.Gather(ctx, rulesReloadControl, req, controlWait)
+	if err != nil {
+		return st, err
+	}
+	for _, b := range replies {
+		var n NodeReload
+		if err := json.Unmarshal(b, &n); err != nil {
+			st.Result = "failure"
+			st.Errors = append(st.Errors, RuleLoadProblem{Message: "unreadable answer from a process: " + err.Error()})
+			continue
+		}
+		if n.Result != "success" {
+			st.Result = "failure"
+		}
+		for _, p := range n.Errors {
+			p.Node = n.Node
+			st.Errors = append(st.Errors, p)
+		}
+		st.Nodes = append(st.Nodes, n)
+	}
+	slices.SortFunc(st.Nodes, func(x, y NodeReload) int { return strings.Compare(x.Node, y.Node) })
+	if len(st.Nodes) == 0 {
+		st.Result = "failure"
+		st.Errors = append(st.Errors, RuleLoadProblem{Message: "no process answered the reload within " + controlWait.String()})
+	}
+	rr := a.rulesReload
+	rr.mu.Lock()
+	rr.last = &st
+	rr.mu.Unlock()
+	a.log.Info("cluster rule reload", "by", by, "result", st.Result, "processes", len(st.Nodes), "problems", len(st.Errors))
+	if st.Result != "success" {
+		return st, fmt.Errorf("%w: %d problem(s) in %d process(es)", ErrRulesRefused, len(st.Errors), len(st.Nodes))
+	}
+	return st, nil
+}
+
+// answerRulesReload is this process's part of a cluster-wide reload: reload its own files and
+// say how it went.
+func (a *App) answerRulesReload(req []byte) []byte {
+	var q struct {
+		By string `json:"by"`
+	}
+	_ = json.Unmarshal(req, &q) // a request without a name still reloads; by stays empty
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, _ := a.ReloadRules(ctx, q.By) // the outcome, refusal included, travels in st
+	b, err := json.Marshal(NodeReload{Node: a.cl.bus.Name(), Roles: a.roles.String(), ReloadStatus: st})
+	if err != nil {
+		a.log.Error("rule reload answer not encoded", "err", err)
+	}
+	return b
 }

@@ -16,6 +16,7 @@ import (
 type reloadStatus struct {
 	Result string `json:"result"`
 	Errors []struct {
+		Node    string `json:"node"`
 		File    string `json:"file"`
 		Line    int    `json:"line"`
 		Message string `json:"message"`
@@ -26,6 +27,15 @@ type reloadStatus struct {
 		Removed []string `json:"removed"`
 		Changed []string `json:"changed"`
 	} `json:"change"`
+	// Nodes: each process's reload in the distributed mode.
+	Nodes []struct {
+		Node   string `json:"node"`
+		Roles  string `json:"roles"`
+		Result string `json:"result"`
+		Change *struct {
+			Rules int `json:"rules"`
+		} `json:"change"`
+	} `json:"nodes"`
 }
 
 // RunRulesReload runs `warden rules reload [--json]`: the running server re-reads its rule files
@@ -56,8 +66,14 @@ func RunRulesReload(ctx context.Context, args []string, c *Client, w io.Writer) 
 		}
 		var b strings.Builder
 		b.WriteString("rule files refused; the server keeps its running rules")
+		if len(st.Nodes) > 0 {
+			b.WriteString(" (every process that refused keeps its running rules)")
+		}
 		for _, p := range st.Errors {
 			b.WriteString("\n  ")
+			if p.Node != "" {
+				b.WriteString(p.Node + ": ")
+			}
 			switch {
 			case p.File != "" && p.Line > 0:
 				fmt.Fprintf(&b, "%s:%d: %s", p.File, p.Line, p.Message)
@@ -77,6 +93,21 @@ func RunRulesReload(ctx context.Context, args []string, c *Client, w io.Writer) 
 	}
 	if *asJSON {
 		return json.NewEncoder(w).Encode(st)
+	}
+	if len(st.Nodes) > 0 {
+		if _, err := fmt.Fprintf(w, "rules reloaded in %d processes\n", len(st.Nodes)); err != nil {
+			return err
+		}
+		for _, n := range st.Nodes {
+			rules := 0
+			if n.Change != nil {
+				rules = n.Change.Rules
+			}
+			if _, err := fmt.Fprintf(w, "  %s (%s): %s, %d rules\n", n.Node, n.Roles, n.Result, rules); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if st.Change == nil {
 		_, err := fmt.Fprintln(w, "rules reloaded")

@@ -56,7 +56,10 @@ type baseEntry struct {
 	mean float64
 }
 
-// maxSeenValues caps the values remembered per first_seen key; beyond it the oldest is dropped.
+// maxSeenValues caps the values remembered per first_seen key; beyond it the value seen least
+// recently is dropped, so a key's everyday values (an actor's usual export destinations) stay
+// known however many one-off values pass through, and only a value unseen for the last 64
+// distinct ones can be "first seen" again.
 const maxSeenValues = 64
 
 func newFuncState(learning time.Duration, minSamples, maxKeys int, dropped func(string)) *funcState {
@@ -117,8 +120,11 @@ func (s *funcState) firstSeen(key, value string) bool {
 		s.seen.put(k, &seenEntry{first: now, values: []string{value}})
 		return false
 	}
-	for _, v := range e.values {
+	// values is kept in order of last sight, most recent last.
+	for i, v := range e.values {
 		if v == value {
+			copy(e.values[i:], e.values[i+1:])
+			e.values[len(e.values)-1] = value
 			return false
 		}
 	}

@@ -68,12 +68,14 @@ type Verdict struct {
 func (v Verdict) Any() bool { return v.PSI || v.KS || v.JS || v.Wasserstein || v.ChiSquare }
 
 // Judge applies the thresholds. The KS rule needs a current window of at
-// least KSMinWindow observations.
+// least KSMinWindow observations; the PSI and Jensen–Shannon rules need the
+// difference of the binned counts to be beyond chance (chi-square p < ChanceP).
 func (fd FeatureDrift) Judge(wassersteinThreshold float64) Verdict {
+	beyondChance := fd.ChiSquare.P < ChanceP
 	return Verdict{
-		PSI:         fd.PSI > PSIThreshold,
+		PSI:         fd.PSI > PSIThreshold && beyondChance,
 		KS:          fd.Kind == Numeric && fd.KS.D > KSThreshold && fd.NCurrent >= KSMinWindow,
-		JS:          fd.JS.Distance > JSThreshold,
+		JS:          fd.JS.Distance > JSThreshold && beyondChance,
 		Wasserstein: fd.Kind == Numeric && !math.IsNaN(wassersteinThreshold) && fd.Wasserstein > wassersteinThreshold,
 		ChiSquare:   fd.Kind == Categorical && fd.ChiSquare.P < ChiSquarePThreshold,
 	}

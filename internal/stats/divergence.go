@@ -14,6 +14,15 @@ const (
 	JSThreshold           = 0.1
 	ChiSquarePThreshold   = 0.05
 	DatasetDriftThreshold = 0.5
+	// ChanceP guards the bin-based rules (PSI, Jensen–Shannon): a value beyond its threshold
+	// counts as drift only when the chi-square contingency test on the same frozen bins says
+	// the two windows differ beyond chance (p < ChanceP). Without it, a baseline of 1,000 and
+	// a window of 500 events drawn from one distribution with 20 bins pass JS distance 0.1
+	// about one window in nine (8·n_eff·JSD ≈ χ²(k−1)). The level is set for the expected run
+	// between false alarms, not for one test: a model with 10 features judged every 1,000
+	// events runs about 10⁸ events between chance alarms. The cost: with 1,000-event windows
+	// and a 1,000-event baseline over 17 bins, a JS distance needs ≈ 0.115 to count.
+	ChanceP = 1e-5
 	// PSIEpsilon replaces an empty bin's proportion on that side.
 	PSIEpsilon = 0.0001
 )
