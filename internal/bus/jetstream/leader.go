@@ -85,7 +85,7 @@ func (r *singleReader) run(ctx context.Context) error {
 		cancel()
 		if err != nil {
 			if !errors.Is(err, errLeaseHeld) && ctx.Err() == nil {
-				r.log.Warn(r.key+" lease unavailable", "err", err)
+				r.log.Warn("lease unavailable", "key", r.key, "err", err)
 			}
 			sleep(ctx, ttl/4)
 			continue
@@ -98,7 +98,7 @@ func (r *singleReader) run(ctx context.Context) error {
 			dcancel()
 			return err
 		}
-		r.log.Info(r.key+" lease acquired; reading "+r.stream, "from_stream_seq", r.pos.Load()+1)
+		r.log.Info("lease acquired; reading the stream", "key", r.key, "stream", r.stream, "from_stream_seq", r.pos.Load()+1)
 		r.leader.Store(true)
 		err = r.lead(ctx, l)
 		r.leader.Store(false)
@@ -108,7 +108,7 @@ func (r *singleReader) run(ctx context.Context) error {
 			dcancel()
 			return nil
 		}
-		r.log.Warn(r.key+" stepped down", "err", err)
+		r.log.Warn("stepped down", "key", r.key, "err", err)
 		sleep(ctx, ttl/4)
 	}
 	return nil
@@ -141,7 +141,7 @@ func (r *singleReader) lead(ctx context.Context, l *lease) error {
 			}
 			return err
 		}
-		r.log.Warn(r.stream+" consumer restarted after the last handled sequence", "from_stream_seq", r.pos.Load()+1, "err", err)
+		r.log.Warn("consumer restarted after the last handled sequence", "stream", r.stream, "from_stream_seq", r.pos.Load()+1, "err", err)
 		sleep(lctx, 250*time.Millisecond)
 	}
 }
