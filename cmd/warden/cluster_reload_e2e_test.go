@@ -100,9 +100,9 @@ response: {group_wait: 0s, group_interval: 100ms}
 	waitAlert := func(key string) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
-		for hook.alerts()[key] == 0 {
+		for hook.alerts("t.")[key] == 0 {
 			if time.Now().After(deadline) {
-				t.Fatalf("no alert %s at the webhook (have %v)", key, hook.alerts())
+				t.Fatalf("no alert %s at the webhook (have %v)", key, hook.alerts("t."))
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
