@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -287,7 +288,7 @@ func TestFrontDoorThroughBinary(t *testing.T) {
 		}
 		for addr, c := range conns {
 			_, err := bufio.NewReader(c).ReadString('\n')
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 				t.Fatalf("%s: the connection was still open after 20 s", addr)
 			}
 		}
