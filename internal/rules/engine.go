@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -166,8 +167,26 @@ type compiled struct {
 	open     *lru[*openEntry]
 	resCount prometheus.Counter
 	// detOpen holds the dedup keys of alerts a resolving detection rule raised, until the
-	// detector reports the condition recovered.
-	detOpen *lru[time.Time]
+	// detector reports the condition recovered, with the figures of the last detection that
+	// met the condition.
+	detOpen *lru[*detRaise]
+}
+
+// detRaise is what a resolving detection rule remembers of the detection behind an open alert:
+// the figures it was raised on (refreshed by every later detection that meets the condition).
+// A recovery resolves the alert only if the rule's condition, given the recovered identity
+// (kind, model, feature, statistic …) with these figures, would have raised it: a recovery of
+// one fairness metric does not resolve the alert of another metric on the same model.
+type detRaise struct {
+	at        time.Time
+	known     bool // false for entries restored from snapshots written before the figures were kept
+	value     float64
+	threshold float64
+	values    map[string]float64
+}
+
+func raiseOf(at time.Time, d *Detection) *detRaise {
+	return &detRaise{at: at, known: true, value: d.Value, threshold: d.Threshold, values: maps.Clone(d.Values)}
 }
 
 // openEntry is a group whose alert fired and has not cleared.
@@ -262,7 +281,7 @@ func (e *Engine) compile(rs *RuleSet) ([]*compiled, map[string][]*compiled, erro
 		}
 		if c.agg == nil && r.resolve {
 			ruleID := r.ID
-			c.detOpen = newLRU[time.Time](opts.MaxGroups, func() { e.m.dropped.WithLabelValues("open:" + ruleID).Inc() })
+			c.detOpen = newLRU[*detRaise](opts.MaxGroups, func() { e.m.dropped.WithLabelValues("open:" + ruleID).Inc() })
 			c.resCount = e.m.resolved.WithLabelValues(ruleID)
 		}
 		c.suppressed = newLRU[time.Time](opts.MaxGroups, nil)
@@ -465,8 +484,13 @@ func (e *Engine) evalRule(r *compiled, c *evalCtx) []alert.Alert {
 			ids = c.det.EventIDs
 		}
 		out := e.fire(r, c, nil, key, vals, ids, now, now, 1)
-		if len(out) > 0 && r.detOpen != nil {
-			r.detOpen.put(out[0].DedupKey, now)
+		if r.detOpen != nil && c.det != nil {
+			if len(out) > 0 {
+				r.detOpen.put(out[0].DedupKey, raiseOf(now, c.det))
+			} else if o, ok := r.detOpen.get(r.ID + "|" + key); ok {
+				// Suppressed or merged into the open alert: its recovery is judged on these figures.
+				*o = *raiseOf(o.at, c.det)
+			}
 		}
 		return out
 	}
@@ -654,13 +678,32 @@ func (e *Engine) recovered(r *compiled, c *evalCtx) {
 	}
 	e.keyBuf = b
 	dedup := r.ID + "|" + string(b)
-	if _, ok := r.detOpen.get(dedup); !ok {
+	o, ok := r.detOpen.get(dedup)
+	if !ok || !e.recoveryConcerns(r, c, o) {
 		return
 	}
 	r.detOpen.delete(dedup)
 	r.suppressed.delete(dedup)
 	r.resCount.Inc()
 	e.resolved = append(e.resolved, Resolution{RuleID: r.ID, DedupKey: dedup, At: c.time()})
+}
+
+// recoveryConcerns reports whether the recovered detection in c clears the condition of r's open
+// alert o: whether r's condition holds for the recovered identity with the figures the alert was
+// raised on. Exceptions are not applied (they keep an alert from firing, not from clearing).
+func (e *Engine) recoveryConcerns(r *compiled, c *evalCtx, o *detRaise) bool {
+	if !o.known || r.cond == nil {
+		return true
+	}
+	d := *c.det
+	d.Recovered, d.Value, d.Threshold, d.Values = false, o.value, o.threshold, o.values
+	rc := e.newCtx()
+	rc.det = &d
+	e.lookup(&rc)
+	e.st.cur, e.st.ruleID = &rc, r.ID
+	ok := e.evalBool(r, r.cond, &rc)
+	e.st.cur = c
+	return ok
 }
 
 // Tick advances the engine clock to now (event time: pass the wall clock in production) and

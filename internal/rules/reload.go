@@ -74,7 +74,7 @@ func (e *Engine) carryOver(prev, c *compiled) {
 		})
 	}
 	if c.detOpen != nil && prev.detOpen != nil {
-		prev.detOpen.each(func(k string, t time.Time) { c.detOpen.put(k, t) })
+		prev.detOpen.each(func(k string, o *detRaise) { c.detOpen.put(k, o) })
 	}
 }
 

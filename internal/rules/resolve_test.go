@@ -441,3 +441,41 @@ func TestRunTestPrintsResolutions(t *testing.T) {
 		t.Errorf("counts lack the resolution:\n%s", s)
 	}
 }
+
+// TestRecoveryResolvesOnlyItsOwnCondition: the built-in fairness rules share one detection kind
+// and the disparate-impact rule keys its alert by model alone. When the calibration gap of a
+// model recovers while its disparate impact is still below 0.8, only the calibration alert
+// resolves (the demo showed the disparate-impact alert fire and resolve in the same second);
+// the disparate-impact alert resolves when its own metric recovers. Drift alerts, raised on one
+// statistic and recovered on another (every statistic is judged per window), still resolve.
+func TestRecoveryResolvesOnlyItsOwnCondition(t *testing.T) {
+	h := newResolveHarness(t, loadDir(t, true, nil))
+	det := func(at time.Duration, kind, feature, stat string, value, thr float64, recovered bool) {
+		h.fired = append(h.fired, h.e.ObserveDetection(Detection{Kind: kind, Model: "churn", Time: t0.Add(at), Feature: feature,
+			Statistic: stat, Value: value, Threshold: thr, Recovered: recovered})...)
+	}
+	det(0, "fairness", "region", "disparate_impact", 0.60, 0.8, false)
+	det(0, "fairness", "region", "calibration", 0.18, 0.05, false)
+	if len(h.firedKeys("warden.ops.bias_ratio")) != 1 || len(h.firedKeys("warden.ops.fairness")) != 1 {
+		t.Fatalf("fired %v", h.fired)
+	}
+	det(time.Minute, "fairness", "region", "calibration", 0.02, 0.05, true)
+	if got := h.clearedKeys("warden.ops.fairness"); len(got) != 1 {
+		t.Errorf("calibration recovered: fairness alerts cleared %v, want the calibration alert", got)
+	}
+	if got := h.clearedKeys("warden.ops.bias_ratio"); len(got) != 0 {
+		t.Fatalf("the calibration gap's recovery resolved the disparate-impact alert %v", got)
+	}
+	det(2*time.Minute, "fairness", "region", "disparate_impact", 0.91, 0.8, true)
+	if got := h.clearedKeys("warden.ops.bias_ratio"); len(got) != 1 {
+		t.Errorf("disparate impact recovered: cleared %v, want the bias_ratio alert", got)
+	}
+
+	// Drift: raised on PSI, later windows drift on KS first, then the feature recovers.
+	det(3*time.Minute, "drift", "tenure", "psi", 0.9, 0.2, false)
+	det(4*time.Minute, "drift", "tenure", "ks_d", 0.3, 0.1, false)
+	det(5*time.Minute, "drift", "tenure", "ks_d", 0.04, 0.1, true)
+	if fired, got := h.firedKeys("warden.ops.drift"), h.clearedKeys("warden.ops.drift"); len(fired) != 1 || len(got) != 1 {
+		t.Errorf("drift fired %v and cleared %v, want one of each", fired, got)
+	}
+}

@@ -26,8 +26,9 @@ type snapshot struct {
 	Suppressed map[string][]untilEntry `json:"suppressed,omitempty"` // rule id → entries
 	Open       map[string][]openSnap   `json:"open,omitempty"`       // rule id → fired, not cleared
 	Hours      []hourSnap              `json:"hours,omitempty"`
-	// DetOpen: rule id → dedup keys of detection alerts awaiting the detector's recovery.
-	DetOpen map[string][]openSnap `json:"det_open,omitempty"`
+	// DetOpen: rule id → dedup keys of detection alerts awaiting the detector's recovery, with
+	// the figures they were raised on (since 2026-12-06; older entries have none).
+	DetOpen map[string][]detOpenSnap `json:"det_open,omitempty"`
 	// Windows: rule id → aggregation windows, least recently used first. Written since
 	// partition hand-over (docs/SCALE-OUT.md): a worker that takes over a partition resumes the
 	// counts instead of rebuilding them. Older snapshots have none (windows rebuild live).
@@ -85,6 +86,15 @@ func (s groupSnap) group() *group {
 		}
 	}
 	return g
+}
+
+type detOpenSnap struct {
+	Key       string             `json:"k"`
+	At        time.Time          `json:"at"`
+	Raised    bool               `json:"raised,omitempty"`
+	Value     float64            `json:"value,omitempty"`
+	Threshold float64            `json:"threshold,omitempty"`
+	Values    map[string]float64 `json:"values,omitempty"`
 }
 
 type openSnap struct {
@@ -153,9 +163,11 @@ func (e *Engine) Snapshot(w io.Writer) error {
 		}
 		if r.detOpen != nil {
 			if s.DetOpen == nil {
-				s.DetOpen = map[string][]openSnap{}
+				s.DetOpen = map[string][]detOpenSnap{}
 			}
-			eachOldest(r.detOpen, func(k string, t time.Time) { s.DetOpen[r.ID] = append(s.DetOpen[r.ID], openSnap{k, t}) })
+			eachOldest(r.detOpen, func(k string, o *detRaise) {
+				s.DetOpen[r.ID] = append(s.DetOpen[r.ID], detOpenSnap{Key: k, At: o.at, Raised: o.known, Value: o.value, Threshold: o.threshold, Values: o.values})
+			})
 		}
 	}
 	e.mu.Unlock()
@@ -230,7 +242,7 @@ func (e *Engine) Restore(r io.Reader) error {
 	for _, c := range e.rules {
 		if c.detOpen != nil {
 			for _, x := range s.DetOpen[c.ID] {
-				c.detOpen.put(x.Key, x.At)
+				c.detOpen.put(x.Key, &detRaise{at: x.At, known: x.Raised, value: x.Value, threshold: x.Threshold, values: x.Values})
 			}
 		}
 		if c.open == nil {
