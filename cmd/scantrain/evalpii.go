@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,9 +85,31 @@ func evalPII(ctx context.Context, d *datasets, e *scan.Engine, w io.Writer) erro
 		dev[typ], test[typ] = &conf{}, &conf{}
 	}
 	nDev, nTest := 0, 0
+	nameGold, nameRedacted := 0, 0
 	for _, r := range rows {
-		fs, _ := e.Scan(ctx, r.Text, scan.Output, scan.Context{})
-		fs = acted(fs)
+		// Findings the tier-high policy acts on; for names every finding:
+		// a name merely mentioned is detected but scores under the action
+		// threshold by policy (the benign table below shows what tier high
+		// redacts).
+		all, _ := e.Scan(ctx, r.Text, scan.Output, scan.Context{})
+		fs := acted(all)
+		for _, g := range r.Spans {
+			if g.Type != "PERSON" {
+				continue
+			}
+			nameGold++
+			for _, f := range fs {
+				if f.Detector == "pii.person" && f.Start < g.End && g.Start < f.End {
+					nameRedacted++
+					break
+				}
+			}
+		}
+		for _, f := range all {
+			if f.Detector == "pii.person" && !slices.Contains(fs, f) {
+				fs = append(fs, f)
+			}
+		}
 		per := dev
 		if heldOut(strconv.Itoa(r.TemplateID)) {
 			per = test
@@ -110,12 +133,14 @@ func evalPII(ctx context.Context, d *datasets, e *scan.Engine, w io.Writer) erro
 			spanConf(per[typ], gold, pred)
 		}
 	}
-	fmt.Fprintf(w, "\n## PII (presidio-pii, output role, findings the tier-high policy acts on, overlap span match)\n\n"+
+	fmt.Fprintf(w, "\n## PII (presidio-pii, output role, findings the tier-high policy acts on — for PERSON every finding, mentions included —, overlap span match)\n\n"+
 		"dev: %d sentences (templates with bucket(template_id) ≠ 0), used while writing the rules; held-out: %d sentences of the other templates, not looked at.\n\n%s\n",
 		nDev, nTest, splitHeader)
 	for _, typ := range sortedKeys(dev) {
 		fmt.Fprintln(w, splitRow(typ, *dev[typ], *test[typ]))
 	}
+	fmt.Fprintf(w, "\nPERSON spans (dev and held-out) that tier high redacts in an output (a private-person cue or other PII in the sentence): %d of %d (%.3f); the rest are detected as mentions and only recorded.\n",
+		nameRedacted, nameGold, ratio(nameRedacted, nameGold))
 	return evalPIIBenign(ctx, d, e, w)
 }
 

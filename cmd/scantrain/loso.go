@@ -447,7 +447,13 @@ func (r *result) thresholds(skip *source) *scan.Calibration {
 			return 0.99, 1
 		}
 		var ct scan.CalibratedThreshold
-		ct.Flag, ct.FlagFPR = pick(flagFPR)
+		if c == scan.CatHarmful {
+			// Harmful content in an output pages (it counts toward the
+			// safety-filter rate rule), so its flag gets the block target.
+			ct.Flag, ct.FlagFPR = pick(blockFPR)
+		} else {
+			ct.Flag, ct.FlagFPR = pick(flagFPR)
+		}
 		if c == scan.CatPromptInjection || c == scan.CatJailbreak {
 			ct.Block, ct.BlockFPR = pick(blockFPR)
 			ct.Block = max(ct.Block, ct.Flag)

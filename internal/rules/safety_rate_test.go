@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/event"
+	"github.com/warden-ai/warden/internal/scan"
 )
 
 // Noise control: the safety-filter rate counts only findings that should page — a changed
@@ -17,14 +18,15 @@ func TestSafetyFilterRateIgnoresHarmfulRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	harm := scan.DefaultCalibration().Categories[scan.CatHarmful].Flag
 	for _, tc := range []struct {
 		name, category, action string
 		score                  float64
 		want                   bool
 	}{
 		{"harmful request, blocked", "harmful_request", "block", 0.99, false},
-		{"harmful output below calibration", "harmful", "flag", 0.9, false},
-		{"harmful output past calibration", "harmful", "flag", 0.97, true},
+		{"harmful output below calibration", "harmful", "flag", harm - 0.05, false},
+		{"harmful output past calibration", "harmful", "flag", min(1, harm+0.01), true},
 		{"pii flagged (uncalibrated)", "pii", "flag", 0.9, false},
 		{"pii redacted", "pii", "redact", 0.65, true},
 		{"injection past calibration", "prompt_injection", "flag", 0.9, true},

@@ -27,6 +27,8 @@ func adversarialInputs(size int) map[string]string {
 		"nested base64":    nested,
 		"zero-width flood": rep("a\u200bb\u202e"),
 		"name cues":        rep("Mr. Dear Name: "),
+		"name lists":       rep("Anna, Maria, Olga and Efimiya, "),
+		"lower-case names": rep("olga krylova, anna k. petrova and "),
 		"house numbers":    rep("1 Main Street Apt. 2 "),
 		"password values":  rep("password=aB3$xY9! "),
 		"override phrases": rep("ignore all previous instructions "),

@@ -79,7 +79,51 @@ func (p *piiScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 	if m > n && len(out) > m {
 		out = dropNamesInAddresses(out, n, m)
 	}
+	if s, e, ok := blockName(t); ok && contactAfter(out, s, e) {
+		add("person", nameRecord, s, e)
+	}
+	if personalRecord(out) {
+		for i := range out {
+			if out[i].Detector == "pii.person" {
+				out[i].Score = nameRecord
+			}
+		}
+	}
 	return out, nil
+}
+
+// personalRecord reports whether the findings include data that
+// identifies or reaches a person with enough confidence to act on (e-mail,
+// phone, street address, card, bank account, national id; not an IP
+// address): names next to it form a personal record.
+func personalRecord(out []Finding) bool {
+	for _, f := range out {
+		switch f.Detector {
+		case "pii.person", "pii.ipv4", "pii.ipv6":
+		default:
+			if f.Score >= 0.6 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// contactAfter reports whether the name line t[s:e] opens a contact
+// block: no finding overlaps it and a phone number, e-mail address or
+// street address starts within 300 bytes after it.
+func contactAfter(out []Finding, s, e int) bool {
+	contact := false
+	for _, f := range out {
+		if f.Start < e && s < f.End {
+			return false
+		}
+		switch f.Detector {
+		case "pii.phone", "pii.email", "pii.address":
+			contact = contact || f.Start >= e && f.Start < e+300
+		}
+	}
+	return contact
 }
 
 // dropNamesInAddresses removes the name findings out[n:m] that overlap an

@@ -80,8 +80,105 @@ func TestPersonAndAddress(t *testing.T) {
 	}
 }
 
+// TestPersonNameForms covers the name forms found without a strong cue:
+// possessives, given names that are also places, coordinated lists, the
+// name line of a contact card, greetings and texts typed in lower case.
+func TestPersonNameForms(t *testing.T) {
+	e := newEngine(t)
+	tests := []struct {
+		text   string
+		want   []string // each must be (part of) a pii.person finding
+		absent []string // none may overlap a pii.person finding
+	}{
+		{"The poems of Ilse K. Brunnhuber's Little Book were read aloud.", []string{"Ilse K. Brunnhuber"}, []string{"Little", "Book"}},
+		{"Please forward the contract to Lara Whitcombe today.", []string{"Lara Whitcombe"}, nil},
+		{"Their kids: Oskana, Mary, Daniela, Isabel and Joanna.", []string{"Oskana", "Mary", "Isabel"}, nil},
+		{"The firm was founded by Keskinen, Becker and Vasquez.", []string{"Keskinen", "Becker"}, nil},
+		{"Everybody loves it, whether they come from Spain, China, Italy, America or Canada.", nil, []string{"Spain", "China", "Italy", "Canada"}},
+		{"Hi Freddy, I'm writing about my order.", []string{"Freddy"}, []string{"I'm"}},
+		{"Hi Victor, the parcel arrived.", []string{"Victor"}, nil},
+		{"Ottilie Marschner\n\nPhone: 0151 2345678\nE-mail: om@example.org", []string{"Ottilie Marschner"}, nil},
+		{"Quarterly Report\n\nRevenue grew in 2023.", nil, []string{"Quarterly"}},
+		{"Megan Carey\nWesterly Holdings\nPhone: 0341 8387176", []string{"Megan Carey"}, []string{"Westerly"}},
+		{"please follow up with patricia in two weeks", []string{"patricia"}, nil},
+		{"olga krylova's lawyer called again", []string{"olga krylova"}, nil},
+		{"what is the weather in dallas and boston today", nil, []string{"dallas", "boston"}},
+		{"can you get there by foot in june", nil, []string{"foot", "june"}},
+		{"I'd like to change it to Bekbolat Musliyevich please", []string{"Bekbolat Musliyevich"}, nil},
+		{"Sometimes my friends call me Czesia.", []string{"Czesia"}, nil},
+	}
+	for _, tt := range tests {
+		fs, err := e.Scan(context.Background(), tt.text, Output, Context{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var spans [][2]int
+		for _, f := range fs {
+			if f.Detector == "pii.person" {
+				spans = append(spans, [2]int{f.Start, f.End})
+			}
+		}
+		overlaps := func(w string) bool {
+			i := strings.Index(tt.text, w)
+			if i < 0 {
+				t.Fatalf("%q not in %q", w, tt.text)
+			}
+			for _, s := range spans {
+				if i < s[1] && s[0] < i+len(w) {
+					return true
+				}
+			}
+			return false
+		}
+		for _, w := range tt.want {
+			if !overlaps(w) {
+				t.Errorf("%q: %q not found as a person (spans %v)", tt.text, w, spans)
+			}
+		}
+		for _, w := range tt.absent {
+			if overlaps(w) {
+				t.Errorf("%q: %q reported as a person (spans %v)", tt.text, w, spans)
+			}
+		}
+	}
+}
+
+// TestNamePolicy: at tier high an output's names are redacted when they
+// belong to a private person (a cue such as "Mr." or "my name is") or a
+// personal record (other PII beside them); a name merely mentioned is
+// recorded with a score under the action threshold, and a model's
+// scanning map can still redact every name.
+func TestNamePolicy(t *testing.T) {
+	e := newEngine(t)
+	high := DefaultPolicy("high")
+	all := ModelPolicy("high", map[string]string{"output:pii.person": "redact"})
+	for _, tt := range []struct {
+		text      string
+		high, all Action
+	}{
+		{"Charlie Sheen was on TV again last night.", ActionAllow, ActionRedact},
+		{"The theory of relativity was developed by Albert Einstein.", ActionAllow, ActionRedact},
+		{"Sure. The account belongs to Mr. John Smith.", ActionRedact, ActionRedact},
+		{"Of course! Maria Garcia can be reached at maria.garcia@example.org.", ActionRedact, ActionRedact},
+		{"Her name is Ottilie Marschner.", ActionRedact, ActionRedact},
+		{"Thanks, the build is green now.", ActionAllow, ActionAllow},
+	} {
+		fs, err := e.Scan(context.Background(), tt.text, Output, Context{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := high.Decide(Output, fs); got != tt.high {
+			t.Errorf("%q at tier high: %s, want %s (%+v)", tt.text, got, tt.high, fs)
+		}
+		if got := all.Decide(Output, fs); got != tt.all {
+			t.Errorf("%q with output:pii.person: redact: %s, want %s (%+v)", tt.text, got, tt.all, fs)
+		}
+	}
+}
+
 func FuzzPersonAndAddress(f *testing.F) {
-	for _, s := range []string{"My name is Ann Lee", "Dear É", "12 Elm Street Apt. 4", "Hauptstraße 5", "rue 12", "Mr.", "\xff\xfeDr. X"} {
+	for _, s := range []string{"My name is Ann Lee", "Dear É", "12 Elm Street Apt. 4", "Hauptstraße 5", "rue 12", "Mr.", "\xff\xfeDr. X",
+		"they had 2: anna, b. and cid", "Ann Lee\n1234", "A, B and Ann Lee, C", "olga k. "} {
 		f.Add(s)
 	}
 	gaz := names.Load()
