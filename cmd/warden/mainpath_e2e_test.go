@@ -29,10 +29,6 @@ type topology struct {
 	// settled waits until the index and the analysis have caught up with everything
 	// acknowledged.
 	settled func(t *testing.T)
-	// alertsAPI: the API process lists the alerts (GET /v1/alerts). In the distributed mode an
-	// alert lives in the data directory of the worker that raised it (docs/SCALE-OUT.md, Known
-	// limits); the webhook, which both topologies notify, is the check common to both.
-	alertsAPI bool
 }
 
 // mainPathSetup is what the main-path scenario needs of the topology: a config and a gateway
@@ -96,7 +92,7 @@ func startAllTopology(t *testing.T) (*topology, mainPathSetup) {
 		t.Fatal(err)
 	}
 	s := startServer(t, data, "--config", cfg)
-	return &topology{name: "all", ingest: []*server{s}, api: s, gw: s.gw, admin: s.admin, ingt: s.ingt, settled: s.waitAnalysed, alertsAPI: true}, setup
+	return &topology{name: "all", ingest: []*server{s}, api: s, gw: s.gw, admin: s.admin, ingt: s.ingt, settled: s.waitAnalysed}, setup
 }
 
 func startClusterTopology(t *testing.T) (*topology, mainPathSetup) {
@@ -298,11 +294,10 @@ func mainPath(t *testing.T, tp *topology, setup mainPathSetup) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if tp.alertsAPI {
-		for _, rule := range []string{"warden.sec.prompt_injection", "t.mallory"} {
-			if n := tp.api.alertStates(t, rule)["firing"]; n != map[string]int{"warden.sec.prompt_injection": 2, "t.mallory": 1}[rule] {
-				t.Errorf("GET /v1/alerts lists %d firing %s alerts", n, rule)
-			}
+	// The api process lists them (in the distributed mode through the ALERTS stream).
+	for _, rule := range []string{"warden.sec.prompt_injection", "t.mallory"} {
+		if n := tp.api.alertStates(t, rule)["firing"]; n != map[string]int{"warden.sec.prompt_injection": 2, "t.mallory": 1}[rule] {
+			t.Errorf("GET /v1/alerts lists %d firing %s alerts", n, rule)
 		}
 	}
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/alert/lifecycle"
 	"github.com/warden-ai/warden/internal/analyze"
 	"github.com/warden-ai/warden/internal/analyze/extraction"
 	"github.com/warden-ai/warden/internal/bus"
@@ -71,8 +73,11 @@ type cluster struct {
 	bus      *jetstream.Bus
 	appender *jetstream.Appender // api role
 	workers  *jetstream.Workers  // worker role: partition ownership
-	// alertsDeduped counts alerts dropped because another worker raised them first.
-	alertsDeduped atomic.Uint64
+	// alertApplier feeds the alerts the workers raise to this process's alert manager while it
+	// holds the alerts lease (api role).
+	alertApplier *jetstream.AlertApplier
+	// alertStats count the worker role's alert publishing (ALERTS stream).
+	alertStats jetstream.AlertStats
 
 	// engines are the rules engines of the owned partitions, reloaded with the process's own.
 	engMu       sync.Mutex
@@ -142,6 +147,14 @@ func (a *App) startCluster(ctx context.Context) error {
 		}
 		a.cl.appender = ap
 		a.goRun("appender", func() error { return ap.Run(ctx) })
+		aa, err := a.cl.bus.NewAlertApplier(jetstream.AlertApplierOptions{
+			Apply: a.applyClusterAlert, PositionFile: filepath.Join(a.opts.DataDir, "alerts", "stream.position"),
+		})
+		if err != nil {
+			return err
+		}
+		a.cl.alertApplier = aa
+		a.goRun("alert applier", func() error { return aa.Run(ctx) })
 	}
 	if a.roles.Has(RoleWorker) {
 		ws, err := a.cl.bus.NewWorkers(jetstream.WorkerOptions{Open: a.openPartition, Failing: &a.cl.indexFailed})
@@ -161,6 +174,12 @@ type partitionAnalysis struct {
 	a *App
 	p int
 	w *worker.Worker
+	// out holds the partition's raises and resolutions until the ALERTS stream has them; the
+	// state is stored (and the entries acknowledged) only after it is flushed.
+	out *jetstream.AlertOutbox
+	// resolvedAt is when each queued resolution's condition cleared (its message id).
+	resMu      sync.Mutex
+	resolvedAt map[string]time.Time
 }
 
 // openPartition builds the analysis of partition p (scanner shared; analyzer, extraction
@@ -174,9 +193,9 @@ func (a *App) openPartition(p int, state []byte) (jetstream.Partition, error) {
 	if err != nil {
 		return nil, err
 	}
-	pa := &partitionAnalysis{a: a, p: p}
+	pa := &partitionAnalysis{a: a, p: p, out: a.cl.bus.NewAlertOutbox(0, &a.cl.alertStats), resolvedAt: map[string]time.Time{}}
 	a.cl.engMu.Lock()
-	re, err := rules.New(a.ruleSet, a.rulesOptions(nil, func(key string, _ time.Time) { pa.w.QueueResolved(key) }))
+	re, err := rules.New(a.ruleSet, a.rulesOptions(nil, pa.resolved))
 	if err == nil {
 		a.cl.engines[p] = re
 	}
@@ -186,7 +205,7 @@ func (a *App) openPartition(p int, state []byte) (jetstream.Partition, error) {
 	}
 	pa.w, err = worker.New(worker.Options{
 		Log: a.audit, Scanner: a.scanner, Analyzer: an, Extraction: xd, Rules: re, RulesState: re,
-		Alerts: a.clusterAlerts, Resolve: a.clusterResolve, Models: a.models.get, Sample: a.qualityScorer.Offer,
+		Alerts: pa.raise, Resolve: pa.resolve, Models: a.models.get, Sample: a.qualityScorer.Offer,
 		Detections: a.recordDetections, Logger: a.log.With("partition", p),
 	})
 	if err != nil {
@@ -198,43 +217,68 @@ func (a *App) openPartition(p int, state []byte) (jetstream.Partition, error) {
 	return pa, nil
 }
 
-// clusterAlerts de-duplicates a partition's alerts across workers before they reach this
-// worker's alert manager (and its notifications): an alert another worker raised already — a
-// partition handed over, its new owner replaying entries the old one had analysed — is dropped.
-// While NATS cannot say, the alert is kept: a duplicate rather than a loss.
-func (a *App) clusterAlerts(ctx context.Context, alerts []alert.Alert) {
-	keep := make([]alert.Alert, 0, len(alerts))
-	for _, al := range alerts {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		mine, err := a.cl.bus.ClaimAlert(cctx, al.DedupKey, a.cl.workers.ID())
-		cancel()
-		if err != nil {
-			a.log.Warn("alert de-duplication across workers unavailable; recording the alert", "dedup_key", al.DedupKey, "err", err)
-			mine = true
-		}
-		if !mine {
-			a.cl.alertsDeduped.Add(1)
-			a.log.Info("alert already raised by another worker; dropped", "rule", al.RuleID, "dedup_key", al.DedupKey)
-			continue
-		}
-		keep = append(keep, al)
+// resolved is the partition's rules engine reporting a cleared condition: the worker delivers
+// it after the alerts of the same batch (resolve).
+func (pa *partitionAnalysis) resolved(key string, at time.Time) {
+	pa.resMu.Lock()
+	pa.resolvedAt[key] = at
+	pa.resMu.Unlock()
+	pa.w.QueueResolved(key)
+}
+
+// raise queues the partition's alerts for the ALERTS stream: workers do not manage alerts, the
+// api process holding the alerts lease does, for the whole cluster.
+func (pa *partitionAnalysis) raise(_ context.Context, alerts []alert.Alert) {
+	msgs := make([]jetstream.AlertMsg, len(alerts))
+	for i, al := range alerts {
+		msgs[i] = jetstream.RaiseMsg(al)
 	}
-	if len(keep) > 0 {
-		a.alertSink(ctx, keep)
+	pa.out.Add(msgs...)
+}
+
+// resolve queues the partition's cleared conditions for the ALERTS stream.
+func (pa *partitionAnalysis) resolve(_ context.Context, keys []string) {
+	msgs := make([]jetstream.AlertMsg, len(keys))
+	pa.resMu.Lock()
+	for i, k := range keys {
+		msgs[i] = jetstream.ResolveMsg(k, pa.resolvedAt[k])
+		delete(pa.resolvedAt, k)
+	}
+	pa.resMu.Unlock()
+	pa.out.Add(msgs...)
+}
+
+// flushAlerts publishes what the partition raised; a failure keeps it for the next try (the
+// state, and so the entries' acknowledgement, waits for it).
+func (pa *partitionAnalysis) flushAlerts(ctx context.Context) {
+	if pa.out.Len() == 0 {
+		return
+	}
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := pa.out.Flush(fctx); err != nil {
+		pa.a.log.Warn("alerts not yet in the ALERTS stream; kept and retried", "partition", pa.p, "waiting", pa.out.Len(), "err", err)
 	}
 }
 
-// clusterResolve resolves alerts whose condition cleared and releases their claims, so that the
-// next firing is a new alert on whichever worker raises it.
-func (a *App) clusterResolve(ctx context.Context, keys []string) {
-	a.resolveAlerts(ctx, keys)
-	for _, k := range keys {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := a.cl.bus.ReleaseAlert(cctx, k); err != nil {
-			a.log.Warn("alert claim not released; it expires by itself", "dedup_key", k, "err", err)
-		}
-		cancel()
+// applyClusterAlert is the api role's alert applier: one message of the ALERTS stream to this
+// process's alert manager — the cluster's, while this process holds the alerts lease. The
+// manager de-duplicates by dedup key: a raise of an alert still open (another worker's, or
+// the same raise replayed) updates it and notifies nothing new.
+func (a *App) applyClusterAlert(ctx context.Context, m jetstream.AlertMsg) error {
+	var err error
+	switch m.Kind {
+	case jetstream.AlertRaise:
+		err = a.alerts.Receive(ctx, []alert.Alert{*m.Alert})
+	case jetstream.AlertResolve:
+		_, err = a.alerts.ResolveCondition(ctx, m.DedupKey)
 	}
+	var fe *lifecycle.FieldError
+	if errors.As(err, &fe) {
+		a.log.Error("alert from the ALERTS stream refused; skipped", "kind", m.Kind, "err", err)
+		return nil
+	}
+	return err
 }
 
 // Handle indexes the entries, then analyses them. An index failure leaves the batch with the
@@ -246,12 +290,27 @@ func (pa *partitionAnalysis) Handle(ctx context.Context, es []bus.Entry) error {
 		return fmt.Errorf("index store: %w", err)
 	}
 	pa.w.Analyze(ctx, es)
+	pa.flushAlerts(ctx)
 	return nil
 }
 
-func (pa *partitionAnalysis) Tick(ctx context.Context) { pa.w.Tick(ctx) }
+func (pa *partitionAnalysis) Tick(ctx context.Context) {
+	pa.w.Tick(ctx)
+	pa.flushAlerts(ctx)
+}
 
-func (pa *partitionAnalysis) State() ([]byte, error) { return pa.w.State() }
+// State is stored before the entries it covers are acknowledged; the alerts they raised must
+// be in the ALERTS stream first. A failure makes the worker give the partition up and resume
+// it from its last stored state: the entries are analysed again and their alerts raised again
+// (same message ids: stored once).
+func (pa *partitionAnalysis) State() ([]byte, error) {
+	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := pa.out.Flush(fctx); err != nil {
+		return nil, fmt.Errorf("alerts of partition %d: %w", pa.p, err)
+	}
+	return pa.w.State()
+}
 
 func (pa *partitionAnalysis) Close() {
 	pa.a.cl.engMu.Lock()
@@ -297,12 +356,18 @@ func (a *App) clusterCounts(ctx context.Context, body map[string]any) {
 	}
 	if ws := a.cl.workers; ws != nil {
 		body["partitions_owned"] = ws.Owned()
-		body["alerts_deduplicated"] = a.cl.alertsDeduped.Load()
+		body["alerts_published"] = a.cl.alertStats.Published.Load()
+		body["alerts_publish_failures"] = a.cl.alertStats.Failed.Load()
+		body["alerts_overflowed"] = a.cl.alertStats.Overflow.Load()
 	}
 	if ap := a.cl.appender; ap != nil {
 		body["appender_leader"] = ap.Leader()
 		body["append_lag"] = ap.Lag(ctx)
 		body["audit_entries"] = a.audit.Size()
+	}
+	if aa := a.cl.alertApplier; aa != nil {
+		body["alerts_leader"] = aa.Leader()
+		body["alerts_lag"] = aa.Lag(ctx)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -40,10 +39,9 @@ type AppenderOptions struct {
 // Appender is the single audit-log writer of a cluster: it runs on every api process, and the
 // one holding the lease appends.
 type Appender struct {
-	b      *Bus
-	opts   AppenderOptions
-	leader atomic.Bool
-	pos    atomic.Uint64 // last EVENTS sequence appended
+	b    *Bus
+	opts AppenderOptions
+	r    *singleReader
 }
 
 const appenderKey = "appender"
@@ -61,206 +59,34 @@ func (b *Bus) NewAppender(opts AppenderOptions) (*Appender, error) {
 		opts.Node = fmt.Sprintf("%s/%d", host, os.Getpid())
 	}
 	a := &Appender{b: b, opts: opts}
-	p, err := a.readPosition()
-	if err != nil {
+	a.r = &singleReader{
+		b: b, key: appenderKey, node: opts.Node, stream: b.opts.Stream, maxBatch: opts.MaxBatch,
+		posFile: opts.PositionFile, log: b.log.With("role", "appender", "node", opts.Node),
+		handle: a.appendBatch,
+	}
+	if err := a.r.readPosition(); err != nil {
 		return nil, err
 	}
-	a.pos.Store(p)
 	return a, nil
 }
 
 // Leader reports whether this process holds the appender lease.
-func (a *Appender) Leader() bool { return a.leader.Load() }
+func (a *Appender) Leader() bool { return a.r.leader.Load() }
 
 // Position is the last EVENTS stream sequence appended to the log.
-func (a *Appender) Position() uint64 { return a.pos.Load() }
+func (a *Appender) Position() uint64 { return a.r.pos.Load() }
 
 // Lag is how many EVENTS messages are not yet in the log (0 when NATS cannot say).
-func (a *Appender) Lag(ctx context.Context) uint64 {
-	s, err := a.b.js.Stream(ctx, a.b.opts.Stream)
-	if err != nil {
-		return 0
-	}
-	info, err := s.Info(ctx)
-	if err != nil || info.State.LastSeq < a.pos.Load() {
-		return 0
-	}
-	return info.State.LastSeq - a.pos.Load()
-}
+func (a *Appender) Lag(ctx context.Context) uint64 { return a.r.lag(ctx) }
 
-func (a *Appender) readPosition() (uint64, error) {
-	b, err := os.ReadFile(a.opts.PositionFile)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read appender position: %w", err)
-	}
-	p, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("appender position %s: %w", a.opts.PositionFile, err)
-	}
-	return p, nil
-}
-
-// writePosition records seq after the log made the entries durable. It is written with a
-// rename but not fsynced: after a crash it may be behind, and re-appending is a no-op by id.
-func (a *Appender) writePosition(seq uint64) error {
-	tmp := a.opts.PositionFile + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(seq, 10)+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write appender position: %w", err)
-	}
-	if err := os.Rename(tmp, a.opts.PositionFile); err != nil {
-		return fmt.Errorf("write appender position: %w", err)
-	}
-	a.pos.Store(seq)
-	return nil
-}
-
-// Run competes for the lease until ctx ends; while it holds it, it appends.
+// Run competes for the lease until ctx ends; while it holds it, it appends: from an ordered
+// consumer starting after the last appended sequence (replaced, from the same point, when it
+// fails or stalls).
 func (a *Appender) Run(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(a.opts.PositionFile), 0o700); err != nil {
 		return err
 	}
-	log := a.b.log.With("role", "appender", "node", a.opts.Node)
-	ttl := a.b.opts.LeaseTTL
-	l := &lease{b: a.b, key: appenderKey, value: []byte(a.opts.Node)}
-	for ctx.Err() == nil {
-		tctx, cancel := context.WithTimeout(ctx, max(ttl/2, 2*time.Second))
-		err := l.take(tctx)
-		cancel()
-		if err != nil {
-			if !errors.Is(err, errLeaseHeld) && ctx.Err() == nil {
-				log.Warn("appender lease unavailable", "err", err)
-			}
-			sleep(ctx, ttl/4)
-			continue
-		}
-		log.Info("appender lease acquired; appending", "from_stream_seq", a.pos.Load()+1)
-		a.leader.Store(true)
-		err = a.lead(ctx, l)
-		a.leader.Store(false)
-		if ctx.Err() != nil {
-			dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			_ = l.release(dctx) // shutting down: hand the lease over at once
-			dcancel()
-			return nil
-		}
-		log.Warn("appender stepped down", "err", err)
-		sleep(ctx, ttl/4)
-	}
-	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
-}
-
-// lead appends while the lease holds. A consumer that fails or stalls (a NATS node lost with
-// it) is replaced, resuming after the last appended stream sequence, without giving up the
-// lease; only a lost lease or shutdown ends it.
-func (a *Appender) lead(ctx context.Context, l *lease) error {
-	lctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	done := make(chan struct{})
-	defer func() { <-done }()
-	go func() {
-		defer close(done)
-		l.hold(lctx, func(err error) { cancel(err) })
-	}()
-	for {
-		err := a.consume(lctx)
-		if lctx.Err() != nil {
-			if cause := context.Cause(lctx); cause != nil && !errors.Is(cause, context.Canceled) {
-				return cause
-			}
-			return err
-		}
-		a.b.log.Warn("EVENTS consumer restarted after the last appended sequence", "from_stream_seq", a.pos.Load()+1, "err", err)
-		sleep(lctx, 250*time.Millisecond)
-	}
-}
-
-// stallAfter is how long the appender waits for messages while EVENTS holds some it has not
-// appended before it replaces its consumer.
-const stallAfter = 3 * time.Second
-
-func (a *Appender) consume(ctx context.Context) error {
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
-	if p := a.pos.Load(); p > 0 {
-		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: p + 1}
-	}
-	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
-	cons, err := a.b.js.OrderedConsumer(cctx, a.b.opts.Stream, cfg)
-	ccancel()
-	if err != nil {
-		return fmt.Errorf("ordered consumer on %s: %w", a.b.opts.Stream, err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2*a.opts.MaxBatch), jetstream.PullHeartbeat(time.Second))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", a.b.opts.Stream, err)
-	}
-	msgs := make(chan jetstream.Msg, a.opts.MaxBatch)
-	go func() {
-		defer close(msgs)
-		for {
-			m, err := it.Next()
-			if err != nil {
-				return
-			}
-			select {
-			case msgs <- m:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	defer func() {
-		it.Stop()
-		for range msgs { //nolint:revive // drain so the reader goroutine ends
-		}
-	}()
-	// The watchdog: the ordered consumer lives on one server; when that server is lost the
-	// client does not always notice, and the appender would wait for ever.
-	check := time.NewTicker(stallAfter)
-	defer check.Stop()
-	lastMsg := time.Now()
-	batch := make([]jetstream.Msg, 0, a.opts.MaxBatch)
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-check.C:
-			if time.Since(lastMsg) >= stallAfter && a.Lag(ctx) > 0 {
-				return fmt.Errorf("no message from %s for %v while %d wait", a.b.opts.Stream, time.Since(lastMsg).Round(time.Millisecond), a.Lag(ctx))
-			}
-			continue
-		case m, ok := <-msgs:
-			if !ok {
-				return errors.New("EVENTS consumer stopped")
-			}
-			batch = append(batch[:0], m)
-		}
-		lastMsg = time.Now()
-	more:
-		for len(batch) < a.opts.MaxBatch {
-			select {
-			case m, ok := <-msgs:
-				if !ok {
-					break more
-				}
-				batch = append(batch, m)
-			default:
-				break more
-			}
-		}
-		if err := a.appendBatch(ctx, batch); err != nil {
-			return err
-		}
-	}
+	return a.r.run(ctx)
 }
 
 // appendBatch appends one batch in stream order, hands the entries to the workers and records
@@ -300,7 +126,7 @@ func (a *Appender) appendBatch(ctx context.Context, batch []jetstream.Msg) error
 		cancel()
 		if errors.As(err, &conflict) { // the only record left
 			a.b.log.Warn("EVENTS record skipped: its id is already in the audit log with different content", "id", conflict.ID)
-			return a.writePosition(last)
+			return a.r.writePosition(last)
 		}
 		if err != nil {
 			return fmt.Errorf("append to the audit log: %w", err)
@@ -312,7 +138,7 @@ func (a *Appender) appendBatch(ctx context.Context, batch []jetstream.Msg) error
 			a.opts.Appended()
 		}
 	}
-	return a.writePosition(last)
+	return a.r.writePosition(last)
 }
 
 // handOn publishes appended entries to LOGGED with their log index; the message id is the

@@ -14,7 +14,8 @@
 // which writes the index store, runs the analysis, stores the partition's state and only then
 // acknowledges: a worker killed mid-batch leaves its messages to the next owner, which resumes
 // from the stored state; index rows are keyed by log index, so every entry is indexed exactly
-// once.
+// once. Alerts the workers raise go to a third stream, ALERTS, read by one api process for the
+// cluster's alert manager (alerts.go).
 package jetstream
 
 import (
@@ -68,7 +69,7 @@ type Bus struct {
 	logged string // LOGGED stream name
 	leases jetstream.KeyValue
 	state  jetstream.KeyValue // partition snapshots of the workers
-	alerts jetstream.KeyValue // claims on alert dedup keys, across workers
+	alerts string             // ALERTS stream name: alerts raised by workers, for the alert manager
 }
 
 // Open connects to NATS and creates (or updates) the streams and the lease bucket. A server
@@ -99,7 +100,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 	if opts.PublishTimeout <= 0 {
 		opts.PublishTimeout = 10 * time.Second
 	}
-	b := &Bus{opts: opts, log: opts.Logger.With("component", "bus"), prefix: strings.ToLower(opts.Stream), logged: opts.Stream + "_LOGGED"}
+	b := &Bus{opts: opts, log: opts.Logger.With("component", "bus"), prefix: strings.ToLower(opts.Stream), logged: opts.Stream + "_LOGGED", alerts: opts.Stream + "_ALERTS"}
 	nc, err := nats.Connect(opts.URL, nats.Name(opts.Name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
 		nats.Timeout(3*time.Second),
 		// No reconnect buffer: a publish while disconnected fails at once (ingest answers 503)
@@ -160,10 +161,6 @@ func (b *Bus) setup(ctx context.Context) error {
 			Bucket: b.opts.Stream + "_STATE", Replicas: b.opts.Replicas, History: 1,
 			Description: "Warden: analysis state of each partition (baselines, windows, rule state)",
 		}},
-		{&b.alerts, "alert bucket", jetstream.KeyValueConfig{
-			Bucket: b.opts.Stream + "_ALERTS", Replicas: b.opts.Replicas, History: 1, TTL: AlertClaimTTL,
-			Description: "Warden: which worker raised each firing alert (de-duplication across workers)",
-		}},
 	}
 	for _, bk := range buckets {
 		if err := settle(ctx, func() error {
@@ -174,7 +171,7 @@ func (b *Bus) setup(ctx context.Context) error {
 			return fmt.Errorf("%s: %w", bk.what, err)
 		}
 	}
-	return nil
+	return b.setupAlerts(ctx)
 }
 
 // settle runs a create-or-update of the setup until it succeeds or ctx ends, and then returns

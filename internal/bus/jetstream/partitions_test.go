@@ -195,31 +195,3 @@ func TestOwnerIsStableAndSpread(t *testing.T) {
 		t.Fatal("an owner without members")
 	}
 }
-
-// TestClaimAlert: the first worker to raise a dedup key owns it; the same key from another
-// worker is a duplicate until the claim is released.
-func TestClaimAlert(t *testing.T) {
-	ns := startNATS(t)
-	b := openBus(t, ns.url(), 2*time.Second)
-	ctx := context.Background()
-	for _, step := range []struct {
-		key, member string
-		want        bool
-	}{
-		{"rule|m1", "a", true},  // first raise
-		{"rule|m1", "b", false}, // the same alert from the new owner of the partition
-		{"rule|m1", "a", true},  // a raises it again: its own (the count goes up)
-		{"rule|m2", "b", true},  // another group
-	} {
-		got, err := b.ClaimAlert(ctx, step.key, step.member)
-		if err != nil || got != step.want {
-			t.Fatalf("claim %s by %s: %v %v, want %v", step.key, step.member, got, err, step.want)
-		}
-	}
-	if err := b.ReleaseAlert(ctx, "rule|m1"); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := b.ClaimAlert(ctx, "rule|m1", "b"); err != nil || !got {
-		t.Fatalf("claim after release: %v %v", got, err)
-	}
-}
