@@ -85,10 +85,13 @@ func basePolicy(riskTier string) Policy {
 	}
 	p.Rules[CatHarmfulRequest] = Rule{Threshold: 0.5, Action: ActionFlag, Quiet: true}
 	flag(CatPII, 0.6)
-	// A user giving a name or address is ordinary (a booking, a support
-	// case): recorded, never flagged on inputs. Outputs follow the pii rules.
-	p.Rules["input:pii.person"] = Rule{Threshold: 1.1, Action: ActionAllow}
-	p.Rules["input:pii.address"] = Rule{Threshold: 1.1, Action: ActionAllow}
+	// A user giving a name, address, e-mail address or phone number is
+	// ordinary (a booking, a support case, a pasted e-mail to summarise):
+	// recorded and stored redacted, never flagged on inputs. Card, bank,
+	// national-id numbers on inputs still flag. Outputs follow the pii rules.
+	for _, d := range []string{"pii.person", "pii.address", "pii.email", "pii.phone"} {
+		p.Rules["input:"+d] = Rule{Threshold: 1.1, Action: ActionAllow}
+	}
 	flag(CatSecret, 0.6)
 	// Refusals are a metric, not a threat.
 	p.Rules[CatRefusal] = Rule{Threshold: 1.1, Action: ActionAllow}
