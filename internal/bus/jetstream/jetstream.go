@@ -128,6 +128,38 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 func (b *Bus) setup(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	// Processes of a cluster start together: on a NATS cluster a stream another process just
+	// created can be "not found" for the update and "overlapping" for the create a moment
+	// later. Such answers pass: the setup is tried again until the timeout.
+	for {
+		err := b.setupOnce(ctx)
+		if err == nil || ctx.Err() != nil || !transientSetupError(err) {
+			return err
+		}
+		b.log.Warn("JetStream setup failed; retrying", "err", err)
+		sleep(ctx, 500*time.Millisecond)
+		if ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// transientSetupError reports whether a stream or bucket setup error can pass by itself: a
+// concurrent creation seen half-way, a cluster electing its leaders, a request timing out.
+func transientSetupError(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case 10065, // subjects overlap (with the stream being created concurrently)
+			jetstream.JSErrCodeStreamNotFound, jetstream.JSErrCodeStreamNameInUse,
+			10008: // JetStream system temporarily unavailable
+			return true
+		}
+	}
+	return errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoStreamResponse)
+}
+
+func (b *Bus) setupOnce(ctx context.Context) error {
 	if _, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: b.opts.Stream, Subjects: []string{b.prefix + ".events.*"}, Storage: jetstream.FileStorage,
 		Replicas: b.opts.Replicas, MaxAge: b.opts.MaxAge, Duplicates: 2 * time.Minute,
