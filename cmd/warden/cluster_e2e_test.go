@@ -521,13 +521,16 @@ response: {group_wait: 0s}
 	var resent atomic.Int64
 	t0 := time.Now().UTC()
 	// Batches [from, to) of every sender, alternating between the ingest processes. With
-	// faults, sender 0 kills the victim worker before its second batch, and the NATS node
-	// leading the events stream is killed once a third of the requests are acknowledged.
+	// faults, sender 0 kills the victim worker before its second batch, and the sender whose
+	// request makes a third of them acknowledged kills the NATS node leading the events stream,
+	// while the other senders' requests are in flight.
 	send := func(from, to int, faults bool) {
 		var wg sync.WaitGroup
 		var done atomic.Int64
-		killNATS := make(chan struct{})
-		var once sync.Once
+		leader := -1
+		if faults { // asked before: the kill itself must be quick, with the other senders' requests in flight
+			leader = c.nats.streamLeader(t, "WARDEN")
+		}
 		for s := range senders {
 			wg.Add(1)
 			go func() {
@@ -548,22 +551,14 @@ response: {group_wait: 0s}
 					}
 					mu.Unlock()
 					if faults && done.Add(1) == int64(senders*(to-from)/3) {
-						once.Do(func() { close(killNATS) })
+						c.nats.nodes[leader].kill() // SIGKILL mid-stream
+						mu.Lock()
+						natsKilled = true
+						mu.Unlock()
+						t.Logf("NATS node n%d (leader of the events stream) killed after %v", leader, time.Since(start).Round(time.Millisecond))
 					}
 				}
 			}()
-		}
-		if faults {
-			select {
-			case <-killNATS:
-				leader := c.nats.streamLeader(t, "WARDEN")
-				c.nats.nodes[leader].kill() // SIGKILL mid-stream
-				mu.Lock()
-				natsKilled = true
-				mu.Unlock()
-				t.Logf("NATS node n%d (leader of the events stream) killed after %v", leader, time.Since(start).Round(time.Millisecond))
-			case <-waitGroupDone(&wg):
-			}
 		}
 		wg.Wait()
 		if t.Failed() {
@@ -674,13 +669,6 @@ response: {group_wait: 0s}
 		t.Fatalf("audit verify: exit %d\n%s\n%s", code, out, errs)
 	}
 	t.Logf("done after %v", time.Since(start).Round(time.Millisecond))
-}
-
-// waitGroupDone is closed when wg's goroutines are done.
-func waitGroupDone(wg *sync.WaitGroup) <-chan struct{} {
-	ch := make(chan struct{})
-	go func() { wg.Wait(); close(ch) }()
-	return ch
 }
 
 // checkProofs asks the api process for the inclusion proof of every id, 8 at a time.

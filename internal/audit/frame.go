@@ -207,6 +207,13 @@ func newFrameReader(r io.Reader, off int64) *frameReader {
 	return &frameReader{r: bufio.NewReaderSize(r, 1<<20), off: off}
 }
 
+// newFrameReaderSize is newFrameReader for a reader of n bytes: its buffer is no larger than
+// needed. The log's followers read the few entries appended since their last read many times a
+// second, and a 1 MiB buffer for each read was a seventh of an ingest run's allocated bytes.
+func newFrameReaderSize(r io.Reader, off, n int64) *frameReader {
+	return &frameReader{r: bufio.NewReaderSize(r, int(min(max(n, 4096), 1<<20))), off: off}
+}
+
 // reset makes fr read from r, keeping its buffers.
 func (fr *frameReader) reset(r io.Reader, off int64) {
 	fr.r.Reset(r)

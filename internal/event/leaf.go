@@ -98,7 +98,10 @@ func ParseLeaf(b []byte) (*Event, error) {
 // Blob is the audit-log side blob for the text: {"input":..,"output":..}, byte for byte what
 // encoding/json's Marshal produces.
 func (t Text) Blob() ([]byte, error) {
-	b := make([]byte, 0, len(t.Input)+len(t.Output)+32)
+	// Room for the keys and quotes (40 bytes with "redacted") and some escaping, so that the
+	// buffer is not reallocated and copied for an ordinary text.
+	n := len(t.Input) + len(t.Output)
+	b := make([]byte, 0, n+n/16+64)
 	o := object{b: b}
 	o.str("input", t.Input)
 	o.str("output", t.Output)

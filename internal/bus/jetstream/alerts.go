@@ -114,10 +114,13 @@ func DecodeAlertMsg(data []byte) (AlertMsg, error) {
 const alertsDuplicates = time.Hour
 
 func (b *Bus) setupAlerts(ctx context.Context) error {
-	if _, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: b.alerts, Subjects: []string{b.prefix + ".alerts"}, Storage: jetstream.FileStorage,
-		Replicas: b.opts.Replicas, MaxAge: b.opts.MaxAge, Duplicates: min(alertsDuplicates, b.opts.MaxAge),
-		Description: "Warden: alerts raised and resolved by the workers' rules, for the alert manager",
+	if err := settle(ctx, func() error {
+		_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name: b.alerts, Subjects: []string{b.prefix + ".alerts"}, Storage: jetstream.FileStorage,
+			Replicas: b.opts.Replicas, MaxAge: b.opts.MaxAge, Duplicates: min(alertsDuplicates, b.opts.MaxAge),
+			Description: "Warden: alerts raised and resolved by the workers' rules, for the alert manager",
+		})
+		return err
 	}); err != nil {
 		return fmt.Errorf("stream %s: %w", b.alerts, err)
 	}

@@ -128,68 +128,73 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 func (b *Bus) setup(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	// Processes of a cluster start together: on a NATS cluster a stream another process just
-	// created can be "not found" for the update and "overlapping" for the create a moment
-	// later. Such answers pass: the setup is tried again until the timeout.
-	for {
-		err := b.setupOnce(ctx)
-		if err == nil || ctx.Err() != nil || !transientSetupError(err) {
-			return err
-		}
-		b.log.Warn("JetStream setup failed; retrying", "err", err)
-		sleep(ctx, 500*time.Millisecond)
-		if ctx.Err() != nil {
-			return err
-		}
-	}
-}
-
-// transientSetupError reports whether a stream or bucket setup error can pass by itself: a
-// concurrent creation seen half-way, a cluster electing its leaders, a request timing out.
-func transientSetupError(err error) bool {
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) {
-		switch apiErr.ErrorCode {
-		case 10065, // subjects overlap (with the stream being created concurrently)
-			jetstream.JSErrCodeStreamNotFound, jetstream.JSErrCodeStreamNameInUse,
-			10008: // JetStream system temporarily unavailable
-			return true
-		}
-	}
-	return errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoStreamResponse)
-}
-
-func (b *Bus) setupOnce(ctx context.Context) error {
-	if _, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: b.opts.Stream, Subjects: []string{b.prefix + ".events.*"}, Storage: jetstream.FileStorage,
-		Replicas: b.opts.Replicas, MaxAge: b.opts.MaxAge, Duplicates: 2 * time.Minute,
-		Description: "Warden: accepted events, before the audit log",
+	if err := settle(ctx, func() error {
+		_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name: b.opts.Stream, Subjects: []string{b.prefix + ".events.*"}, Storage: jetstream.FileStorage,
+			Replicas: b.opts.Replicas, MaxAge: b.opts.MaxAge, Duplicates: 2 * time.Minute,
+			Description: "Warden: accepted events, before the audit log",
+		})
+		return err
 	}); err != nil {
 		return fmt.Errorf("stream %s: %w", b.opts.Stream, err)
 	}
-	if _, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: b.logged, Subjects: []string{b.prefix + ".logged.*"}, Storage: jetstream.FileStorage,
-		Replicas: b.opts.Replicas, Retention: jetstream.WorkQueuePolicy, Duplicates: 2 * time.Minute,
-		Description: "Warden: audit-log entries for the workers",
+	if err := settle(ctx, func() error {
+		_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name: b.logged, Subjects: []string{b.prefix + ".logged.*"}, Storage: jetstream.FileStorage,
+			Replicas: b.opts.Replicas, Retention: jetstream.WorkQueuePolicy, Duplicates: 2 * time.Minute,
+			Description: "Warden: audit-log entries for the workers",
+		})
+		return err
 	}); err != nil {
 		return fmt.Errorf("stream %s: %w", b.logged, err)
 	}
-	var err error
-	b.leases, err = b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: b.opts.Stream + "_LEASES", TTL: b.opts.LeaseTTL, Replicas: b.opts.Replicas, History: 1,
-		Description: "Warden: role leases (the audit-log appender)",
-	})
-	if err != nil {
-		return fmt.Errorf("lease bucket: %w", err)
+	buckets := []struct {
+		kv   *jetstream.KeyValue
+		what string
+		cfg  jetstream.KeyValueConfig
+	}{
+		{&b.leases, "lease bucket", jetstream.KeyValueConfig{
+			Bucket: b.opts.Stream + "_LEASES", TTL: b.opts.LeaseTTL, Replicas: b.opts.Replicas, History: 1,
+			Description: "Warden: role leases (the audit-log appender)",
+		}},
+		{&b.state, "state bucket", jetstream.KeyValueConfig{
+			Bucket: b.opts.Stream + "_STATE", Replicas: b.opts.Replicas, History: 1,
+			Description: "Warden: analysis state of each partition (baselines, windows, rule state)",
+		}},
 	}
-	b.state, err = b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: b.opts.Stream + "_STATE", Replicas: b.opts.Replicas, History: 1,
-		Description: "Warden: analysis state of each partition (baselines, windows, rule state)",
-	})
-	if err != nil {
-		return fmt.Errorf("state bucket: %w", err)
+	for _, bk := range buckets {
+		if err := settle(ctx, func() error {
+			kv, err := b.js.CreateOrUpdateKeyValue(ctx, bk.cfg)
+			*bk.kv = kv
+			return err
+		}); err != nil {
+			return fmt.Errorf("%s: %w", bk.what, err)
+		}
 	}
 	return b.setupAlerts(ctx)
+}
+
+// settle runs a create-or-update of the setup until it succeeds or ctx ends, and then returns
+// its last error. Processes that start together set up the same streams and buckets at once,
+// and on a cluster one of them can be refused meanwhile ("subjects overlap with an existing
+// stream" for the stream another process has just created or is updating); a cluster still
+// electing its meta leader refuses for a moment too.
+func settle(ctx context.Context, f func() error) error {
+	var last error
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if last == nil || ctx.Err() == nil {
+			last = err // not the deadline that cut the last attempt short
+		}
+		select {
+		case <-ctx.Done():
+			return last
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // URL returns the configured server URL(s).

@@ -188,3 +188,29 @@ func TestNodeLossResumes(t *testing.T) {
 	}
 	t.Logf("killed n%d (EVENTS leader) after %d events; %d acknowledged, %d appended", leader, atKill, n, log.Size())
 }
+
+// TestConcurrentOpen: the processes of a cluster start together and each sets up the streams
+// and buckets (create or update). On a 3-node cluster with replicas 3 a start could fail with
+// "subjects overlap with an existing stream" while another process's setup was in flight (seen
+// in the cmd/warden goal test); every one must open.
+func TestConcurrentOpen(t *testing.T) {
+	c := startNATSCluster(t, 3)
+	openClusterBus(t, c) // the first process (the api's) creates everything
+	for round := range 3 {
+		errs := make(chan error, 6)
+		for range cap(errs) {
+			go func() {
+				b, err := Open(context.Background(), Options{URL: c.url(), Partitions: 4, Replicas: 3, LeaseTTL: 2 * time.Second})
+				if err == nil {
+					_ = b.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range cap(errs) {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: open beside other processes: %v", round, err)
+			}
+		}
+	}
+}
