@@ -19,6 +19,7 @@ type growth struct {
 	junkStored     int // events of refused junk batches
 	gwInference    int
 	gwAllow        int            // gateway access decisions: allow
+	allowActions   map[string]int // their actions
 	aggregates     int            // aggregated unauthenticated counts
 	aggRequests    int            // requests those aggregates count
 	forgedActor    int            // entries whose actor is the identity the junk claims
@@ -35,7 +36,7 @@ func checkLog(data string, from uint64, acked []string) (*growth, error) {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	defer log.Close()
-	g := &growth{other: map[string]int{}}
+	g := &growth{other: map[string]int{}, allowActions: map[string]int{}}
 	ackedSet := make(map[string]bool, len(acked))
 	for _, id := range acked {
 		ackedSet[id] = true
@@ -66,6 +67,7 @@ func checkLog(data string, from uint64, acked []string) (*growth, error) {
 			g.gwInference++
 		case ev.Type == event.TypeAccess && ev.Decision == "allow":
 			g.gwAllow++
+			g.allowActions[ev.Action]++
 		case ev.Type == event.TypeAccess && ev.Attributes["gateway.unauthenticated"] == true:
 			g.aggregates++
 			if n, ok := ev.Attributes["gateway.requests"].(float64); ok {
@@ -83,7 +85,7 @@ func (g *growth) print(validGateway int) {
 	fmt.Printf("audit log growth from the start of the baseline: %d entries\n", g.total)
 	fmt.Printf("  %9d acknowledged ingest events\n", g.acked)
 	fmt.Printf("  %9d gateway inference events   (valid gateway requests answered 200: %d)\n", g.gwInference, validGateway)
-	fmt.Printf("  %9d gateway access decisions (allow)\n", g.gwAllow)
+	fmt.Printf("  %9d gateway access decisions (allow) by action: %v\n", g.gwAllow, g.allowActions)
 	fmt.Printf("  %9d aggregated unauthenticated counts, covering %d requests\n", g.aggregates, g.aggRequests)
 	fmt.Printf("  %9d ingest events whose request was not acknowledged\n", g.unackedIngest)
 	fmt.Printf("  %9d events of refused junk batches\n", g.junkStored)

@@ -150,6 +150,7 @@ type bench struct {
 	idPrefix           string // of the event ids this process sends
 	pprofURL           string
 	seq                atomic.Int64
+	errs               atomic.Int64 // requests that got no answer
 	text               string
 	chat, chatVariant  []byte
 	validSrc, junkSrcs []source
@@ -177,6 +178,9 @@ func (b *bench) do(ctx context.Context, c *http.Client, method, url, token strin
 	start := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
+		if b.errs.Add(1) <= 5 {
+			fmt.Printf("  request failed after %s: %s %s: %v\n", time.Since(start).Round(time.Millisecond), method, url, err)
+		}
 		return 0, time.Since(start)
 	}
 	defer resp.Body.Close()
@@ -340,12 +344,14 @@ func openLoop(ctx context.Context, s source, st *stats) {
 
 // phase runs srcs open loop for d (and the junk process when withJunk), polling /readyz every
 // second and calling sample every -sample.
-func (b *bench) phase(name string, d time.Duration, pid int, srcs []source, withJunk bool, sample func(elapsed time.Duration)) *result {
+func (b *bench) phase(name string, d time.Duration, pid int, srcs []source, withJunk bool, sample func(elapsed time.Duration, valid latency)) *result {
 	st := newStats()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	cpu0, gen0 := cpuTime(pid), selfCPU()
-	gc0, _ := metric(b.metrics(), "go_gc_duration_seconds_count")
+	m0 := b.metrics()
+	gc0, _ := metric(m0, "go_gc_duration_seconds_count")
+	fs0 := fsyncStats(m0)
 	start := time.Now()
 	var readyN, readyBad atomic.Int64
 	var wg sync.WaitGroup
@@ -388,7 +394,7 @@ func (b *bench) phase(name string, d time.Duration, pid int, srcs []source, with
 				case <-ctx.Done():
 					return
 				case <-tick.C:
-					sample(time.Since(start))
+					sample(time.Since(start), summarize(st.takeWindow()))
 				}
 			}
 		})
@@ -407,8 +413,9 @@ func (b *bench) phase(name string, d time.Duration, pid int, srcs []source, with
 	r := st.finish(name, time.Since(start))
 	r.start = start
 	r.serverCPU, r.genCPU, r.simCPU = cpuTime(pid)-cpu0, selfCPU()-gen0, cpuTime(b.simPid)-sim0
-	gc1, _ := metric(b.metrics(), "go_gc_duration_seconds_count")
-	r.gcs = int(gc1 - gc0)
+	m1 := b.metrics()
+	gc1, _ := metric(m1, "go_gc_duration_seconds_count")
+	r.gcs, r.fsync = int(gc1-gc0), fsyncStats(m1).minus(fs0)
 	if junk != nil {
 		rep, cpu, err := junk.wait()
 		if err != nil {
@@ -611,9 +618,9 @@ func run(o options) error {
 	}
 	var samples []sampleRow
 	var smu sync.Mutex
-	fmt.Printf("%10s %8s %12s %12s %8s\n", "elapsed", "rss_mb", "heap_use_mb", "heap_goal_mb", "load")
+	fmt.Printf("%10s %8s %12s %12s %10s %10s  %s\n", "elapsed", "rss_mb", "heap_use_mb", "heap_goal_mb", "valid_p50", "valid_p99", "load average (valid latency: requests answered in the interval, both listeners)")
 	b.profile("/debug/pprof/heap?gc=1", "soak-start.heap.pprof")
-	soak := b.phase("soak", o.duration, pid, b.validSrc, true, func(el time.Duration) {
+	soak := b.phase("soak", o.duration, pid, b.validSrc, true, func(el time.Duration, valid latency) {
 		r := rss(pid)
 		m := b.metrics()
 		h, _ := metric(m, "go_memstats_heap_inuse_bytes")
@@ -621,7 +628,7 @@ func run(o options) error {
 		smu.Lock()
 		samples = append(samples, sampleRow{el, r, int64(h), int64(gl)})
 		smu.Unlock()
-		fmt.Printf("%10s %8d %12d %12d %8s\n", el.Round(time.Second), r>>20, int64(h)>>20, int64(gl)>>20, loadavg())
+		fmt.Printf("%10s %8d %12d %12d %10s %10s  %s\n", el.Round(time.Second), r>>20, int64(h)>>20, int64(gl)>>20, ms(valid.p50), ms(valid.p99), loadavg())
 	})
 	b.profile("/debug/pprof/heap?gc=1", "soak-end.heap.pprof")
 	// The same valid traffic alone again: whether the machine's other load changed between the
@@ -709,6 +716,9 @@ func run(o options) error {
 		runtime.NumCPU(), cores(base, base.serverCPU), cores(soak, soak.serverCPU), cores(base, base.genCPU), cores(soak, soak.genCPU),
 		cores(base, base.simCPU), cores(soak, soak.simCPU), cores(soak, soak.junkCPU))
 	fmt.Printf("warden GC cycles per second: baseline %.2f, soak %.2f, after %.2f\n", float64(base.gcs)/base.took.Seconds(), float64(soak.gcs)/soak.took.Seconds(), float64(after.gcs)/after.took.Seconds())
+	for _, r := range []*result{base, soak, after} {
+		fmt.Printf("audit-log fsyncs in the %s: %s\n", r.name, r.fsync)
+	}
 	fmt.Printf("/readyz (unauthenticated, every second): baseline %d/%d not 200, soak %d/%d not 200\n", base.readyBad, base.readyN, soak.readyBad, soak.readyN)
 	fmt.Printf("RSS: %d MB before the baseline, %d MB after it; during the soak every %s:", rssBase0>>20, rssBase1>>20, o.sample)
 	var lo, hi int64 = 1 << 62, 0

@@ -23,6 +23,7 @@ type stats struct {
 	mu     sync.Mutex
 	lat    map[string][]time.Duration // valid requests by listener kind
 	slow   []slowReq                  // the slowest valid requests (up to maxSlow)
+	window []time.Duration            // valid requests since the last takeWindow
 	status map[string]int             // "kind status" → count
 	acked  []string                   // event ids answered 202
 	gwOK   int                        // valid gateway requests answered 200
@@ -40,11 +41,21 @@ func (s *stats) add(kind string, code int, d time.Duration, validKind string, id
 	if validKind != "" {
 		s.lat[validKind] = append(s.lat[validKind], d)
 		s.noteSlow(slowReq{at: time.Now().Add(-d), kind: validKind, d: d})
+		s.window = append(s.window, d)
 		if validKind == kindGateway && code == 200 {
 			s.gwOK++
 		}
 	}
 	s.acked = append(s.acked, ids...)
+}
+
+// takeWindow returns the latencies of the valid requests answered since the last call.
+func (s *stats) takeWindow() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.window
+	s.window = nil
+	return w
 }
 
 // slowReq is one slow valid request: when it was sent, to which listener, how long it took.
@@ -104,6 +115,7 @@ type result struct {
 	simCPU    time.Duration // the simulated upstream's
 	slow      []slowReq     // the slowest valid requests, slowest first
 	gcs       int           // warden's GC cycles
+	fsync     fsyncs        // the audit log's fsyncs during the phase
 	readyBad  int           // unauthenticated /readyz polls that were not 200
 	readyN    int
 }
@@ -196,4 +208,33 @@ func metric(expo, name string) (float64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// fsyncs summarises warden_audit_fsync_seconds: how many batches were fsynced, their total
+// time, and how many took longer than 0.1 s and 0.8 s (bucket bounds of the histogram).
+type fsyncs struct {
+	n, sum, over100ms, over800ms float64
+}
+
+func fsyncStats(expo string) fsyncs {
+	var f fsyncs
+	var le100, le800 float64
+	f.n, _ = metric(expo, "warden_audit_fsync_seconds_count")
+	f.sum, _ = metric(expo, "warden_audit_fsync_seconds_sum")
+	le100, _ = metric(expo, `warden_audit_fsync_seconds_bucket{le="0.1024"}`)
+	le800, _ = metric(expo, `warden_audit_fsync_seconds_bucket{le="0.8192"}`)
+	f.over100ms, f.over800ms = f.n-le100, f.n-le800
+	return f
+}
+
+func (f fsyncs) minus(g fsyncs) fsyncs {
+	return fsyncs{f.n - g.n, f.sum - g.sum, f.over100ms - g.over100ms, f.over800ms - g.over800ms}
+}
+
+func (f fsyncs) String() string {
+	mean := 0.0
+	if f.n > 0 {
+		mean = f.sum / f.n * 1000
+	}
+	return fmt.Sprintf("%.0f fsyncs, mean %.1f ms, %.0f over 0.1 s, %.0f over 0.8 s", f.n, mean, f.over100ms, f.over800ms)
 }

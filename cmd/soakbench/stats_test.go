@@ -91,3 +91,17 @@ func TestNoteSlowKeepsTheSlowest(t *testing.T) {
 		}
 	}
 }
+
+func TestFsyncStats(t *testing.T) {
+	expo := `warden_audit_fsync_seconds_bucket{le="0.0512"} 90
+warden_audit_fsync_seconds_bucket{le="0.1024"} 95
+warden_audit_fsync_seconds_bucket{le="0.8192"} 99
+warden_audit_fsync_seconds_bucket{le="+Inf"} 100
+warden_audit_fsync_seconds_sum 5
+warden_audit_fsync_seconds_count 100
+`
+	got := fsyncStats(expo).minus(fsyncs{n: 50, sum: 1, over100ms: 1})
+	if want := (fsyncs{n: 50, sum: 4, over100ms: 4, over800ms: 1}); got != want {
+		t.Fatalf("%+v, want %+v", got, want)
+	}
+}

@@ -39,6 +39,7 @@ type Gateway struct {
 	probeKey *keys.Key
 	// unauthStop ends runUnauth, which closes unauthDone after its last flush.
 	unauthStop, unauthDone chan struct{}
+	unauthPending          []*event.Event // aggregates a full queue refused; runUnauth's only
 
 	requests   *prometheus.CounterVec
 	ok         [3]prometheus.Counter // requests{endpoint, status="200"} per inference endpoint
@@ -78,10 +79,12 @@ func New(opts Options) (*Gateway, error) {
 		g.ok[ep] = g.requests.WithLabelValues(ep.path(), "200")
 	}
 	g.events = &emitQueue{
-		em: opts.Emitter, log: g.log, ch: make(chan *event.Event, opts.EventQueue), batch: opts.EventBatch, flush: opts.EventFlush,
-		dropped: f.NewCounter(prometheus.CounterOpts{Name: "warden_gateway_events_dropped_total", Help: "Gateway events dropped because the event queue was full."}),
+		em: opts.Emitter, log: g.log, ch: make(chan *event.Event, opts.EventQueue), slots: make(chan struct{}, opts.EventQueue),
+		batch: opts.EventBatch, flush: opts.EventFlush,
+		dropped: f.NewCounter(prometheus.CounterOpts{Name: "warden_gateway_events_dropped_total", Help: "Gateway events without a reservation that found the event queue full (aggregates kept for the next interval, denials of /v1/models)."}),
 		emitted: f.NewCounter(prometheus.CounterOpts{Name: "warden_gateway_events_emitted_total", Help: "Gateway events handed to the pipeline."}),
 		failed:  f.NewCounter(prometheus.CounterOpts{Name: "warden_gateway_events_failed_total", Help: "Gateway events the pipeline refused."}),
+		refused: f.NewCounter(prometheus.CounterOpts{Name: "warden_gateway_backlog_refusals_total", Help: "Requests refused with 503 because the event queue had no room for their events."}),
 		stop:    make(chan struct{}), done: make(chan struct{}),
 	}
 	g.unauth.max = opts.UnauthSources
@@ -240,7 +243,7 @@ func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request) {
 		g.requests.WithLabelValues("/v1/models", strconv.Itoa(aerr.status)).Inc()
 		return
 	}
-	g.accessEvent(r, k, "", "list_models", aerr, "")
+	g.accessEvent(r, k, "", "list_models", aerr, "", nil)
 	if aerr != nil {
 		g.requests.WithLabelValues("/v1/models", strconv.Itoa(aerr.status)).Inc()
 		writeAPIError(w, aerr)
@@ -272,7 +275,8 @@ func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request) {
 }
 
 // accessEvent records the authorization decision for a request.
-func (g *Gateway) accessEvent(r *http.Request, k *keys.Key, model, action string, denied *apiError, reqID string) {
+// reserved is the caller's reservation in the event queue (nil: none).
+func (g *Gateway) accessEvent(r *http.Request, k *keys.Key, model, action string, denied *apiError, reqID string, reserved *int) {
 	if g.opts.Emitter == nil {
 		return
 	}
@@ -308,7 +312,10 @@ func (g *Gateway) accessEvent(r *http.Request, k *keys.Key, model, action string
 		}
 		ev.Attributes["gateway.request_id"] = reqID
 	}
-	g.events.push(ev)
+	if !g.events.push(ev, reserved) {
+		g.events.dropped.Inc()
+		g.log.Warn("gateway event queue full: access event not recorded", "action", action, "decision", ev.Decision)
+	}
 }
 
 // scanText runs the built-in scanners (no guard models; call.scan consults those) with the

@@ -98,6 +98,12 @@ func newHarness(t *testing.T, scanner bool, mutate ...func([]config.Model) []con
 // newHarnessScan is newHarness with a scanner built from so (nil: scanning off).
 func newHarnessScan(t *testing.T, so *scan.Options, mutate ...func([]config.Model) []config.Model) *harness {
 	t.Helper()
+	return newHarnessOpts(t, so, nil, mutate...)
+}
+
+// newHarnessOpts is newHarnessScan with the gateway's Options changed by opt before New.
+func newHarnessOpts(t *testing.T, so *scan.Options, opt func(*Options), mutate ...func([]config.Model) []config.Model) *harness {
+	t.Helper()
 	h := &harness{t: t, rec: &recorder{}, logs: &bytes.Buffer{}, dataDir: t.TempDir()}
 	h.sim = upstreamsim.New(upstreamsim.Options{APIKey: upstreamSecret, SlowDelay: 5 * time.Second})
 	h.sim.Record(true)
@@ -147,6 +153,9 @@ func newHarnessScan(t *testing.T, so *scan.Options, mutate ...func([]config.Mode
 			t.Fatal(err)
 		}
 		opts.Scanner = eng
+	}
+	if opt != nil {
+		opt(&opts)
 	}
 	h.gw, err = New(opts)
 	if err != nil {

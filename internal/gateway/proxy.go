@@ -138,6 +138,7 @@ type call struct {
 	inTok    int64
 	outTok   int64
 	provided bool // token counts came from the provider
+	reserved int  // event-queue slots reserved and not yet used
 	ttft     time.Duration
 	findings []event.Trigger
 	action   scan.Action
@@ -178,6 +179,7 @@ func (g *Gateway) serveInference(ep endpoint) http.HandlerFunc {
 			g.overhead.Observe(max(0, time.Since(c.start)-c.upWait).Seconds())
 			g.inferenceEvent(c)
 		}
+		g.events.release(c.reserved)
 	}
 }
 
@@ -195,11 +197,21 @@ func (c *call) serve(w http.ResponseWriter) {
 		return
 	}
 	if aerr != nil {
-		g.accessEvent(r, k, "", "invoke", aerr, c.id)
+		g.accessEvent(r, k, "", "invoke", aerr, c.id, nil)
 		c.status = aerr.status
 		writeAPIError(w, aerr)
 		return
 	}
+	// Room for this request's access decision and inference event, before anything is read
+	// or forwarded: a request whose events could not be recorded is not served.
+	if !g.events.reserve(2) {
+		c.status = http.StatusServiceUnavailable
+		g.events.refused.Inc()
+		w.Header().Set("Retry-After", "1")
+		writeError(w, c.status, "server_error", "event_backlog", "Warden cannot record more requests right now; retry shortly.")
+		return
+	}
+	c.reserved = 2
 	buf := g.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer g.bufs.Put(buf)
@@ -229,7 +241,7 @@ func (c *call) serve(w http.ResponseWriter) {
 	rt := g.routes().routes[c.f.Model]
 	if rt == nil {
 		e := policyError(http.StatusNotFound, "model_not_found", "The model "+strconv.Quote(c.f.Model)+" is not in Warden's inventory.")
-		g.accessEvent(r, k, c.f.Model, "invoke", e, c.id)
+		g.accessEvent(r, k, c.f.Model, "invoke", e, c.id, &c.reserved)
 		c.status = e.status
 		writeAPIError(w, e)
 		return
@@ -237,11 +249,11 @@ func (c *call) serve(w http.ResponseWriter) {
 	c.rt = rt
 	c.extractInput()
 	if e := c.authorize(); e != nil {
-		g.accessEvent(r, k, rt.model.Name, "invoke", e, c.id)
+		g.accessEvent(r, k, rt.model.Name, "invoke", e, c.id, &c.reserved)
 		c.fail(w, e, "blocked")
 		return
 	}
-	g.accessEvent(r, k, rt.model.Name, "invoke", nil, c.id)
+	g.accessEvent(r, k, rt.model.Name, "invoke", nil, c.id, &c.reserved)
 	if rt.err != nil || len(rt.upstreams) == 0 {
 		g.log.Error("model route misconfigured", "model", rt.model.Name, "err", rt.err)
 		c.fail(w, &apiError{status: http.StatusServiceUnavailable, typ: "upstream_error", code: "route_misconfigured", msg: "The route for this model is misconfigured."}, "error")
@@ -1199,7 +1211,9 @@ func (g *Gateway) inferenceEvent(c *call) {
 	if c.f.Stream && !forwarded {
 		ev.Response.TTFTMS = nil
 	}
-	g.events.push(ev)
+	if !g.events.push(ev, &c.reserved) {
+		g.events.dropped.Inc() // unreachable: the call reserved its slot
+	}
 }
 
 func sha256Hex(s string) string {

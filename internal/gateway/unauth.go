@@ -205,8 +205,21 @@ func (g *Gateway) runUnauth(stop <-chan struct{}, done chan<- struct{}) {
 	}
 }
 
+// flushUnauth queues this interval's aggregates, and those a full queue refused before. It
+// runs on runUnauth's goroutine only. Aggregates still refused wait for the next interval, up
+// to UnauthSources of them; beyond, they are dropped, counted and logged.
 func (g *Gateway) flushUnauth() {
-	for _, ev := range g.unauth.flush(g.opts.Environment) {
-		g.events.push(ev)
+	evs := append(g.unauthPending, g.unauth.flush(g.opts.Environment)...)
+	g.unauthPending = nil
+	for _, ev := range evs {
+		if g.events.push(ev, nil) {
+			continue
+		}
+		if len(g.unauthPending) < g.opts.UnauthSources {
+			g.unauthPending = append(g.unauthPending, ev)
+			continue
+		}
+		g.events.dropped.Inc()
+		g.log.Warn("gateway event queue full: aggregated unauthenticated count not recorded", "source", ev.Source.IP, "reason", ev.Reason)
 	}
 }
