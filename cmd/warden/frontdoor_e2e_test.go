@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -510,6 +511,64 @@ func TestTLSThroughBinary(t *testing.T) {
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("plain HTTP to %s: %s", u, resp.Status)
 			}
+		}
+	}
+}
+
+// TestCorruptIndexThroughBinary: "ready" with a corrupt index was a finding of issue 12 (4).
+// An index file SQLite cannot open now stops `warden serve` with a message naming the way out,
+// and `warden index rebuild` moves the file aside (never deletes it) and rebuilds the index
+// from the audit log, after which the server is ready and finds the events again.
+func TestCorruptIndexThroughBinary(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServer(t, data)
+	ev := `{"id":"ci-1","type":"access","time":"2026-12-01T10:00:00Z","action":"invoke","decision":"allow","actor":{"user":"corrupt-index-user"}}`
+	if code, b := s.do(t, http.MethodPost, "/v1/events", s.ingt, strings.NewReader(ev)); code != http.StatusAccepted {
+		t.Fatalf("ingest: %d %s", code, b)
+	}
+	s.stop(t)
+	index := filepath.Join(data, "index.db")
+	for _, ext := range []string{"-wal", "-shm"} {
+		if err := os.Remove(index + ext); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	garbage := bytes.Repeat([]byte("not an index "), 1000)
+	if err := os.WriteFile(index, garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	serve := exec.CommandContext(ctx, wardenBin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--gateway-listen", "off")
+	out, err := serve.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatal("serve kept running on a corrupt index")
+	}
+	if err == nil || !strings.Contains(string(out), "warden index rebuild --data "+data) {
+		t.Fatalf("serve on a corrupt index: %v\n%s", err, out)
+	}
+
+	code, stdout, stderr := runCLI(t, "index", "rebuild", "--data", data)
+	if code != 0 || !strings.Contains(stderr, "moved it aside") || !strings.Contains(stdout, "index rebuilt") {
+		t.Fatalf("index rebuild: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	aside, _ := filepath.Glob(index + ".corrupt-*")
+	if len(aside) != 1 {
+		t.Fatalf("moved-aside files %v", aside)
+	}
+	if b, err := os.ReadFile(aside[0]); err != nil || !bytes.Equal(b, garbage) {
+		t.Fatalf("the corrupt file was not kept as it was: %v", err)
+	}
+
+	s = startServer(t, data)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, body := s.do(t, http.MethodGet, "/v1/events?user=corrupt-index-user", s.admin, nil)
+		if bytes.Contains(body, []byte("ci-1")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rebuilt index does not find the event: %s", body)
 		}
 	}
 }

@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/warden-ai/warden/internal/app"
@@ -39,6 +43,16 @@ func runIndexRebuild(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	defer log.Close()
 	st, err := app.OpenStore(ctx, cfg, *data)
+	if err != nil && cfg.Store.Driver == "sqlite" {
+		// A file SQLite cannot open (corrupt, truncated, not a database) is moved aside, never
+		// deleted, and a new index is built from the audit log.
+		aside, merr := moveIndexAside(app.SQLiteIndexPath(*data), time.Now())
+		if merr != nil {
+			return fmt.Errorf("%w (and moving it aside failed: %w)", err, merr)
+		}
+		fmt.Fprintf(stderr, "the index store could not be opened (%v): moved it aside to %s; building a new one from the audit log\n", err, aside)
+		st, err = app.OpenStore(ctx, cfg, *data)
+	}
 	if err != nil {
 		return err
 	}
@@ -60,4 +74,19 @@ func runIndexRebuild(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	fmt.Fprintf(stdout, "index rebuilt: %d entries in %s\n", w.Position(), time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// moveIndexAside renames an SQLite index file and its -wal and -shm companions to
+// <name>.corrupt-<unix seconds> and returns the new name of the main file.
+func moveIndexAside(path string, now time.Time) (string, error) {
+	suffix := ".corrupt-" + strconv.FormatInt(now.Unix(), 10)
+	for _, ext := range []string{"-wal", "-shm"} {
+		if err := os.Rename(path+ext, path+suffix+ext); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+	}
+	if err := os.Rename(path, path+suffix); err != nil {
+		return "", err
+	}
+	return path + suffix, nil
 }

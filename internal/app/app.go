@@ -229,6 +229,10 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 		storeCfg = &config.Config{Store: config.Store{Driver: "sqlite"}}
 	}
 	if a.store, err = OpenStore(ctx, storeCfg, opts.DataDir); err != nil {
+		if storeCfg.Store.Driver == "sqlite" {
+			// The index is derived from the audit log; an unreadable one is rebuilt from it.
+			return nil, fmt.Errorf("%w; the index is rebuilt from the audit log by `warden index rebuild --data %s` (with Warden stopped)", err, opts.DataDir)
+		}
 		return nil, err
 	}
 	a.cleanups = append(a.cleanups, a.store.Close)
@@ -302,10 +306,13 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 
 // OpenStore opens the index store the configuration names: SQLite in the data directory
 // (default) or PostgreSQL at store.dsn.
+// SQLiteIndexPath is the embedded index store's file in a data directory.
+func SQLiteIndexPath(dataDir string) string { return filepath.Join(dataDir, "index.db") }
+
 func OpenStore(ctx context.Context, cfg *config.Config, dataDir string) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case "sqlite":
-		s, err := sqlite.Open(ctx, filepath.Join(dataDir, "index.db"))
+		s, err := sqlite.Open(ctx, SQLiteIndexPath(dataDir))
 		if err != nil {
 			return nil, fmt.Errorf("open index store: %w", err)
 		}
