@@ -304,11 +304,11 @@ func New(ctx context.Context, opts Options) (_ *App, err error) {
 	return a, nil
 }
 
-// OpenStore opens the index store the configuration names: SQLite in the data directory
-// (default) or PostgreSQL at store.dsn.
 // SQLiteIndexPath is the embedded index store's file in a data directory.
 func SQLiteIndexPath(dataDir string) string { return filepath.Join(dataDir, "index.db") }
 
+// OpenStore opens the index store the configuration names: SQLite in the data directory
+// (default) or PostgreSQL at store.dsn.
 func OpenStore(ctx context.Context, cfg *config.Config, dataDir string) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case "sqlite":
