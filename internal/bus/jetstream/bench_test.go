@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/audit"
 	"github.com/warden-ai/warden/internal/bus"
 )
@@ -149,4 +150,52 @@ type countedPartition struct {
 func (p countedPartition) Handle(_ context.Context, es []bus.Entry) error {
 	p.n.Add(int64(len(es)))
 	return nil
+}
+
+// BenchmarkAlertApplier: the alert applier's path — read ALERTS in order, decode, hand over
+// (here to a counter: the alert manager's own cost is BenchmarkReceive in alert/lifecycle),
+// record the position — over b.N×100 raises published beforehand in batches of 100.
+func BenchmarkAlertApplier(b *testing.B) {
+	ns := startNATS(b)
+	bus, err := Open(context.Background(), Options{URL: ns.url()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bus.Close()
+	n := b.N * 100
+	t0 := time.Now()
+	for i := 0; i < n; i += 100 {
+		msgs := make([]AlertMsg, 100)
+		for j := range msgs {
+			key := fmt.Sprintf("warden.sec.prompt_injection|model-%d|user-%d", (i+j)%100, i+j)
+			msgs[j] = RaiseMsg(alert.Alert{ID: fmt.Sprintf("a%d", i+j), RuleID: "warden.sec.prompt_injection", Severity: alert.P2,
+				Summary: "prompt injection on model-1 by user-1 (score 0.97)", DedupKey: key, Model: "model-1", Actor: "user-1",
+				EventIDs: []string{fmt.Sprintf("ev-%d", i+j)}, Values: map[string]float64{"score": 0.97}, StartsAt: t0, Count: 1})
+		}
+		if err := bus.PublishAlerts(context.Background(), msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var applied atomic.Int64
+	done := make(chan struct{})
+	a, err := bus.NewAlertApplier(AlertApplierOptions{PositionFile: filepath.Join(b.TempDir(), "alerts.position"), Apply: func(context.Context, AlertMsg) error {
+		if applied.Add(1) == int64(n) {
+			close(done)
+		}
+		return nil
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b.ResetTimer()
+	start := time.Now()
+	go func() { _ = a.Run(ctx) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("%d of %d applied", applied.Load(), n)
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "alerts/s")
 }
