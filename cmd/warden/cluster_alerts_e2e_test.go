@@ -50,7 +50,7 @@ response: {group_wait: 0s}
 `, rulesDir, hook.URL))
 	api := env.startRole(t, "api")
 	ing := env.startRole(t, "ingest")
-	env.startRole(t, "worker")
+	worker := env.startRole(t, "worker")
 	event := func(id, user string) string {
 		return fmt.Sprintf(`{"id":%q,"type":"inference","time":%q,"model":{"name":"bot"},"actor":{"user":%q},"response":{"output":"ok","latency_ms":3}}`+"\n",
 			id, time.Now().UTC().Format(time.RFC3339Nano), user)
@@ -102,6 +102,15 @@ response: {group_wait: 0s}
 	code, body := api2.do(t, "GET", "/readyz", env.admin, nil)
 	if code != 200 || !strings.Contains(string(body), `"alerts_leader":true`) || !strings.Contains(string(body), `"alerts_lag":0`) {
 		t.Fatalf("api readyz after the restart: %d %s", code, body)
+	}
+	// The worker published the raises and the resolution, none failed.
+	var wr struct {
+		Published uint64 `json:"alerts_published"`
+		Failed    uint64 `json:"alerts_publish_failures"`
+		Overflow  uint64 `json:"alerts_overflowed"`
+	}
+	if code, body := worker.do(t, "GET", "/readyz", env.admin, nil); code != 200 || json.Unmarshal(body, &wr) != nil || wr.Published < 4 || wr.Failed != 0 || wr.Overflow != 0 {
+		t.Fatalf("worker readyz: %d %s; want at least 4 alert messages published, none failed", code, body)
 	}
 	// Each alert was notified as firing once (a count going up notifies nothing new).
 	time.Sleep(500 * time.Millisecond)

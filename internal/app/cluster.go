@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/warden-ai/warden/internal/alert"
 	"github.com/warden-ai/warden/internal/alert/lifecycle"
 	"github.com/warden-ai/warden/internal/analyze"
@@ -163,6 +165,26 @@ func (a *App) startCluster(ctx context.Context) error {
 		}
 		a.cl.workers = ws
 		a.goRun("worker", func() error { return ws.Run(ctx) })
+		st := &a.cl.alertStats
+		if err := registerAll(a.reg,
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "warden_cluster_alerts_published_total", Help: "Alert raises and resolutions this worker stored in the ALERTS stream."},
+				func() float64 { return float64(st.Published.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "warden_cluster_alert_publish_failures_total", Help: "Failed attempts to store a partition's alerts in the ALERTS stream (kept and retried)."},
+				func() float64 { return float64(st.Failed.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "warden_cluster_alerts_overflowed_total", Help: "Alert messages dropped from a full partition outbox (raised again from the partition's replay)."},
+				func() float64 { return float64(st.Overflow.Load()) }),
+		); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register cluster metrics: %w", err)
+		}
 	}
 	return nil
 }

@@ -4,7 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/warden-ai/warden/internal/alert"
+	"github.com/warden-ai/warden/internal/alert/lifecycle"
+	"github.com/warden-ai/warden/internal/bus/jetstream"
 	"github.com/warden-ai/warden/internal/config"
 )
 
@@ -54,5 +58,49 @@ func TestRolesNeedTheNATSBus(t *testing.T) {
 	_, err := New(context.Background(), Options{DataDir: t.TempDir(), Config: config.Default(), Roles: Roles{RoleWorker}})
 	if err == nil || !strings.Contains(err.Error(), "bus: {driver: nats") {
 		t.Fatalf("New with --role worker and the inproc bus = %v", err)
+	}
+}
+
+// TestApplyClusterAlert: the api role's applier hands ALERTS messages to the alert manager —
+// a raise records an alert, the same dedup key again counts it up, a message the manager
+// refuses is skipped (nil: the stream moves on), a resolution resolves the open alert.
+func TestApplyClusterAlert(t *testing.T) {
+	env := map[string]string{"WARDEN_ADMIN_TOKEN": "admin-token-0123456789", "WARDEN_INGEST_TOKEN": "ingest-token-0123456789"}
+	cfg, err := config.Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(context.Background(), Options{DataDir: t.TempDir() + "/data", Listen: "127.0.0.1:0", GatewayListen: "off",
+		Config: cfg, Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.runCleanups()
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	raise := func(sev alert.Severity) jetstream.AlertMsg {
+		return jetstream.RaiseMsg(alert.Alert{ID: "r1", RuleID: "t.r", Severity: sev, Summary: "s", DedupKey: "t.r|bot", Model: "bot", StartsAt: t0, Count: 1})
+	}
+	for _, step := range []struct {
+		name  string
+		msg   jetstream.AlertMsg
+		state alert.State
+		count int
+	}{
+		{"raise", raise(alert.P3), alert.Firing, 1},
+		{"raised again", raise(alert.P3), alert.Firing, 2},
+		{"refused", raise("P9"), alert.Firing, 2},
+		{"resolved", jetstream.ResolveMsg("t.r|bot", t0.Add(time.Minute)), alert.Resolved, 2},
+	} {
+		if err := a.applyClusterAlert(ctx, step.msg); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		vs, _, err := a.alerts.List(lifecycle.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vs) != 1 || vs[0].State != step.state || vs[0].Count != step.count {
+			t.Fatalf("%s: alerts %+v, want one %s of count %d", step.name, vs, step.state, step.count)
+		}
 	}
 }
