@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,12 +12,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/warden-ai/warden/internal/listener/listenertest"
 	"github.com/warden-ai/warden/internal/upstreamsim"
 )
 
@@ -411,4 +415,101 @@ func deepOTLPJSON(depth int) []byte {
 	}
 	b.WriteString(`}]}]}]}]}`)
 	return b.Bytes()
+}
+
+// TestTLSThroughBinary: the review found no TLS on either listener (finding 4). The binary now
+// serves both from config, says https in its banner, requires an ingest client certificate when
+// the API listener has a client CA (the admin API does not), and refuses plain HTTP.
+func TestTLSThroughBinary(t *testing.T) {
+	dir := t.TempDir()
+	ca, clients := listenertest.NewAuthority(t, "server CA"), listenertest.NewAuthority(t, "ingest clients CA")
+	file := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		listenertest.WriteFile(t, p, b)
+		return p
+	}
+	ac, ak := ca.Issue(t, 11, "warden-api", false)
+	gc, gk := ca.Issue(t, 21, "warden-gateway", false)
+	cfg := file("warden.yaml", fmt.Appendf(nil, "models:\n  - name: bot\ntls:\n  api: {cert_file: %s, key_file: %s, client_ca_file: %s}\n  gateway: {cert_file: %s, key_file: %s}\n",
+		file("api.crt", ac), file("api.key", ak), file("clients.pem", clients.PEM), file("gw.crt", gc), file("gw.key", gk)))
+	cmd := exec.Command(wardenBin, "serve", "--config", cfg, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "WARDEN_ADMIN_TOKEN=tls-admin-token-0123456789", "WARDEN_INGEST_TOKEN=tls-ingest-token-0123456789")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	banner := map[string]string{}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && len(banner) < 2 {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && (f[0] == "API:" || f[0] == "Gateway:") {
+			banner[f[0]] = f[1]
+		}
+	}
+	api, gw := banner["API:"], strings.TrimSuffix(banner["Gateway:"], "/v1")
+	if !strings.HasPrefix(api, "https://") || !strings.HasPrefix(gw, "https://") {
+		t.Fatalf("banner %v, want https URLs\n%s", banner, stderr.String())
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	clientCert, clientKey := clients.Issue(t, 31, "collector-1", true)
+	pair, err := tls.X509KeyPair(clientCert, clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	do := func(method, url, token string, cert *tls.Certificate) (int, string) {
+		conf := &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+		if cert != nil {
+			conf.Certificates = []tls.Certificate{*cert}
+		}
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: conf}}
+		req, _ := http.NewRequest(method, url, strings.NewReader(fmt.Sprintf(`{"id":"tls-1","type":"access","time":%q,"action":"invoke","decision":"allow"}`, time.Now().UTC().Format(time.RFC3339))))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if code, _ := do("GET", api+"/readyz", "", nil); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready over TLS\n%s", stderr.String())
+		}
+	}
+	if code, body := do("POST", api+"/v1/events", "tls-ingest-token-0123456789", nil); code != 401 || !strings.Contains(body, "client_certificate_required") {
+		t.Fatalf("ingest without a client certificate: %d %s", code, body)
+	}
+	if code, body := do("POST", api+"/v1/events", "tls-ingest-token-0123456789", &pair); code != 202 {
+		t.Fatalf("ingest with a client certificate: %d %s", code, body)
+	}
+	if code, body := do("GET", api+"/v1/audit/checkpoint", "tls-admin-token-0123456789", nil); code != 200 {
+		t.Fatalf("admin API without a client certificate: %d %s", code, body)
+	}
+	if code, body := do("GET", gw+"/v1/models", "wk-unknown", nil); code != 401 {
+		t.Fatalf("gateway over TLS: %d %s", code, body)
+	}
+	for _, u := range []string{api, gw} {
+		resp, err := http.Get("http" + strings.TrimPrefix(u, "https") + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("plain HTTP to %s: %s", u, resp.Status)
+			}
+		}
+	}
 }

@@ -80,13 +80,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	return app.Run(ctx, opts, func(a *app.App) {
 		reloadOnHangup(ctx, a)
+		scheme := func(l config.ListenerTLS) string {
+			if l.Enabled() {
+				return "https"
+			}
+			return "http"
+		}
+		api, gwScheme := scheme(opts.Config.TLS.API), scheme(opts.Config.TLS.Gateway)
 		if opts.Roles.All() {
-			fmt.Fprintf(stdout, "Warden is running.\n  API:      http://%s\n", a.Addr())
+			fmt.Fprintf(stdout, "Warden is running.\n  API:      %s://%s\n", api, a.Addr())
 		} else {
-			fmt.Fprintf(stdout, "Warden is running (roles: %s).\n  API:      http://%s\n", opts.Roles, a.Addr())
+			fmt.Fprintf(stdout, "Warden is running (roles: %s).\n  API:      %s://%s\n", opts.Roles, api, a.Addr())
 		}
 		if gw := a.GatewayAddr(); gw != "" {
-			fmt.Fprintf(stdout, "  Gateway:  http://%s/v1 (OpenAI-compatible)\n", gw)
+			fmt.Fprintf(stdout, "  Gateway:  %s://%s/v1 (OpenAI-compatible)\n", gwScheme, gw)
 		}
 		fmt.Fprintf(stdout, "  Tokens:   %s/credentials (or WARDEN_ADMIN_TOKEN / WARDEN_INGEST_TOKEN)\n", f.data)
 	})
