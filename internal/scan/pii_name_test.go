@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/warden-ai/warden/internal/scan/names"
 )
@@ -221,6 +222,31 @@ func TestSelfHarmOutputs(t *testing.T) {
 		}
 		if got := DefaultPolicy("high").Decide(Output, fs); got != tt.want {
 			t.Errorf("%q: %s, want %s (%+v)", tt.text, got, tt.want, fs)
+		}
+	}
+}
+
+// TestSurnameShapedBySuffixIndex: the suffix index by last byte answers as the plain loop over
+// every suffix does.
+func TestSurnameShapedBySuffixIndex(t *testing.T) {
+	naive := func(w string) bool {
+		if utf8.RuneCountInString(w) < 5 {
+			return false
+		}
+		for _, suf := range surnameSuffixes {
+			if strings.HasSuffix(w, suf) {
+				return true
+			}
+		}
+		return false
+	}
+	words := strings.Fields("Lorem Ipsum Dolor Amet Krylova Samoylova Kowalski Petrović Jónsdóttir Popescu Shevchenko Gelashvili Yılmazoğlu Bertolucci Ivanov Andersson Sunday Invoices Refunds Quick Brown Jumps Users A Ab Ova Иванова")
+	for _, s := range surnameSuffixes {
+		words = append(words, s, "Abcde"+s, "Ab"+s, "Abcde"+s+"x", strings.ToUpper(s))
+	}
+	for _, w := range words {
+		if got, want := surnameShaped(w), naive(w); got != want {
+			t.Errorf("surnameShaped(%q) = %v, want %v", w, got, want)
 		}
 	}
 }
