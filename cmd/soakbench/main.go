@@ -178,8 +178,8 @@ func (b *bench) do(ctx context.Context, c *http.Client, method, url, token strin
 	start := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
-		if b.errs.Add(1) <= 5 {
-			fmt.Printf("  request failed after %s: %s %s: %v\n", time.Since(start).Round(time.Millisecond), method, url, err)
+		if b.errs.Add(1) <= 5 { // on stderr: the junk process's stdout carries its report
+			fmt.Fprintf(os.Stderr, "  request failed after %s: %s %s: %v\n", time.Since(start).Round(time.Millisecond), method, url, err)
 		}
 		return 0, time.Since(start)
 	}
