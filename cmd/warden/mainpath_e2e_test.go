@@ -303,47 +303,60 @@ func mainPath(t *testing.T, tp *topology, setup mainPathSetup) {
 
 	// Every acknowledged event has an inclusion proof; the log holds each event once.
 	checkProofs(t, tp.api, tp.admin, acked)
-	var counts struct {
-		Entries uint64 `json:"audit_entries"`
-	}
-	if code, body := tp.api.do(t, "GET", "/readyz", tp.admin, nil); code != 200 || json.Unmarshal(body, &counts) != nil {
-		t.Fatalf("readyz: %d %s", code, body)
-	}
 	// The log holds each event once: the acknowledged ones, and those the topology made itself —
 	// the gateway's two calls (an inference and an access event each) and the incidents the
-	// two prompt-injection alerts (P1, P2) opened.
-	code, body := tp.api.do(t, "GET", "/v1/events?limit=1000", tp.admin, nil)
-	var all struct {
-		Events []struct {
-			ID     string `json:"id"`
-			Type   string `json:"type"`
-			Action string `json:"action"`
-		} `json:"events"`
-	}
-	if code != 200 || json.Unmarshal(body, &all) != nil {
-		t.Fatalf("search: %d %s", code, body)
-	}
+	// two prompt-injection alerts (P1, P2) opened. The incidents' events are appended after the
+	// alerts were raised, and in the cluster reach the index through the stream: polled.
 	ackedSet := map[string]bool{}
 	for _, id := range acked {
 		ackedSet[id] = true
 	}
-	ids, others := map[string]bool{}, map[string]int{}
-	for _, e := range all.Events {
-		ids[e.ID] = true
-		if !ackedSet[e.ID] {
-			others[e.Type+"/"+e.Action]++
+	if len(ackedSet) != len(acked)-resent {
+		t.Fatalf("%d distinct ids acknowledged, want %d", len(ackedSet), len(acked)-resent)
+	}
+	wantOthers := map[string]int{"inference/": 2, "access/invoke": 2, "access/incident.open": 2}
+	var counts struct {
+		Entries uint64 `json:"audit_entries"`
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		tp.settled(t)
+		if code, body := tp.api.do(t, "GET", "/readyz", tp.admin, nil); code != 200 || json.Unmarshal(body, &counts) != nil {
+			t.Fatalf("readyz: %d %s", code, body)
 		}
-	}
-	for id := range ackedSet {
-		if !ids[id] {
-			t.Fatalf("acknowledged event %s is not in the index", id)
+		code, body := tp.api.do(t, "GET", "/v1/events?limit=1000", tp.admin, nil)
+		var all struct {
+			Events []struct {
+				ID     string `json:"id"`
+				Type   string `json:"type"`
+				Action string `json:"action"`
+			} `json:"events"`
 		}
-	}
-	if want := map[string]int{"inference/": 2, "access/invoke": 2, "access/incident.open": 2}; !maps.Equal(others, want) {
-		t.Errorf("events beyond the acknowledged ones: %v, want %v", others, want)
-	}
-	if len(ids) != len(all.Events) || counts.Entries != uint64(len(all.Events)) || len(ackedSet) != len(acked)-resent {
-		t.Fatalf("the log holds %d entries, the index %d events (%d distinct ids), for %d distinct acknowledged events", counts.Entries, len(all.Events), len(ids), len(ackedSet))
+		if code != 200 || json.Unmarshal(body, &all) != nil {
+			t.Fatalf("search: %d %s", code, body)
+		}
+		ids, others := map[string]bool{}, map[string]int{}
+		for _, e := range all.Events {
+			ids[e.ID] = true
+			if !ackedSet[e.ID] {
+				others[e.Type+"/"+e.Action]++
+			}
+		}
+		for id := range ackedSet {
+			if !ids[id] {
+				t.Fatalf("acknowledged event %s is not in the index", id)
+			}
+		}
+		if len(ids) != len(all.Events) {
+			t.Fatalf("the index holds %d events for %d distinct ids", len(all.Events), len(ids))
+		}
+		if maps.Equal(others, wantOthers) && counts.Entries == uint64(len(all.Events)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log holds %d entries, the index %d events; beyond the %d acknowledged ones: %v, want %v", counts.Entries, len(all.Events), len(ackedSet), others, wantOthers)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 
 	// Offline: the log verifies, and an evidence package of one model verifies.
