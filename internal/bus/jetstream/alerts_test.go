@@ -145,16 +145,7 @@ func runApplier(t *testing.T, b *Bus, rec *applied, dir, node string) (*AlertApp
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = a.Run(ctx)
-	}()
-	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return a, stop
+	return a, runInBackground(t, a.Run)
 }
 
 func raise(rule, key string, at time.Time) AlertMsg {

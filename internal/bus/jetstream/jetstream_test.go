@@ -121,16 +121,23 @@ func runAppender(t *testing.T, b *Bus, log *audit.Log, dir, node string) (*Appen
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a, runInBackground(t, a.Run)
+}
+
+// runInBackground runs run until the returned stop (also called at cleanup) cancels it and
+// waits for it to return.
+func runInBackground(t *testing.T, run func(context.Context) error) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = a.Run(ctx)
+		_ = run(ctx)
 	}()
 	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
+	stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(stop)
-	return a, stop
+	return stop
 }
 
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
