@@ -470,15 +470,24 @@ func (r *result) thresholds(skip *source) *scan.Calibration {
 // level is set by the discrete signature scores.
 var stage2Detectors = []string{"injection.structure", "jailbreak.structure"}
 
-// stage2AddFPR is the most the second stage may add to the false-positive
-// rate of the category rules on any benign validation source.
-const stage2AddFPR = 0.005
+// stage2FPR is the second stage's target: the union of the category rules
+// and the second stage stays within it (or within the categories' own rate
+// where that is higher) on every benign validation source, and the second
+// stage adds at most stage2AddFPR to any of them. It is looser than the
+// categories' flagFPR because at 1% (with 0.5 points added at most, less
+// than one text of a 175-text source) the second stage could add nothing
+// held out on several folds (docs/DETECTION.md, second stage).
+const (
+	stage2FPR    = 0.02
+	stage2AddFPR = 0.02
+)
 
 // stage2Threshold chooses the second stage's flag threshold given the
 // prompt_injection and jailbreak thresholds in cal: the lowest at which
 // the union of the two categories and the second stage stays within
-// flagFPR (or within the categories' own rate where that is higher), adding
-// at most stage2AddFPR, on every benign validation source except skip.
+// stage2FPR (or within the categories' own rate where that is higher),
+// adding at most stage2AddFPR, on every benign validation source except
+// skip.
 func (r *result) stage2Threshold(cal *scan.Calibration, skip *source) {
 	ti, tj := cal.Categories[scan.CatPromptInjection].Flag, cal.Categories[scan.CatJailbreak].Flag
 	type neg struct{ base, st []float64 }
@@ -517,7 +526,7 @@ func (r *result) stage2Threshold(cal *scan.Calibration, skip *source) {
 				}
 			}
 			fpr, fpr0 := float64(k)/float64(len(n.base)), float64(k0)/float64(len(n.base))
-			if fpr > max(flagFPR, fpr0) || fpr-fpr0 > stage2AddFPR {
+			if fpr > max(stage2FPR, fpr0) || fpr-fpr0 > stage2AddFPR {
 				ok = false
 				break
 			}

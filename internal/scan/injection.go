@@ -344,6 +344,10 @@ func (s *injectionScanner) classify(in *Doc) (inj float64, injWin [2]int, jail f
 	return
 }
 
+// sufScore is the score of an adversarial-suffix finding (a rule, like a
+// qualified signature match).
+const sufScore = 0.9
+
 // minReport is the score below which a layer reports nothing.
 const minReport = 0.3
 
@@ -378,6 +382,14 @@ func (s *injectionScanner) scanNorm(in *Doc, outer *Span) []Finding {
 	emit(det, CatPromptInjection, r.inj, r.injSpan, r.injWhy)
 	emit("jailbreak.signature", CatJailbreak, r.jail, r.jailSpan, r.jailWhy)
 	emit("indirect.addressed", CatIndirectInjection, r.indirect, r.indSpan, "text addressed to an AI reader")
+	if st, ok := adversarialSuffix(in.Text); ok && sufScore >= minReport {
+		f := Finding{Detector: "jailbreak.suffix", Category: CatJailbreak, Score: sufScore, Start: st, End: len(in.Text),
+			Evidence: clip(in.Text[st:], 80)}
+		if outer != nil {
+			f.Start, f.End = outer.Start, outer.End
+		}
+		out = append(out, f)
+	}
 	ci, ciw, cj, cjw := s.classify(in)
 	emit("injection.classifier", CatPromptInjection, ci, ciw, "")
 	emit("jailbreak.classifier", CatJailbreak, cj, cjw, "")

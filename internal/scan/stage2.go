@@ -16,7 +16,7 @@ const stage2File = "structure.json"
 const stage2Floor = 0.5
 
 // stage2MaxIn bounds the second stage's input vector.
-const stage2MaxIn = 64
+const stage2MaxIn = 80
 
 // firstStageInputs are the first stage's scores the second stage reads
 // (logits of the calibrated head probabilities).

@@ -148,7 +148,9 @@ var StructFeatureNames = func() []string {
 		n = append(n, "dens_"+c)
 	}
 	return append(n, "win_groups", "imper_first", "imper_mid", "respref_mid", "you_density", "instr_x_override",
-		"model_x_instr", "weird_tokens", "short_text", "sig_injection", "sig_jailbreak", "sig_indirect")
+		"model_x_instr", "weird_tokens", "short_text", "sig_injection", "sig_jailbreak", "sig_indirect",
+		"override_x_backref", "doc_like", "order_inside", "respref_inside", "odd_head", "odd_tail", "line_density",
+		"bracket_imbalance")
 }()
 
 // cueWindow is the byte width of the window in which cue groups are counted.
@@ -206,6 +208,15 @@ func structFeatures(in *Doc, r sigResult, hits []cueHit, x []float64) structStat
 		return lo
 	}
 	imperFirst, imperMid, respMid := 0.0, 0.0, 0.0
+	orderInside, respInside := 0.0, 0.0
+	// inside: an order with at least insideMargin bytes and 15% of the
+	// text on either side (an instruction planted in pasted or retrieved
+	// data, rather than the user's own request before or after it).
+	inside := func(p int) bool {
+		n := len(norm)
+		return p >= insideMargin && n-p >= insideMargin && p*100 >= 15*n && p*100 <= 85*n
+	}
+	var extractHits []cueHit
 	lastImperSent := -1
 	var instrHits, overrideHits, modelHits []cueHit
 	best := [2]int{0, len(norm)}
@@ -221,6 +232,9 @@ func structFeatures(in *Doc, r sigResult, hits []cueHit, x []float64) structStat
 			if lead == "" || lead == "please" || lead == "now" || lead == "and" || lead == "then" || lead == "bitte" || lead == "-" || lead == "*" {
 				if si != lastImperSent {
 					lastImperSent = si
+					if inside(h.start) {
+						orderInside = 1
+					}
 					if si == 0 {
 						imperFirst = 1
 					} else if si >= 2 {
@@ -232,6 +246,9 @@ func structFeatures(in *Doc, r sigResult, hits []cueHit, x []float64) structStat
 				}
 			}
 		case cueRespRef:
+			if inside(h.start) {
+				respInside = 1
+			}
 			if si := sentOf(h.start); si >= 1 {
 				respMid = 1
 				if bestW < 2 {
@@ -244,6 +261,8 @@ func structFeatures(in *Doc, r sigResult, hits []cueHit, x []float64) structStat
 			overrideHits = append(overrideHits, h)
 		case cueModel:
 			modelHits = append(modelHits, h)
+		case cueExtract:
+			extractHits = append(extractHits, h)
 		}
 	}
 	// The densest window: the most distinct cue groups among hits whose
@@ -320,7 +339,9 @@ func structFeatures(in *Doc, r sigResult, hits []cueHit, x []float64) structStat
 		float64(cnt[cueYou])/float64(max(words, 1)),
 		near(overrideHits, instrHits, 48), near(modelHits, instrHits, 48),
 		float64(weird)/float64(max(toks, 1)), short,
-		r.inj, r.jail, r.indirect)
+		r.inj, r.jail, r.indirect,
+		near(overrideHits, extractHits, 40), docLike(norm), orderInside, respInside)
+	x = appendSuffixFeatures(x, in.Text)
 	if bestN >= 3 && bestW < 3 {
 		best, bestW = [2]int{hits[bestLo].start, hits[bestHi].end}, 3
 	}
@@ -328,6 +349,200 @@ func structFeatures(in *Doc, r sigResult, hits []cueHit, x []float64) structStat
 		best = r.injSpan
 	}
 	return structState{x: x, span: best}
+}
+
+// insideMargin is the least text on each side of an order "inside" a text.
+const insideMargin = 100
+
+// docLike reports (0/1) whether norm looks like pasted data rather than a
+// typed request: several lines, a table, a code fence or e-mail headers.
+func docLike(norm string) float64 {
+	lines, pipes := 0, 0
+	for i := 0; i < len(norm); i++ {
+		switch norm[i] {
+		case '\n':
+			lines++
+		case '|':
+			pipes++
+		}
+	}
+	if lines >= 4 || pipes >= 4 || strings.Contains(norm, "```") || strings.Contains(norm, "subject:") || strings.Contains(norm, "from:") {
+		return 1
+	}
+	return 0
+}
+
+// suffixTokens is the number of leading and trailing tokens compared by
+// the adversarial-suffix features.
+const suffixTokens = 16
+
+// appendSuffixFeatures appends features of optimised adversarial suffixes
+// (GCG-style token noise after an ordinary request), computed on the raw
+// text because case and script mixing are lost in Norm: the share of odd
+// tokens among the first and the last suffixTokens tokens, newlines per
+// token (code is line-structured, a suffix is not) and unbalanced brackets
+// and quotes in the last 200 bytes.
+func appendSuffixFeatures(x []float64, text string) []float64 {
+	var ring [suffixTokens]bool
+	toks, head, lines := 0, 0, 0
+	start := -1
+	for i := 0; i <= len(text); i++ {
+		if i < len(text) && text[i] == '\n' {
+			lines++
+		}
+		if i == len(text) || text[i] == ' ' || text[i] == '\n' || text[i] == '\t' {
+			if start >= 0 {
+				odd := oddToken(text[start:i])
+				if toks < suffixTokens && odd {
+					head++
+				}
+				ring[toks%suffixTokens] = odd
+				toks++
+				start = -1
+			}
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
+	}
+	oddHead, oddTail := 0.0, 0.0
+	if toks >= 8 {
+		tail := 0
+		for _, o := range ring[:min(toks, suffixTokens)] {
+			if o {
+				tail++
+			}
+		}
+		n := float64(min(toks, suffixTokens))
+		oddHead, oddTail = float64(head)/n, float64(tail)/n
+	}
+	imb := bracketImbalance(text[max(0, len(text)-200):])
+	return append(x, oddHead, oddTail, min(1, float64(lines)/float64(max(toks, 1))), float64(min(imb, 4)))
+}
+
+
+// adversarialSuffix reports an optimised adversarial suffix (GCG-style):
+// a last line of at least suffixTokens/2 tokens whose last suffixTokens
+// tokens include at least 3 odd ones (oddToken) and whose last 200 bytes
+// leave at least two brackets or quotes unbalanced. start is the byte
+// offset in text of the first odd token of that window (the evidence).
+// The rule was written from the published form of such suffixes
+// (token-level noise after an ordinary request); its constants were
+// checked against the benign sources (≤ 0.2% of any of them) in the
+// leave-one-source-out table of docs/DETECTION.md.
+func adversarialSuffix(text string) (start int, ok bool) {
+	type tok struct {
+		start int
+		odd   bool
+	}
+	var ring [suffixTokens]tok
+	toks, lineToks, prevLine := 0, 0, 0
+	ts := -1
+	for i := 0; i <= len(text); i++ {
+		c := byte('\n')
+		if i < len(text) {
+			c = text[i]
+		}
+		if c == ' ' || c == '\n' || c == '\t' || c == '\r' {
+			if ts >= 0 {
+				ring[toks%suffixTokens] = tok{ts, oddToken(text[ts:i])}
+				toks++
+				lineToks++
+				ts = -1
+			}
+			if c == '\n' && lineToks > 0 {
+				prevLine, lineToks = lineToks, 0 // the last non-empty line counts
+			}
+			continue
+		}
+		if ts < 0 {
+			ts = i
+		}
+	}
+	if lineToks == 0 {
+		lineToks = prevLine
+	}
+	if toks < suffixTokens/2 || lineToks < suffixTokens/2 {
+		return 0, false
+	}
+	odd := 0
+	start = len(text)
+	for _, t := range ring[:min(toks, suffixTokens)] {
+		if t.odd {
+			odd++
+			start = min(start, t.start)
+		}
+	}
+	if odd < 3 || bracketImbalance(text[max(0, len(text)-200):]) < 2 {
+		return 0, false
+	}
+	return start, true
+}
+
+// bracketImbalance counts unclosed or unopened (), [] and {} in t, plus
+// one for an odd number of double quotes.
+func bracketImbalance(t string) int {
+	var paren, square, curly, quote int
+	for i := 0; i < len(t); i++ {
+		switch t[i] {
+		case '(':
+			paren++
+		case ')':
+			paren--
+		case '[':
+			square++
+		case ']':
+			square--
+		case '{':
+			curly++
+		case '}':
+			curly--
+		case '"':
+			quote++
+		}
+	}
+	abs := func(v int) int { return max(v, -v) }
+	return abs(paren) + abs(square) + abs(curly) + quote%2
+}
+
+// oddToken reports a token of the raw text that ordinary prose rarely
+// contains: letters mixed with punctuation inside it (weirdToken), a
+// capital after a lower-case letter inside a word ("SecFootnote"), or
+// Latin letters next to letters of another script ("double運行rač").
+func oddToken(t string) bool {
+	lowerBefore, upperIn, latin, other := false, false, false, false
+	letters, punct := 0, 0
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+			lowerBefore = true
+			latin = true
+			letters++
+		case c >= 'A' && c <= 'Z':
+			if lowerBefore {
+				upperIn = true
+			}
+			latin = true
+			letters++
+		case c >= 0xC0 && len(t) <= 20:
+			// A lead byte outside Latin-1 and Latin Extended-A/B, U+1xxx
+			// (Vietnamese letters, among other scripts), general
+			// punctuation (curly quotes, dashes), specials and emoji. Long
+			// tokens are skipped: scripts written without spaces (Chinese,
+			// Thai) make whole clauses one token.
+			if (c < 0xC3 || c > 0xC9) && c != 0xE1 && c != 0xE2 && c != 0xEF && c < 0xF0 {
+				other = true
+			}
+		case punctByte[c]:
+			punct++
+		}
+	}
+	if upperIn || latin && other {
+		return true
+	}
+	return letters >= 2 && punct >= 2 && weirdToken(t)
 }
 
 // sentSpan is the byte range of sentence si.
@@ -360,7 +575,7 @@ func weirdToken(t string) bool {
 	letters, punct := 0, 0
 	for i := 0; i < len(t); i++ {
 		c := t[i]
-		if c >= 'a' && c <= 'z' {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
 			letters++
 		} else if punctByte[c] {
 			punct++

@@ -179,3 +179,43 @@ func (m *Model) Clone() *Model {
 		W1: rows(m.W1), B1: append([]float64(nil), m.B1...), W2: rows(m.W2), B2: append([]float64(nil), m.B2...),
 	}
 }
+
+// Average returns one network whose logits are the mean of the logits of
+// ms (an ensemble folded into a wider hidden layer: the hidden units side
+// by side, the output weights divided by len(ms)). The models must share
+// features, heads and standardisation and have a hidden layer.
+func Average(ms ...*Model) (*Model, error) {
+	if len(ms) == 0 {
+		return nil, fmt.Errorf("%w: no models to average", ErrFormat)
+	}
+	out := ms[0].Clone()
+	out.W1, out.B1 = nil, nil
+	for k := range out.W2 {
+		out.W2[k] = nil
+		out.B2[k] = 0
+	}
+	n := float64(len(ms))
+	for _, m := range ms {
+		if len(m.W1) == 0 || len(m.Features) != len(out.Features) || len(m.Heads) != len(out.Heads) {
+			return nil, fmt.Errorf("%w: models differ in shape", ErrFormat)
+		}
+		for i := range m.Mean {
+			if m.Mean[i] != out.Mean[i] || m.Std[i] != out.Std[i] || m.Features[i] != out.Features[i] {
+				return nil, fmt.Errorf("%w: models differ in input %d", ErrFormat, i)
+			}
+		}
+		c := m.Clone()
+		out.W1 = append(out.W1, c.W1...)
+		out.B1 = append(out.B1, c.B1...)
+		for k := range out.W2 {
+			for _, w := range c.W2[k] {
+				out.W2[k] = append(out.W2[k], w/n)
+			}
+			out.B2[k] += c.B2[k] / n
+		}
+	}
+	if err := out.validate(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

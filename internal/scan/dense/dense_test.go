@@ -179,3 +179,40 @@ func BenchmarkLogits(b *testing.B) {
 		m.Logits(z, ex[0].X, s)
 	}
 }
+
+func TestAverage(t *testing.T) {
+	ex := xorData(600, 5)
+	feats, heads := []string{"a", "b", "noise"}, []string{"xor", "pos"}
+	var ms []*Model
+	for seed := uint64(1); seed <= 3; seed++ {
+		ms = append(ms, Train(feats, heads, ex, TrainOptions{Hidden: 4, Epochs: 3, Batch: 32, LR: 0.01, Seed: seed}))
+	}
+	avg, err := Average(ms...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(avg.W1) != 12 {
+		t.Fatalf("averaged hidden width %d, want 12", len(avg.W1))
+	}
+	got, want := make([]float64, 2), make([]float64, 2)
+	z := make([]float64, 2)
+	for _, e := range ex[:50] {
+		clear(want)
+		for _, m := range ms {
+			m.Logits(z, e.X, make([]float64, m.ScratchSize()))
+			for h := range z {
+				want[h] += z[h] / 3
+			}
+		}
+		avg.Logits(got, e.X, make([]float64, avg.ScratchSize()))
+		for h := range got {
+			if math.Abs(got[h]-want[h]) > 1e-9 {
+				t.Fatalf("head %d: averaged network %g, mean of logits %g", h, got[h], want[h])
+			}
+		}
+	}
+	lr := Train(feats, heads, ex, TrainOptions{Epochs: 1, Seed: 1})
+	if _, err := Average(ms[0], lr); !errors.Is(err, ErrFormat) {
+		t.Fatalf("averaging a network without hidden layer: %v, want ErrFormat", err)
+	}
+}
