@@ -421,7 +421,6 @@ func appendSuffixFeatures(x []float64, text string) []float64 {
 	return append(x, oddHead, oddTail, min(1, float64(lines)/float64(max(toks, 1))), float64(min(imb, 4)))
 }
 
-
 // adversarialSuffix reports an optimised adversarial suffix (GCG-style):
 // a last line of at least suffixTokens/2 tokens whose last suffixTokens
 // tokens include at least 3 odd ones (oddToken) and whose last 200 bytes
