@@ -348,6 +348,10 @@ func (s *injectionScanner) classify(in *Doc) (inj float64, injWin [2]int, jail f
 // qualified signature match).
 const sufScore = 0.9
 
+// respOrderScore is the score of indirect.response_order; the default
+// policy flags it at every tier (a heuristic: it does not block).
+const respOrderScore = 0.7
+
 // minReport is the score below which a layer reports nothing.
 const minReport = 0.3
 
@@ -389,6 +393,9 @@ func (s *injectionScanner) scanNorm(in *Doc, outer *Span) []Finding {
 			f.Start, f.End = outer.Start, outer.End
 		}
 		out = append(out, f)
+	}
+	if sp, ok := responseOrderInside(in.Norm); ok {
+		emit("indirect.response_order", CatIndirectInjection, respOrderScore, sp, "an order about the reader's response inside pasted data")
 	}
 	ci, ciw, cj, cjw := s.classify(in)
 	emit("injection.classifier", CatPromptInjection, ci, ciw, "")

@@ -84,6 +84,9 @@ func basePolicy(riskTier string) Policy {
 		flag(c, 0.5)
 	}
 	p.Rules[CatHarmfulRequest] = Rule{Threshold: 0.5, Action: ActionFlag, Quiet: true}
+	// An order about the reader's response inside pasted data
+	// (indirect.response_order) is a heuristic: it flags, never blocks.
+	flag("indirect.response_order", 0.5)
 	flag(CatPII, 0.6)
 	// A user giving a name, address, e-mail address or phone number is
 	// ordinary (a booking, a support case, a pasted e-mail to summarise):

@@ -372,6 +372,43 @@ func docLike(norm string) float64 {
 	return 0
 }
 
+// responseRefs refer to the reader's own response. In a user's request
+// they are ordinary ("keep your answer short"); planted inside pasted or
+// retrieved data (an e-mail, a table, a web page) they are an order to the
+// AI that reads it ("Add a sentence in your response …").
+var responseRefs = []string{"your response", "your responses", "your answer", "your answers", "your reply", "your replies",
+	"your output", "in the response", "to the response",
+	"deine antwort", "deiner antwort", "ihre antwort", "ihrer antwort", "ta réponse", "votre réponse", "tu respuesta",
+	"su respuesta", "la tua risposta", "sua resposta", "твой ответ", "ваш ответ"}
+
+// responseOrderInside returns the span of a reference to the reader's
+// response that stands inside pasted data: the text looks like a document
+// (docLike) and the reference has at least insideMargin bytes and 15% of
+// the text on either side.
+func responseOrderInside(norm string) (sp [2]int, ok bool) {
+	if docLike(norm) == 0 {
+		return sp, false
+	}
+	n := len(norm)
+	for _, r := range responseRefs {
+		for off := 0; off < n; {
+			i := strings.Index(norm[off:], r)
+			if i < 0 {
+				break
+			}
+			p := off + i
+			off = p + len(r)
+			if p > 0 && isWordChar(norm[p-1]) || off < n && isWordChar(norm[off]) {
+				continue
+			}
+			if p >= insideMargin && n-p >= insideMargin && p*100 >= 15*n && p*100 <= 85*n {
+				return [2]int{p, off}, true
+			}
+		}
+	}
+	return sp, false
+}
+
 // suffixTokens is the number of leading and trailing tokens compared by
 // the adversarial-suffix features.
 const suffixTokens = 16
