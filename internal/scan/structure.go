@@ -357,16 +357,8 @@ const insideMargin = 100
 // docLike reports (0/1) whether norm looks like pasted data rather than a
 // typed request: several lines, a table, a code fence or e-mail headers.
 func docLike(norm string) float64 {
-	lines, pipes := 0, 0
-	for i := 0; i < len(norm); i++ {
-		switch norm[i] {
-		case '\n':
-			lines++
-		case '|':
-			pipes++
-		}
-	}
-	if lines >= 4 || pipes >= 4 || strings.Contains(norm, "```") || strings.Contains(norm, "subject:") || strings.Contains(norm, "from:") {
+	if strings.Count(norm, "\n") >= 4 || strings.Count(norm, "|") >= 4 || strings.Contains(norm, "```") ||
+		strings.Contains(norm, "subject:") || strings.Contains(norm, "from:") {
 		return 1
 	}
 	return 0
@@ -420,7 +412,7 @@ const suffixTokens = 16
 // token (code is line-structured, a suffix is not) and unbalanced brackets
 // and quotes in the last 200 bytes.
 func appendSuffixFeatures(x []float64, text string) []float64 {
-	var ring [suffixTokens]bool
+	var ring [suffixTokens][2]int // spans of the last tokens; oddToken runs on them at the end
 	toks, head, lines := 0, 0, 0
 	start := -1
 	for i := 0; i <= len(text); i++ {
@@ -429,11 +421,10 @@ func appendSuffixFeatures(x []float64, text string) []float64 {
 		}
 		if i == len(text) || text[i] == ' ' || text[i] == '\n' || text[i] == '\t' {
 			if start >= 0 {
-				odd := oddToken(text[start:i])
-				if toks < suffixTokens && odd {
+				if toks < suffixTokens && oddToken(text[start:i]) {
 					head++
 				}
-				ring[toks%suffixTokens] = odd
+				ring[toks%suffixTokens] = [2]int{start, i}
 				toks++
 				start = -1
 			}
@@ -446,8 +437,8 @@ func appendSuffixFeatures(x []float64, text string) []float64 {
 	oddHead, oddTail := 0.0, 0.0
 	if toks >= 8 {
 		tail := 0
-		for _, o := range ring[:min(toks, suffixTokens)] {
-			if o {
+		for _, sp := range ring[:min(toks, suffixTokens)] {
+			if oddToken(text[sp[0]:sp[1]]) {
 				tail++
 			}
 		}
@@ -468,11 +459,7 @@ func appendSuffixFeatures(x []float64, text string) []float64 {
 // checked against the benign sources (≤ 0.2% of any of them) in the
 // leave-one-source-out table of docs/DETECTION.md.
 func adversarialSuffix(text string) (start int, ok bool) {
-	type tok struct {
-		start int
-		odd   bool
-	}
-	var ring [suffixTokens]tok
+	var ring [suffixTokens][2]int // spans of the last tokens; oddToken runs on them at the end
 	toks, lineToks, prevLine := 0, 0, 0
 	ts := -1
 	for i := 0; i <= len(text); i++ {
@@ -482,7 +469,7 @@ func adversarialSuffix(text string) (start int, ok bool) {
 		}
 		if c == ' ' || c == '\n' || c == '\t' || c == '\r' {
 			if ts >= 0 {
-				ring[toks%suffixTokens] = tok{ts, oddToken(text[ts:i])}
+				ring[toks%suffixTokens] = [2]int{ts, i}
 				toks++
 				lineToks++
 				ts = -1
@@ -504,10 +491,10 @@ func adversarialSuffix(text string) (start int, ok bool) {
 	}
 	odd := 0
 	start = len(text)
-	for _, t := range ring[:min(toks, suffixTokens)] {
-		if t.odd {
+	for _, sp := range ring[:min(toks, suffixTokens)] {
+		if oddToken(text[sp[0]:sp[1]]) {
 			odd++
-			start = min(start, t.start)
+			start = min(start, sp[0])
 		}
 	}
 	if odd < 3 || bracketImbalance(text[max(0, len(text)-200):]) < 2 {
