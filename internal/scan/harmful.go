@@ -33,13 +33,13 @@ type harmfulScanner struct {
 
 	// Harm cues (harmstructure.go) share the automaton from hbase on; the
 	// harm second stage (harmstage2.go) reads them on inputs.
-	hpats     []string
-	hgroup    []uint8
-	hstem     []bool
-	hbound    []bool
-	hbase     int
+	hpats            []string
+	hgroup           []uint8
+	hstem            []bool
+	hbound           []bool
+	hbase            int
 	inj, hate, toxic int // first-stage heads the second stage reads
-	stage     *harmStage2
+	stage            *harmStage2
 }
 
 var harmLexicon = map[string][]string{

@@ -39,14 +39,14 @@ const (
 )
 
 const (
-	hForm    = nHarmTopic + iota // how to, step by step, write me
-	hIntent                      // without getting caught, untraceable, illegally
-	hVictim                      // someone, my neighbour, a child
-	hBenign                      // history, why, prevent, detect, the law
-	hTech                        // process, server, python: computing chores
-	hFrame                       // story, hypothetical, for research
-	hImper                       // imperative verbs (write, give, explain)
-	hCasual                      // everyday contexts: games, films, cooking, sport, idioms
+	hForm   = nHarmTopic + iota // how to, step by step, write me
+	hIntent                     // without getting caught, untraceable, illegally
+	hVictim                     // someone, my neighbour, a child
+	hBenign                     // history, why, prevent, detect, the law
+	hTech                       // process, server, python: computing chores
+	hFrame                      // story, hypothetical, for research
+	hImper                      // imperative verbs (write, give, explain)
+	hCasual                     // everyday contexts: games, films, cooking, sport, idioms
 	nHarmCue
 )
 
