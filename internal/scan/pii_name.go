@@ -26,11 +26,16 @@ var nameCues = []string{"my name is", "his name is", "her name is", "their name 
 	"miss", "dr.", "prof.", "mr", "mrs", "ms", "dr", "sincerely,", "regards,", "best,", "cheers,", "signed,", "thanks,",
 	"i am", "i'm", "this is", "follow up with", "directed by:", "directed by", "written by", "written by:", "from:", "to:",
 	"call me", "calls me", "called me", "ich bin", "ich heiße", "je m'appelle", "me llamo", "mi nombre es", "mi chiamo",
+	"name?", "last name?", "first name?",
 	// Weak cues (a two-word name must follow): roles and verbs of address.
 	"by", "called", "named", "known as", "said", "asked", "told", "met", "call", "ask", "tell", "email", "player", "commenter", "founder", "ceo",
 	"director", "author", "professor", "minister", "president", "actor", "actress", "singer", "agent", "manager",
 	"colleague", "friend", "wife", "husband", "son", "daughter", "brother", "sister", "mother", "father", "uncle",
-	"aunt", "cousin", "boss", "client", "doctor", "nurse", "lawyer", "teacher", "student", "coach", "captain", "sergeant"}
+	"aunt", "cousin", "boss", "client", "doctor", "nurse", "lawyer", "teacher", "student", "coach", "captain", "sergeant",
+	"says", "replied", "added", "explained", "wrote", "shouted", "yelled", "whispered", "named him", "named her",
+	"called him", "called her", "kid", "child", "nephew", "niece", "grandson", "granddaughter", "partner", "fiance",
+	"fiancé", "fiancee", "fiancée", "girlfriend", "boyfriend", "stepson", "stepdaughter", "neighbor", "neighbour",
+	"roommate", "mom", "mum", "dad"}
 
 // notName are capitalised words that follow the cues without being names.
 var notName = map[string]bool{"I": true, "The": true, "A": true, "An": true, "This": true, "That": true, "There": true,
@@ -44,7 +49,8 @@ var notName = map[string]bool{"I": true, "The": true, "A": true, "An": true, "Th
 	"But": true, "Or": true, "If": true, "In": true, "On": true, "At": true, "For": true, "To": true, "From": true,
 	"Of": true, "What": true, "How": true, "Why": true, "When": true, "Where": true, "Who": true, "Which": true,
 	"Your": true, "My": true, "Our": true, "Their": true, "His": true, "Her": true, "AI": true, "ChatGPT": true,
-	"Assistant": true, "Claude": true, "Bot": true, "Admin": true, "Administrator": true, "User": true, "N/A": true}
+	"Assistant": true, "Claude": true, "Bot": true, "Admin": true, "Administrator": true, "User": true, "N/A": true,
+	"Me": true, "Us": true, "Him": true, "Them": true, "Myself": true}
 
 // capWord returns the end of a capitalised word at i (an initial "J."
 // counts), or -1.
@@ -205,19 +211,34 @@ func personNames(t string, gaz map[string]names.Flags, add func(det string, sc f
 		lowerNames(t, gaz, add)
 		return
 	}
-	var found [][2]int
+	var hits []nameHit
 	emit := func(s, e int, sc float64) {
-		found = append(found, [2]int{s, e})
-		add("person", sc, s, e)
+		if len(hits) < maxPIIPerDetector {
+			hits = append(hits, nameHit{s: s, e: e, sc: sc})
+		}
 	}
-	defer func() { listNames(t, found, gaz, add) }()
+	defer func() { contextNames(t, hits, gaz, add) }()
 	for i := 0; i < len(t); i++ {
 		c := t[i]
 		if !(c >= 'A' && c <= 'Z' || c >= utf8.RuneSelf) || !wordStart(t, i) {
 			continue
 		}
+		if employerBefore(t, i) {
+			// "I work for Wolters Kluwer": an employer, not a person.
+			i = capRunEnd(t, i) - 1
+			continue
+		}
+		if e, ok := peopleList(t, i, func(s, e int) {
+			if len(hits) < maxPIIPerDetector {
+				hits = append(hits, nameHit{s: s, e: e, sc: nameMention, keep: true})
+			}
+		}); ok {
+			i = e
+			continue
+		}
 		if cue, ok := cueBefore(t, i); ok {
-			if s, e, ok := nameAfter(t, i); ok && cueName(t, cue, s, e, gaz) {
+			if s, e, ok := nameAfter(t, i); ok && cueName(t, cue, s, nameBeforeOrg(t, s, e), gaz) {
+				e = nameBeforeOrg(t, s, e)
 				emit(s, e, cueScore(cue))
 				i = e
 				continue
@@ -225,6 +246,11 @@ func personNames(t string, gaz map[string]names.Flags, add func(det string, sc f
 		}
 		if s, e, ok := nameRun(t, i, gaz); ok {
 			emit(s, e, nameMention)
+			i = e
+			continue
+		}
+		if e, ok := personSubject(t, i, gaz); ok {
+			emit(i, e, nameMention)
 			i = e
 			continue
 		}
@@ -247,6 +273,9 @@ func personNames(t string, gaz map[string]names.Flags, add func(det string, sc f
 // (greetings, "I am", "this is", verbs and roles) need a two-word name or
 // a gazetteer name ("I am Happy", "Hi Team", "by Python" are not people).
 func cueName(t, cue string, s, e int, gaz map[string]names.Flags) bool {
+	if e <= s {
+		return false
+	}
 	words := strings.Count(strings.TrimSpace(t[s:e]), " ") + 1
 	if words >= 2 {
 		return true
@@ -257,9 +286,18 @@ func cueName(t, cue string, s, e int, gaz map[string]names.Flags) bool {
 			return true // a greeting's addressee: "Hi Victor,"
 		}
 	case "i am", "i'm", "this is", "from:", "to:", "best,", "cheers,", "thanks,", "directed by", "written by":
+	case "named him", "named her", "called him", "called her":
+		return true // "She named him Frank"
+	case "said", "says", "asked", "replied", "added", "explained", "wrote", "shouted", "yelled", "whispered":
+		if quoteBefore(t, s, cue) {
+			return true // a quotation's speaker: `"…," says Gerste`
+		}
 	default:
 		if !weakCue[cue] {
 			return true
+		}
+		if kinCue[cue] && possessiveCue(t, s, cue) && subjectWord(t, s, e, gaz) {
+			return true // "my kid Tadzio"
 		}
 	}
 	f := gaz[nameKey(t[s:e])]
@@ -374,8 +412,9 @@ func nameRun(t string, i int, gaz map[string]names.Flags) (s, e int, ok bool) {
 		k := capWord(t, j)
 		if k < 0 {
 			// A bare initial "J" before a capitalised word.
-			if isUpper(t[j]) && j+2 < len(t) && t[j+1] == ' ' && n > 0 && capWord(t, j+2) > 0 {
-				k = j + 1
+			r, rn := utf8.DecodeRuneInString(t[j:])
+			if unicode.IsUpper(r) && j+rn+1 < len(t) && t[j+rn] == ' ' && n > 0 && capWord(t, j+rn+1) > 0 {
+				k = j + rn // "Halldór Ó Árnþórsson"
 			} else if n > 0 {
 				// A particle between two capitalised words.
 				sp := strings.IndexByte(t[j:min(len(t), j+6)], ' ')
@@ -632,7 +671,14 @@ var listSeps = []string{", and ", ", or ", ", ", " and ", " & ", " or "}
 // found name in the list, a neighbour must itself be a gazetteer name
 // that is no place ("Usamov and Bowers", but not "Spain, China, Italy,
 // America and Canada").
-func listNames(t string, found [][2]int, gaz map[string]names.Flags, add func(det string, sc float64, s, e int)) {
+func listNames(t string, hits []nameHit, gaz map[string]names.Flags) []nameHit {
+	if len(hits) == 0 {
+		return hits
+	}
+	found := make([][2]int, len(hits), len(hits)+8)
+	for k, h := range hits {
+		found[k] = [2]int{h.s, h.e}
+	}
 	seeds := len(found)
 	isSeed := func(s, e int) bool {
 		for _, f := range found[:seeds] {
@@ -717,12 +763,13 @@ func listNames(t string, found [][2]int, gaz map[string]names.Flags, add func(de
 			if isSeed(it[0], it[1]) {
 				continue
 			}
-			if k := kind(it[0], it[1]); k == 2 || k == 1 && n >= 2 {
+			if k := kind(it[0], it[1]); k == 2 || k == 1 && (n >= 2 || len(items) == 2 && pluralVerbAfter(t, items)) {
 				found = append(found, it)
-				add("person", nameMention, it[0], it[1])
+				hits = append(hits, nameHit{s: it[0], e: it[1], sc: nameMention})
 			}
 		}
 	}
+	return hits
 }
 
 // lowerNames finds names in a text typed without capitals ("olga
@@ -771,13 +818,27 @@ func lowerNames(t string, gaz map[string]names.Flags, add func(det string, sc fl
 			}
 			continue
 		}
-		f := look(t[i:j])
-		if f&(names.First|names.Last) == 0 {
-			i = j - 1
-			continue
+		if j < len(t) && t[j] == ',' {
+			if e, ok := lowerList(t, i, look, wordEnd, add); ok {
+				i = e - 1
+				continue
+			}
 		}
-		cue, hasCue := cueBefore(t, i)
-		hasCue = hasCue && (!weakCue[cue] || f&names.Word == 0) // "by foot"
+		f := look(t[i:j])
+		cue, hasCue := "", false
+		if f&(names.First|names.Last) == 0 {
+			// An unknown word right after "my name is" or "call me" is a name
+			// unless it is a function word or an inflected one ("my name is
+			// spelled…").
+			if cue, hasCue = cueBefore(t, i); !hasCue || !lowerNamingCue[cue] || !lowerNameShaped(t[i:j]) {
+				i = j - 1
+				continue
+			}
+			f = names.First
+		} else {
+			cue, hasCue = cueBefore(t, i)
+			hasCue = hasCue && (!weakCue[cue] || f&names.Word == 0) // "by foot"
+		}
 		strongTok := strongF(f)
 		tokens := 1
 		// Extend over following names, initials ("a", "m.") and particles.
@@ -819,7 +880,7 @@ func lowerNames(t string, gaz map[string]names.Flags, add func(det string, sc fl
 		// Without capitals a lone name is too often a place or a brand
 		// ("flights to dallas", "call joe" is the exception): it needs a
 		// cue; a run of two or more needs one name that is no word.
-		if hasCue || tokens >= 2 && strongTok {
+		if hasCue || tokens >= 2 && strongTok || tokens == 1 && sentenceStart(t, i) && e+1 < len(t) && t[e] == ' ' && hasWordPrefix(t[e+1:], personVerbs) {
 			sc := nameMention
 			if hasCue {
 				sc = cueScore(cue)
