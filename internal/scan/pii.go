@@ -78,7 +78,7 @@ func (p *piiScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 	m := len(out)
 	streetAddresses(t, add)
 	if m > n && len(out) > m {
-		out = dropNamesInAddresses(out, n, m)
+		out = dropNamesInAddresses(t, out, n, m)
 	}
 	if s, e, ok := blockName(t); ok && contactAfter(out, s, e) {
 		add("person", nameRecord, s, e)
@@ -143,12 +143,18 @@ func contactAfter(out []Finding, s, e int) bool {
 // dropNamesInAddresses removes the name findings out[n:m] that overlap an
 // address finding out[m:] ("233 Erzsébet tér 19." is a street, not a
 // woman).
-func dropNamesInAddresses(out []Finding, n, m int) []Finding {
+func dropNamesInAddresses(t string, out []Finding, n, m int) []Finding {
 	keep := out[:n]
 	for _, f := range out[n:m] {
 		inside := false
-		for _, a := range out[m:] {
+		for k := range out[m:] {
+			a := &out[m+k]
 			inside = inside || f.Start < a.End && a.Start < f.End
+			if a.Start == f.End+len(" and ") && strings.HasPrefix(t[f.End:], " and ") && !strings.Contains(t[f.Start:f.End], " ") {
+				// A corner: "Maarit and Hersnapvej 75" names two streets.
+				a.Start, a.Evidence = f.Start, maskPII(t[f.Start:a.End])
+				inside = true
+			}
 		}
 		if !inside {
 			keep = append(keep, f)

@@ -566,8 +566,27 @@ var streetRe = regexp.MustCompile(`\b\d{1,6}[A-Za-z]?(?:[ \t]+[\p{Lu}][\p{L}'.-]
 	// House number, street name, number ("28245 Puruntie 82", "3482 Via
 	// Franscini 71", "233 Erzsébet tér 19.", "6076 Piroska u. 97.").
 	`|\b\d{1,6} (?:\p{Lu}\p{Ll}[\p{L}'-]*\.? ){1,3}(?:(?:u\.|tér|utca|út|str\.?|ul\.|vej|gade|gata) )?\d{1,5}[A-Za-z]?\b` +
-	// Post-office and military boxes.
-	`|\b(?:P\.? ?O\.? Box|(?:PSC|Unit) \d{1,5},? Box)[ \t]+\d{1,6}\b`)
+	// Post-office and military boxes, with the APO/FPO/DPO line after them.
+	`|\b(?i:P\.? ?O\.? Box|(?:PSC|Unit) \d{1,5},? Box)[ \t]+\d{1,6}\b(?:[ \t]*\r?\n[ \t>]*(?i:[AFD]PO (?:AA|AE|AP)) \d{5}\b)?`)
+
+// streetRe2 holds the rarer street forms; it runs only where streetRe
+// finds no street around a number (two smaller patterns cost less per
+// window than one with every form).
+var streetRe2 = regexp.MustCompile(
+	// "St" without its dot ends a street at a line or text end or before a
+	// comma ("2450 Crown St", "2027 Prospect St, Dehylov").
+	`\b\d{1,6}(?:[ \t]+\p{Lu}[\p{L}'.-]*){1,3}[ \t]+St(?:$|[,\r\n])` +
+	// Ships' addresses: "USNS Bergman\nFPO AP 93757".
+	`|\b(?i:USNS|USNV|USS|USCGC) \p{L}[\p{L}'-]+[ \t]*\r?\n[ \t>]*(?i:[AFD]PO (?:AA|AE|AP)) \d{5}\b` +
+	// A street word standing apart after the name ("Villacher Strasse 89",
+	// "Luite tee 87", "Trenerys gate 232", "Csabai kapu 39.").
+	`|(?:^|[^\p{L}\p{N}])\p{Lu}[\p{L}-]+ (?i:stra(?:ss|ß)e|str\.|weg|gasse|allee|platz|tee|gate|gata|gatan|vei|veien|vegen|vej|gade|stræde|straat|laan|utca|út|útja|u\.|tér|körút|kapu|braut|vegur|katu|tie|polku|kuja) \d{1,5}[A-Za-z]?\b` +
+	// A name, house number and street word ("Hoge Wei 32 St.", "Grössgstötten
+	// 50 street").
+	`|(?:^|[^\p{L}\p{N}])\p{Lu}[\p{L}'-]+(?: (?:\p{Lu}[\p{L}'-]+|de|da|do|dos|das|del|van|von|der|den|ten|ter|la|le|e|y|di)){0,3} \d{1,5} (?:street|St\.)` +
+	// Spanish "C/" (calle) and Latin street words with particles ("Rua Vinte e
+	// Cinco de Setembro 1257").
+	`|\b(?:C/|(?i:rua|avenida|calle|via|rúa)) ?\p{Lu}[\p{L}'.-]*(?: (?:\p{Lu}[\p{L}'.-]*|\p{Ll}{1,3})){0,5} \d{1,5}[A-Za-z]?\b`)
 
 var aptRe = regexp.MustCompile(`(?i)\b(?:apt\.?|apartment|suite|unit|flat)[ \t]+#?\d{1,5}[A-Za-z]?\b`)
 
@@ -609,6 +628,11 @@ func streetAddresses(t string, add func(det string, sc float64, s, e int)) {
 		if !isDigit(t[i]) || i > 0 && isDigit(t[i-1]) {
 			continue
 		}
+		if cs, ce, ok := cornerAddress(t, i, last); ok {
+			add("address", 0.7, cs, ce)
+			last, i = ce, ce
+			continue
+		}
 		ws, we := max(last, i-60), min(len(t), i+80)
 		for ws > last && ws < len(t) && !utf8.RuneStart(t[ws]) {
 			ws++
@@ -618,22 +642,48 @@ func streetAddresses(t string, add func(det string, sc float64, s, e int)) {
 		}
 		w := t[ws:we]
 		m := streetRe.FindStringIndex(w)
+		if (m == nil || ws+m[0] > i || ws+m[1] < i) && rareStreetHint(t, i) {
+			// The rarer forms are short: a smaller window around the number.
+			lo, hi := max(ws, i-50), min(we, i+30)
+			for lo < hi && !utf8.RuneStart(t[lo]) {
+				lo++
+			}
+			for hi < we && !utf8.RuneStart(t[hi]) {
+				hi++
+			}
+			if m = streetRe2.FindStringIndex(t[lo:hi]); m != nil {
+				m[0], m[1] = m[0]+lo-ws, m[1]+lo-ws
+			}
+		}
 		if m == nil || ws+m[0] > i || ws+m[1] < i {
 			// An apartment or suite on its own line of an address block.
 			if a := aptRe.FindStringIndex(w); a != nil && ws+a[0] < i && ws+a[1] > i && lineStart(t, ws+a[0]) {
-				add("address", 0.7, ws+a[0], ws+a[1])
-				last = ws + a[1]
+				e := placeTail(t, ws+a[1])
+				add("address", 0.7, ws+a[0], e)
+				last = e
 				i = last
 			}
 			continue // the match must contain this number
 		}
 		s, e := ws+m[0], ws+m[1]
+		for s < e && t[s] < utf8.RuneSelf && !isAlnum(t[s]) {
+			s++ // the boundary character of a pattern (`[^\p{L}\p{N}]`)
+		}
+		for e > s && (t[e-1] == ',' || t[e-1] == '\n' || t[e-1] == '\r') {
+			e-- // the end mark of "… St"
+		}
 		if !plausibleAddress(t, s, e) {
 			continue
 		}
-		if a := aptRe.FindStringIndex(t[e:min(len(t), e+24)]); a != nil && strings.TrimSpace(strings.Trim(t[e:e+a[0]], ", ")) == "" {
+		for range 2 { // "Suite 697 Apt. 397"
+			a := aptRe.FindStringIndex(t[e:min(len(t), e+24)])
+			if a == nil || strings.TrimSpace(strings.Trim(t[e:e+a[0]], ", ")) != "" {
+				break
+			}
 			e += a[1]
 		}
+		s = addressHead(t, s, last)
+		e = placeTail(t, e)
 		add("address", 0.7, s, e)
 		last = e
 		i = e
