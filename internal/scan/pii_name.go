@@ -576,17 +576,17 @@ var streetRe2 = regexp.MustCompile(
 	// "St" without its dot ends a street at a line or text end or before a
 	// comma ("2450 Crown St", "2027 Prospect St, Dehylov").
 	`\b\d{1,6}(?:[ \t]+\p{Lu}[\p{L}'.-]*){1,3}[ \t]+St(?:$|[,\r\n])` +
-	// Ships' addresses: "USNS Bergman\nFPO AP 93757".
-	`|\b(?i:USNS|USNV|USS|USCGC) \p{L}[\p{L}'-]+[ \t]*\r?\n[ \t>]*(?i:[AFD]PO (?:AA|AE|AP)) \d{5}\b` +
-	// A street word standing apart after the name ("Villacher Strasse 89",
-	// "Luite tee 87", "Trenerys gate 232", "Csabai kapu 39.").
-	`|(?:^|[^\p{L}\p{N}])\p{Lu}[\p{L}-]+ (?i:stra(?:ss|ß)e|str\.|weg|gasse|allee|platz|tee|gate|gata|gatan|vei|veien|vegen|vej|gade|stræde|straat|laan|utca|út|útja|u\.|tér|körút|kapu|braut|vegur|katu|tie|polku|kuja) \d{1,5}[A-Za-z]?\b` +
-	// A name, house number and street word ("Hoge Wei 32 St.", "Grössgstötten
-	// 50 street").
-	`|(?:^|[^\p{L}\p{N}])\p{Lu}[\p{L}'-]+(?: (?:\p{Lu}[\p{L}'-]+|de|da|do|dos|das|del|van|von|der|den|ten|ter|la|le|e|y|di)){0,3} \d{1,5} (?:street|St\.)` +
-	// Spanish "C/" (calle) and Latin street words with particles ("Rua Vinte e
-	// Cinco de Setembro 1257").
-	`|\b(?:C/|(?i:rua|avenida|calle|via|rúa)) ?\p{Lu}[\p{L}'.-]*(?: (?:\p{Lu}[\p{L}'.-]*|\p{Ll}{1,3})){0,5} \d{1,5}[A-Za-z]?\b`)
+		// Ships' addresses: "USNS Bergman\nFPO AP 93757".
+		`|\b(?i:USNS|USNV|USS|USCGC) \p{L}[\p{L}'-]+[ \t]*\r?\n[ \t>]*(?i:[AFD]PO (?:AA|AE|AP)) \d{5}\b` +
+		// A street word standing apart after the name ("Villacher Strasse 89",
+		// "Luite tee 87", "Trenerys gate 232", "Csabai kapu 39.").
+		`|(?:^|[^\p{L}\p{N}])\p{Lu}[\p{L}-]+ (?i:stra(?:ss|ß)e|str\.|weg|gasse|allee|platz|tee|gate|gata|gatan|vei|veien|vegen|vej|gade|stræde|straat|laan|utca|út|útja|u\.|tér|körút|kapu|braut|vegur|katu|tie|polku|kuja) \d{1,5}[A-Za-z]?\b` +
+		// A name, house number and street word ("Hoge Wei 32 St.", "Grössgstötten
+		// 50 street").
+		`|(?:^|[^\p{L}\p{N}])\p{Lu}[\p{L}'-]+(?: (?:\p{Lu}[\p{L}'-]+|de|da|do|dos|das|del|van|von|der|den|ten|ter|la|le|e|y|di)){0,3} \d{1,5} (?:street|St\.)` +
+		// Spanish "C/" (calle) and Latin street words with particles ("Rua Vinte e
+		// Cinco de Setembro 1257").
+		`|\b(?:C/|(?i:rua|avenida|calle|via|rúa)) ?\p{Lu}[\p{L}'.-]*(?: (?:\p{Lu}[\p{L}'.-]*|\p{Ll}{1,3})){0,5} \d{1,5}[A-Za-z]?\b`)
 
 var aptRe = regexp.MustCompile(`(?i)\b(?:apt\.?|apartment|suite|unit|flat)[ \t]+#?\d{1,5}[A-Za-z]?\b`)
 
