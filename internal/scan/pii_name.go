@@ -880,6 +880,14 @@ func lowerNames(t string, gaz map[string]names.Flags, add func(det string, sc fl
 			// An unknown word right after "my name is" or "call me" is a name
 			// unless it is a function word or an inflected one ("my name is
 			// spelled…").
+			if i < 3 || t[i-1] != ' ' || strings.IndexByte("seo", t[i-2]|0x20) < 0 {
+				i = j - 1 // no naming cue ("… is", "… me", "llamo") ends here
+				continue
+			}
+			if pw, _ := prevWord(t, i); !foldIn(pw, "is", "me", "appelle", "llamo", "chiamo") {
+				i = j - 1 // no naming cue can end here (cheap test before cueBefore)
+				continue
+			}
 			if cue, hasCue = cueBefore(t, i); !hasCue || !lowerNamingCue[cue] || !lowerNameShaped(t[i:j]) {
 				i = j - 1
 				continue
@@ -930,7 +938,7 @@ func lowerNames(t string, gaz map[string]names.Flags, add func(det string, sc fl
 		// Without capitals a lone name is too often a place or a brand
 		// ("flights to dallas", "call joe" is the exception): it needs a
 		// cue; a run of two or more needs one name that is no word.
-		if hasCue || tokens >= 2 && strongTok || tokens == 1 && sentenceStart(t, i) && e+1 < len(t) && t[e] == ' ' && hasWordPrefix(t[e+1:], personVerbs) {
+		if hasCue || tokens >= 2 && strongTok || tokens == 1 && e+1 < len(t) && t[e] == ' ' && hasWordPrefix(t[e+1:], personVerbs) && sentenceStart(t, i) {
 			sc := nameMention
 			if hasCue {
 				sc = cueScore(cue)

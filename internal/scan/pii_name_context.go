@@ -177,14 +177,16 @@ func prevCapitalised(t string, i int) bool {
 // or "her" ("Shovda is very reliable. You can always depend on him.").
 func personSubject(t string, i int, gaz map[string]names.Flags) (int, bool) {
 	j := capWord(t, i)
-	if j < 0 || prevCapitalised(t, i) {
+	if j < 0 {
 		return 0, false
 	}
-	if k := nameEnd(t, i, j); k < j { // a possessive
-		if subjectWord(t, i, k, gaz) && j+1 < len(t) && t[j] == ' ' && hasWordPrefix(t[j+1:], kinNouns) {
-			return k, true
+	if c := t[j-1]; c == 's' || c == '\'' || c >= utf8.RuneSelf { // maybe a possessive
+		if k := nameEnd(t, i, j); k < j {
+			if !prevCapitalised(t, i) && subjectWord(t, i, k, gaz) && j+1 < len(t) && t[j] == ' ' && hasWordPrefix(t[j+1:], kinNouns) {
+				return k, true
+			}
+			return 0, false
 		}
-		return 0, false
 	}
 	// The word after decides which rule may apply: test it first, as
 	// most capitalised words are followed by none of these.
@@ -202,7 +204,7 @@ func personSubject(t string, i int, gaz map[string]names.Flags) (int, bool) {
 		ne++
 	}
 	kind := nextWordKind[t[k:ne]] // no allocation for a map index
-	if kind == 0 || !subjectWord(t, i, j, gaz) {
+	if kind == 0 || prevCapitalised(t, i) || !subjectWord(t, i, j, gaz) {
 		return 0, false
 	}
 	switch {
@@ -570,7 +572,7 @@ func peopleList(t string, i int, emit func(s, e int)) (int, bool) {
 // lowerNamingCue are the cues after which a word typed in lower case is a
 // name even when the gazetteer does not know it.
 var lowerNamingCue = map[string]bool{"my name is": true, "name is": true, "call me": true, "calls me": true,
-	"called me": true, "je m'appelle": true, "me llamo": true, "mi chiamo": true, "ich heiße": true}
+	"called me": true, "je m'appelle": true, "me llamo": true, "mi chiamo": true}
 
 // notLowerName are the words that follow a naming cue without being a
 // name ("call me back", "my name is not important").
