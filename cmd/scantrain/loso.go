@@ -46,6 +46,9 @@ type pipeline struct {
 	// stage2Report, when set, receives the second stage's own table and the
 	// run stops there (a fast loop for feature work).
 	stage2Report io.Writer
+	// harmReport, when set, receives the harm second stage's own table and
+	// the run stops there.
+	harmReport io.Writer
 }
 
 // fingerprint hashes everything training depends on.
@@ -271,6 +274,7 @@ type oof struct {
 	raw  [nHeads]float64    // uncalibrated head probabilities (best of whole text and windows)
 	cat  map[string]float64 // highest score per calibrated category in the engine's findings (first stage, signatures)
 	st   float64            // highest second-stage score
+	hst  float64            // harm second-stage score (harmful_request.structure)
 	fs   []scan.Finding
 	fold *source // the source whose fold scored it
 }
@@ -282,6 +286,7 @@ type result struct {
 	cal   []platt
 	final *linear.Model // trained on every trainable source
 	st    *stage2Result
+	hs    *harmResult
 }
 
 // errStage2Only ends a run after the second stage's report (-stage2-only).
@@ -370,6 +375,16 @@ func (p *pipeline) run(ctx context.Context) (*result, error) {
 		p.simulateUnion(p.stage2Report, sd, res.st)
 		return nil, errStage2Only
 	}
+	hd, err := p.harmInputs(modelFor, res.cal)
+	if err != nil {
+		return nil, err
+	}
+	res.hs = p.runHarm(hd, harmOpts)
+	if p.harmReport != nil {
+		p.harmImportance(p.harmReport, hd)
+		p.reportHarm(p.harmReport, hd, res.hs)
+		return nil, errStage2Only
+	}
 	// Every held-out text through the engine with its fold's calibrated models.
 	for _, s := range p.srcs {
 		inj, harm := split(modelFor(s), res.cal)
@@ -381,7 +396,16 @@ func (p *pipeline) run(ctx context.Context) (*result, error) {
 		if err != nil {
 			return nil, err
 		}
-		e, err := scan.New(scan.Options{MaxDecodeDepth: 3, Weights: map[string][]byte{"injection.wlm": inj, "harmful.wlm": harm, "structure.json": stb}})
+		hm, ok := res.hs.models[s]
+		if !ok {
+			hm = res.hs.models[nil]
+		}
+		hsb, err := hm.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		e, err := scan.New(scan.Options{MaxDecodeDepth: 3, Weights: map[string][]byte{"injection.wlm": inj, "harmful.wlm": harm, "structure.json": stb,
+			"harmreq.json": hsb}})
 		if err != nil {
 			return nil, err
 		}
@@ -393,6 +417,10 @@ func (p *pipeline) run(ctx context.Context) (*result, error) {
 			for _, f := range fs {
 				if strings.Contains(f.Detector, ".lexicon.") {
 					continue // fixed-threshold phrase lists are not calibrated
+				}
+				if f.Detector == harmDetector {
+					os[i].hst = max(os[i].hst, f.Score) // own threshold, see harmThreshold
+					continue
 				}
 				if slices.Contains(stage2Detectors, f.Detector) {
 					os[i].st = max(os[i].st, f.Score) // own threshold, see thresholds
@@ -462,6 +490,7 @@ func (r *result) thresholds(skip *source) *scan.Calibration {
 		cal.Categories[c] = ct
 	}
 	r.stage2Threshold(cal, skip)
+	r.harmThreshold(cal, skip)
 	return cal
 }
 

@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string) error {
 	cache := fs.String("cache", "", "directory caching trained fold models between runs (keyed by a fingerprint of data and options)")
 	rulesOnly := fs.Bool("eval-rules", false, "print only the PII, secret, refusal and self-harm-output tables (no training)")
 	stage2Only := fs.Bool("stage2-only", false, "print only the second stage's leave-one-source-out table and feature weights (fast with -cache)")
+	harmOnly := fs.Bool("harm2-only", false, "print only the harm second stage's leave-one-source-out estimate and feature weights (fast with -cache)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -81,6 +82,9 @@ func run(ctx context.Context, args []string) error {
 	p.cache = *cache
 	if *stage2Only {
 		p.stage2Report = os.Stdout
+	}
+	if *harmOnly {
+		p.harmReport = os.Stdout
 	}
 	res, err := p.run(ctx)
 	if errors.Is(err, errStage2Only) {
@@ -117,8 +121,13 @@ func writeWeights(res *result, dir string) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range []string{"injection.wlm", "harmful.wlm", "calibration.json", "structure.json"} {
-		b := map[string][]byte{"injection.wlm": inj, "harmful.wlm": harm, "calibration.json": append(cal, '\n'), "structure.json": append(st, '\n')}[name]
+	hs, err := res.hs.models[nil].Marshal()
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"injection.wlm", "harmful.wlm", "calibration.json", "structure.json", "harmreq.json"} {
+		b := map[string][]byte{"injection.wlm": inj, "harmful.wlm": harm, "calibration.json": append(cal, '\n'), "structure.json": append(st, '\n'),
+			"harmreq.json": append(hs, '\n')}[name]
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, b, 0o644); err != nil { //nolint:gosec // model weights are public files committed to the repository
 			return fmt.Errorf("write %s: %w", path, err)

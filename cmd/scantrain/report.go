@@ -139,6 +139,8 @@ func (r *result) report(w io.Writer) {
 	}
 	s2t := cal.Categories[stage2Detectors[0]]
 	fmt.Fprintf(w, "| %s (second stage, detector rule; union with the two categories above) | %.2f | %.4f | – | – |\n", strings.Join(stage2Detectors, ", "), s2t.Flag, s2t.FlagFPR)
+	ht := cal.Categories[harmDetector]
+	fmt.Fprintf(w, "| %s (harm second stage, detector rule; union with harmful_request, target %.2g) | %.2f | %.4f | – | – |\n", harmDetector, harmFlagFPR, ht.Flag, ht.FlagFPR)
 	fmt.Fprintf(w, "\nPlatt maps (p = sigmoid(a·logit(raw) + b)) fitted on the held-out scores; a head whose held-out slope a < %.2g carries no cross-source signal and ships switched off:\n\n| head | a | b | shipped |\n|---|---|---|---|\n", minSlope)
 	for h, c := range r.cal {
 		st := "yes"
@@ -154,4 +156,9 @@ func (r *result) report(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| stage 2 %s (p = sigmoid(a·z + b) of the network's logit z) | %.3f | %.3f | %s |\n", stage2Heads[h], c.a, c.b, st)
 	}
+	hst := "yes"
+	if r.hs.cal.off {
+		hst = "**off** (no cross-source signal)"
+	}
+	fmt.Fprintf(w, "| harm stage 2 request (p = sigmoid(a·z + b) of the network's logit z) | %.3f | %.3f | %s |\n", r.hs.cal.a, r.hs.cal.b, hst)
 }

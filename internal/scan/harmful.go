@@ -30,6 +30,16 @@ type harmfulScanner struct {
 	lexP    []string
 	lexC    []int  // lexicon pattern -> category index
 	lexOut  []bool // pattern only counts on outputs (addressed to the reader)
+
+	// Harm cues (harmstructure.go) share the automaton from hbase on; the
+	// harm second stage (harmstage2.go) reads them on inputs.
+	hpats            []string
+	hgroup           []uint8
+	hstem            []bool
+	hbound           []bool
+	hbase            int
+	inj, hate, toxic int // first-stage heads the second stage reads
+	stage            *harmStage2
 }
 
 var harmLexicon = map[string][]string{
@@ -74,7 +84,12 @@ func negatedBefore(norm string, st int) bool {
 }
 
 func newHarmfulScanner(l *learned) *harmfulScanner {
-	s := &harmfulScanner{model: l, request: l.head("harmful.wlm", "request")}
+	s := &harmfulScanner{model: l, request: l.head("harmful.wlm", "request"),
+		inj: l.head("injection.wlm", "injection"), hate: l.head("harmful.wlm", "hate"), toxic: l.head("harmful.wlm", "toxic")}
+	s.hpats, s.hgroup, s.hstem = harmPatterns()
+	for _, p := range s.hpats {
+		s.hbound = append(s.hbound, isASCII(p))
+	}
 	for _, c := range HarmCategories {
 		h := -1
 		if n, ok := contentHeads[c]; ok {
@@ -181,6 +196,11 @@ func (s *harmfulScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 		if s.request >= 0 {
 			sc, sp := pick(s.request)
 			emit("harmful_request.classifier", sc, sp, requestFloor)
+		}
+		if s.stage != nil && enoughEvidence(in.Norm) {
+			var buf [harmStage2MaxIn]float64
+			x, sp := s.harmInputs(in, buf[:0])
+			emit("harmful_request.structure", s.stage.score(x), sp, harmStage2Floor)
 		}
 		return out, nil
 	}

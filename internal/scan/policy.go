@@ -56,7 +56,7 @@ func PolicyFor(riskTier string, cal *Calibration) Policy {
 	}
 	for _, cat := range sortedCats(cal.Categories) {
 		t := cal.Categories[cat]
-		r := Rule{Threshold: t.Flag, Action: ActionFlag, FPR: t.FlagFPR, Quiet: cat == CatHarmfulRequest}
+		r := Rule{Threshold: t.Flag, Action: ActionFlag, FPR: t.FlagFPR, Quiet: cat == CatHarmfulRequest || strings.HasPrefix(cat, CatHarmfulRequest+".")}
 		if strict && (cat == CatPromptInjection || cat == CatJailbreak) && t.Block > 0 {
 			r.Block, r.BlockFPR = t.Block, t.BlockFPR
 		}

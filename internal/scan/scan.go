@@ -177,6 +177,7 @@ type Engine struct {
 	scanners []Scanner
 	log      *slog.Logger
 	inj      *injectionScanner
+	harm     *harmfulScanner
 	guards   map[string]*guard
 	depth    int
 	pool     sync.Pool // *Doc scratch
@@ -207,13 +208,18 @@ func New(opts Options) (*Engine, error) {
 	}
 	e.inj = inj
 	harm := newHarmfulScanner(models)
+	if harm.stage, err = loadHarmStage2(opts.Weights); err != nil {
+		return nil, fmt.Errorf("load harm second-stage model: %w", err)
+	}
+	e.harm = harm
 	// One automaton for the injection signatures, the harm lexicon and the
 	// structural cues: all read Doc.Norm, so the text is walked once and
 	// the matches cached.
-	shared := newMatcher(append(append(slices.Clip(inj.pats), harm.lexP...), inj.cpats...))
+	shared := newMatcher(append(append(append(slices.Clip(inj.pats), harm.lexP...), inj.cpats...), harm.hpats...))
 	inj.m, inj.base = shared, 0
 	harm.lex, harm.base = shared, len(inj.pats)
 	inj.cbase = len(inj.pats) + len(harm.lexP)
+	harm.hbase = inj.cbase + len(inj.cpats)
 	// The registry of built-ins, in run order.
 	builtins := []Scanner{
 		invisibleScanner{},
