@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -87,6 +88,7 @@ func evalPII(ctx context.Context, d *datasets, e *scan.Engine, w io.Writer) erro
 	nDev, nTest := 0, 0
 	nameGold, nameRedacted := 0, 0
 	for _, r := range rows {
+		byteSpans(&r)
 		// Findings the tier-high policy acts on; for names every finding:
 		// a name merely mentioned is detected but scores under the action
 		// threshold by policy (the benign table below shows what tier high
@@ -116,6 +118,9 @@ func evalPII(ctx context.Context, d *datasets, e *scan.Engine, w io.Writer) erro
 			nTest++
 		} else {
 			nDev++
+			if devErrs := os.Getenv("PII_DEV_ERRORS"); devErrs != "" {
+				printDevErrors(r, fs, devErrs)
+			}
 		}
 		for typ, det := range piiMap {
 			var gold []piiSpan
@@ -187,6 +192,53 @@ func evalPIIBenign(ctx context.Context, d *datasets, e *scan.Engine, w io.Writer
 		fmt.Fprintf(w, "| %s | %d | %.3f | %.3f | %s |\n", b.name, len(rows), ratio(person, len(rows)), ratio(addr, len(rows)), b.note)
 	}
 	return nil
+}
+
+// byteSpans turns presidio's span offsets, which count characters, into
+// the byte offsets of Go strings and findings: without it every span after
+// a non-ASCII letter ("Šušulić, Bowman and White") was shifted and scored
+// as a miss plus, often, a false positive.
+func byteSpans(r *row) {
+	idx := make([]int, 0, len(r.Text)+1)
+	for i := range r.Text {
+		idx = append(idx, i)
+	}
+	idx = append(idx, len(r.Text))
+	at := func(c int) int { return idx[min(max(c, 0), len(idx)-1)] }
+	for k := range r.Spans {
+		r.Spans[k].Start, r.Spans[k].End = at(r.Spans[k].Start), at(r.Spans[k].End)
+	}
+}
+
+// printDevErrors lists, for a dev sentence only, the gold spans of the
+// given type that no finding overlaps (MISS) and the findings that overlap
+// no gold span (FP).
+func printDevErrors(r row, fs []scan.Finding, typ string) {
+	det := piiMap[typ]
+	for _, g := range r.Spans {
+		if g.Type != typ {
+			continue
+		}
+		hit := false
+		for _, f := range fs {
+			hit = hit || strings.HasPrefix(f.Detector, det) && f.Start < g.End && g.Start < f.End
+		}
+		if !hit {
+			fmt.Fprintf(os.Stderr, "MISS %q in %q\n", r.Text[g.Start:g.End], r.Text)
+		}
+	}
+	for _, f := range fs {
+		if !strings.HasPrefix(f.Detector, det) {
+			continue
+		}
+		hit := false
+		for _, g := range r.Spans {
+			hit = hit || g.Type == typ && f.Start < g.End && g.Start < f.End
+		}
+		if !hit {
+			fmt.Fprintf(os.Stderr, "FP %q in %q\n", r.Text[f.Start:f.End], r.Text)
+		}
+	}
 }
 
 func b2i(b bool) int {

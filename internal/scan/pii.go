@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/warden-ai/warden/internal/scan/names"
 )
@@ -77,11 +78,24 @@ func (p *piiScanner) Scan(_ context.Context, in *Doc) ([]Finding, error) {
 	m := len(out)
 	streetAddresses(t, add)
 	if m > n && len(out) > m {
-		out = dropNamesInAddresses(out, n, m)
+		out = dropNamesInAddresses(t, out, n, m)
 	}
 	if s, e, ok := blockName(t); ok && contactAfter(out, s, e) {
 		add("person", nameRecord, s, e)
+		// The card may repeat the name (a signature over an address label).
+		for k, n := e, 0; n < 10; n++ {
+			j := strings.Index(t[k:], t[s:e])
+			if j < 0 {
+				break
+			}
+			k += j
+			if wordStart(t, k) && (k+e-s == len(t) || !isAlnum(t[k+e-s])) {
+				add("person", nameRecord, k, k+e-s)
+			}
+			k += e - s
+		}
 	}
+	labelNames(t, out, p.gaz, add)
 	if personalRecord(out) {
 		for i := range out {
 			if out[i].Detector == "pii.person" {
@@ -129,12 +143,18 @@ func contactAfter(out []Finding, s, e int) bool {
 // dropNamesInAddresses removes the name findings out[n:m] that overlap an
 // address finding out[m:] ("233 Erzsébet tér 19." is a street, not a
 // woman).
-func dropNamesInAddresses(out []Finding, n, m int) []Finding {
+func dropNamesInAddresses(t string, out []Finding, n, m int) []Finding {
 	keep := out[:n]
 	for _, f := range out[n:m] {
 		inside := false
-		for _, a := range out[m:] {
+		for k := range out[m:] {
+			a := &out[m+k]
 			inside = inside || f.Start < a.End && a.Start < f.End
+			if a.Start == f.End+len(" and ") && strings.HasPrefix(t[f.End:], " and ") && !strings.Contains(t[f.Start:f.End], " ") {
+				// A corner: "Maarit and Hersnapvej 75" names two streets.
+				a.Start, a.Evidence = f.Start, maskPII(t[f.Start:a.End])
+				inside = true
+			}
 		}
 		if !inside {
 			keep = append(keep, f)
@@ -498,4 +518,59 @@ func ipv6At(t string, colon int) (int, int, bool) {
 		return 0, 0, false
 	}
 	return s, s + len(cand), true
+}
+
+// nameEvidence reports whether a name line holds an initial or a
+// gazetteer name that is no ordinary word or place ("Scale Unlimited" is
+// a firm on an address label, "Erlendur G. Hafliðason" a person).
+func nameEvidence(line string, gaz map[string]names.Flags) bool {
+	for w := range strings.FieldsSeq(line) {
+		f := gaz[nameKey(w)]
+		if utf8.RuneCountInString(strings.TrimRight(w, ".")) == 1 || f&(names.First|names.Last) != 0 && f&(names.Word|names.Place) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// labelNames adds the name on the line right above an address that starts
+// a line (an address label: "Billing address: Erlendur G. Hafliðason\n
+// 764 Fagradalsbraut 71"): two or three capitalised words, after an
+// optional "label:" prefix, that no finding covers yet.
+func labelNames(t string, out []Finding, gaz map[string]names.Flags, add func(det string, sc float64, s, e int)) {
+	n := len(out)
+	for _, a := range out[:n] {
+		if a.Detector != "pii.address" || !lineStart(t, a.Start) {
+			continue
+		}
+		le := strings.LastIndexByte(t[:a.Start], '\n')
+		if le <= 0 {
+			continue
+		}
+		lo := max(0, le-120) // a label line is short: bound the look-back
+		ls := lo + strings.LastIndexByte(t[lo:le], '\n') + 1
+		if ls == lo && lo > 0 {
+			continue
+		}
+		s, e := ls, le
+		if c := strings.LastIndexByte(t[s:e], ':'); c >= 0 {
+			s += c + 1
+		}
+		for s < e && (t[s] == ' ' || t[s] == '>' || t[s] == '\t') {
+			s++
+		}
+		for e > s && (t[e-1] == ' ' || t[e-1] == '\r' || t[e-1] == ',') {
+			e--
+		}
+		if s >= e || e-s > 60 || !nameLine(t, s, e) || !nameEvidence(t[s:e], gaz) {
+			continue
+		}
+		covered := false
+		for _, f := range out {
+			covered = covered || f.Start < e && s < f.End
+		}
+		if !covered {
+			add("person", nameRecord, s, e)
+		}
+	}
 }

@@ -26,11 +26,16 @@ var nameCues = []string{"my name is", "his name is", "her name is", "their name 
 	"miss", "dr.", "prof.", "mr", "mrs", "ms", "dr", "sincerely,", "regards,", "best,", "cheers,", "signed,", "thanks,",
 	"i am", "i'm", "this is", "follow up with", "directed by:", "directed by", "written by", "written by:", "from:", "to:",
 	"call me", "calls me", "called me", "ich bin", "ich heiße", "je m'appelle", "me llamo", "mi nombre es", "mi chiamo",
+	"name?", "last name?", "first name?",
 	// Weak cues (a two-word name must follow): roles and verbs of address.
 	"by", "called", "named", "known as", "said", "asked", "told", "met", "call", "ask", "tell", "email", "player", "commenter", "founder", "ceo",
 	"director", "author", "professor", "minister", "president", "actor", "actress", "singer", "agent", "manager",
 	"colleague", "friend", "wife", "husband", "son", "daughter", "brother", "sister", "mother", "father", "uncle",
-	"aunt", "cousin", "boss", "client", "doctor", "nurse", "lawyer", "teacher", "student", "coach", "captain", "sergeant"}
+	"aunt", "cousin", "boss", "client", "doctor", "nurse", "lawyer", "teacher", "student", "coach", "captain", "sergeant",
+	"says", "replied", "added", "explained", "wrote", "shouted", "yelled", "whispered", "named him", "named her",
+	"called him", "called her", "kid", "child", "nephew", "niece", "grandson", "granddaughter", "partner", "fiance",
+	"fiancé", "fiancee", "fiancée", "girlfriend", "boyfriend", "stepson", "stepdaughter", "neighbor", "neighbour",
+	"roommate", "mom", "mum", "dad"}
 
 // notName are capitalised words that follow the cues without being names.
 var notName = map[string]bool{"I": true, "The": true, "A": true, "An": true, "This": true, "That": true, "There": true,
@@ -44,7 +49,8 @@ var notName = map[string]bool{"I": true, "The": true, "A": true, "An": true, "Th
 	"But": true, "Or": true, "If": true, "In": true, "On": true, "At": true, "For": true, "To": true, "From": true,
 	"Of": true, "What": true, "How": true, "Why": true, "When": true, "Where": true, "Who": true, "Which": true,
 	"Your": true, "My": true, "Our": true, "Their": true, "His": true, "Her": true, "AI": true, "ChatGPT": true,
-	"Assistant": true, "Claude": true, "Bot": true, "Admin": true, "Administrator": true, "User": true, "N/A": true}
+	"Assistant": true, "Claude": true, "Bot": true, "Admin": true, "Administrator": true, "User": true, "N/A": true,
+	"Me": true, "Us": true, "Him": true, "Them": true, "Myself": true}
 
 // capWord returns the end of a capitalised word at i (an initial "J."
 // counts), or -1.
@@ -205,19 +211,34 @@ func personNames(t string, gaz map[string]names.Flags, add func(det string, sc f
 		lowerNames(t, gaz, add)
 		return
 	}
-	var found [][2]int
+	var hits []nameHit
 	emit := func(s, e int, sc float64) {
-		found = append(found, [2]int{s, e})
-		add("person", sc, s, e)
+		if len(hits) < maxPIIPerDetector {
+			hits = append(hits, nameHit{s: s, e: e, sc: sc})
+		}
 	}
-	defer func() { listNames(t, found, gaz, add) }()
+	defer func() { contextNames(t, hits, gaz, add) }()
 	for i := 0; i < len(t); i++ {
 		c := t[i]
 		if !(c >= 'A' && c <= 'Z' || c >= utf8.RuneSelf) || !wordStart(t, i) {
 			continue
 		}
+		if employerBefore(t, i) {
+			// "I work for Wolters Kluwer": an employer, not a person.
+			i = capRunEnd(t, i) - 1
+			continue
+		}
+		if e, ok := peopleList(t, i, func(s, e int) {
+			if len(hits) < maxPIIPerDetector {
+				hits = append(hits, nameHit{s: s, e: e, sc: nameMention, keep: true})
+			}
+		}); ok {
+			i = e
+			continue
+		}
 		if cue, ok := cueBefore(t, i); ok {
-			if s, e, ok := nameAfter(t, i); ok && cueName(t, cue, s, e, gaz) {
+			if s, e, ok := nameAfter(t, i); ok && cueName(t, cue, s, nameBeforeOrg(t, s, e), gaz) {
+				e = nameBeforeOrg(t, s, e)
 				emit(s, e, cueScore(cue))
 				i = e
 				continue
@@ -225,6 +246,11 @@ func personNames(t string, gaz map[string]names.Flags, add func(det string, sc f
 		}
 		if s, e, ok := nameRun(t, i, gaz); ok {
 			emit(s, e, nameMention)
+			i = e
+			continue
+		}
+		if e, ok := personSubject(t, i, gaz); ok {
+			emit(i, e, nameMention)
 			i = e
 			continue
 		}
@@ -247,6 +273,9 @@ func personNames(t string, gaz map[string]names.Flags, add func(det string, sc f
 // (greetings, "I am", "this is", verbs and roles) need a two-word name or
 // a gazetteer name ("I am Happy", "Hi Team", "by Python" are not people).
 func cueName(t, cue string, s, e int, gaz map[string]names.Flags) bool {
+	if e <= s {
+		return false
+	}
 	words := strings.Count(strings.TrimSpace(t[s:e]), " ") + 1
 	if words >= 2 {
 		return true
@@ -257,9 +286,18 @@ func cueName(t, cue string, s, e int, gaz map[string]names.Flags) bool {
 			return true // a greeting's addressee: "Hi Victor,"
 		}
 	case "i am", "i'm", "this is", "from:", "to:", "best,", "cheers,", "thanks,", "directed by", "written by":
+	case "named him", "named her", "called him", "called her":
+		return true // "She named him Frank"
+	case "said", "says", "asked", "replied", "added", "explained", "wrote", "shouted", "yelled", "whispered":
+		if quoteBefore(t, s, cue) {
+			return true // a quotation's speaker: `"…," says Gerste`
+		}
 	default:
 		if !weakCue[cue] {
 			return true
+		}
+		if kinCue[cue] && possessiveCue(t, s, cue) && subjectWord(t, s, e, gaz) {
+			return true // "my kid Tadzio"
 		}
 	}
 	f := gaz[nameKey(t[s:e])]
@@ -374,8 +412,9 @@ func nameRun(t string, i int, gaz map[string]names.Flags) (s, e int, ok bool) {
 		k := capWord(t, j)
 		if k < 0 {
 			// A bare initial "J" before a capitalised word.
-			if isUpper(t[j]) && j+2 < len(t) && t[j+1] == ' ' && n > 0 && capWord(t, j+2) > 0 {
-				k = j + 1
+			r, rn := utf8.DecodeRuneInString(t[j:])
+			if unicode.IsUpper(r) && j+rn+1 < len(t) && t[j+rn] == ' ' && n > 0 && capWord(t, j+rn+1) > 0 {
+				k = j + rn // "Halldór Ó Árnþórsson"
 			} else if n > 0 {
 				// A particle between two capitalised words.
 				sp := strings.IndexByte(t[j:min(len(t), j+6)], ' ')
@@ -527,8 +566,27 @@ var streetRe = regexp.MustCompile(`\b\d{1,6}[A-Za-z]?(?:[ \t]+[\p{Lu}][\p{L}'.-]
 	// House number, street name, number ("28245 Puruntie 82", "3482 Via
 	// Franscini 71", "233 Erzsébet tér 19.", "6076 Piroska u. 97.").
 	`|\b\d{1,6} (?:\p{Lu}\p{Ll}[\p{L}'-]*\.? ){1,3}(?:(?:u\.|tér|utca|út|str\.?|ul\.|vej|gade|gata) )?\d{1,5}[A-Za-z]?\b` +
-	// Post-office and military boxes.
-	`|\b(?:P\.? ?O\.? Box|(?:PSC|Unit) \d{1,5},? Box)[ \t]+\d{1,6}\b`)
+	// Post-office and military boxes, with the APO/FPO/DPO line after them.
+	`|\b(?i:P\.? ?O\.? Box|(?:PSC|Unit) \d{1,5},? Box)[ \t]+\d{1,6}\b(?:[ \t]*\r?\n[ \t>]*(?i:[AFD]PO (?:AA|AE|AP)) \d{5}\b)?`)
+
+// streetRe2 holds the rarer street forms; it runs only where streetRe
+// finds no street around a number (two smaller patterns cost less per
+// window than one with every form).
+var streetRe2 = regexp.MustCompile(
+	// "St" without its dot ends a street at a line or text end or before a
+	// comma ("2450 Crown St", "2027 Prospect St, Dehylov").
+	`\b\d{1,6}(?:[ \t]+\p{Lu}[\p{L}'.-]*){1,3}[ \t]+St(?:$|[,\r\n])` +
+		// Ships' addresses: "USNS Bergman\nFPO AP 93757".
+		`|\b(?i:USNS|USNV|USS|USCGC) \p{L}[\p{L}'-]+[ \t]*\r?\n[ \t>]*(?i:[AFD]PO (?:AA|AE|AP)) \d{5}\b` +
+		// A street word standing apart after the name ("Villacher Strasse 89",
+		// "Luite tee 87", "Trenerys gate 232", "Csabai kapu 39.").
+		`|(?:^|[^\p{L}\p{N}])\p{Lu}[\p{L}-]+ (?i:stra(?:ss|ß)e|str\.|weg|gasse|allee|platz|tee|gate|gata|gatan|vei|veien|vegen|vej|gade|stræde|straat|laan|utca|út|útja|u\.|tér|körút|kapu|braut|vegur|katu|tie|polku|kuja) \d{1,5}[A-Za-z]?\b` +
+		// A name, house number and street word ("Hoge Wei 32 St.", "Grössgstötten
+		// 50 street").
+		`|(?:^|[^\p{L}\p{N}])\p{Lu}[\p{L}'-]+(?: (?:\p{Lu}[\p{L}'-]+|de|da|do|dos|das|del|van|von|der|den|ten|ter|la|le|e|y|di)){0,3} \d{1,5} (?:street|St\.)` +
+		// Spanish "C/" (calle) and Latin street words with particles ("Rua Vinte e
+		// Cinco de Setembro 1257").
+		`|\b(?:C/|(?i:rua|avenida|calle|via|rúa)) ?\p{Lu}[\p{L}'.-]*(?: (?:\p{Lu}[\p{L}'.-]*|\p{Ll}{1,3})){0,5} \d{1,5}[A-Za-z]?\b`)
 
 var aptRe = regexp.MustCompile(`(?i)\b(?:apt\.?|apartment|suite|unit|flat)[ \t]+#?\d{1,5}[A-Za-z]?\b`)
 
@@ -570,6 +628,11 @@ func streetAddresses(t string, add func(det string, sc float64, s, e int)) {
 		if !isDigit(t[i]) || i > 0 && isDigit(t[i-1]) {
 			continue
 		}
+		if cs, ce, ok := cornerAddress(t, i, last); ok {
+			add("address", 0.7, cs, ce)
+			last, i = ce, ce
+			continue
+		}
 		ws, we := max(last, i-60), min(len(t), i+80)
 		for ws > last && ws < len(t) && !utf8.RuneStart(t[ws]) {
 			ws++
@@ -579,22 +642,48 @@ func streetAddresses(t string, add func(det string, sc float64, s, e int)) {
 		}
 		w := t[ws:we]
 		m := streetRe.FindStringIndex(w)
+		if (m == nil || ws+m[0] > i || ws+m[1] < i) && rareStreetHint(t, i) {
+			// The rarer forms are short: a smaller window around the number.
+			lo, hi := max(ws, i-50), min(we, i+30)
+			for lo < hi && !utf8.RuneStart(t[lo]) {
+				lo++
+			}
+			for hi < we && !utf8.RuneStart(t[hi]) {
+				hi++
+			}
+			if m = streetRe2.FindStringIndex(t[lo:hi]); m != nil {
+				m[0], m[1] = m[0]+lo-ws, m[1]+lo-ws
+			}
+		}
 		if m == nil || ws+m[0] > i || ws+m[1] < i {
 			// An apartment or suite on its own line of an address block.
 			if a := aptRe.FindStringIndex(w); a != nil && ws+a[0] < i && ws+a[1] > i && lineStart(t, ws+a[0]) {
-				add("address", 0.7, ws+a[0], ws+a[1])
-				last = ws + a[1]
+				e := placeTail(t, ws+a[1])
+				add("address", 0.7, ws+a[0], e)
+				last = e
 				i = last
 			}
 			continue // the match must contain this number
 		}
 		s, e := ws+m[0], ws+m[1]
+		for s < e && t[s] < utf8.RuneSelf && !isAlnum(t[s]) {
+			s++ // the boundary character of a pattern (`[^\p{L}\p{N}]`)
+		}
+		for e > s && (t[e-1] == ',' || t[e-1] == '\n' || t[e-1] == '\r') {
+			e-- // the end mark of "… St"
+		}
 		if !plausibleAddress(t, s, e) {
 			continue
 		}
-		if a := aptRe.FindStringIndex(t[e:min(len(t), e+24)]); a != nil && strings.TrimSpace(strings.Trim(t[e:e+a[0]], ", ")) == "" {
+		for range 2 { // "Suite 697 Apt. 397"
+			a := aptRe.FindStringIndex(t[e:min(len(t), e+24)])
+			if a == nil || strings.TrimSpace(strings.Trim(t[e:e+a[0]], ", ")) != "" {
+				break
+			}
 			e += a[1]
 		}
+		s = addressHead(t, s, last)
+		e = placeTail(t, e)
 		add("address", 0.7, s, e)
 		last = e
 		i = e
@@ -632,7 +721,14 @@ var listSeps = []string{", and ", ", or ", ", ", " and ", " & ", " or "}
 // found name in the list, a neighbour must itself be a gazetteer name
 // that is no place ("Usamov and Bowers", but not "Spain, China, Italy,
 // America and Canada").
-func listNames(t string, found [][2]int, gaz map[string]names.Flags, add func(det string, sc float64, s, e int)) {
+func listNames(t string, hits []nameHit, gaz map[string]names.Flags) []nameHit {
+	if len(hits) == 0 {
+		return hits
+	}
+	found := make([][2]int, len(hits), len(hits)+8)
+	for k, h := range hits {
+		found[k] = [2]int{h.s, h.e}
+	}
 	seeds := len(found)
 	isSeed := func(s, e int) bool {
 		for _, f := range found[:seeds] {
@@ -717,12 +813,13 @@ func listNames(t string, found [][2]int, gaz map[string]names.Flags, add func(de
 			if isSeed(it[0], it[1]) {
 				continue
 			}
-			if k := kind(it[0], it[1]); k == 2 || k == 1 && n >= 2 {
+			if k := kind(it[0], it[1]); k == 2 || k == 1 && (n >= 2 || len(items) == 2 && pluralVerbAfter(t, items)) {
 				found = append(found, it)
-				add("person", nameMention, it[0], it[1])
+				hits = append(hits, nameHit{s: it[0], e: it[1], sc: nameMention})
 			}
 		}
 	}
+	return hits
 }
 
 // lowerNames finds names in a text typed without capitals ("olga
@@ -771,13 +868,35 @@ func lowerNames(t string, gaz map[string]names.Flags, add func(det string, sc fl
 			}
 			continue
 		}
-		f := look(t[i:j])
-		if f&(names.First|names.Last) == 0 {
-			i = j - 1
-			continue
+		if j < len(t) && t[j] == ',' {
+			if e, ok := lowerList(t, i, look, wordEnd, add); ok {
+				i = e - 1
+				continue
+			}
 		}
-		cue, hasCue := cueBefore(t, i)
-		hasCue = hasCue && (!weakCue[cue] || f&names.Word == 0) // "by foot"
+		f := look(t[i:j])
+		cue, hasCue := "", false
+		if f&(names.First|names.Last) == 0 {
+			// An unknown word right after "my name is" or "call me" is a name
+			// unless it is a function word or an inflected one ("my name is
+			// spelled…").
+			if i < 3 || t[i-1] != ' ' || strings.IndexByte("seo", t[i-2]|0x20) < 0 {
+				i = j - 1 // no naming cue ("… is", "… me", "llamo") ends here
+				continue
+			}
+			if pw, _ := prevWord(t, i); !foldIn(pw, "is", "me", "appelle", "llamo", "chiamo") {
+				i = j - 1 // no naming cue can end here (cheap test before cueBefore)
+				continue
+			}
+			if cue, hasCue = cueBefore(t, i); !hasCue || !lowerNamingCue[cue] || !lowerNameShaped(t[i:j]) {
+				i = j - 1
+				continue
+			}
+			f = names.First
+		} else {
+			cue, hasCue = cueBefore(t, i)
+			hasCue = hasCue && (!weakCue[cue] || f&names.Word == 0) // "by foot"
+		}
 		strongTok := strongF(f)
 		tokens := 1
 		// Extend over following names, initials ("a", "m.") and particles.
@@ -819,7 +938,7 @@ func lowerNames(t string, gaz map[string]names.Flags, add func(det string, sc fl
 		// Without capitals a lone name is too often a place or a brand
 		// ("flights to dallas", "call joe" is the exception): it needs a
 		// cue; a run of two or more needs one name that is no word.
-		if hasCue || tokens >= 2 && strongTok {
+		if hasCue || tokens >= 2 && strongTok || tokens == 1 && e+1 < len(t) && t[e] == ' ' && hasWordPrefix(t[e+1:], personVerbs) && sentenceStart(t, i) {
 			sc := nameMention
 			if hasCue {
 				sc = cueScore(cue)
