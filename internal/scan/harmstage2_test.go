@@ -204,3 +204,40 @@ func BenchmarkHarmStage2(b *testing.B) {
 		e.harm.stage.score(x)
 	}
 }
+
+// A model's `scanning:` override changes the action of harmful-request
+// rules, never their quietness: users asking for harmful help must not page
+// however strictly a model treats them.
+func TestModelPolicyKeepsHarmfulRequestsQuiet(t *testing.T) {
+	for _, key := range []string{"harmful_request", "harmful_request.structure", "input:harmful_request", "harmful_request.classifier"} {
+		p := ModelPolicy("high", map[string]string{key: "block"})
+		f := Finding{Detector: "harmful_request.structure", Category: CatHarmfulRequest, Score: 0.99}
+		if key == "harmful_request.classifier" {
+			f.Detector = key
+		}
+		d := p.Explain(Input, f)
+		if d.Action != ActionBlock || d.Page || !d.Rule.Quiet {
+			t.Errorf("override %s: block: decision %+v, want a quiet block", key, d)
+		}
+	}
+	// A detector override beats its category's, in either order.
+	for _, cat := range []string{"harmful_request", "input:harmful_request"} {
+		p := ModelPolicy("high", map[string]string{cat: "block", "harmful_request.structure": "allow"})
+		f := Finding{Detector: "harmful_request.structure", Category: CatHarmfulRequest, Score: 0.99}
+		if a := p.Triggers(Input, f); a != ActionAllow {
+			t.Errorf("%s: block + structure: allow: %s, want allow", cat, a)
+		}
+		if a := p.Triggers(Input, Finding{Detector: "harmful_request.classifier", Category: CatHarmfulRequest, Score: 0.99}); a != ActionBlock {
+			t.Errorf("%s: block + structure: allow: classifier %s, want block", cat, a)
+		}
+	}
+	// Other categories keep paging when their action is overridden.
+	p := ModelPolicy("high", map[string]string{"prompt_injection": "flag"})
+	d := p.Explain(Input, Finding{Detector: "injection.signature", Category: CatPromptInjection, Score: 0.99})
+	if d.Action != ActionFlag || !d.Page {
+		t.Errorf("prompt_injection: flag: decision %+v, want a paging flag", d)
+	}
+	if !d.Calibrated {
+		t.Errorf("prompt_injection: flag: the calibrated threshold's FPR was dropped: %+v", d)
+	}
+}
