@@ -41,23 +41,8 @@ type harmData struct {
 // harmInputs computes the inputs of every input-role text with the engine
 // of its fold (first stage trained without its source, calibrated).
 func (p *pipeline) harmInputs(modelFor func(*source) *linear.Model, cal []platt) (*harmData, error) {
-	d := &harmData{x: map[*source][][]float64{}}
-	for _, s := range p.srcs {
-		inj, harm := split(modelFor(s), cal)
-		e, err := scan.New(scan.Options{MaxDecodeDepth: 3, Weights: map[string][]byte{"injection.wlm": inj, "harmful.wlm": harm,
-			"structure.json": {}, "harmreq.json": {}}})
-		if err != nil {
-			return nil, err
-		}
-		xs := make([][]float64, len(s.items))
-		for i, it := range s.items {
-			if it.role == scan.Input {
-				xs[i] = e.HarmStage2Inputs(it.text, it.role)
-			}
-		}
-		d.x[s] = xs
-	}
-	return d, nil
+	x, err := p.foldInputs(modelFor, cal, (*scan.Engine).HarmStage2Inputs)
+	return &harmData{x: x}, err
 }
 
 func harmLabel(it item) []int8 { return []int8{it.y[hReq]} }

@@ -39,7 +39,15 @@ type stage2Data struct {
 // stage2Inputs computes the inputs of every input-role text with the
 // engine of its fold (first stage trained without its source, calibrated).
 func (p *pipeline) stage2Inputs(modelFor func(*source) *linear.Model, cal []platt) (*stage2Data, error) {
-	d := &stage2Data{x: map[*source][][]float64{}}
+	x, err := p.foldInputs(modelFor, cal, (*scan.Engine).Stage2Inputs)
+	return &stage2Data{x: x}, err
+}
+
+// foldInputs computes a second stage's inputs (nil: no score) for every
+// input-role text with the engine of its fold: the first stage trained
+// without the text's source, calibrated, with both second stages off.
+func (p *pipeline) foldInputs(modelFor func(*source) *linear.Model, cal []platt, inputs func(*scan.Engine, string, scan.Role) []float64) (map[*source][][]float64, error) {
+	out := map[*source][][]float64{}
 	for _, s := range p.srcs {
 		inj, harm := split(modelFor(s), cal)
 		e, err := scan.New(scan.Options{MaxDecodeDepth: 3, Weights: map[string][]byte{"injection.wlm": inj, "harmful.wlm": harm, "structure.json": {}, "harmreq.json": {}}})
@@ -49,12 +57,12 @@ func (p *pipeline) stage2Inputs(modelFor func(*source) *linear.Model, cal []plat
 		xs := make([][]float64, len(s.items))
 		for i, it := range s.items {
 			if it.role == scan.Input {
-				xs[i] = e.Stage2Inputs(it.text, it.role)
+				xs[i] = inputs(e, it.text, it.role)
 			}
 		}
-		d.x[s] = xs
+		out[s] = xs
 	}
-	return d, nil
+	return out, nil
 }
 
 func stage2Labels(it item) []int8 { return []int8{it.y[hInj], it.y[hJail]} }

@@ -1,9 +1,7 @@
 package scan
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/warden-ai/warden/internal/scan/dense"
 )
@@ -45,35 +43,9 @@ type harmStage2 struct {
 // loadHarmStage2 loads the harm second stage from the weight overrides or
 // the embedded weights; an override present but empty disables it.
 func loadHarmStage2(over map[string][]byte) (*harmStage2, error) {
-	b, ok := over[harmStage2File]
-	if ok && len(b) == 0 {
-		return nil, nil
-	}
-	if !ok {
-		var err error
-		b, err = weightFS.ReadFile("weights/" + harmStage2File)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	m, err := dense.Load(b)
-	if err != nil {
-		return nil, fmt.Errorf("weights %s: %w", harmStage2File, err)
-	}
-	want := HarmStage2FeatureNames()
-	if len(m.Features) != len(want) {
-		return nil, fmt.Errorf("weights %s: %d features, this build computes %d (retrain with cmd/scantrain)", harmStage2File, len(m.Features), len(want))
-	}
-	for i, f := range want {
-		if m.Features[i] != f {
-			return nil, fmt.Errorf("weights %s: feature %d is %q, this build computes %q (retrain with cmd/scantrain)", harmStage2File, i, m.Features[i], f)
-		}
-	}
-	if m.ScratchSize() > 4*harmStage2MaxIn {
-		return nil, fmt.Errorf("weights %s: network too wide (%d)", harmStage2File, m.ScratchSize())
+	m, err := loadDense(over, harmStage2File, HarmStage2FeatureNames(), harmStage2MaxIn)
+	if m == nil || err != nil {
+		return nil, err
 	}
 	s := &harmStage2{m: m, req: m.Head("request")}
 	if s.req < 0 {

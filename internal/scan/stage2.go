@@ -41,13 +41,30 @@ type stage2 struct {
 // embedded weights. An override present but empty disables it (used by
 // cmd/scantrain to measure the first stage alone).
 func loadStage2(over map[string][]byte) (*stage2, error) {
-	b, ok := over[stage2File]
+	m, err := loadDense(over, stage2File, Stage2FeatureNames(), stage2MaxIn)
+	if m == nil || err != nil {
+		return nil, err
+	}
+	s := &stage2{m: m, inj: m.Head("injection"), jail: m.Head("jailbreak")}
+	if s.inj < 0 || s.jail < 0 {
+		return nil, fmt.Errorf("weights %s: heads %v, want injection and jailbreak", stage2File, m.Heads)
+	}
+	return s, nil
+}
+
+// loadDense loads a second-stage network from the weight overrides or the
+// embedded weights and checks that it reads exactly the features this build
+// computes (want) and fits the scratch space of maxIn inputs. It returns
+// nil without an error when an override of the file is present but empty
+// (switched off) or no such file is embedded.
+func loadDense(over map[string][]byte, file string, want []string, maxIn int) (*dense.Model, error) {
+	b, ok := over[file]
 	if ok && len(b) == 0 {
 		return nil, nil
 	}
 	if !ok {
 		var err error
-		b, err = weightFS.ReadFile("weights/" + stage2File)
+		b, err = weightFS.ReadFile("weights/" + file)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
@@ -57,25 +74,20 @@ func loadStage2(over map[string][]byte) (*stage2, error) {
 	}
 	m, err := dense.Load(b)
 	if err != nil {
-		return nil, fmt.Errorf("weights %s: %w", stage2File, err)
+		return nil, fmt.Errorf("weights %s: %w", file, err)
 	}
-	want := Stage2FeatureNames()
 	if len(m.Features) != len(want) {
-		return nil, fmt.Errorf("weights %s: %d features, this build computes %d (retrain with cmd/scantrain)", stage2File, len(m.Features), len(want))
+		return nil, fmt.Errorf("weights %s: %d features, this build computes %d (retrain with cmd/scantrain)", file, len(m.Features), len(want))
 	}
 	for i, f := range want {
 		if m.Features[i] != f {
-			return nil, fmt.Errorf("weights %s: feature %d is %q, this build computes %q (retrain with cmd/scantrain)", stage2File, i, m.Features[i], f)
+			return nil, fmt.Errorf("weights %s: feature %d is %q, this build computes %q (retrain with cmd/scantrain)", file, i, m.Features[i], f)
 		}
 	}
-	if m.ScratchSize() > 4*stage2MaxIn {
-		return nil, fmt.Errorf("weights %s: network too wide (%d)", stage2File, m.ScratchSize())
+	if m.ScratchSize() > 4*maxIn {
+		return nil, fmt.Errorf("weights %s: network too wide (%d)", file, m.ScratchSize())
 	}
-	s := &stage2{m: m, inj: m.Head("injection"), jail: m.Head("jailbreak")}
-	if s.inj < 0 || s.jail < 0 {
-		return nil, fmt.Errorf("weights %s: heads %v, want injection and jailbreak", stage2File, m.Heads)
-	}
-	return s, nil
+	return m, nil
 }
 
 // score returns the injection and jailbreak probabilities of input x.
