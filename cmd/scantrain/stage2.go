@@ -42,7 +42,7 @@ func (p *pipeline) stage2Inputs(modelFor func(*source) *linear.Model, cal []plat
 	d := &stage2Data{x: map[*source][][]float64{}}
 	for _, s := range p.srcs {
 		inj, harm := split(modelFor(s), cal)
-		e, err := scan.New(scan.Options{MaxDecodeDepth: 3, Weights: map[string][]byte{"injection.wlm": inj, "harmful.wlm": harm, "structure.json": {}}})
+		e, err := scan.New(scan.Options{MaxDecodeDepth: 3, Weights: map[string][]byte{"injection.wlm": inj, "harmful.wlm": harm, "structure.json": {}, "harmreq.json": {}}})
 		if err != nil {
 			return nil, err
 		}

@@ -112,3 +112,44 @@ func TestHarmSplit(t *testing.T) {
 		t.Errorf("output-only phrase fired on input: %+v", fs)
 	}
 }
+
+// A category override reaches every detector of the category that has a
+// rule of its own (second stages, rule detectors, phrase lists), keeping
+// their thresholds; a detector the configuration names keeps its own action.
+func TestCategoryOverrideReachesItsDetectors(t *testing.T) {
+	cases := []struct {
+		name      string
+		overrides map[string]string
+		role      Role
+		f         Finding
+		want      Action
+	}{
+		{"injection second stage silenced", map[string]string{"prompt_injection": "allow"}, Input,
+			Finding{Detector: "injection.structure", Category: CatPromptInjection, Score: 0.99}, ActionAllow},
+		{"jailbreak second stage silenced", map[string]string{"jailbreak": "allow"}, Input,
+			Finding{Detector: "jailbreak.structure", Category: CatJailbreak, Score: 0.99}, ActionAllow},
+		{"response-order rule blocks with its category", map[string]string{"indirect_injection": "block"}, Input,
+			Finding{Detector: "indirect.response_order", Category: CatIndirectInjection, Score: 0.7}, ActionBlock},
+		{"detector keeps its threshold", map[string]string{"prompt_injection": "block"}, Input,
+			Finding{Detector: "injection.structure", Category: CatPromptInjection, Score: 0.55}, ActionAllow},
+		{"phrase list silenced", map[string]string{"harmful": "allow"}, Output,
+			Finding{Detector: "harmful.lexicon.self_harm", Category: CatHarmful, Score: 0.99}, ActionAllow},
+		{"role-qualified category leaves the other role", map[string]string{"input:harmful": "allow"}, Output,
+			Finding{Detector: "harmful.lexicon.self_harm", Category: CatHarmful, Score: 0.99}, ActionBlock},
+		{"named detector beats its category", map[string]string{"prompt_injection": "allow", "injection.structure": "block"}, Input,
+			Finding{Detector: "injection.structure", Category: CatPromptInjection, Score: 0.99}, ActionBlock},
+		{"named role key beats the bare category", map[string]string{"pii": "allow", "output:pii": "redact"}, Output,
+			Finding{Detector: "pii.email", Category: CatPII, Score: 0.9}, ActionRedact},
+		{"other categories untouched", map[string]string{"prompt_injection": "allow"}, Input,
+			Finding{Detector: "jailbreak.structure", Category: CatJailbreak, Score: 0.99}, ActionFlag},
+	}
+	for _, c := range cases {
+		// Map order must not matter: resolve each case several times.
+		for range 5 {
+			if got := ModelPolicy("high", c.overrides).Triggers(c.role, c.f); got != c.want {
+				t.Errorf("%s: %v on %s: %s, want %s", c.name, c.overrides, c.f.Detector, got, c.want)
+				break
+			}
+		}
+	}
+}
