@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -420,6 +422,28 @@ func demoStatus(ctx context.Context, api, token string, w io.Writer) {
 			fmt.Fprintf(w, "%s  GUARD   kb-assistant: %d of its last %d requests judged by guard.%s: %d caught by it, %d without a verdict (guard down; fail-open)\n",
 				time.Now().Format("15:04:05"), judged, len(kb.Events), demo.GuardName, caught, failed)
 		}
+		var recent struct {
+			Events []struct {
+				Safety *struct {
+					Action   string                      `json:"action"`
+					Triggers []struct{ Detector string } `json:"triggers"`
+				} `json:"safety"`
+			} `json:"events"`
+		}
+		if get("/v1/events?type=inference&limit=500", &recent) == nil && len(recent.Events) > 0 {
+			fmt.Fprintln(w, verdictLine(time.Now(), len(recent.Events), func(yield func(action, detector string) bool) {
+				for _, e := range recent.Events {
+					if e.Safety == nil || e.Safety.Action == "" || e.Safety.Action == "allow" {
+						continue
+					}
+					for _, t := range e.Safety.Triggers {
+						if !yield(e.Safety.Action, t.Detector) {
+							return
+						}
+					}
+				}
+			}))
+		}
 		if get("/v1/models/claims-bot/probes", &probes) == nil && len(probes.Families) > 0 {
 			line := time.Now().Format("15:04:05") + "  PROBES  claims-bot pass rate:"
 			for _, f := range probes.Families {
@@ -430,6 +454,33 @@ func demoStatus(ctx context.Context, api, token string, w io.Writer) {
 			fmt.Fprintln(w, line)
 		}
 	}
+}
+
+// verdictLine summarises the findings of the last n requests whose verdict
+// was not allow, as (verdict, detector) pairs, most frequent first;
+// harmful-request findings are marked quiet (they never page).
+func verdictLine(now time.Time, n int, triggers iter.Seq2[string, string]) string {
+	type key struct{ action, detector string }
+	counts := map[key]int{}
+	for a, d := range triggers {
+		counts[key{a, d}]++
+	}
+	keys := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := counts[b] - counts[a]; c != 0 {
+			return c
+		}
+		return strings.Compare(a.action+a.detector, b.action+b.detector)
+	})
+	line := fmt.Sprintf("%s  VERDICTS last %d requests, findings behind the non-allow verdicts (verdict, detector):", now.Format("15:04:05"), n)
+	for _, k := range keys {
+		quiet := ""
+		if strings.HasPrefix(k.detector, "harmful_request") {
+			quiet = " quiet"
+		}
+		line += fmt.Sprintf(" %s %s%s ×%d;", k.action, k.detector, quiet, counts[k])
+	}
+	return strings.TrimSuffix(line, ";")
 }
 
 // builtinProbes counts the probes of the built-in packs, for the demo banner.

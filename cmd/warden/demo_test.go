@@ -58,6 +58,13 @@ func TestDemoShowsDetectionsWithinAMinute(t *testing.T) {
 		// issue 10 item 5: a guard model catches what the built-ins let through
 		"guarded: paraphrased attack → 403 content_blocked": false,
 		"judged by guard.sim-prompt-guard":                  false,
+		// issue 10's verdicts: alarming words pass, a harmful request is flagged quietly, an
+		// order inside a pasted e-mail is flagged, an adversarial suffix is blocked
+		"alarming words, ordinary   → 200":     false,
+		"adversarial suffix         → 403":     false,
+		"flag harmful_request.structure quiet": false,
+		"flag indirect.response_order":         false,
+		"block jailbreak.suffix":               false,
 	}
 	lines := make(chan string)
 	go func() {
