@@ -73,36 +73,15 @@ func (p *pipeline) trainHarm(d *harmData, skip *source, o dense.TrainOptions) *d
 		ok.Seed = o.Seed + uint64(k)
 		ms = append(ms, dense.Train(scan.HarmStage2FeatureNames(), harmHeads2, ex, ok))
 	}
-	return mergeNets(ms)
+	m, err := dense.Average(ms...)
+	if err != nil {
+		panic(err) // same data, features and heads: cannot differ
+	}
+	return m
 }
 
 // harmSeeds is the number of networks (seeds) averaged.
 const harmSeeds = 3
-
-// mergeNets returns one network whose logits are the mean of the logits of
-// ms: their hidden layers side by side, output weights divided by len(ms).
-// The networks must share inputs and standardisation (trained on the same
-// examples).
-func mergeNets(ms []*dense.Model) *dense.Model {
-	out := ms[0].Clone()
-	k := float64(len(ms))
-	out.W1, out.B1 = nil, nil
-	for h := range out.W2 {
-		out.W2[h] = nil
-		out.B2[h] = 0
-	}
-	for _, m := range ms {
-		out.W1 = append(out.W1, m.W1...)
-		out.B1 = append(out.B1, m.B1...)
-		for h := range m.W2 {
-			for _, w := range m.W2[h] {
-				out.W2[h] = append(out.W2[h], w/k)
-			}
-			out.B2[h] += m.B2[h] / k
-		}
-	}
-	return out
-}
 
 // harmResult is the leave-one-source-out outcome of the harm second stage.
 type harmResult struct {
